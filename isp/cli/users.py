@@ -1,0 +1,28 @@
+"""`flask users …`: account administration from the shell."""
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from isp.extensions import db
+from isp.models import Role
+from isp.services import users
+from isp.services.errors import ServiceError
+
+users_cli = AppGroup("users", help="Manage staff and reseller accounts.")
+
+
+@users_cli.command("create-admin")
+@click.argument("username")
+@click.option("--password", help="At least 10 characters; prompted for when absent.")
+def create_admin(username: str, password: str | None) -> None:
+    """Create an admin account."""
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = users.create_user(username, password, Role.admin)
+    except ServiceError as err:
+        db.session.rollback()
+        raise click.ClickException(err.message) from None
+    db.session.commit()
+    click.echo(f"Admin '{user.username}' created.")

@@ -1,0 +1,71 @@
+"""Extension singletons, created unbound; create_app() binds them."""
+from __future__ import annotations
+
+from flask import Flask, current_app
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from redis import Redis
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+# Stable constraint names keep Alembic diffs identical on SQLite and MariaDB.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+
+class RedisHandle:
+    """Lazily connected Redis client; no socket is opened until first use."""
+
+    def __init__(self) -> None:
+        self._clients: dict[str, Redis] = {}
+
+    def init_app(self, app: Flask) -> None:
+        """Remember the app; the connection is made on first use."""
+        app.extensions["isp_redis"] = self
+
+    def url(self, app: Flask | None = None) -> str:
+        """The configured Redis URL, starting the embedded server if none is set."""
+        app = app or current_app
+        url = app.config.get("REDIS_URL") or ""
+        if not url:
+            from isp.embedded_redis import ensure_embedded_redis
+
+            url = ensure_embedded_redis(app.instance_path)
+        return url
+
+    @property
+    def client(self) -> Redis:
+        """The Redis client for the current app."""
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        override = app.config.get("REDIS_CLIENT")
+        if override is not None:  # tests inject fakeredis here
+            return override
+        key = app.config.get("REDIS_URL") or app.instance_path
+        if key not in self._clients:
+            timeout = app.config.get("REDIS_SOCKET_TIMEOUT", 2.0)
+            self._clients[key] = Redis.from_url(
+                self.url(app), socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30
+            )
+        return self._clients[key]
+
+
+redis_store = RedisHandle()

@@ -1,0 +1,15 @@
+"""Housekeeping jobs."""
+from __future__ import annotations
+
+import time
+
+from isp.extensions import redis_store
+
+HEARTBEAT_KEY = "isp:clock:heartbeat"
+
+
+def heartbeat() -> float:
+    """Record that clock → queue → worker works end to end."""
+    now = time.time()
+    redis_store.client.set(HEARTBEAT_KEY, now, ex=3600)
+    return now

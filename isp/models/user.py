@@ -1,0 +1,66 @@
+"""Staff and reseller accounts."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Enum, String
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from isp.extensions import db
+from isp.models.base import UTCDateTime, utcnow
+
+
+class Role(enum.Enum):
+    """What an account may do."""
+
+    admin = "admin"
+    operator = "operator"
+    reseller = "reseller"
+
+    @property
+    def label(self) -> str:
+        """Human name of the role."""
+        return self.value.capitalize()
+
+
+class User(UserMixin, db.Model):
+    """A person who logs in: admin, operator or reseller."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(120), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16, validate_strings=True), index=True)
+    active: Mapped[bool] = mapped_column(default=True, index=True)
+    # Bumped on password reset or disable so every existing session dies.
+    session_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def set_password(self, password: str) -> None:
+        """Hash and store a new password (scrypt)."""
+        self.password_hash = generate_password_hash(password, method="scrypt")
+
+    def check_password(self, password: str) -> bool:
+        """True if the password matches."""
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    def get_id(self) -> str:
+        """Session identity: id plus version, so a reset logs out old sessions."""
+        return f"{self.id}.{self.session_version}"
+
+    def has_role(self, *roles: str) -> bool:
+        """True if the account has one of the roles."""
+        return self.role.value in roles
+
+    def __repr__(self) -> str:
+        return f"<User {self.username} {self.role.value}>"

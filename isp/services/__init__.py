@@ -1,0 +1,1 @@
+"""Business operations. They flush, never commit; the view, job or command commits once."""

@@ -1,0 +1,42 @@
+"""The main navigation, per role; domains not built yet show as 'soon'."""
+from __future__ import annotations
+
+from flask import Flask, request, url_for
+from flask_login import current_user
+from werkzeug.routing import BuildError
+
+from isp.web.security import ALL_ROLES, STAFF
+
+# (label, endpoint, roles, icon)
+NAV = (
+    ("Dashboard", "dashboard.index", ALL_ROLES, "grid"),
+    ("Routers", "routers.index", STAFF, "server"),
+    ("Vouchers", "vouchers.index", ALL_ROLES, "ticket"),
+    ("Subscribers", "subscribers.index", STAFF, "users"),
+    ("Customers", "customers.index", ALL_ROLES, "user"),
+    ("Resellers", "resellers.index", ("admin",), "briefcase"),
+    ("Monitoring", "monitoring.index", STAFF, "activity"),
+    ("Settings", "users.index", ("admin",), "settings"),
+)
+
+
+def nav_items() -> list[dict]:
+    """Navigation entries the current user may see."""
+    if not current_user.is_authenticated:
+        return []
+    items = []
+    current = (request.endpoint or "").split(".")[0]
+    for label, endpoint, roles, icon in NAV:
+        if not current_user.has_role(*roles):
+            continue
+        try:
+            url = url_for(endpoint)
+        except BuildError:
+            url = None
+        items.append({"label": label, "url": url, "icon": icon, "active": endpoint.split(".")[0] == current})
+    return items
+
+
+def init_nav(app: Flask) -> None:
+    """Expose nav_items to templates."""
+    app.context_processor(lambda: {"nav_items": nav_items})

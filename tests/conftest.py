@@ -1,0 +1,166 @@
+"""Shared fixtures: app, client, db, factories and a login helper per role.
+
+Profile: SQLite with fakeredis by default; MariaDB and real Redis when
+TEST_DATABASE_URL / TEST_REDIS_URL are set (`.ci/run` sets both).
+"""
+from __future__ import annotations
+
+import os
+import re
+from types import SimpleNamespace
+
+import pytest
+
+from isp import create_app
+from isp.extensions import db as _db
+
+TEST_PASSWORD = "correct-horse-battery"
+
+
+def _redis_client():
+    """A real Redis for CI, otherwise an in-memory fake."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        import redis
+
+        return redis.Redis.from_url(url)
+    import fakeredis
+
+    return fakeredis.FakeRedis()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """The test database: TEST_DATABASE_URL, or a fresh SQLite file."""
+    return os.environ.get("TEST_DATABASE_URL") or "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
+
+
+@pytest.fixture(scope="session")
+def _migrated(database_url, tmp_path_factory):
+    """Run the real migrations once per session, on the profile under test."""
+    from flask_migrate import upgrade
+
+    from isp.config import normalise_db_url
+
+    url = normalise_db_url("TEST_DATABASE_URL", database_url)
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        _db.drop_all()
+        with _db.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        upgrade()
+    return url
+
+
+def make_test_app(url: str, **overrides):
+    """An app bound to the test database and test Redis."""
+    config = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "REDIS_CLIENT": _redis_client(),
+        "SESSION_COOKIE_SECURE": False,
+        "REMEMBER_COOKIE_SECURE": False,
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture
+def app(_migrated):
+    """A fresh app per test; tables emptied and Redis flushed afterwards.
+
+    No app context stays pushed during the test, so each request gets its own
+    (as in production); use the `ctx` fixture to call services directly.
+    """
+    app = make_test_app(_migrated)
+    app.config["REDIS_CLIENT"].flushdb()
+    yield app
+    with app.app_context():
+        _db.session.remove()
+        with _db.engine.begin() as conn:
+            for table in reversed(_db.metadata.sorted_tables):
+                conn.execute(table.delete())
+    app.config["REDIS_CLIENT"].flushdb()
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context for calling services in the test body."""
+    with app.app_context():
+        yield app
+        _db.session.remove()
+
+
+@pytest.fixture
+def db(ctx):
+    """The SQLAlchemy handle inside an app context."""
+    return _db
+
+
+@pytest.fixture
+def client(app):
+    """A test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def make_user(app):
+    """Factory: make_user(role='operator', username=None, password=TEST_PASSWORD) -> id, username, role."""
+    from isp.models import Role
+    from isp.services import users
+
+    counter = {"n": 0}
+
+    def factory(role: str = "operator", username: str | None = None, password: str = TEST_PASSWORD, **kw):
+        counter["n"] += 1
+        with app.app_context():
+            user = users.create_user(username or f"{role}{counter['n']}", password, Role(role), **kw)
+            _db.session.commit()
+            return SimpleNamespace(id=user.id, username=user.username, role=role)
+
+    return factory
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token embedded in a page."""
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'"X-CSRFToken": "([^"]+)"', html
+    )
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+class AuthActions:
+    """Log in and out through the real form, CSRF included."""
+
+    def __init__(self, client, make_user):
+        self.client = client
+        self.make_user = make_user
+
+    def login(self, username: str, password: str = TEST_PASSWORD, next_url: str | None = None, **headers):
+        """Post the login form; returns the response."""
+        page = self.client.get("/auth/login")
+        token = csrf_from(page.get_data(as_text=True))
+        url = "/auth/login" + (f"?next={next_url}" if next_url is not None else "")
+        return self.client.post(url, data={"username": username, "password": password, "csrf_token": token}, headers=headers)
+
+    def login_as(self, role: str):
+        """Create a user with the role and log in; returns the user."""
+        user = self.make_user(role)
+        response = self.login(user.username)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return user
+
+    def token(self) -> str:
+        """A CSRF token for the current session."""
+        return csrf_from(self.client.get("/").get_data(as_text=True))
+
+    def logout(self):
+        """Post the logout form."""
+        return self.client.post("/auth/logout", data={"csrf_token": self.token()})
+
+
+@pytest.fixture
+def auth(client, make_user):
+    """Login helper bound to the test client."""
+    return AuthActions(client, make_user)
