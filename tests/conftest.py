@@ -59,6 +59,7 @@ def make_test_app(url: str, **overrides):
         "SQLALCHEMY_DATABASE_URI": url,
         "REDIS_CLIENT": _redis_client(),
         "SESSION_COOKIE_SECURE": False,
+        "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
         "REMEMBER_COOKIE_SECURE": False,
     }
     config.update(overrides)

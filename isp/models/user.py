@@ -44,7 +44,10 @@ class User(UserMixin, db.Model):
 
     def set_password(self, password: str) -> None:
         """Hash and store a new password (scrypt)."""
-        self.password_hash = generate_password_hash(password, method="scrypt")
+        from flask import current_app
+
+        # Tests lower the scrypt cost through config; production keeps werkzeug's default.
+        self.password_hash = generate_password_hash(password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
 
     def check_password(self, password: str) -> bool:
         """True if the password matches."""

@@ -27,7 +27,7 @@ def test_username_is_case_insensitive(client, auth, make_user):
 def test_login_failure_says_invalid_and_stays_logged_out(client, auth, make_user):
     user = make_user("operator")
     response = auth.login(user.username, "wrong-password-123")
-    assert response.status_code == 401
+    assert response.status_code == 422
     assert "Invalid username or password." in response.get_data(as_text=True)
     assert client.get("/").status_code == 302
 
@@ -41,13 +41,13 @@ def test_disabled_user_cannot_log_in(client, auth, make_user, app):
     with app.app_context():
         users.set_active(db.session.get(User, user.id), False)
         db.session.commit()
-    assert auth.login(user.username).status_code == 401
+    assert auth.login(user.username).status_code == 422
 
 
 def test_sixth_failure_in_a_minute_is_blocked_with_a_clear_message(client, auth, make_user):
     user = make_user("operator")
     for _ in range(5):
-        assert auth.login(user.username, "nope-nope-nope").status_code == 401
+        assert auth.login(user.username, "nope-nope-nope").status_code == 422
     response = auth.login(user.username, TEST_PASSWORD)  # even the right password waits
     assert response.status_code == 429
     assert "Too many failed attempts. Wait" in response.get_data(as_text=True)

@@ -42,7 +42,7 @@ def login():
             ratelimit.record_failure(ip, name)
             current_app.logger.info("failed login for %r from %s", name[:64], ip)
             form.form_errors.append("Invalid username or password.")
-            status = 401
+            status = 422
     return render("auth/login.html", form=form, status=status)
 
 

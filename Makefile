@@ -1,0 +1,46 @@
+# Two commands for a newcomer: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: demo test test-sqlite test-mysql venv chromium bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+# Browser tests drive Debian's Chromium; install it when missing (never `playwright install`).
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  echo "installing Debian chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "NOTE: apt-get install chromium is impossible here; the browser tests will be skipped"; \
+	fi
+
+demo: venv
+	./bin/demo
+
+# SQLite + fakeredis always; MariaDB + real Redis too when TEST_DATABASE_URL/TEST_REDIS_URL are set (.ci/run sets them).
+test: venv chromium
+	$(MAKE) --no-print-directory test-sqlite
+	@if [ -n "$$TEST_DATABASE_URL" ]; then $(MAKE) --no-print-directory test-mysql; \
+	 else echo "TEST_DATABASE_URL not set: MariaDB profile not run (.ci/run runs it)"; fi
+
+test-sqlite:
+	@echo "== profile: SQLite + fakeredis =="
+	env -u TEST_DATABASE_URL -u TEST_REDIS_URL $(BIN)/pytest -q $(PYTEST_ARGS)
+
+test-mysql:
+	@echo "== profile: $$(echo $$TEST_DATABASE_URL | sed -E 's#//[^@]*@#//***@#') + $${TEST_REDIS_URL:-fakeredis} =="
+	$(BIN)/pytest -q --ignore=tests/routeros $(PYTEST_ARGS)
+
+bench: venv
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -1,0 +1,90 @@
+"""The role matrix over every route: each declares its roles, and they are enforced."""
+from __future__ import annotations
+
+import pytest
+
+from isp import create_app
+from isp.web.security import ALL_ROLES, declared_access
+
+# Built once at collection time; create_app does no I/O, so this is cheap and safe.
+_APP = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+RULES = sorted(
+    (rule for rule in _APP.url_map.iter_rules() if rule.endpoint != "static"),
+    key=lambda r: (r.rule, sorted(r.methods)),
+)
+
+
+def _method(rule) -> str:
+    return "GET" if "GET" in rule.methods else "POST"
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: f"{_method(r)} {r.rule}")
+def test_every_route_declares_access(rule):
+    view = _APP.view_functions[rule.endpoint]
+    access = declared_access(view)
+    assert access is not None, f"{rule.endpoint} has neither @role_required(...) nor @public"
+    assert set(access) <= set(ALL_ROLES) | {"public"}
+
+
+def _url(rule, sample_id: int) -> str:
+    return rule.rule.replace("<int:user_id>", str(sample_id))
+
+
+CASES = [(rule, role) for rule in RULES for role in ("anonymous",) + ALL_ROLES]
+
+
+@pytest.mark.parametrize("rule,role", CASES, ids=lambda v: v if isinstance(v, str) else f"{_method(v)} {v.rule}")
+def test_role_matrix(client, auth, make_user, rule, role):
+    allowed = declared_access(_APP.view_functions[rule.endpoint])
+    target = make_user("operator")
+    if role != "anonymous":
+        auth.login_as(role)
+    method = _method(rule)
+    headers = {"HX-Request": "true"}
+    if method == "POST":
+        headers["X-CSRFToken"] = auth.token() if role != "anonymous" else "none"
+    response = client.open(_url(rule, target.id), method=method, headers=headers)
+    if "public" in allowed:
+        assert response.status_code not in (401, 403) and "HX-Redirect" not in response.headers
+    elif role == "anonymous":
+        if method == "POST":  # CSRF is checked before login; either way nothing happens
+            assert response.status_code in (204, 400)
+        else:
+            assert response.status_code == 204 and response.headers["HX-Redirect"].startswith("/auth/login")
+    elif role in allowed:
+        assert response.status_code not in (401, 403), response.get_data(as_text=True)[:300]
+        assert "HX-Redirect" not in response.headers
+    else:
+        assert response.status_code == 403
+
+
+def test_forbidden_page_redirects_with_message_for_normal_navigation(client, auth):
+    auth.login_as("reseller")
+    response = client.get("/settings/users/")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert "Your role does not allow that." in client.get("/").get_data(as_text=True)
+
+
+def test_navigation_shows_only_what_the_role_may_use(client, auth):
+    auth.login_as("reseller")
+    page = client.get("/").get_data(as_text=True)
+    assert "Vouchers" in page and "Customers" in page
+    assert "Settings" not in page and "Routers" not in page and "Monitoring" not in page
+
+
+def test_admin_navigation_includes_settings(client, auth):
+    auth.login_as("admin")
+    page = client.get("/").get_data(as_text=True)
+    assert 'href="/settings/users/"' in page and "Routers" in page
+
+
+def test_undeclared_route_is_refused(app, client, auth):
+    """A route added without a role answers 403 instead of leaking."""
+    @app.route("/leaky")
+    def leaky():
+        return "secret"
+
+    auth.login_as("admin")
+    response = client.get("/leaky")
+    assert response.status_code == 403
+    assert b"secret" not in response.data
