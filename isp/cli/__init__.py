@@ -9,6 +9,7 @@ def init_cli(app: Flask) -> None:
     from isp.cli.demo import demo_command, embedded_redis_cli
     from isp.cli.users import users_cli
     from isp.cli.worker import clock_command, worker_command
+    from isp.routeros.simulator.cli import sim_cli
 
-    for command in (users_cli, demo_command, embedded_redis_cli, worker_command, clock_command):
+    for command in (users_cli, demo_command, embedded_redis_cli, worker_command, clock_command, sim_cli):
         app.cli.add_command(command)

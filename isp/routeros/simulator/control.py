@@ -1,0 +1,79 @@
+"""A line-based JSON control channel on loopback, and its client function."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .fleet import Fleet
+
+log = logging.getLogger(__name__)
+
+
+class ControlError(RuntimeError):
+    """The simulator refused a control command."""
+
+
+def handle(fleet: Fleet, cmd: dict[str, Any]) -> dict[str, Any]:
+    """Apply one control command and return the JSON answer."""
+    if "advance" in cmd:
+        fleet.advance(float(cmd["advance"]))
+    if "speed" in cmd:
+        fleet.clock.speed = float(cmd["speed"])
+    name = cmd.get("router")
+    routers = fleet.routers if name in (None, "*") else [fleet[name]]
+    if "set" in cmd:
+        if name is None:
+            raise ValueError("'set' needs a router name (or '*')")
+        for router in routers:
+            router.faults.update(**cmd["set"])
+    if cmd.get("reboot"):
+        for router in routers:
+            router.reboot(float(cmd.get("downtime", 0)))
+    if cmd.get("save"):
+        fleet.save(cmd["save"])
+    return {"ok": True, "time": fleet.clock.now(), "speed": fleet.clock.speed,
+            "routers": [r.snapshot() for r in routers]}
+
+
+async def serve(fleet: Fleet, port: int) -> asyncio.AbstractServer:
+    """Start the control server on 127.0.0.1:port."""
+    loop = asyncio.get_running_loop()
+
+    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                try:
+                    cmd = json.loads(line)
+                    # Router methods block on the loop, so run them off it.
+                    answer = await loop.run_in_executor(None, handle, fleet, cmd)
+                except (ValueError, KeyError, TypeError) as exc:
+                    answer = {"ok": False, "error": str(exc)}
+                writer.write(json.dumps(answer).encode() + b"\n")
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(client, "127.0.0.1", port, reuse_address=True)
+
+
+def control(port: int, host: str = "127.0.0.1", timeout: float = 5.0, **cmd: Any) -> dict[str, Any]:
+    """Send one command, e.g. control(18999, router="sim-1", set={"down": True})."""
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(json.dumps(cmd).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    answer = json.loads(data)
+    if not answer.get("ok"):
+        raise ControlError(answer.get("error", "control command failed"))
+    return answer

@@ -1,0 +1,193 @@
+"""A virtual router: its listeners (api, api-ssl), sessions, stats and fault behaviour."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .clock import SimClock
+from .config import RouterConfig
+from .session import Session
+from .state import RouterState
+
+log = logging.getLogger(__name__)
+HOST = "127.0.0.1"
+WATCH_EVERY = 0.05  # seconds between checks of the down/flap switches
+SYNC_EVERY = 0.5  # seconds between background steps of the simulation
+
+
+@dataclass
+class RouterStats:
+    """Counters read by tests and the control channel."""
+
+    logins: int = 0
+    login_failures: int = 0
+    commands: int = 0
+    connections_open: int = 0
+    connections_total: int = 0
+    refused: int = 0  # accepted then closed: max-sessions or a down switch thrown mid-accept
+    dropped: int = 0
+    traps: int = 0
+    stalls: int = 0
+
+
+class VirtualRouter:
+    """One simulated MikroTik; all socket work happens on the fleet's event loop."""
+
+    def __init__(self, config: RouterConfig, clock: SimClock, tls: ssl.SSLContext | None) -> None:
+        self.config = config
+        self.name = config.name
+        self.faults = config.faults
+        self.port = config.port
+        self.tls_port = config.tls_port
+        self.state = RouterState(config, clock)
+        self.stats = RouterStats()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._tls = tls if config.tls_port is not None else None
+        self._servers: dict[str, asyncio.AbstractServer] = {}
+        self._sessions: dict[str, set[Session]] = {"api": set(), "api-ssl": set()}
+        self._rng = random.Random("%s:%s:faults" % (config.seed, config.name))
+        self._down_until = 0.0
+        self._tasks: list[asyncio.Task] = []
+        self._conn_tasks: set[asyncio.Task] = set()
+
+    # -- faults ----------------------------------------------------------------
+    def fault_roll(self, name: str) -> bool:
+        """True with the probability held by fault switch name."""
+        chance = float(getattr(self.faults, name) or 0.0)
+        return chance > 0 and self._rng.random() < chance
+
+    def reply_delay(self) -> float:
+        """Seconds to wait before a reply: latency, jitter and maybe a stall."""
+        f = self.faults
+        delay = (f.latency_ms + (self._rng.uniform(-f.jitter_ms, f.jitter_ms) if f.jitter_ms else 0)) / 1000
+        if f.stall_ms and self._rng.random() < f.stall_ratio:
+            self.stats.stalls += 1
+            delay += f.stall_ms / 1000
+        return max(0.0, delay)
+
+    def is_down(self) -> bool:
+        """Whether connections are refused right now."""
+        return self.faults.is_down() or time.monotonic() < self._down_until
+
+    # -- lifecycle -------------------------------------------------------------
+    async def start(self) -> None:
+        """Bind the listeners (unless down) and start the background tasks."""
+        self.loop = asyncio.get_running_loop()
+        if not self.is_down():
+            await self._listen()
+        elif not self.port or (self._tls and not self.tls_port):
+            # Reserve concrete ports even when starting down, so clients know where to knock.
+            await self._listen()
+            await self._unlisten()
+        self._tasks = [self.loop.create_task(self._watch()), self.loop.create_task(self._tick())]
+
+    async def stop(self) -> None:
+        """Close listeners, sessions and background tasks."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._unlisten()
+        # Let aborted sessions finish their cleanup before the loop goes away.
+        await asyncio.gather(*self._conn_tasks, return_exceptions=True)
+
+    def reboot(self, downtime: float = 0.0) -> None:
+        """Reboot from any thread: drop sessions, clear active entries, renumber .ids."""
+        if self.loop is None:
+            self.state.reboot()
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            self.loop.create_task(self.reboot_async(downtime))
+        else:
+            asyncio.run_coroutine_threadsafe(self.reboot_async(downtime), self.loop).result(10)
+
+    async def reboot_async(self, downtime: float = 0.0) -> None:
+        """The reboot itself, on the event loop."""
+        log.info("%s: rebooting", self.name)
+        self._down_until = time.monotonic() + downtime
+        self._kill_sessions()
+        self.state.reboot()
+        if downtime:
+            await self._unlisten()
+
+    def snapshot(self) -> dict[str, Any]:
+        """Name, ports, stats and faults as plain data."""
+        return {"name": self.name, "port": self.port, "tls_port": self.tls_port,
+                "version": self.config.version, "down": self.is_down(),
+                "stats": asdict(self.stats), "faults": self.faults.as_dict()}
+
+    # -- internals -------------------------------------------------------------
+    async def _listen(self) -> None:
+        srv = await asyncio.start_server(lambda r, w: self._accept("api", r, w), HOST, self.port,
+                                         reuse_address=True)
+        self._servers["api"] = srv
+        self.port = srv.sockets[0].getsockname()[1]
+        if self._tls is not None:
+            srv = await asyncio.start_server(lambda r, w: self._accept("api-ssl", r, w), HOST,
+                                             self.tls_port, ssl=self._tls, reuse_address=True)
+            self._servers["api-ssl"] = srv
+            self.tls_port = srv.sockets[0].getsockname()[1]
+
+    async def _unlisten(self) -> None:
+        servers, self._servers = list(self._servers.values()), {}
+        for srv in servers:
+            srv.close()
+        self._kill_sessions()
+        for srv in servers:
+            await srv.wait_closed()
+
+    def _kill_sessions(self) -> None:
+        for group in self._sessions.values():
+            for session in list(group):
+                session.abort()
+
+    async def _accept(self, service: str, reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> None:
+        group = self._sessions[service]
+        if self.is_down() or len(group) >= self.config.max_sessions:
+            # Accept-then-close, as RouterOS does past max-sessions (unverified: no capture seen).
+            self.stats.refused += 1
+            writer.transport.abort()
+            return
+        session = Session(self, reader, writer)
+        task = asyncio.current_task()
+        self._conn_tasks.add(task)
+        group.add(session)
+        self.stats.connections_open += 1
+        self.stats.connections_total += 1
+        try:
+            await session.run()
+        finally:
+            group.discard(session)
+            self._conn_tasks.discard(task)
+            self.stats.connections_open -= 1
+
+    async def _watch(self) -> None:
+        # Polling keeps the switches plain attributes that any thread may set without a lock.
+        while True:
+            down = self.is_down()
+            if down and self._servers:
+                log.info("%s: going down", self.name)
+                await self._unlisten()
+            elif not down and not self._servers:
+                log.info("%s: coming up on port %s", self.name, self.port)
+                try:
+                    await self._listen()
+                except OSError as exc:
+                    log.warning("%s: cannot listen again: %s", self.name, exc)
+            await asyncio.sleep(WATCH_EVERY)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(SYNC_EVERY)
+            with self.state.lock:
+                self.state.sync()
