@@ -184,4 +184,32 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: str = "inst
         "PERMANENT_SESSION_LIFETIME": parse_int("SESSION_LIFETIME_MINUTES", get("SESSION_LIFETIME_MINUTES"), 720, minimum=5) * 60,
         "WTF_CSRF_TIME_LIMIT": None,
         "PAGE_SIZE": parse_int("PAGE_SIZE", get("PAGE_SIZE"), 50, minimum=5, maximum=500),
+        **load_router_settings(env),
     }
+
+
+def load_router_settings(env: Mapping[str, str]) -> dict:
+    """Pool, breaker, retry and cache thresholds (README lists each with its default)."""
+    get = env.get
+    settings = {
+        "ROUTER_TIMEOUT": parse_float("ROUTER_TIMEOUT", get("ROUTER_TIMEOUT"), 5.0, minimum=0.1),
+        "POOL_MIN": parse_int("POOL_MIN", get("POOL_MIN"), 0, maximum=20),
+        "POOL_MAX": parse_int("POOL_MAX", get("POOL_MAX"), 2, minimum=1, maximum=20),
+        "POOL_FLEET_CAP": parse_int("POOL_FLEET_CAP", get("POOL_FLEET_CAP"), 8, minimum=1, maximum=100),
+        "POOL_HEALTH_AFTER": parse_float("POOL_HEALTH_AFTER", get("POOL_HEALTH_AFTER"), 30.0),
+        "POOL_IDLE_TIMEOUT": parse_float("POOL_IDLE_TIMEOUT", get("POOL_IDLE_TIMEOUT"), 120.0, minimum=1.0),
+        "POOL_ACQUIRE_TIMEOUT": parse_float("POOL_ACQUIRE_TIMEOUT", get("POOL_ACQUIRE_TIMEOUT"), 10.0),
+        "BREAKER_THRESHOLD": parse_int("BREAKER_THRESHOLD", get("BREAKER_THRESHOLD"), 3, minimum=1),
+        "BREAKER_COOLDOWN": parse_float("BREAKER_COOLDOWN", get("BREAKER_COOLDOWN"), 5.0, minimum=0.1),
+        "RETRY_MAX": parse_int("RETRY_MAX", get("RETRY_MAX"), 8, minimum=1, maximum=50),
+        "RETRY_BASE": parse_float("RETRY_BASE", get("RETRY_BASE"), 2.0, minimum=0.01),
+        "RETRY_CAP": parse_float("RETRY_CAP", get("RETRY_CAP"), 300.0, minimum=0.1),
+        "READ_CACHE_TTL": parse_int("READ_CACHE_TTL", get("READ_CACHE_TTL"), 30, minimum=1),
+        "BULK_CHUNK": parse_int("BULK_CHUNK", get("BULK_CHUNK"), 200, minimum=1, maximum=5000),
+        "OUTBOX_SWEEP_GRACE": parse_float("OUTBOX_SWEEP_GRACE", get("OUTBOX_SWEEP_GRACE"), 30.0),
+        "OUTBOX_STUCK_AFTER": parse_float("OUTBOX_STUCK_AFTER", get("OUTBOX_STUCK_AFTER"), 960.0, minimum=1.0),
+        "METRICS_TOKEN": (get("METRICS_TOKEN") or "").strip(),
+    }
+    if settings["POOL_MIN"] > settings["POOL_MAX"]:
+        raise ConfigError(f"POOL_MIN={settings['POOL_MIN']} must not exceed POOL_MAX={settings['POOL_MAX']}")
+    return settings

@@ -60,6 +60,14 @@ def make_test_app(url: str, **overrides):
         "REDIS_CLIENT": _redis_client(),
         "SESSION_COOKIE_SECURE": False,
         "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
+        # Fast pipeline thresholds so retries and the breaker play out in milliseconds.
+        "ROUTER_TIMEOUT": 1.0,
+        "RETRY_BASE": 0.01,
+        "RETRY_CAP": 0.05,
+        "RETRY_MAX": 4,
+        "BREAKER_THRESHOLD": 3,
+        "BREAKER_COOLDOWN": 0.3,
+        "POOL_ACQUIRE_TIMEOUT": 0.3,
         "REMEMBER_COOKIE_SECURE": False,
     }
     config.update(overrides)
@@ -165,3 +173,84 @@ class AuthActions:
 def auth(client, make_user):
     """Login helper bound to the test client."""
     return AuthActions(client, make_user)
+
+
+# -- router pipeline fixtures -------------------------------------------------
+
+SIM_PASSWORD = "sim-secret-pw"
+
+
+@pytest.fixture(scope="session")
+def fleet():
+    """Three simulated routers on free loopback ports, shared by the session (reset per test)."""
+    from isp.routeros.simulator import Fleet, RouterConfig
+
+    configs = [RouterConfig(name=f"t{i}", password=SIM_PASSWORD, tls_port=None, seed=i) for i in range(1, 4)]
+    with Fleet(configs, speed=1.0) as running:
+        yield running
+
+
+@pytest.fixture
+def sim(fleet):
+    """The fleet with every fault switch cleared before and after the test."""
+    from isp.routeros.simulator import FaultConfig
+
+    def clear():
+        for router in fleet.routers:
+            router.faults.update(**{k: v for k, v in FaultConfig().as_dict().items()})
+
+    clear()
+    yield fleet
+    clear()
+
+
+@pytest.fixture
+def make_router(app):
+    """Factory: make_router(sim_router, **fields) -> id, name (password encrypted by the service)."""
+    from isp.services import routers
+
+    counter = {"n": 0}
+
+    def factory(sim_router=None, **fields):
+        counter["n"] += 1
+        data = {
+            "name": f"router-{counter['n']}", "addresses": "127.0.0.1", "api_port": sim_router.port if sim_router else 1,
+            "username": "admin", "password": SIM_PASSWORD, "mode": "api", "enabled": True, "max_sessions": 20,
+        }
+        data.update(fields)
+        with app.app_context():
+            router = routers.create_router(data)
+            _db.session.commit()
+            return SimpleNamespace(id=router.id, name=router.name)
+
+    return factory
+
+
+def run_worker(app, burst: bool = True, promote_scheduled: bool = True, rounds: int = 20):
+    """Drain the queues in-process with the real worker class; scheduled retries are promoted at once."""
+    from rq import Queue
+    from rq.job import Job
+    from rq.registry import ScheduledJobRegistry
+
+    from isp.extensions import redis_store
+    from isp.jobs import QUEUES
+    from isp.jobs.worker import IspWorker
+
+    with app.app_context():
+        connection = redis_store.client
+        IspWorker.app = app
+        queues = [Queue(name, connection=connection) for name in QUEUES]
+        for _ in range(rounds):
+            IspWorker(queues, connection=connection).work(burst=True)
+            if not promote_scheduled:
+                break
+            moved = 0
+            for q in queues:
+                registry = ScheduledJobRegistry(queue=q)
+                for job_id in registry.get_job_ids():
+                    job = Job.fetch(job_id, connection=connection)
+                    registry.remove(job)
+                    q.enqueue_job(job)
+                    moved += 1
+            if not moved:
+                break

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import importlib
+import os
+import signal
+import subprocess
+import sys
 
 import click
 from flask import current_app
@@ -13,17 +17,40 @@ from isp.jobs import QUEUES
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
+@click.option("--pool", "processes", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Run N worker processes, each with its own router connection pool.")
+@click.option("--name", default=None, help="Worker name (default: host and pid).")
 @with_appcontext
-def worker_command(burst: bool) -> None:
-    """Run a job worker on the queues critical, high, normal, low, bulk (in that order)."""
+def worker_command(burst: bool, processes: int, name: str | None) -> None:
+    """Run job workers on the queues critical, high, normal, low, bulk (in that order)."""
+    if processes > 1:
+        _run_many(processes, burst)
+        return
     from rq import Queue
 
     from isp.jobs.worker import IspWorker
 
     connection = redis_store.client
     IspWorker.app = current_app._get_current_object()  # type: ignore[attr-defined]
-    queues = [Queue(name, connection=connection) for name in QUEUES]
-    IspWorker(queues, connection=connection).work(burst=burst, with_scheduler=True)
+    queues = [Queue(q, connection=connection) for q in QUEUES]
+    IspWorker(queues, connection=connection, name=name).work(burst=burst, with_scheduler=True,
+                                                             logging_level=current_app.config["LOG_LEVEL"])
+
+
+def _run_many(processes: int, burst: bool) -> None:
+    """Start N single workers as child processes and forward SIGTERM/SIGINT to them."""
+    args = [sys.executable, "-m", "flask", "worker"] + (["--burst"] if burst else [])
+    children = [subprocess.Popen(args, env=os.environ.copy()) for _ in range(processes)]
+
+    def forward(signum, frame):  # noqa: ANN001
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    codes = [child.wait() for child in children]
+    sys.exit(max(codes))
 
 
 @click.command("clock")
@@ -34,7 +61,7 @@ def clock_command() -> None:
 
     from isp.jobs.schedule import SCHEDULE
 
-    scheduler = CronScheduler(connection=redis_store.client)
+    scheduler = CronScheduler(connection=redis_store.client, logging_level=current_app.config["LOG_LEVEL"])
     for entry in SCHEDULE:
         module, _, name = entry["func"].rpartition(".")
         func = getattr(importlib.import_module(module), name)

@@ -1,4 +1,4 @@
-"""The RQ worker that runs jobs in-process, so it can own long-lived connections."""
+"""The RQ worker that runs jobs in-process, so it can own long-lived router connections."""
 from __future__ import annotations
 
 import logging
@@ -9,9 +9,19 @@ log = logging.getLogger(__name__)
 
 
 class IspWorker(SimpleWorker):
-    """SimpleWorker with an app context and a fresh DB session per job."""
+    """SimpleWorker with an app context per job, a pool it owns, and a clean teardown.
+
+    A SimpleWorker does not fork per job, so connections made by one job serve
+    the next. SIGTERM asks for a warm shutdown: the current job finishes first;
+    a hard kill leaves its rows `running`, which the outbox sweep re-queues.
+    """
 
     app = None  # set by `flask worker` before work() starts
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # Wake up regularly even when idle, to evict idle router connections.
+        return 10
 
     def perform_job(self, job, queue):  # noqa: ANN001
         from isp.extensions import db
@@ -21,3 +31,21 @@ class IspWorker(SimpleWorker):
                 return super().perform_job(job, queue)
             finally:
                 db.session.remove()
+
+    def heartbeat(self, *args, **kwargs):  # noqa: ANN002, ANN003
+        result = super().heartbeat(*args, **kwargs)
+        if self.app is not None:
+            from isp.jobs import runtime
+
+            with self.app.app_context():
+                if runtime._pool is not None:
+                    runtime.pool().evict_idle()
+        return result
+
+    def teardown(self) -> None:
+        if self.app is not None:
+            from isp.jobs import runtime
+
+            with self.app.app_context():
+                runtime.close_pool()
+        super().teardown()

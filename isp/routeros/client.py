@@ -1,0 +1,128 @@
+"""Opening RouterOS API connections with address failover, and classifying errors."""
+from __future__ import annotations
+
+import socket
+import ssl
+from dataclasses import dataclass
+
+import librouteros
+from librouteros.exceptions import ConnectionClosed, FatalError, LibRouterosError, MultiTrapError, TrapError
+
+
+class RouterError(Exception):
+    """A failure talking to a router, with a kind an operator can act on."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind  # auth | refused | timeout | tls | unreachable | closed | protocol | trap | config
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RouterSpec:
+    """Everything a worker needs to reach one router (password already decrypted)."""
+
+    id: int
+    name: str
+    addresses: tuple[str, ...]
+    port: int
+    username: str
+    password: str = ""
+    tls: bool = False
+    verify_tls: bool = False
+    max_sessions: int = 20
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the target and credentials: an edited router gets fresh connections."""
+        import hashlib
+
+        raw = "|".join([",".join(self.addresses), str(self.port), self.username, self.password, str(self.tls), str(self.verify_tls)])
+        return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+    def __repr__(self) -> str:  # never print the password
+        return f"RouterSpec(id={self.id}, name={self.name!r}, addresses={self.addresses}, port={self.port})"
+
+    @classmethod
+    def from_model(cls, router) -> "RouterSpec":  # noqa: ANN001
+        """Build from a Router row, decrypting its password."""
+        from isp.crypto import decrypt
+
+        return cls(
+            id=router.id, name=router.name, addresses=tuple(router.addresses), port=router.api_port,
+            username=router.username, password=decrypt(router.password_encrypted), tls=router.use_tls,
+            verify_tls=router.verify_tls, max_sessions=router.max_sessions,
+        )
+
+
+def is_trap(exc: BaseException) -> bool:
+    """A trap is the router refusing one command; the connection stays usable."""
+    return isinstance(exc, (TrapError, MultiTrapError))
+
+
+def classify(exc: BaseException) -> RouterError:
+    """Map any exception to a RouterError with an operator-facing kind."""
+    if isinstance(exc, RouterError):
+        return exc
+    if isinstance(exc, (TrapError, MultiTrapError)):
+        return RouterError("trap", str(exc))
+    if isinstance(exc, ssl.SSLError):
+        return RouterError("tls", f"TLS handshake failed ({exc.reason or exc})")
+    if isinstance(exc, ConnectionRefusedError):
+        return RouterError("refused", "connection refused (API service down or wrong port)")
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return RouterError("timeout", "no answer before the timeout")
+    if isinstance(exc, (ConnectionClosed, ConnectionResetError, BrokenPipeError)):
+        return RouterError("closed", f"connection closed by the router ({exc})")
+    if isinstance(exc, FatalError):
+        return RouterError("closed", f"router ended the session: {exc}")
+    if isinstance(exc, OSError):
+        return RouterError("unreachable", f"network error: {exc.strerror or exc}")
+    if isinstance(exc, LibRouterosError):
+        return RouterError("protocol", str(exc))
+    return RouterError("protocol", f"{type(exc).__name__}: {exc}")
+
+
+def _ssl_wrapper(spec: RouterSpec, address: str):
+    """A socket wrapper for api-ssl, verifying the certificate only when asked."""
+    if spec.verify_tls:
+        context = ssl.create_default_context()
+    else:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return lambda sock: context.wrap_socket(sock, server_hostname=address if spec.verify_tls else None)
+
+
+def open_connection(spec: RouterSpec, timeout: float) -> tuple[librouteros.api.Api, str]:
+    """Connect and log in, trying each address in order; returns (api, address used)."""
+    if not spec.addresses:
+        raise RouterError("config", "router has no management address")
+    last: RouterError | None = None
+    for address in spec.addresses:
+        try:
+            api = librouteros.connect(
+                address, username=spec.username, password=spec.password, port=spec.port, timeout=timeout,
+                encoding="utf-8", ssl_wrapper=_ssl_wrapper(spec, address) if spec.tls else None,
+            )
+            return api, address
+        except (TrapError, MultiTrapError) as exc:
+            # Same credentials on every address: a refused login will not improve by failing over.
+            raise RouterError("auth", f"login refused: {exc}") from None
+        except FatalError as exc:
+            if "max" in str(exc).lower() or "session" in str(exc).lower():
+                last = RouterError("refused", f"router refused the session: {exc}")
+            else:
+                last = classify(exc)
+        except Exception as exc:  # noqa: BLE001 - every failure means "try the next address"
+            last = classify(exc)
+    assert last is not None
+    raise last
+
+
+def close_quietly(api) -> None:  # noqa: ANN001
+    """Close a connection, ignoring errors (it may already be broken)."""
+    try:
+        api.close()
+    except Exception:  # noqa: BLE001
+        pass

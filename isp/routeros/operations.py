@@ -1,0 +1,126 @@
+"""Idempotent router operations: "ensure X has these attributes", "ensure removed", "kick".
+
+Each takes a librouteros Api and the command payload and returns a small dict.
+Running one twice leaves the router exactly as running it once.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+MENUS = {
+    "hotspot_user": "/ip/hotspot/user",
+    "hotspot_profile": "/ip/hotspot/user/profile",
+    "ppp_secret": "/ppp/secret",
+    "ppp_profile": "/ppp/profile",
+    "hotspot_active": "/ip/hotspot/active",
+    "ppp_active": "/ppp/active",
+    "simple_queue": "/queue/simple",
+}
+# Read-only fields the router computes; never compared or sent.
+READ_ONLY = {".id", "uptime", "bytes-in", "bytes-out", "packets-in", "packets-out", "last-logged-out", "dynamic",
+             "default", "rate", "bytes", "invalid"}
+
+
+def _norm(value) -> str:  # noqa: ANN001
+    """Compare values as RouterOS prints them (true/false, plain numbers)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    return {"yes": "true", "no": "false"}.get(text, text)
+
+
+def _find(api, menu: str, key: str, value: str) -> list[dict]:  # noqa: ANN001
+    """Rows of a menu whose `key` equals `value` (server-side query)."""
+    return list(api.rawCmd(f"{menu}/print", f"?={key}={value}"))
+
+
+def ensure(api, menu: str, attrs: dict, key: str = "name") -> dict:  # noqa: ANN001
+    """Create the item, or set only the attributes that differ."""
+    attrs = {k: _norm(v) for k, v in attrs.items() if k not in READ_ONLY}
+    rows = _find(api, menu, key, attrs[key])
+    if not rows:
+        new_id = None
+        for reply in api(f"{menu}/add", **attrs):
+            new_id = reply.get("ret", new_id)
+        return {"action": "added", "id": new_id}
+    row = rows[0]
+    diff = {k: v for k, v in attrs.items() if _norm(row.get(k, "")) != v}
+    for extra in rows[1:]:  # a duplicate made outside the panel: keep one
+        tuple(api(f"{menu}/remove", **{".id": extra[".id"]}))
+    if diff:
+        tuple(api(f"{menu}/set", **{".id": row[".id"], **diff}))
+        return {"action": "updated", "id": row[".id"], "changed": sorted(diff)}
+    return {"action": "unchanged", "id": row[".id"]}
+
+
+def remove(api, menu: str, value: str, key: str = "name") -> dict:  # noqa: ANN001
+    """Remove the item if present."""
+    rows = _find(api, menu, key, value)
+    if rows:
+        tuple(api(f"{menu}/remove", **{".id": ",".join(r[".id"] for r in rows)}))
+    return {"action": "removed" if rows else "absent", "count": len(rows)}
+
+
+def kick(api, menu: str, key: str, value: str) -> dict:  # noqa: ANN001
+    """Disconnect every active session of a user."""
+    rows = _find(api, menu, key, value)
+    for row in rows:
+        tuple(api(f"{menu}/remove", **{".id": row[".id"]}))
+    return {"action": "kicked", "count": len(rows)}
+
+
+def test_connection(api, payload: dict) -> dict:  # noqa: ANN001
+    """Identity, version and board, with the round-trip latency."""
+    started = time.perf_counter()
+    identity = next(iter(api("/system/identity/print")), {}).get("name", "")
+    latency_ms = (time.perf_counter() - started) * 1000
+    resource = next(iter(api("/system/resource/print")), {})
+    return {
+        "identity": identity, "version": str(resource.get("version", "")), "board": str(resource.get("board-name", "")),
+        "uptime": str(resource.get("uptime", "")), "latency_ms": round(latency_ms, 1),
+    }
+
+
+def read_menu(api, payload: dict) -> dict:  # noqa: ANN001
+    """Every row of a menu (for the read cache)."""
+    menu = MENUS[payload["menu"]]
+    return {"rows": [{k: _norm(v) for k, v in row.items()} for row in api(f"{menu}/print")]}
+
+
+def _ensure_op(kind: str, key: str = "name") -> Callable:
+    return lambda api, payload: ensure(api, MENUS[kind], payload["attrs"], key)
+
+
+def _remove_op(kind: str, key: str = "name") -> Callable:
+    return lambda api, payload: remove(api, MENUS[kind], payload["name"], key)
+
+
+OPERATIONS: dict[str, Callable[[object, dict], dict]] = {
+    "router.test": test_connection,
+    "menu.read": read_menu,
+    "hotspot_user.ensure": _ensure_op("hotspot_user"),
+    "hotspot_user.remove": _remove_op("hotspot_user"),
+    "hotspot_profile.ensure": _ensure_op("hotspot_profile"),
+    "hotspot_profile.remove": _remove_op("hotspot_profile"),
+    "ppp_secret.ensure": _ensure_op("ppp_secret"),
+    "ppp_secret.remove": _remove_op("ppp_secret"),
+    "ppp_profile.ensure": _ensure_op("ppp_profile"),
+    "ppp_profile.remove": _remove_op("ppp_profile"),
+    "hotspot_active.kick": lambda api, p: kick(api, MENUS["hotspot_active"], "user", p["name"]),
+    "ppp_active.kick": lambda api, p: kick(api, MENUS["ppp_active"], "name", p["name"]),
+}
+
+# Which cached menu a write operation makes stale.
+INVALIDATES = {
+    op: op.split(".")[0] for op in OPERATIONS if op.endswith((".ensure", ".remove"))
+} | {"hotspot_active.kick": "hotspot_active", "ppp_active.kick": "ppp_active"}
+
+
+def run(api, operation: str, payload: dict) -> dict:  # noqa: ANN001
+    """Execute one operation by name."""
+    try:
+        handler = OPERATIONS[operation]
+    except KeyError:
+        raise ValueError(f"unknown router operation {operation!r}") from None
+    return handler(api, payload)

@@ -1,0 +1,118 @@
+"""The router command outbox: queue idempotent operations in the business transaction."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from isp.extensions import db
+from isp.jobs.queues import after_commit, batch_job_id, command_job_id
+from isp.models import CommandState, Priority, Router, RouterCommand
+from isp.models.base import utcnow
+from isp.routeros.operations import OPERATIONS
+
+_URGENCY = [p for p in Priority]  # declaration order = most urgent first
+
+
+def _open_key(router_id: int, key: str) -> str:
+    return f"{router_id}:{key}"
+
+
+def queue_command(router: Router, operation: str, key: str, payload: dict, priority: Priority = Priority.high,
+                  group: str | None = None, enqueue: bool = True) -> RouterCommand:
+    """Add (or collapse into the pending) command for `key` on `router`; flushes, never commits."""
+    if operation not in OPERATIONS:
+        raise ValueError(f"unknown router operation {operation!r}")
+    open_key = _open_key(router.id, key)
+    existing = db.session.scalar(select(RouterCommand).where(RouterCommand.open_key == open_key))
+    if existing is None:
+        command = RouterCommand(router_id=router.id, operation=operation, idempotency_key=key, open_key=open_key,
+                                priority=priority, state=CommandState.pending, group_key=group, next_attempt_at=utcnow())
+        command.payload = payload
+        try:
+            with db.session.begin_nested():
+                db.session.add(command)
+        except IntegrityError:  # another process queued the same key a moment ago
+            existing = db.session.scalar(select(RouterCommand).where(RouterCommand.open_key == open_key))
+            if existing is None:
+                raise
+        else:
+            if enqueue:
+                command.job_id = command_job_id(command.id)
+                after_commit(db.session, "command", command.id, priority.value)
+            return command
+    # Collapse: the latest desired state wins, at the most urgent priority asked for.
+    existing.operation = operation
+    existing.payload = payload
+    if _URGENCY.index(priority) < _URGENCY.index(existing.priority):
+        existing.priority = priority
+        if enqueue:
+            existing.job_id = command_job_id(existing.id)
+            after_commit(db.session, "command", existing.id, priority.value)
+    db.session.flush()
+    return existing
+
+
+def queue_bulk(router: Router, items: list[tuple[str, str, dict]], group: str, chunk: int) -> list[RouterCommand]:
+    """Queue many operations on the bulk queue, in chunk jobs pushed over one connection each."""
+    commands = [queue_command(router, op, key, payload, Priority.bulk, group, enqueue=False) for op, key, payload in items]
+    by_id = {c.id: c for c in commands}
+    ids = sorted(by_id)
+    for start in range(0, len(ids), chunk):
+        part = ids[start:start + chunk]
+        job_id = batch_job_id(router.id, part)
+        for command_id in part:
+            if by_id[command_id].state == CommandState.pending:
+                by_id[command_id].job_id = job_id
+        after_commit(db.session, "batch", router.id, part, "bulk")
+    db.session.flush()
+    return commands
+
+
+def retry_dead(command: RouterCommand) -> RouterCommand:
+    """Give a dead command a fresh set of attempts (or discard it if a newer one superseded it)."""
+    if command.state not in (CommandState.dead, CommandState.discarded):
+        raise ValueError("only dead or discarded commands can be retried")
+    open_key = _open_key(command.router_id, command.idempotency_key)
+    newer = db.session.scalar(select(RouterCommand).where(RouterCommand.open_key == open_key))
+    if newer is not None and newer.id != command.id:
+        command.state = CommandState.discarded
+        command.last_error = f"superseded by command #{newer.id}"
+        db.session.flush()
+        return newer
+    command.state, command.attempts, command.open_key = CommandState.pending, 0, open_key
+    command.next_attempt_at, command.job_id = utcnow(), command_job_id(command.id)
+    db.session.flush()
+    after_commit(db.session, "command", command.id, command.priority.value)
+    return command
+
+
+def discard(command: RouterCommand, reason: str) -> None:
+    """Give up on a dead command."""
+    if command.state != CommandState.dead:
+        raise ValueError("only dead commands can be discarded")
+    command.state = CommandState.discarded
+    command.open_key = None
+    command.last_error = f"{command.last_error}\n[discarded: {reason}]".strip()
+    command.finished_at = utcnow()
+    db.session.flush()
+
+
+def backoff(attempt: int, base: float, cap: float, rng=None) -> float:  # noqa: ANN001
+    """Exponential backoff with full jitter: uniform(0.5, 1) × min(cap, base × 2^(attempt-1))."""
+    import random
+
+    rng = rng or random
+    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    return ceiling * (0.5 + rng.random() / 2)
+
+
+def overdue(grace: float, limit: int = 500) -> list[RouterCommand]:
+    """Unfinished rows that should have run by now (lost from Redis, or stuck running)."""
+    cutoff = utcnow() - timedelta(seconds=grace)
+    return list(db.session.scalars(
+        select(RouterCommand)
+        .where(RouterCommand.state.in_([CommandState.pending, CommandState.failed]), RouterCommand.next_attempt_at <= cutoff)
+        .order_by(RouterCommand.id).limit(limit)
+    ))

@@ -1,0 +1,151 @@
+"""Router fleet management: validate, create, edit, delete, test; pool reset."""
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+
+from sqlalchemy import func, select
+
+from isp.crypto import encrypt
+from isp.extensions import db, redis_store
+from isp.models import CommandState, Priority, Router, RouterCommand, RouterMode, User
+from isp.routeros import breaker as breaker_mod
+from isp.routeros.pool import GENERATION_KEY
+from isp.services import audit, outbox
+from isp.services.errors import ServiceError
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
+HOST_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+MAX_ADDRESSES = 5
+
+
+def parse_addresses(raw: str) -> list[str]:
+    """Split and validate management addresses (IPv4, IPv6 or host names), in order."""
+    items = [a.strip() for a in re.split(r"[\s,]+", raw or "") if a.strip()]
+    if not items:
+        raise ServiceError("Give at least one management address.", field="addresses")
+    if len(items) > MAX_ADDRESSES:
+        raise ServiceError(f"At most {MAX_ADDRESSES} management addresses.", field="addresses")
+    for item in items:
+        try:
+            ipaddress.ip_address(item)
+        except ValueError:
+            if not HOST_RE.match(item) or item.replace(".", "").isdigit():
+                raise ServiceError(f"'{item}' is not an IP address or host name.", field="addresses") from None
+    if len(set(items)) != len(items):
+        raise ServiceError("An address is listed twice.", field="addresses")
+    return items
+
+
+def _validate(data: dict, router: Router | None) -> dict:
+    """Check every field; returns cleaned values or raises ServiceError naming the field."""
+    name = (data.get("name") or "").strip()
+    if not NAME_RE.match(name):
+        raise ServiceError("Name must be 1-64 letters, digits, spaces, dot, dash or underscore.", field="name")
+    clash = db.session.scalar(select(Router.id).where(func.lower(Router.name) == name.lower()))
+    if clash is not None and (router is None or clash != router.id):
+        raise ServiceError(f"A router named '{name}' already exists.", field="name")
+    port = data.get("api_port")
+    if not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ServiceError("API port must be between 1 and 65535.", field="api_port")
+    username = (data.get("username") or "").strip()
+    if not username or len(username) > 64:
+        raise ServiceError("API username is required (at most 64 characters).", field="username")
+    password = data.get("password") or ""
+    if router is None and not password:
+        raise ServiceError("API password is required.", field="password")
+    if len(password) > 128:
+        raise ServiceError("API password is too long (128 characters at most).", field="password")
+    max_sessions = data.get("max_sessions", 20)
+    if not isinstance(max_sessions, int) or not 3 <= max_sessions <= 1000:
+        raise ServiceError("Max sessions must be between 3 and 1000 (RouterOS default: 20).", field="max_sessions")
+    try:
+        mode = RouterMode(data.get("mode") or "api")
+    except ValueError:
+        raise ServiceError("Mode must be api or radius.", field="mode") from None
+    return {
+        "name": name, "addresses": parse_addresses(data.get("addresses", "")), "api_port": port,
+        "use_tls": bool(data.get("use_tls")), "verify_tls": bool(data.get("verify_tls")) and bool(data.get("use_tls")),
+        "username": username, "password": password, "mode": mode, "site": (data.get("site") or "").strip()[:120],
+        "notes": (data.get("notes") or "").strip()[:5000], "enabled": bool(data.get("enabled", True)),
+        "max_sessions": max_sessions,
+    }
+
+
+def _apply(router: Router, values: dict) -> None:
+    password = values.pop("password")
+    addresses = values.pop("addresses")
+    for field, value in values.items():
+        setattr(router, field, value)
+    router.addresses = addresses
+    if password:
+        router.password_encrypted = encrypt(password)
+
+
+def create_router(data: dict, actor: User | None = None) -> Router:
+    """Register a router; its password is stored encrypted."""
+    values = _validate(data, None)
+    router = Router(password_encrypted="")
+    _apply(router, values)
+    db.session.add(router)
+    db.session.flush()
+    audit.record(actor, "router.create", router.name)
+    return router
+
+
+def update_router(router: Router, data: dict, actor: User | None = None) -> Router:
+    """Edit a router; a blank password keeps the stored one."""
+    values = _validate(data, router)
+    _apply(router, values)
+    db.session.flush()
+    audit.record(actor, "router.update", router.name)
+    return router
+
+
+def dependents(router: Router) -> dict[str, int]:
+    """What still needs this router: unfinished commands (and, later, subscribers)."""
+    unfinished = db.session.scalar(select(func.count()).where(
+        RouterCommand.router_id == router.id, RouterCommand.state.in_(CommandState.unfinished()))) or 0
+    return {"unfinished commands": unfinished}
+
+
+def delete_router(router: Router, actor: User | None = None, force: bool = False) -> None:
+    """Delete a router; refused while something depends on it unless an admin forces it."""
+    blockers = {k: v for k, v in dependents(router).items() if v}
+    if blockers and not (force and actor is not None and actor.has_role("admin")):
+        detail = ", ".join(f"{v} {k}" for k, v in blockers.items())
+        raise ServiceError(f"'{router.name}' still has {detail}. Wait for them to finish, or ask an admin to force the delete.")
+    audit.record(actor, "router.delete", router.name, "forced" if blockers else "")
+    db.session.delete(router)
+    db.session.flush()
+
+
+def request_test(router: Router, actor: User | None = None) -> RouterCommand:
+    """Queue a high-priority connection test; the page polls the command for its result."""
+    return outbox.queue_command(router, "router.test", f"test:{uuid.uuid4().hex}", {}, Priority.high)
+
+
+def list_query(q: str = "", site: str = "", status: str = ""):
+    """Routers filtered by name/identity search, site and enabled state."""
+    stmt = select(Router).order_by(Router.name)
+    if q:
+        like = f"%{q.strip().lower()}%"
+        stmt = stmt.where(func.lower(Router.name).like(like) | func.lower(Router.identity).like(like))
+    if site:
+        stmt = stmt.where(Router.site == site)
+    if status == "enabled":
+        stmt = stmt.where(Router.enabled.is_(True))
+    elif status == "disabled":
+        stmt = stmt.where(Router.enabled.is_(False))
+    return stmt
+
+
+def reset_pool(actor: User | None = None) -> int:
+    """Ask every worker to drop its connections, and close every breaker; returns the new generation."""
+    client = redis_store.client
+    generation = int(client.incr(GENERATION_KEY))
+    for router_id in db.session.scalars(select(Router.id)):
+        client.delete(breaker_mod.key(router_id))
+    audit.record(actor, "pool.reset", "", f"generation={generation}")
+    return generation
