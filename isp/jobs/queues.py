@@ -46,7 +46,19 @@ def batch_job_id(router_id: int, command_ids: list[int]) -> str:
     return f"batch-{router_id}-{command_ids[0]}-{len(command_ids)}"
 
 
-def enqueue_batch(router_id: int, command_ids: list[int], priority: str = "bulk", delay: float = 0.0) -> None:
+def urgent_waiting() -> bool:
+    """True when critical or high jobs are queued (a bulk chunk should step aside)."""
+    try:
+        pipe = redis_store.client.pipeline(transaction=False)
+        for name in ("critical", "high"):
+            pipe.llen(f"rq:queue:{name}")
+        return any(pipe.execute())
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def enqueue_batch(router_id: int, command_ids: list[int], priority: str = "bulk", delay: float = 0.0,
+                  at_front: bool = False) -> None:
     """Queue one job that pushes a chunk of rows over one connection."""
     from datetime import timedelta
 
@@ -57,7 +69,7 @@ def enqueue_batch(router_id: int, command_ids: list[int], priority: str = "bulk"
     if delay > 0:
         q.enqueue_in(timedelta(seconds=delay), execute_batch, router_id, command_ids, **kwargs)
     else:
-        q.enqueue(execute_batch, router_id, command_ids, **kwargs)
+        q.enqueue(execute_batch, router_id, command_ids, at_front=at_front, **kwargs)
 
 
 def after_commit(session: Session, kind: str, *args) -> None:

@@ -47,8 +47,11 @@ def _defer(router: Router, rows: list[RouterCommand], priority: str, delay: floa
     ids = [r.id for r in rows]
     single = len(rows) == 1 and priority != "bulk"
     job_id = queues.command_job_id(ids[0]) if single else queues.batch_job_id(router.id, ids)
+    # The reason goes in only where no real router error is recorded: that one matters more.
     db.session.execute(update(RouterCommand).where(RouterCommand.id.in_(ids)).values(
-        next_attempt_at=utcnow() + timedelta(seconds=delay), last_error=reason, job_id=job_id))
+        next_attempt_at=utcnow() + timedelta(seconds=delay), job_id=job_id), execution_options={"synchronize_session": False})
+    db.session.execute(update(RouterCommand).where(RouterCommand.id.in_(ids), RouterCommand.last_error == "").values(
+        last_error=reason), execution_options={"synchronize_session": False})
     db.session.commit()
     if single:
         queues.enqueue_command(ids[0], priority, delay)
@@ -74,9 +77,16 @@ def _run(router: Router, rows: list[RouterCommand], priority: str) -> str:
     if not router.enabled:
         return _defer(router, rows, priority, 60, "router is disabled; waiting until it is enabled")
     breaker = runtime.breaker()
+    # An operator's "Test connection" is itself a probe: it runs even when the circuit is open.
+    explicit_test = len(rows) == 1 and rows[0].operation == "router.test"
     decision = breaker.allow(router.id)
-    if not decision.allowed:
-        return _defer(router, rows, priority, max(decision.retry_after, 0.2), f"circuit {decision.state}; deferred")
+    if not decision.allowed and not explicit_test:
+        # Open: come back when the cool-down ends (jittered so the backlog does not stampede).
+        # Half-open: a probe is in flight; check again soon rather than after its whole timeout.
+        import random
+
+        delay = min(decision.retry_after, 1.0) if decision.state == "half-open" else decision.retry_after
+        return _defer(router, rows, priority, max(delay, 0.2) + random.random() * 0.5, f"circuit {decision.state}; deferred")
     try:
         spec = RouterSpec.from_model(router)
     except ValueError as exc:  # the password cannot be decrypted: retrying will not help
@@ -143,6 +153,9 @@ def _run_pipelined(api, router: Router, rows: list[RouterCommand], config) -> in
     kind = rows[0].operation.split(".")[0]
     done = 0
     for start in range(0, len(rows), PIPELINE_STEP):
+        if start and queues.urgent_waiting():
+            _step_aside(router, rows[start:])
+            break
         step = rows[start:start + PIPELINE_STEP]
         results = batch.ensure_many(api, operations.MENUS[kind], [r.payload["attrs"] for r in step])
         for row, result in zip(step, results):
@@ -158,6 +171,16 @@ def _run_pipelined(api, router: Router, rows: list[RouterCommand], config) -> in
                                execution_options={"synchronize_session": False})
         db.session.commit()
     return done
+
+
+def _step_aside(router: Router, rest: list[RouterCommand]) -> None:
+    """Cooperative preemption: hand the rest of the chunk back (front of bulk) so urgent jobs run now."""
+    for row in rest:
+        row.state, row.attempts, row.claimed_by = CommandState.pending, max(0, row.attempts - 1), None
+        row.open_key = _reclaim_key(row)
+        row.job_id = queues.batch_job_id(router.id, [r.id for r in rest])
+    db.session.commit()
+    queues.enqueue_batch(router.id, [r.id for r in rest], "bulk", at_front=True)
 
 
 def _succeed(row: RouterCommand, result: dict) -> None:
@@ -196,7 +219,7 @@ def _retry_or_die(row: RouterCommand, error: RouterError, config, breaker_open: 
         row.state, row.finished_at = CommandState.discarded, utcnow()
         row.last_error += "\n[superseded by a newer command for the same item]"
         return
-    if row.attempts >= config["RETRY_MAX"]:
+    if row.attempts >= config["RETRY_MAX"] or row.operation == "router.test":  # a test answers once
         row.state, row.finished_at = CommandState.dead, utcnow()
         log.error("command %s (%s) is dead after %s attempts: %s", row.id, row.operation, row.attempts, error)
         return

@@ -123,6 +123,8 @@ def delete_router(router: Router, actor: User | None = None, force: bool = False
 
 def request_test(router: Router, actor: User | None = None) -> RouterCommand:
     """Queue a high-priority connection test; the page polls the command for its result."""
+    if not router.enabled:
+        raise ServiceError(f"'{router.name}' is disabled. Enable it before testing the connection.")
     return outbox.queue_command(router, "router.test", f"test:{uuid.uuid4().hex}", {}, Priority.high)
 
 

@@ -1,7 +1,7 @@
 """Blueprint registration and template helpers."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from flask import Flask
@@ -13,11 +13,14 @@ def init_web(app: Flask) -> None:
     from isp.web.dashboard import bp as dashboard_bp
     from isp.web.errors import init_errors
     from isp.web.health import bp as health_bp
+    from isp.web.metrics import bp as metrics_bp
+    from isp.web.monitoring import bp as monitoring_bp
     from isp.web.nav import init_nav
+    from isp.web.routers import bp as routers_bp
     from isp.web.security import init_security
     from isp.web.users import bp as users_bp
 
-    for bp in (auth_bp, dashboard_bp, health_bp, users_bp):
+    for bp in (auth_bp, dashboard_bp, health_bp, metrics_bp, monitoring_bp, routers_bp, users_bp):
         app.register_blueprint(bp)
     init_security(app)
     init_errors(app)
@@ -30,6 +33,24 @@ def init_web(app: Flask) -> None:
         if value is None:
             return "—"
         return value.astimezone(tz).strftime(fmt)
+
+    @app.template_filter("epoch")
+    def epoch(value: float | None) -> datetime | None:
+        """A Unix timestamp (as workers store them in Redis) as an aware UTC datetime."""
+        return None if value is None else datetime.fromtimestamp(float(value), timezone.utc)
+
+    @app.template_filter("ago")
+    def ago(value: datetime | None) -> str:
+        """How long ago, coarsely: '42 s', '5 min', '3 h', '2 d'."""
+        if value is None:
+            return "—"
+        if value.tzinfo is None:  # RQ hands back naive UTC
+            value = value.replace(tzinfo=timezone.utc)
+        seconds = max(0, int((datetime.now(timezone.utc) - value).total_seconds()))
+        for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+            if seconds >= size:
+                return f"{seconds // size} {unit}"
+        return f"{seconds} s"
 
     @app.after_request
     def security_headers(response):

@@ -14,6 +14,23 @@
     var t = document.getElementById("nav-toggle"); if (t) t.checked = false;
     document.querySelectorAll("#toasts .toast:not(.hide)").forEach(function (el) { if (!el.dataset.f) { el.dataset.f = 1; fade(el); } });
   });
-  document.addEventListener("htmx:responseError", function (e) { toast("The server answered " + e.detail.xhr.status + ". Try again.", "error"); });
-  document.addEventListener("htmx:sendError", function () { toast("Cannot reach the server. Check your connection.", "error"); });
+  // A polling panel keeps its last good content when a poll fails: mark it stale instead of toasting every few seconds.
+  function polling(e) { var el = e.detail && e.detail.elt; return el && el.closest && el.closest("[data-poll]"); }
+  document.addEventListener("htmx:responseError", function (e) {
+    var p = polling(e); if (p) { p.classList.add("poll-stale"); return; }
+    toast("The server answered " + e.detail.xhr.status + ". Try again.", "error");
+  });
+  document.addEventListener("htmx:sendError", function (e) {
+    var p = polling(e); if (p) { p.classList.add("poll-stale"); return; }
+    toast("Cannot reach the server. Check your connection.", "error");
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var p = polling(e); if (p && e.detail.successful) p.classList.remove("poll-stale");
+  });
+  // Router form: switch between the plain and TLS API ports while the port is still a default.
+  document.addEventListener("change", function (e) {
+    if (e.target.name !== "use_tls" || !e.target.closest("[data-router-form]")) return;
+    var port = e.target.form.elements.api_port;
+    if (port && (port.value === "8728" || port.value === "8729" || port.value === "")) port.value = e.target.checked ? "8729" : "8728";
+  });
 })();

@@ -21,8 +21,8 @@ def live_server(app):
     server.shutdown()
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture(scope="module")
+def browser():  # module scope: Playwright's event loop must not outlive these tests
     """Debian's Chromium driven by Playwright (never a downloaded browser)."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is missing and `apt-get install chromium` was impossible here; browser tests skipped")

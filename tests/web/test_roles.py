@@ -26,25 +26,52 @@ def test_every_route_declares_access(rule):
     assert set(access) <= set(ALL_ROLES) | {"public"}
 
 
-def _url(rule, sample_id: int) -> str:
-    return rule.rule.replace("<int:user_id>", str(sample_id))
+def _samples(app, make_user, make_router) -> dict[str, int]:
+    """Real objects for every URL converter: an account, a router, and a dead connection test of that router."""
+    from isp.extensions import db
+    from isp.models import CommandState, Router
+    from isp.services import outbox
+
+    router = make_router()
+    with app.app_context():
+        command = outbox.queue_command(db.session.get(Router, router.id), "router.test", "test:matrix", {}, enqueue=False)
+        command.state = CommandState.dead
+        db.session.commit()
+        command_id = command.id
+    return {"user_id": make_user("operator").id, "router_id": router.id, "command_id": command_id}
+
+
+def _url(rule, samples: dict[str, int]) -> str:
+    url = rule.rule
+    for name, value in samples.items():
+        url = url.replace(f"<int:{name}>", str(value))
+    assert "<" not in url, f"no sample object for a converter in {rule.rule}: extend _samples()"
+    return url
+
+
+def _expected_access(view) -> tuple[str, ...]:
+    """Roles a view really admits: public views guarded by token_or_staff admit staff (or a bearer token) only."""
+    return getattr(view, "_token_roles", None) or declared_access(view)
 
 
 CASES = [(rule, role) for rule in RULES for role in ("anonymous",) + ALL_ROLES]
 
 
 @pytest.mark.parametrize("rule,role", CASES, ids=lambda v: v if isinstance(v, str) else f"{_method(v)} {v.rule}")
-def test_role_matrix(client, auth, make_user, rule, role):
-    allowed = declared_access(_APP.view_functions[rule.endpoint])
-    target = make_user("operator")
+def test_role_matrix(app, client, auth, make_user, make_router, rule, role):
+    view = _APP.view_functions[rule.endpoint]
+    allowed = _expected_access(view)
+    samples = _samples(app, make_user, make_router)
     if role != "anonymous":
         auth.login_as(role)
     method = _method(rule)
     headers = {"HX-Request": "true"}
     if method == "POST":
         headers["X-CSRFToken"] = auth.token() if role != "anonymous" else "none"
-    response = client.open(_url(rule, target.id), method=method, headers=headers)
-    if "public" in allowed:
+    response = client.open(_url(rule, samples), method=method, headers=headers)
+    if hasattr(view, "_token_roles") and role == "anonymous":
+        assert response.status_code == 401  # no login and no METRICS_TOKEN bearer
+    elif "public" in allowed:
         assert response.status_code not in (401, 403) and "HX-Redirect" not in response.headers
     elif role == "anonymous":
         if method == "POST":  # CSRF is checked before login; either way nothing happens
@@ -52,7 +79,7 @@ def test_role_matrix(client, auth, make_user, rule, role):
         else:
             assert response.status_code == 204 and response.headers["HX-Redirect"].startswith("/auth/login")
     elif role in allowed:
-        assert response.status_code not in (401, 403), response.get_data(as_text=True)[:300]
+        assert response.status_code not in (401, 403, 404), response.get_data(as_text=True)[:300]
         assert "HX-Redirect" not in response.headers
     else:
         assert response.status_code == 403

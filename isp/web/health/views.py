@@ -6,6 +6,7 @@ from flask import jsonify
 from isp.extensions import csrf
 from isp.services import health
 from isp.web.health import bp
+from isp.web.metrics import health_report, token_or_staff
 from isp.web.security import public
 
 csrf.exempt(bp)
@@ -26,3 +27,12 @@ def ready():
     down = sorted(name for name, state in checks.items() if state != "ok")
     status = 503 if down else 200
     return jsonify(status="down" if down else "ok", down=down, checks=checks), status
+
+
+@bp.route("/detailed")
+@public
+@token_or_staff
+def detailed():
+    """Stores, workers alive and each router's circuit (staff login or METRICS_TOKEN)."""
+    report, status = health_report()
+    return jsonify(report), status

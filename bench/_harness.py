@@ -1,0 +1,70 @@
+"""Shared set-up for the benchmarks: a throwaway DB, a shared Redis, simulated routers, worker processes."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+PASSWORD = "bench-pass"
+
+
+class Harness:
+    """A migrated SQLite DB and a Redis (REDIS_URL or an embedded one) in a temp dir."""
+
+    def __init__(self, **config) -> None:
+        import redis
+        from flask_migrate import upgrade
+
+        from isp import create_app
+        from isp.embedded_redis import ensure_embedded_redis
+
+        self.tmp = tempfile.mkdtemp(prefix="isp-bench-")
+        self.db_url = f"sqlite:///{self.tmp}/bench.db"
+        self.redis_url = os.environ.get("REDIS_URL") or ensure_embedded_redis(self.tmp)
+        self.own_redis = "REDIS_URL" not in os.environ
+        self.redis = redis.Redis.from_url(self.redis_url)
+        self.redis.flushdb()
+        self.config = {"SQLALCHEMY_DATABASE_URI": self.db_url, "REDIS_URL": self.redis_url, "LOG_LEVEL": "WARNING", **config}
+        self.app = create_app(self.config)
+        with self.app.app_context():
+            upgrade(directory=os.path.join(ROOT, "migrations"))
+        self.workers: list[subprocess.Popen] = []
+
+    def add_router(self, name: str, port: int) -> int:
+        from isp.extensions import db
+        from isp.services import routers
+
+        with self.app.app_context():
+            router = routers.create_router({"name": name, "addresses": "127.0.0.1", "api_port": port, "username": "admin",
+                                            "password": PASSWORD, "mode": "api", "enabled": True, "max_sessions": 20})
+            db.session.commit()
+            return router.id
+
+    def start_workers(self, count: int, **env) -> None:
+        base = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": self.db_url, "REDIS_URL": self.redis_url,
+                "LOG_LEVEL": "WARNING", **{k: str(v) for k, v in env.items()}}
+        for _ in range(count):
+            self.workers.append(subprocess.Popen([sys.executable, "-m", "flask", "worker"], cwd=ROOT, env=base,
+                                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(2.5)  # imports and registration
+
+    def stop_workers(self) -> None:
+        for worker in self.workers:
+            worker.terminate()
+        for worker in self.workers:
+            try:
+                worker.wait(15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        self.workers = []
+
+    def close(self) -> None:
+        from isp.embedded_redis import stop_embedded_redis
+
+        self.stop_workers()
+        if self.own_redis:
+            stop_embedded_redis(self.tmp)

@@ -1,0 +1,49 @@
+"""Forms of the routers blueprint."""
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import Optional
+
+from isp.models import RouterMode
+
+MODE_CHOICES = [(RouterMode.api.value, "API (users on the router)"), (RouterMode.radius.value, "RADIUS (users in FreeRADIUS)")]
+SERVICE_FIELDS = ("name", "addresses", "api_port", "use_tls", "verify_tls", "username", "password", "mode",
+                  "site", "notes", "enabled", "max_sessions")
+
+
+class RouterForm(FlaskForm):
+    """A router's connection and role; the service validates the values."""
+
+    name = StringField("Name")
+    addresses = TextAreaField("Management addresses", render_kw={"rows": 3, "spellcheck": "false", "placeholder": "10.100.0.2\n192.168.88.1"})
+    api_port = IntegerField("API port", validators=[Optional()], default=8728, render_kw={"inputmode": "numeric"})
+    use_tls = BooleanField("Use TLS (api-ssl)")
+    verify_tls = BooleanField("Verify the router's certificate")
+    username = StringField("API username", default="admin", render_kw={"autocomplete": "off"})
+    password = PasswordField("API password", render_kw={"autocomplete": "new-password"})
+    mode = SelectField("Mode", choices=MODE_CHOICES, default=RouterMode.api.value)
+    site = StringField("Site")
+    notes = TextAreaField("Notes", render_kw={"rows": 3})
+    enabled = BooleanField("Enabled", default=True)
+    max_sessions = IntegerField("Max API sessions", validators=[Optional()], default=20, render_kw={"inputmode": "numeric"})
+
+    def values(self) -> dict:
+        """The submitted values as the service expects them; a blank port means the default for TLS or not."""
+        data = {name: getattr(self, name).data for name in SERVICE_FIELDS}
+        if data["api_port"] is None:
+            data["api_port"] = 8729 if data["use_tls"] else 8728
+        if data["max_sessions"] is None:
+            data["max_sessions"] = 20
+        return data
+
+    @classmethod
+    def for_router(cls, router) -> "RouterForm":  # noqa: ANN001
+        """A form filled from a stored router (never its password)."""
+        data = {name: getattr(router, name) for name in SERVICE_FIELDS if name not in ("addresses", "password", "mode")}
+        return cls(data={**data, "addresses": router.addresses_text, "mode": router.mode.value})
+
+
+class DeleteForm(FlaskForm):
+    """Delete a router; only an admin's force overrides the service's refusal."""
+
+    confirm = BooleanField("I understand this router and its command history are deleted")
+    force = BooleanField("Force: delete even with unfinished commands (admin)")

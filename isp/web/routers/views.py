@@ -1,0 +1,127 @@
+"""Views to list, register, edit, delete and test routers (staff only)."""
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+
+from isp.extensions import db
+from isp.jobs.monitor import latest_metrics
+from isp.models import Router, RouterCommand
+from isp.services import routers
+from isp.services.errors import ServiceError
+from isp.web.auth.forms import EmptyForm
+from isp.web.render import render
+from isp.web.routers import bp, reads
+from isp.web.routers.forms import DeleteForm, RouterForm
+from isp.web.security import STAFF, is_htmx, role_required
+
+
+@bp.route("/")
+@role_required(*STAFF)
+def index():
+    """List routers, filtered in SQL by search, site and enabled state."""
+    q, site, state = request.args.get("q", ""), request.args.get("site", ""), request.args.get("status", "")
+    page = db.paginate(routers.list_query(q, site, state), per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    circuits = reads.circuits([r.id for r in page.items])
+    return render("routers/index.html", block="results", page=page, q=q, site=site, state=state,
+                  sites=reads.sites(), circuits=circuits, status_of=reads.status, badges=reads.CIRCUIT_BADGE)
+
+
+def _save(form: RouterForm, action):
+    """Validate, run the create/update service, commit once; None when the form must be shown again."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        router = action(form.values())
+    except ServiceError as err:
+        db.session.rollback()
+        getattr(form, err.field or "name").errors.append(err.message)
+        return None
+    db.session.commit()
+    return router
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(*STAFF)
+def create():
+    """Register a router."""
+    form = RouterForm()
+    router = _save(form, lambda data: routers.create_router(data, current_user))
+    if router is not None:
+        flash(f"Router '{router.name}' added. Test the connection to check it.", "success")
+        return redirect(url_for("routers.detail", router_id=router.id))
+    return render("routers/form.html", form=form, router=None, status=422 if form.errors else 200)
+
+
+@bp.route("/<int:router_id>/edit", methods=["GET", "POST"])
+@role_required(*STAFF)
+def edit(router_id: int):
+    """Edit a router; a blank password keeps the stored one."""
+    router = db.get_or_404(Router, router_id)
+    form = RouterForm() if request.method == "POST" else RouterForm.for_router(router)
+    if _save(form, lambda data: routers.update_router(router, data, current_user)) is not None:
+        flash(f"Router '{router.name}' saved.", "success")
+        return redirect(url_for("routers.detail", router_id=router.id))
+    return render("routers/form.html", form=form, router=router, status=422 if form.errors else 200)
+
+
+def _detail(router: Router, command: RouterCommand | None = None):
+    """The detail page, or only its test widget for htmx (a boosted navigation gets the whole page)."""
+    if is_htmx() and request.headers.get("HX-Boosted") != "true":
+        return render("routers/detail.html", block="test", router=router, command=command, test_form=EmptyForm())
+    circuit = reads.circuits([router.id])[router.id]
+    return render("routers/detail.html", router=router, command=command, circuit=circuit, metrics=latest_metrics(router.id),
+                  commands=reads.recent_commands(router.id), health=reads.status(router, circuit["state"]),
+                  badges=reads.CIRCUIT_BADGE, test_form=EmptyForm(), delete_form=DeleteForm())
+
+
+@bp.route("/<int:router_id>")
+@role_required(*STAFF)
+def detail(router_id: int):
+    """One router: settings, latest metrics, circuit, recent commands."""
+    return _detail(db.get_or_404(Router, router_id))
+
+
+@bp.route("/<int:router_id>/test", methods=["POST"])
+@role_required(*STAFF)
+def test(router_id: int):
+    """Queue a connection test; htmx gets the widget that polls for its result."""
+    router = db.get_or_404(Router, router_id)
+    try:
+        command = routers.request_test(router, current_user)
+    except ServiceError as err:
+        flash(err.message, "error")
+        return redirect(url_for("routers.detail", router_id=router.id))
+    db.session.commit()
+    if is_htmx():
+        return _detail(router, command)
+    return redirect(url_for("routers.test_result", router_id=router.id, command_id=command.id))
+
+
+@bp.route("/<int:router_id>/test/<int:command_id>")
+@role_required(*STAFF)
+def test_result(router_id: int, command_id: int):
+    """The state of one connection test (polled by its widget until it finishes)."""
+    command = db.get_or_404(RouterCommand, command_id)
+    if command.router_id != router_id or command.operation != "router.test":
+        abort(404)
+    return _detail(command.router, command)
+
+
+@bp.route("/<int:router_id>/delete", methods=["POST"])
+@role_required(*STAFF)
+def delete(router_id: int):
+    """Delete a router; the service refuses while commands are unfinished unless an admin forces it."""
+    router, form = db.get_or_404(Router, router_id), DeleteForm()
+    if not (form.validate_on_submit() and form.confirm.data):
+        flash("Tick the confirmation box to delete the router.", "error")
+        return redirect(url_for("routers.detail", router_id=router.id))
+    try:
+        routers.delete_router(router, current_user, force=bool(form.force.data))
+    except ServiceError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        return redirect(url_for("routers.detail", router_id=router_id))
+    db.session.commit()
+    flash(f"Router '{router.name}' deleted.", "success")
+    return redirect(url_for("routers.index"))

@@ -1,0 +1,234 @@
+"""Routers pages: create/edit with validation, secrets never shown, list, roles, delete, connection test."""
+from __future__ import annotations
+
+import re
+
+from isp.crypto import decrypt
+from isp.extensions import db
+from isp.models import Router
+from isp.services import outbox
+from tests.conftest import SIM_PASSWORD, run_worker
+
+HX = {"HX-Request": "true"}
+
+
+def _form(token: str, **fields) -> dict:
+    data = {"csrf_token": token, "name": "core-1", "addresses": "10.100.0.2\n192.168.88.1", "api_port": "8728",
+            "username": "api-user", "password": "Sup3r-Secret!", "mode": "api", "site": "North", "notes": "",
+            "enabled": "y", "max_sessions": "20"}
+    data.update(fields)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def _router(app, router_id: int) -> Router | None:
+    with app.app_context():
+        router = db.session.get(Router, router_id)
+        if router is not None:
+            db.session.expunge(router)
+        return router
+
+
+def _count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(db.select(db.func.count()).select_from(Router))
+
+
+def test_created_router_stores_the_password_encrypted_and_no_page_shows_it(app, client, auth):
+    auth.login_as("operator")
+    response = client.post("/routers/new", data=_form(auth.token()))
+    assert response.status_code == 302
+    router_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
+    stored = _router(app, router_id)
+    with app.app_context():
+        assert stored.password_encrypted != "Sup3r-Secret!" and decrypt(stored.password_encrypted) == "Sup3r-Secret!"
+    pages = [client.get(url).get_data(as_text=True) for url in
+             (response.headers["Location"], f"/routers/{router_id}/edit", "/routers/", "/monitoring/")]
+    pages.append(client.post(f"/routers/{router_id}/test", headers={**HX, "X-CSRFToken": auth.token()}).get_data(as_text=True))
+    assert "Router &#39;core-1&#39; added." in pages[0] and "10.100.0.2" in pages[0]
+    for html in pages:
+        assert "Sup3r-Secret!" not in html and stored.password_encrypted not in html
+        assert stored.password_encrypted[:20] not in html  # not even a prefix of the Fernet token
+
+
+def test_create_shows_each_service_error_on_its_field_with_422(app, client, auth, make_router):
+    auth.login_as("admin")
+    make_router(name="taken")
+    token = auth.token()
+    cases = {
+        "'300.1.1.999' is not an IP address or host name.": {"addresses": "300.1.1.999"},
+        "A router named &#39;TAKEN&#39; already exists.": {"name": "TAKEN"},
+        "API port must be between 1 and 65535.": {"api_port": "70000"},
+        "API password is required.": {"password": ""},
+    }
+    for message, fields in cases.items():
+        response = client.post("/routers/new", data=_form(token, **fields))
+        html = response.get_data(as_text=True)
+        assert response.status_code == 422, message
+        assert "Sup3r-Secret!" not in html  # a failed form never echoes the password back
+        field = next(iter(fields))
+        # The message sits inside the offending field's block, which is marked as an error.
+        block = re.search(rf'<div class="field has-error">\s*<label class="label" for="{field}">.*?</div>', html, re.S)
+        assert block and message.replace("'300", "&#39;300").replace("999'", "999&#39;") in block.group(0), message
+    assert _count(app) == 1
+
+
+def test_edit_with_a_blank_password_keeps_the_stored_one(app, client, auth, make_router):
+    auth.login_as("operator")
+    router = make_router(site="North")
+    page = client.get(f"/routers/{router.id}/edit").get_data(as_text=True)
+    assert "Leave blank to keep the stored password." in page and 'name="password" type="password" value=""' in page
+    token = auth.token()
+    response = client.post(f"/routers/{router.id}/edit", data=_form(token, name=router.name, password="", site="South"))
+    assert response.status_code == 302
+    with app.app_context():
+        stored = db.session.get(Router, router.id)
+        assert stored.site == "South" and decrypt(stored.password_encrypted) == SIM_PASSWORD
+    client.post(f"/routers/{router.id}/edit", data=_form(token, name=router.name, password="a-new-one"))
+    with app.app_context():
+        assert decrypt(db.session.get(Router, router.id).password_encrypted) == "a-new-one"
+
+
+def test_list_filters_in_sql_and_paginates(app, client, auth, make_router):
+    app.config["PAGE_SIZE"] = 5
+    auth.login_as("operator")
+    for n in range(7):
+        make_router(name=f"north-{n}", site="North")
+    make_router(name="south-gw", site="South", enabled=False)
+    page = client.get("/routers/?site=North").get_data(as_text=True)
+    assert "north-0" in page and "south-gw" not in page and "Page 1 of 2 · 7 items" in page
+    assert "north-6" in client.get("/routers/?site=North&page=2").get_data(as_text=True)
+    disabled = client.get("/routers/?status=disabled").get_data(as_text=True)
+    assert "south-gw" in disabled and "north-0" not in disabled and "Disabled</span>" in disabled
+    fragment = client.get("/routers/?q=SOUTH", headers=HX)
+    body = fragment.get_data(as_text=True)
+    assert "south-gw" in body and "north-1" not in body and "<html" not in body
+    assert "HX-Request" in fragment.headers["Vary"]
+    assert "Never contacted" in client.get("/routers/?q=north-1").get_data(as_text=True)
+
+
+def test_reseller_is_refused_routers(client, auth, make_router):
+    router = make_router()
+    auth.login_as("reseller")
+    assert client.get("/routers/", headers=HX).status_code == 403
+    assert client.get(f"/routers/{router.id}", headers=HX).status_code == 403
+    page = client.get("/routers/")
+    assert page.status_code == 302 and page.headers["Location"] == "/"
+    assert router.name not in client.get("/").get_data(as_text=True)
+
+
+def test_delete_is_refused_with_unfinished_commands_until_an_admin_forces_it(app, client, auth, make_user, make_router):
+    router = make_router(name="busy-gw")
+    with app.app_context():
+        outbox.queue_command(db.session.get(Router, router.id), "router.test", "test:pending", {}, enqueue=False)
+        db.session.commit()
+    auth.login_as("operator")
+    page = client.get(f"/routers/{router.id}").get_data(as_text=True)
+    assert 'name="force"' not in page  # only admins may force
+    unconfirmed = client.post(f"/routers/{router.id}/delete", data={"csrf_token": auth.token()}, follow_redirects=True)
+    assert "Tick the confirmation box" in unconfirmed.get_data(as_text=True)
+    refused = client.post(f"/routers/{router.id}/delete", data={"csrf_token": auth.token(), "confirm": "y", "force": "y"},
+                          follow_redirects=True)
+    assert "&#39;busy-gw&#39; still has 1 unfinished commands." in refused.get_data(as_text=True)
+    assert _router(app, router.id) is not None
+    auth.logout()
+    auth.login_as("admin")
+    assert 'name="force"' in client.get(f"/routers/{router.id}").get_data(as_text=True)
+    done = client.post(f"/routers/{router.id}/delete", data={"csrf_token": auth.token(), "confirm": "y", "force": "y"},
+                       follow_redirects=True)
+    assert "Router &#39;busy-gw&#39; deleted." in done.get_data(as_text=True)
+    assert _router(app, router.id) is None
+
+
+def _start_test(client, auth, router_id: int) -> str:
+    """Press 'Test connection'; returns the URL the widget polls."""
+    response = client.post(f"/routers/{router_id}/test", headers={**HX, "X-CSRFToken": auth.token()})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in html
+    assert "Waiting for a worker" in html and 'hx-trigger="every 1s"' in html and 'hx-swap="outerHTML"' in html
+    return re.search(r'hx-get="([^"]+)"', html).group(1)
+
+
+def test_connection_test_shows_identity_and_version_after_a_worker_runs_it(app, client, auth, sim, make_router):
+    router = make_router(sim.routers[0])
+    auth.login_as("operator")
+    poll = _start_test(client, auth, router.id)
+    assert "Waiting for a worker" in client.get(poll, headers=HX).get_data(as_text=True)
+    run_worker(app)
+    html = client.get(poll, headers=HX).get_data(as_text=True)
+    assert "Connected" in html and "every 1s" not in html  # finished: the widget stops polling
+    assert sim.routers[0].state.identity in html and sim.routers[0].config.version in html
+    detail = client.get(f"/routers/{router.id}").get_data(as_text=True)
+    assert f"RouterOS {sim.routers[0].config.version}" in detail and "router.test" in detail
+
+
+def test_connection_test_with_a_wrong_password_shows_the_login_refusal(app, client, auth, sim, make_router):
+    router = make_router(sim.routers[0], password="not-the-password")
+    auth.login_as("operator")
+    poll = _start_test(client, auth, router.id)
+    run_worker(app, promote_scheduled=False)
+    html = client.get(poll, headers=HX).get_data(as_text=True)
+    assert "Failed" in html and "auth: login refused" in html and "every 1s" not in html
+
+
+def test_connection_test_of_a_down_router_shows_connection_refused(app, client, auth, sim, make_router):
+    router = make_router(sim.routers[1])
+    sim.routers[1].faults.down = True
+    auth.login_as("operator")
+    poll = _start_test(client, auth, router.id)
+    run_worker(app, promote_scheduled=False)
+    html = client.get(poll, headers=HX).get_data(as_text=True)
+    assert "Failed" in html and "refused" in html
+    assert "Offline" in client.get("/routers/").get_data(as_text=True)
+
+
+def test_a_test_result_belongs_to_its_router(app, client, auth, make_router):
+    first, second = make_router(), make_router()
+    auth.login_as("operator")
+    poll = _start_test(client, auth, first.id)
+    assert client.get(poll.replace(f"/routers/{first.id}/", f"/routers/{second.id}/")).status_code == 404
+    full = client.get(poll).get_data(as_text=True)
+    assert "<html" in full and first.name in full and "Waiting for a worker" in full
+    boosted = client.get(f"/routers/{first.id}", headers={**HX, "HX-Boosted": "true"})  # a click in the list
+    assert boosted.status_code == 200 and "<html" in boosted.get_data(as_text=True)
+    # Without htmx the button still works: it lands on the page showing that test.
+    plain = client.post(f"/routers/{first.id}/test", data={"csrf_token": auth.token()})
+    assert plain.status_code == 302 and re.fullmatch(rf"/routers/{first.id}/test/\d+", plain.headers["Location"])
+
+
+def _queries(app, client, url: str) -> int:
+    """How many SQL statements one GET runs."""
+    from sqlalchemy import event
+
+    count = {"n": 0}
+
+    def bump(*_args):
+        count["n"] += 1
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", bump)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", bump)
+    return count["n"]
+
+
+def test_list_and_detail_queries_do_not_grow_with_the_fleet(app, client, auth, make_router):
+    auth.login_as("operator")
+    first = make_router(site="North")
+    for _ in range(2):
+        make_router(site="North")
+    with app.app_context():
+        for n in range(3):
+            outbox.queue_command(db.session.get(Router, first.id), "router.test", f"test:{n}", {}, enqueue=False)
+        db.session.commit()
+    small, small_detail = _queries(app, client, "/routers/"), _queries(app, client, f"/routers/{first.id}")
+    for _ in range(12):
+        make_router(site="North")
+    with app.app_context():
+        for n in range(3, 15):
+            outbox.queue_command(db.session.get(Router, first.id), "router.test", f"test:{n}", {}, enqueue=False)
+        db.session.commit()
+    assert _queries(app, client, "/routers/") == small
+    assert _queries(app, client, f"/routers/{first.id}") == small_detail
