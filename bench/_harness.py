@@ -49,17 +49,23 @@ class Harness:
                 "LOG_LEVEL": "WARNING", **{k: str(v) for k, v in env.items()}}
         for _ in range(count):
             self.workers.append(subprocess.Popen([sys.executable, "-m", "flask", "worker"], cwd=ROOT, env=base,
-                                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                                                 start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(2.5)  # imports and registration
 
     def stop_workers(self) -> None:
+        import signal
+
         for worker in self.workers:
             worker.terminate()
         for worker in self.workers:
             try:
                 worker.wait(15)
             except subprocess.TimeoutExpired:
-                worker.kill()
+                pass
+            try:  # the worker's RQ scheduler child too
+                os.killpg(worker.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self.workers = []
 
     def close(self) -> None:
@@ -68,3 +74,6 @@ class Harness:
         self.stop_workers()
         if self.own_redis:
             stop_embedded_redis(self.tmp)
+        import shutil
+
+        shutil.rmtree(self.tmp, ignore_errors=True)

@@ -209,6 +209,7 @@ def load_router_settings(env: Mapping[str, str]) -> dict:
         "OUTBOX_SWEEP_GRACE": parse_float("OUTBOX_SWEEP_GRACE", get("OUTBOX_SWEEP_GRACE"), 30.0),
         "OUTBOX_STUCK_AFTER": parse_float("OUTBOX_STUCK_AFTER", get("OUTBOX_STUCK_AFTER"), 960.0, minimum=1.0),
         "METRICS_TOKEN": (get("METRICS_TOKEN") or "").strip(),
+        "ISP_DEMO_TRAFFIC": parse_bool("ISP_DEMO_TRAFFIC", get("ISP_DEMO_TRAFFIC"), False),
     }
     if settings["POOL_MIN"] > settings["POOL_MAX"]:
         raise ConfigError(f"POOL_MIN={settings['POOL_MIN']} must not exceed POOL_MAX={settings['POOL_MAX']}")

@@ -9,7 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from isp.extensions import db
-from isp.models import Role
+from isp.models import Role, Router
 from isp.services import users
 
 embedded_redis_cli = AppGroup("embedded-redis", help="Start or stop the embedded Redis of the default profile.")
@@ -27,6 +27,7 @@ def demo_command() -> None:
         users.reset_password(user, password)
         users.set_active(user, True)
         users.change_role(user, Role.admin)
+    _register_demo_routers()
     db.session.commit()
     click.echo("")
     click.echo("  isp demo is ready")
@@ -34,6 +35,29 @@ def demo_command() -> None:
     click.echo("  username: admin")
     click.echo(f"  password: {password}")
     click.echo("")
+
+
+def _register_demo_routers() -> None:
+    """Register (or refresh) the simulated routers of demo/fleet.toml."""
+    import tomllib
+
+    from isp.services import routers
+
+    path = os.path.join(os.path.dirname(current_app.root_path), "demo", "fleet.toml")
+    with open(path, "rb") as handle:
+        fleet = tomllib.load(handle)
+    defaults = fleet.get("defaults", {})
+    for index, entry in enumerate(fleet["router"]):
+        data = {
+            "name": entry["name"], "addresses": "127.0.0.1", "api_port": fleet["fleet"]["base_port"] + index,
+            "username": defaults["username"], "password": defaults["password"], "mode": "api", "enabled": True,
+            "site": "Demo", "notes": "Simulated router (flask sim run --config demo/fleet.toml)", "max_sessions": 20,
+        }
+        existing = db.session.scalar(db.select(Router).where(Router.name == entry["name"]))
+        if existing:
+            routers.update_router(existing, data)
+        else:
+            routers.create_router(data)
 
 
 @embedded_redis_cli.command("start")

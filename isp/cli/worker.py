@@ -63,6 +63,8 @@ def clock_command() -> None:
 
     scheduler = CronScheduler(connection=redis_store.client, logging_level=current_app.config["LOG_LEVEL"])
     for entry in SCHEDULE:
+        if entry.get("when") and not current_app.config.get(entry["when"]):
+            continue
         module, _, name = entry["func"].rpartition(".")
         func = getattr(importlib.import_module(module), name)
         scheduler.register(func, entry["queue"], interval=entry["interval"], job_timeout=entry["timeout"])

@@ -79,6 +79,8 @@ def after_commit(session: Session, kind: str, *args) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _flush_enqueues(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT was released; the rows are not committed yet
     pending = session.info.pop("isp_after_commit", [])
     for kind, args in pending:
         try:
@@ -92,4 +94,6 @@ def _flush_enqueues(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _forget_enqueues(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # only a SAVEPOINT rolled back (e.g. a collapsed duplicate); the outer work stands
     session.info.pop("isp_after_commit", None)

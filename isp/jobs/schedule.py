@@ -1,8 +1,10 @@
-"""Every periodic job, declared as data: (function path, queue, interval seconds, timeout)."""
+"""Every periodic job, declared as data: function path, queue, interval seconds, timeout, and an
+optional config flag (`when`) that must be true for the clock to register it."""
 from __future__ import annotations
 
 SCHEDULE: tuple[dict, ...] = (
     {"func": "isp.jobs.maintenance.heartbeat", "queue": "low", "interval": 60, "timeout": 30},
     {"func": "isp.jobs.outbox.sweep_outbox", "queue": "normal", "interval": 15, "timeout": 120},
     {"func": "isp.jobs.monitor.poll_all", "queue": "low", "interval": 10, "timeout": 30},
+    {"func": "isp.jobs.demo.traffic", "queue": "normal", "interval": 10, "timeout": 30, "when": "ISP_DEMO_TRAFFIC"},
 )

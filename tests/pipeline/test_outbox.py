@@ -131,3 +131,19 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap():
         ceiling = min(60.0, 2.0 * 2 ** (n - 1))
         assert ceiling / 2 <= delay <= ceiling
     assert len({round(d, 6) for d in delays}) == len(delays)  # jittered, not lock-step
+
+
+def test_jobs_are_enqueued_only_after_the_outer_commit(app, sim, make_router):
+    """A savepoint inside the business transaction must not release the job early."""
+    from rq import Queue
+
+    r = make_router(sim.routers[0])
+    with app.app_context():
+        router = db.session.get(Router, r.id)
+        outbox.queue_command(router, "hotspot_user.ensure", "hotspot_user:early", {"attrs": {"name": "early", "password": "x"}})
+        assert Queue("high", connection=redis_store.client).count == 0  # savepoint released, not committed
+        db.session.commit()
+        assert Queue("high", connection=redis_store.client).count == 1
+        outbox.queue_command(router, "hotspot_user.ensure", "hotspot_user:never", {"attrs": {"name": "never", "password": "x"}})
+        db.session.rollback()
+        assert Queue("high", connection=redis_store.client).count == 1

@@ -49,8 +49,16 @@ def slow_router():
 def _worker(database_url: str, redis_url: str) -> subprocess.Popen:
     env = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": "WARNING"}
     env.pop("SECRET_KEY", None)  # same derived encryption key as the test app
-    return subprocess.Popen([sys.executable, "-m", "flask", "worker"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Own session: the worker forks an RQ scheduler child, and a kill must take the whole group.
+    return subprocess.Popen([sys.executable, "-m", "flask", "worker"], cwd=ROOT, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _kill_group(worker: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(worker.pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def _count(app, ids, state) -> int:
@@ -76,11 +84,10 @@ def test_worker_killed_mid_batch_replays_idempotently(_migrated, app, shared_red
     worker = _worker(_migrated, redis_url)
     try:
         _wait(lambda: _count(real, ids, CommandState.done) >= 60, 30, "the worker to push part of the batch")
-        worker.send_signal(signal.SIGKILL)
+        _kill_group(worker, signal.SIGKILL)
         worker.wait(10)
     finally:
-        if worker.poll() is None:
-            worker.kill()
+        _kill_group(worker, signal.SIGKILL)
     done_at_kill = _count(real, ids, CommandState.done)
     assert 60 <= done_at_kill < len(ids)
     assert _count(real, ids, CommandState.running) > 0  # claimed by the dead worker
@@ -105,6 +112,5 @@ def test_sigterm_lets_the_current_job_finish(_migrated, app, shared_redis, slow_
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(30) == 0
     finally:
-        if worker.poll() is None:
-            worker.kill()
+        _kill_group(worker, signal.SIGKILL)
     assert set(states(real, ids).values()) == {"done"}
