@@ -44,11 +44,12 @@ class Harness:
             db.session.commit()
             return router.id
 
-    def start_workers(self, count: int, **env) -> None:
+    def start_workers(self, count: int, queues: str | None = None, **env) -> None:
         base = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": self.db_url, "REDIS_URL": self.redis_url,
                 "LOG_LEVEL": "WARNING", **{k: str(v) for k, v in env.items()}}
         for _ in range(count):
-            self.workers.append(subprocess.Popen([sys.executable, "-m", "flask", "worker"], cwd=ROOT, env=base,
+            extra = ["--queues", queues] if queues else []
+            self.workers.append(subprocess.Popen([sys.executable, "-m", "flask", "worker", *extra], cwd=ROOT, env=base,
                                                  start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(2.5)  # imports and registration
 

@@ -77,44 +77,51 @@ def baseline_per_command_login(port: int, count: int) -> float:
 
 
 def p1(h: Harness, fleet) -> None:
-    r1, r2 = fleet.routers[0], fleet.routers[1]
-    base = baseline_per_command_login(r1.port, 300)
-    router_id = h.add_router("p1", r2.port)
+    # Same work on three identical, empty routers: 1,000 hotspot users each.
+    count = 1000
+    base = baseline_per_command_login(fleet.routers[0].port, count)
+    bulk_router, single_router = h.add_router("p1-bulk", fleet.routers[1].port), h.add_router("p1-single", fleet.routers[4].port)
     h.start_workers(2)
-    ids = _queue(h, router_id, [f"p1u{n}" for n in range(5000)], bulk=True)
+    ids = _queue(h, bulk_router, [f"p1u{n}" for n in range(count)], bulk=True)
     pipe = len(ids) / _wait_done(h, ids)
-    single_ids = _queue(h, router_id, [f"p1s{n}" for n in range(600)], "high")
+    single_ids = _queue(h, single_router, [f"p1s{n}" for n in range(count)], "high")
     single = len(single_ids) / _wait_done(h, single_ids)
     h.stop_workers()
     print(f"P1: {pipe / base:.1f}x (pipeline {pipe:.0f} cmd/s, per-command login {base:.0f} cmd/s)")
-    print(f"P1-single: {single / base:.1f}x (one job per interactive command {single:.0f} cmd/s, per-command login {base:.0f} cmd/s)")
+    print(f"P1-single: {single / base:.1f}x (one job per interactive command, 2 workers, {single:.0f} cmd/s, per-command login {base:.0f} cmd/s)")
 
 
-def p2(h: Harness, fleet) -> None:
-    router_id = h.add_router("p2", fleet.routers[2].port)
+def p2(h: Harness, fleet, urgent_worker: bool) -> None:
+    """One general worker; with urgent_worker, a second one kept for critical,high (Procfile: worker_urgent)."""
+    router_id = h.add_router(f"p2-{urgent_worker}", fleet.routers[2 if urgent_worker else 3].port)
     h.start_workers(1)
+    if urgent_worker:
+        h.start_workers(1, queues="critical,high")
     idle = []
     for n in range(15):
-        [cid] = _queue(h, router_id, [f"idle{n}"], "critical")
+        [cid] = _queue(h, router_id, [f"idle{urgent_worker}{n}"], "critical")
         idle.append(_latency(h, cid))
         time.sleep(0.05)
-    bulk_ids = _queue(h, router_id, [f"bulk{n}" for n in range(10000)], bulk=True)
+    bulk_ids = _queue(h, router_id, [f"bulk{urgent_worker}{n}" for n in range(10000)], bulk=True)
     time.sleep(0.5)
     loaded = []
     for n in range(15):
-        [cid] = _queue(h, router_id, [f"crit{n}"], "critical")
+        [cid] = _queue(h, router_id, [f"crit{urgent_worker}{n}"], "critical")
         loaded.append(_latency(h, cid))
         time.sleep(0.1)
     remaining = len(bulk_ids) - _count_done(h, bulk_ids)
     h.stop_workers()
+    h.redis.flushdb()  # drop this run's leftover backlog so the next measurement starts idle
     a, b = statistics.median(idle) * 1000, statistics.median(loaded) * 1000
-    print(f"P2: {b / a:.2f}x (critical median {b:.1f} ms with the bulk backlog, {a:.1f} ms idle; {remaining} bulk still queued)")
+    label = "P2" if urgent_worker else "P2-shared"
+    setup = "a general worker plus one kept for critical,high" if urgent_worker else "one worker for every queue"
+    print(f"{label}: {b / a:.2f}x (critical median {b:.1f} ms with the bulk backlog, {a:.1f} ms idle; {setup}; {remaining} bulk still queued)")
 
 
 def p7(h: Harness, fleet) -> None:
     from isp.routeros.breaker import CircuitBreaker
 
-    sim = fleet.routers[3]
+    sim = fleet.routers[5]
     router_id = h.add_router("p7", sim.port)
     h.start_workers(1)
     breaker = CircuitBreaker.from_config(h.redis, h.app.config)
@@ -138,12 +145,13 @@ def main() -> None:
     from isp.routeros.simulator import FaultConfig, Fleet, RouterConfig
 
     configs = [RouterConfig(name=f"b{i}", password=PASSWORD, tls_port=None, faults=FaultConfig(latency_ms=LATENCY_MS))
-               for i in range(4)]
+               for i in range(6)]
     with Fleet(configs) as fleet:
         h = Harness()
         try:
             p1(h, fleet)
-            p2(h, fleet)
+            p2(h, fleet, urgent_worker=True)
+            p2(h, fleet, urgent_worker=False)
             p7(h, fleet)
         finally:
             h.close()

@@ -20,11 +20,18 @@ from isp.jobs import QUEUES
 @click.option("--pool", "processes", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Run N worker processes, each with its own router connection pool.")
 @click.option("--name", default=None, help="Worker name (default: host and pid).")
+@click.option("--queues", "queue_names", default=",".join(QUEUES), show_default=True,
+              help="Comma-separated queues, most urgent first (e.g. critical,high for a worker kept free for urgent work).")
 @with_appcontext
-def worker_command(burst: bool, processes: int, name: str | None) -> None:
+def worker_command(burst: bool, processes: int, name: str | None, queue_names: str) -> None:
     """Run job workers on the queues critical, high, normal, low, bulk (in that order)."""
+    names = [q.strip() for q in queue_names.split(",") if q.strip()]
+    unknown = [q for q in names if q not in QUEUES]
+    if unknown or not names:
+        raise click.BadParameter(f"unknown queue(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(QUEUES)}",
+                                 param_hint="--queues")
     if processes > 1:
-        _run_many(processes, burst)
+        _run_many(processes, burst, names)
         return
     from rq import Queue
 
@@ -32,14 +39,14 @@ def worker_command(burst: bool, processes: int, name: str | None) -> None:
 
     connection = redis_store.client
     IspWorker.app = current_app._get_current_object()  # type: ignore[attr-defined]
-    queues = [Queue(q, connection=connection) for q in QUEUES]
+    queues = [Queue(q, connection=connection) for q in names]
     IspWorker(queues, connection=connection, name=name).work(burst=burst, with_scheduler=True,
                                                              logging_level=current_app.config["LOG_LEVEL"])
 
 
-def _run_many(processes: int, burst: bool) -> None:
+def _run_many(processes: int, burst: bool, names: list[str]) -> None:
     """Start N single workers as child processes and forward SIGTERM/SIGINT to them."""
-    args = [sys.executable, "-m", "flask", "worker"] + (["--burst"] if burst else [])
+    args = [sys.executable, "-m", "flask", "worker", "--queues", ",".join(names)] + (["--burst"] if burst else [])
     children = [subprocess.Popen(args, env=os.environ.copy()) for _ in range(processes)]
 
     def forward(signum, frame):  # noqa: ANN001

@@ -53,7 +53,8 @@ def urgent_waiting() -> bool:
         for name in ("critical", "high"):
             pipe.llen(f"rq:queue:{name}")
         return any(pipe.execute())
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - never let the check break the batch
+        log.exception("could not check the urgent queues")
         return False
 
 

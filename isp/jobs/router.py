@@ -97,6 +97,9 @@ def _run(router: Router, rows: list[RouterCommand], priority: str) -> str:
     rows = _claim(rows)
     if not rows:
         return "skipped"
+    # This job owns the claimed rows: keep them loaded across progress commits instead of
+    # re-reading each one (the session is discarded when the job ends).
+    db.session().expire_on_commit = False
     done = 0
     started = time.perf_counter()
     try:
@@ -145,7 +148,7 @@ def _run(router: Router, rows: list[RouterCommand], priority: str) -> str:
     return f"done {done}/{len(rows)}"
 
 
-PIPELINE_STEP = 50  # rows per query + tagged window; progress is committed after each step
+PIPELINE_STEP = 25  # rows per query + tagged window; progress is committed after each step
 
 
 def _run_pipelined(api, router: Router, rows: list[RouterCommand], config) -> int:  # noqa: ANN001
@@ -153,7 +156,7 @@ def _run_pipelined(api, router: Router, rows: list[RouterCommand], config) -> in
     kind = rows[0].operation.split(".")[0]
     done = 0
     for start in range(0, len(rows), PIPELINE_STEP):
-        if start and queues.urgent_waiting():
+        if queues.urgent_waiting():  # checked before every step, the first included
             _step_aside(router, rows[start:])
             break
         step = rows[start:start + PIPELINE_STEP]
@@ -163,8 +166,9 @@ def _run_pipelined(api, router: Router, rows: list[RouterCommand], config) -> in
                 _retry_or_die(row, classify(result), config)
                 stats.record(redis_store.client, router.id, False, 0.0, str(result))
             else:
-                _succeed(row, result)
+                _succeed(row, result, invalidate=False)
                 done += 1
+        cache.invalidate(redis_store.client, router.id, kind)  # once per step, not per row
         ahead = [r.id for r in rows[start + PIPELINE_STEP:]]
         if ahead:  # the rows still ahead look alive to the sweep
             db.session.execute(update(RouterCommand).where(RouterCommand.id.in_(ahead)).values(updated_at=utcnow()),
@@ -183,7 +187,7 @@ def _step_aside(router: Router, rest: list[RouterCommand]) -> None:
     queues.enqueue_batch(router.id, [r.id for r in rest], "bulk", at_front=True)
 
 
-def _succeed(row: RouterCommand, result: dict) -> None:
+def _succeed(row: RouterCommand, result: dict, invalidate: bool = True) -> None:
     row.state, row.last_error, row.finished_at = CommandState.done, "", utcnow()
     row.result_json = json.dumps(result, default=str)
     if row.operation == "router.test":
@@ -191,7 +195,7 @@ def _succeed(row: RouterCommand, result: dict) -> None:
         router.identity, router.version, router.board = result["identity"], result["version"], result["board"]
     if row.operation == "menu.read":
         cache.put(redis_store.client, row.router_id, row.payload["menu"], result["rows"], current_app.config["READ_CACHE_TTL"])
-    elif row.operation in operations.INVALIDATES:
+    elif invalidate and row.operation in operations.INVALIDATES:
         cache.invalidate(redis_store.client, row.router_id, operations.INVALIDATES[row.operation])
 
 

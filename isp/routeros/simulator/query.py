@@ -93,6 +93,22 @@ class Query:
     def __bool__(self) -> bool:
         return bool(self.steps)
 
+    def equality_set(self, words: list[str]) -> tuple[str, set[str]] | None:
+        """(key, values) when the query (words without '?') is `key=a OR key=b ...`, else None."""
+        key, values = None, set()
+        for word in words:
+            if word.startswith("#"):
+                if set(word[1:]) != {"|"}:
+                    return None
+                continue
+            body = word[1:] if word.startswith("=") else word
+            name, sep, value = body.partition("=")
+            if not sep or not name or name[0] in "<>-" or key not in (None, name):
+                return None
+            key = name
+            values.add(value)
+        return (key, values) if key else None
+
     def matches(self, row: Row) -> bool:
         """True unless a false is left on the stack after every word has run."""
         stack: list[bool] = []

@@ -32,6 +32,7 @@ class Session:
         self.challenge: bytes | None = None
         self.streams: dict[str | None, asyncio.Task] = {}
         self.closed = False
+        self._last_delivery: asyncio.Task | None = None  # the latest delayed reply, to keep order
 
     async def run(self) -> None:
         """Read sentences and answer them in order; a sentence runs when its terminator arrives."""
@@ -154,8 +155,25 @@ class Session:
         router = self.router
         data = b"".join([encode_sentence(s) for s in self.sentences(cmd, outcome)])
         delay = router.reply_delay()
+        if delay > 0 and cmd.tag is not None:
+            # Latency is on the wire: tagged commands in flight overlap, as on a real link,
+            # instead of adding up. Replies keep their order (each waits for the one before).
+            previous = self._last_delivery
+            self._last_delivery = asyncio.get_running_loop().create_task(self._deliver_later(cmd, data, delay, previous))
+            return
         if delay > 0:
             await asyncio.sleep(delay)
+        await self._deliver(data)
+
+    async def _deliver_later(self, cmd: Command, data: bytes, delay: float, previous) -> None:  # noqa: ANN001
+        await asyncio.sleep(delay)
+        if previous is not None:
+            await previous
+        await self._deliver(data)
+
+    async def _deliver(self, data: bytes) -> None:
+        """Write one reply, or cut it half way when the drop fault fires."""
+        router = self.router
         if self.closed:
             return
         if router.fault_roll("drop_mid_reply"):
