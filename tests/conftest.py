@@ -43,20 +43,29 @@ def _migrated(database_url, tmp_path_factory):
     from isp.config import normalise_db_url
 
     url = normalise_db_url("TEST_DATABASE_URL", database_url)
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_BINDS": _binds(url)})
     with app.app_context():
-        _db.drop_all()
+        _db.drop_all(bind_key=None)
         with _db.engine.begin() as conn:
             conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
         upgrade()
     return url
 
 
+def _binds(url: str) -> dict:
+    """The radius bind of the test profile: TEST_RADIUS_DATABASE_URL, or the test database itself."""
+    from isp.config import normalise_db_url
+
+    radius = os.environ.get("TEST_RADIUS_DATABASE_URL")
+    return {"radius": normalise_db_url("TEST_RADIUS_DATABASE_URL", radius) if radius else url}
+
+
 def make_test_app(url: str, **overrides):
-    """An app bound to the test database and test Redis."""
+    """An app bound to the test database and test Redis (never the developer's instance/)."""
     config = {
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": url,
+        "SQLALCHEMY_BINDS": _binds(url),
         "REDIS_CLIENT": _redis_client(),
         "SESSION_COOKIE_SECURE": False,
         "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
