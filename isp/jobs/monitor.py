@@ -31,17 +31,18 @@ def latest_metrics(router_id: int) -> dict | None:
 
 def poll_all() -> int:
     """Queue one low-priority poll per enabled router, skipping routers whose poll is still queued."""
-    from rq.job import Job, JobStatus
+    from rq.job import Job
+
+    from isp.jobs.outbox import ALIVE
 
     ids = list(db.session.scalars(select(Router.id).where(Router.enabled.is_(True))))
+    jobs = Job.fetch_many([f"poll-{router_id}" for router_id in ids], connection=redis_store.client) if ids else []
     q = queues.queue("low")
     queued = 0
-    for router_id in ids:
-        job_id = f"poll-{router_id}"
-        job = Job.fetch_many([job_id], connection=redis_store.client)[0]
-        if job is not None and job.get_status(refresh=False) in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED):
+    for router_id, job in zip(ids, jobs):
+        if job is not None and job.get_status(refresh=False) in ALIVE:
             continue
-        q.enqueue(poll_router, router_id, job_id=job_id, job_timeout=30, result_ttl=60, ttl=60)
+        q.enqueue(poll_router, router_id, job_id=f"poll-{router_id}", job_timeout=30, result_ttl=60, ttl=60)
         queued += 1
     return queued
 

@@ -22,7 +22,7 @@ ALIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.ST
 def sweep_outbox() -> dict:
     """Reset rows stuck running on a dead worker, and re-enqueue rows whose job vanished."""
     config = current_app.config
-    stuck_cutoff = utcnow() - timedelta(seconds=config.get("OUTBOX_STUCK_AFTER", queues.BATCH_TIMEOUT + 60))
+    stuck_cutoff = utcnow() - timedelta(seconds=config["OUTBOX_STUCK_AFTER"])
     reset = db.session.execute(update(RouterCommand).where(
         RouterCommand.state == CommandState.running, RouterCommand.updated_at < stuck_cutoff).values(
         # job_id cleared: the job that claimed them died with its worker, whatever RQ still says.
@@ -31,11 +31,8 @@ def sweep_outbox() -> dict:
     db.session.commit()
     # Stuck rows gave their collapse key away when claimed; take it back where no newer row holds it.
     if reset:
-        from isp.jobs.router import _reclaim_key
-
-        for row in db.session.scalars(select(RouterCommand).where(
-                RouterCommand.state == CommandState.pending, RouterCommand.open_key.is_(None))):
-            row.open_key = _reclaim_key(row)
+        outbox.reclaim_keys(list(db.session.scalars(select(RouterCommand).where(
+            RouterCommand.state == CommandState.pending, RouterCommand.open_key.is_(None)))))
         db.session.commit()
 
     rows = outbox.overdue(config["OUTBOX_SWEEP_GRACE"])

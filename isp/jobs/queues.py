@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from rq import Queue
 from sqlalchemy import event
@@ -29,8 +30,6 @@ def command_job_id(command_id: int) -> str:
 
 def enqueue_command(command_id: int, priority: str, delay: float = 0.0) -> None:
     """Queue the job that executes one outbox row (optionally after a delay)."""
-    from datetime import timedelta
-
     from isp.jobs.router import execute_command
 
     q = queue(priority)
@@ -61,8 +60,6 @@ def urgent_waiting() -> bool:
 def enqueue_batch(router_id: int, command_ids: list[int], priority: str = "bulk", delay: float = 0.0,
                   at_front: bool = False) -> None:
     """Queue one job that pushes a chunk of rows over one connection."""
-    from datetime import timedelta
-
     from isp.jobs.router import execute_batch
 
     q = queue(priority)

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 import uuid
+from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -16,7 +18,7 @@ from isp.models.base import utcnow
 from isp.routeros import batch, cache, operations, stats
 from isp.routeros.client import RouterError, RouterSpec, classify, is_trap
 from isp.routeros.pool import PoolExhausted
-from isp.services.outbox import backoff
+from isp.services.outbox import backoff, reclaim_keys
 
 log = logging.getLogger(__name__)
 RETRYABLE = (CommandState.pending, CommandState.failed)
@@ -40,10 +42,9 @@ def execute_batch(router_id: int, command_ids: list[int]) -> str:
     return _run(router, rows, "bulk")
 
 
-def _defer(router: Router, rows: list[RouterCommand], priority: str, delay: float, reason: str) -> str:
-    """Re-schedule without burning an attempt (breaker open, router disabled, pool full)."""
-    from datetime import timedelta
-
+def _defer(router: Router, rows: list[RouterCommand], priority: str, delay: float, reason: str,
+           at_front: bool = False) -> str:
+    """Re-schedule without burning an attempt (breaker open, router disabled, pool full, urgent work)."""
     ids = [r.id for r in rows]
     single = len(rows) == 1 and priority != "bulk"
     job_id = queues.command_job_id(ids[0]) if single else queues.batch_job_id(router.id, ids)
@@ -56,7 +57,7 @@ def _defer(router: Router, rows: list[RouterCommand], priority: str, delay: floa
     if single:
         queues.enqueue_command(ids[0], priority, delay)
     else:
-        queues.enqueue_batch(router.id, ids, priority, delay)
+        queues.enqueue_batch(router.id, ids, priority, delay, at_front=at_front)
     return "deferred"
 
 
@@ -78,13 +79,11 @@ def _run(router: Router, rows: list[RouterCommand], priority: str) -> str:
         return _defer(router, rows, priority, 60, "router is disabled; waiting until it is enabled")
     breaker = runtime.breaker()
     # An operator's "Test connection" is itself a probe: it runs even when the circuit is open.
-    explicit_test = len(rows) == 1 and rows[0].operation == "router.test"
+    explicit_test = len(rows) == 1 and rows[0].operation in operations.PROBES
     decision = breaker.allow(router.id)
     if not decision.allowed and not explicit_test:
         # Open: come back when the cool-down ends (jittered so the backlog does not stampede).
         # Half-open: a probe is in flight; check again soon rather than after its whole timeout.
-        import random
-
         delay = min(decision.retry_after, 1.0) if decision.state == "half-open" else decision.retry_after
         return _defer(router, rows, priority, max(delay, 0.2) + random.random() * 0.5, f"circuit {decision.state}; deferred")
     try:
@@ -115,7 +114,7 @@ def _run(router: Router, rows: list[RouterCommand], priority: str) -> str:
                 except BaseException as exc:
                     if not is_trap(exc):
                         raise
-                    _retry_or_die(row, classify(exc), config)  # the router answered: connection stays
+                    _retry_or_die([(row, classify(exc))], config)  # the router answered: connection stays
                     stats.record(redis_store.client, router.id, False, time.perf_counter() - t0, str(exc))
                     continue
                 _succeed(row, result)
@@ -131,12 +130,10 @@ def _run(router: Router, rows: list[RouterCommand], priority: str) -> str:
         return _defer(router, rows, priority, 1.0, str(exc))
     except BaseException as exc:
         error = classify(exc)
-        state = breaker.failure(router.id, error.message)
+        breaker.failure(router.id, error.message)
         stats.record(redis_store.client, router.id, False, time.perf_counter() - started, str(error))
         router.last_error = str(error)
-        for row in rows:
-            if row.state == CommandState.running:
-                _retry_or_die(row, error, config, breaker_open=state == "open")
+        _retry_or_die([(row, error) for row in rows if row.state == CommandState.running], config)
         db.session.commit()
         if isinstance(exc, (KeyboardInterrupt, SystemExit)) or type(exc).__name__ == "JobTimeoutException":
             raise
@@ -161,13 +158,14 @@ def _run_pipelined(api, router: Router, rows: list[RouterCommand], config) -> in
             break
         step = rows[start:start + PIPELINE_STEP]
         results = batch.ensure_many(api, operations.MENUS[kind], [r.payload["attrs"] for r in step])
+        traps = [(row, classify(result)) for row, result in zip(step, results) if isinstance(result, Exception)]
         for row, result in zip(step, results):
-            if isinstance(result, Exception):
-                _retry_or_die(row, classify(result), config)
-                stats.record(redis_store.client, router.id, False, 0.0, str(result))
-            else:
+            if not isinstance(result, Exception):
                 _succeed(row, result, invalidate=False)
                 done += 1
+        for row, error in traps:
+            stats.record(redis_store.client, router.id, False, 0.0, str(error))
+        _retry_or_die(traps, config)
         cache.invalidate(redis_store.client, router.id, kind)  # once per step, not per row
         ahead = [r.id for r in rows[start + PIPELINE_STEP:]]
         if ahead:  # the rows still ahead look alive to the sweep
@@ -179,12 +177,8 @@ def _run_pipelined(api, router: Router, rows: list[RouterCommand], config) -> in
 
 def _step_aside(router: Router, rest: list[RouterCommand]) -> None:
     """Cooperative preemption: hand the rest of the chunk back (front of bulk) so urgent jobs run now."""
-    for row in rest:
-        row.state, row.attempts, row.claimed_by = CommandState.pending, max(0, row.attempts - 1), None
-        row.open_key = _reclaim_key(row)
-        row.job_id = queues.batch_job_id(router.id, [r.id for r in rest])
-    db.session.commit()
-    queues.enqueue_batch(router.id, [r.id for r in rest], "bulk", at_front=True)
+    _release(rest)
+    _defer(router, rest, "bulk", 0.0, "", at_front=True)
 
 
 def _succeed(row: RouterCommand, result: dict, invalidate: bool = True) -> None:
@@ -202,34 +196,24 @@ def _succeed(row: RouterCommand, result: dict, invalidate: bool = True) -> None:
 def _release(rows: list[RouterCommand]) -> None:
     """Put claimed rows back as they were (nothing was attempted)."""
     for row in rows:
-        row.state, row.attempts = CommandState.pending, max(0, row.attempts - 1)
-        row.open_key = _reclaim_key(row)
+        row.state, row.attempts, row.claimed_by = CommandState.pending, max(0, row.attempts - 1), None
+    reclaim_keys(rows)
     db.session.commit()
 
 
-def _reclaim_key(row: RouterCommand) -> str | None:
-    """Take the collapse key back, unless a newer command for the same key holds it."""
-    key = f"{row.router_id}:{row.idempotency_key}"
-    holder = db.session.scalar(select(RouterCommand.id).where(RouterCommand.open_key == key))
-    return None if holder is not None and holder != row.id else key
-
-
-def _retry_or_die(row: RouterCommand, error: RouterError, config, breaker_open: bool = False) -> None:  # noqa: ANN001
-    """Schedule a retry with backoff, or mark dead after RETRY_MAX attempts."""
-    row.last_error = str(error)[:2000]
-    row.updated_at = utcnow()
-    key = _reclaim_key(row)
-    if key is None:
-        row.state, row.finished_at = CommandState.discarded, utcnow()
-        row.last_error += "\n[superseded by a newer command for the same item]"
-        return
-    if row.attempts >= config["RETRY_MAX"] or row.operation == "router.test":  # a test answers once
-        row.state, row.finished_at = CommandState.dead, utcnow()
-        log.error("command %s (%s) is dead after %s attempts: %s", row.id, row.operation, row.attempts, error)
-        return
-    delay = backoff(row.attempts, config["RETRY_BASE"], config["RETRY_CAP"])
-    row.state, row.open_key, row.job_id = CommandState.failed, key, queues.command_job_id(row.id)
-    from datetime import timedelta
-
-    row.next_attempt_at = utcnow() + timedelta(seconds=delay)
-    queues.after_commit(db.session, "command", row.id, row.priority.value, delay)
+def _retry_or_die(failures: list[tuple[RouterCommand, RouterError]], config) -> None:  # noqa: ANN001
+    """Schedule a retry with backoff for each failed row, or mark it dead after RETRY_MAX attempts."""
+    reclaim_keys([row for row, _ in failures])
+    for row, error in failures:
+        row.last_error, row.updated_at = str(error)[:2000], utcnow()
+        if row.open_key is None:
+            row.state, row.finished_at = CommandState.discarded, utcnow()
+            row.last_error += "\n[superseded by a newer command for the same item]"
+        elif row.attempts >= config["RETRY_MAX"] or row.operation in operations.PROBES:  # a probe answers once
+            row.state, row.finished_at, row.open_key = CommandState.dead, utcnow(), None
+            log.error("command %s (%s) is dead after %s attempts: %s", row.id, row.operation, row.attempts, error)
+        else:
+            delay = backoff(row.attempts, config["RETRY_BASE"], config["RETRY_CAP"])
+            row.state, row.job_id = CommandState.failed, queues.command_job_id(row.id)
+            row.next_attempt_at = utcnow() + timedelta(seconds=delay)
+            queues.after_commit(db.session, "command", row.id, row.priority.value, delay)

@@ -107,13 +107,23 @@ class CircuitBreaker:
 
     def state(self, router_id: int) -> dict:
         """The breaker hash as a dict (state, failures, opened_at, last_error, opens)."""
-        raw = self.redis.hgetall(key(router_id))
-        data = {k.decode(): v.decode() for k, v in raw.items()}
-        data.setdefault("state", CLOSED)
-        data.setdefault("failures", "0")
-        if data["state"] == OPEN and float(data.get("opened_at", 0)) + self.cooldown <= time.time():
-            data["state"] = HALF_OPEN  # will let a probe through on the next job
-        return data
+        return self.states([router_id])[router_id]
+
+    def states(self, router_ids: list[int]) -> dict[int, dict]:
+        """state() for many routers in one Redis round trip (list pages, metrics, health)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for router_id in router_ids:
+            pipe.hgetall(key(router_id))
+        now = time.time()
+        out = {}
+        for router_id, raw in zip(router_ids, pipe.execute()):
+            data = {k.decode(): v.decode() for k, v in raw.items()}
+            data.setdefault("state", CLOSED)
+            data.setdefault("failures", "0")
+            if data["state"] == OPEN and float(data.get("opened_at", 0)) + self.cooldown <= now:
+                data["state"] = HALF_OPEN  # will let a probe through on the next job
+            out[router_id] = data
+        return out
 
     def reset(self, router_id: int) -> None:
         """Forget the router's breaker (admin reset)."""

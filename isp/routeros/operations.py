@@ -111,6 +111,9 @@ OPERATIONS: dict[str, Callable[[object, dict], dict]] = {
     "ppp_active.kick": lambda api, p: kick(api, MENUS["ppp_active"], "name", p["name"]),
 }
 
+# Operator probes: they run even when the circuit is open, and answer once (no retries).
+PROBES = frozenset({"router.test"})
+
 # Which cached menu a write operation makes stale.
 INVALIDATES = {
     op: op.split(".")[0] for op in OPERATIONS if op.endswith((".ensure", ".remove"))

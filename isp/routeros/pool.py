@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from redis import Redis
 
 from isp.routeros import client
-from isp.routeros.client import RouterError, RouterSpec
+from isp.routeros.client import RouterSpec
 
 log = logging.getLogger(__name__)
 

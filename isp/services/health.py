@@ -34,3 +34,31 @@ def check_redis() -> str | None:
 def readiness() -> dict:
     """Status of each dependency: {'database': 'ok'|reason, 'redis': ...}."""
     return {"database": check_database() or "ok", "redis": check_redis() or "ok"}
+
+
+def down(checks: dict) -> list[str]:
+    """Names of the dependencies that are not ok, sorted."""
+    return sorted(name for name, state in checks.items() if state != "ok")
+
+
+def detailed_report() -> tuple[dict, int]:
+    """Stores, live workers and every router's circuit; 503 when the database or Redis is down."""
+    from sqlalchemy import select
+
+    from isp.jobs.runtime import breaker
+    from isp.models import Router
+    from isp.services import pool_monitor
+
+    checks = readiness()
+    missing = down(checks)
+    report: dict = {"status": "down" if missing else "ok", "down": missing, "checks": checks, "workers": None, "routers": None}
+    if missing:
+        return report, 503
+    workers = pool_monitor.workers()
+    routers = db.session.execute(select(Router.id, Router.name).order_by(Router.name)).all()
+    circuits = breaker().states([router_id for router_id, _ in routers])
+    report["workers"] = {"alive": len(workers), "names": sorted(w["name"] for w in workers)}
+    report["routers"] = {name: circuits[router_id]["state"] for router_id, name in routers}
+    if not workers or any(state != "closed" for state in report["routers"].values()):
+        report["status"] = "degraded"
+    return report, 200

@@ -19,17 +19,46 @@ def _open_key(router_id: int, key: str) -> str:
     return f"{router_id}:{key}"
 
 
+def _check_operation(operation: str) -> None:
+    if operation not in OPERATIONS:
+        raise ValueError(f"unknown router operation {operation!r}")
+
+
+def _new_command(router: Router, operation: str, key: str, payload: dict, priority: Priority,
+                 group: str | None) -> RouterCommand:
+    """A pending row holding the collapse key for `key`."""
+    command = RouterCommand(router_id=router.id, operation=operation, idempotency_key=key,
+                            open_key=_open_key(router.id, key), priority=priority, state=CommandState.pending,
+                            group_key=group, next_attempt_at=utcnow())
+    command.payload = payload
+    return command
+
+
+def reclaim_keys(rows: list[RouterCommand]) -> None:
+    """Give rows back their collapse key (one query), unless a newer command for the same item holds it.
+
+    A row left with open_key None has been superseded: the newer command carries the latest state.
+    """
+    keys = {_open_key(r.router_id, r.idempotency_key) for r in rows}
+    holders: dict[str, int] = {}
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), 500):
+        holders.update(db.session.execute(select(RouterCommand.open_key, RouterCommand.id).where(
+            RouterCommand.open_key.in_(ordered[start:start + 500]))).tuples().all())
+    for row in rows:
+        key = _open_key(row.router_id, row.idempotency_key)
+        holder = holders.setdefault(key, row.id)
+        row.open_key = key if holder == row.id else None
+
+
 def queue_command(router: Router, operation: str, key: str, payload: dict, priority: Priority = Priority.high,
                   group: str | None = None, enqueue: bool = True) -> RouterCommand:
     """Add (or collapse into the pending) command for `key` on `router`; flushes, never commits."""
-    if operation not in OPERATIONS:
-        raise ValueError(f"unknown router operation {operation!r}")
+    _check_operation(operation)
     open_key = _open_key(router.id, key)
     existing = db.session.scalar(select(RouterCommand).where(RouterCommand.open_key == open_key))
     if existing is None:
-        command = RouterCommand(router_id=router.id, operation=operation, idempotency_key=key, open_key=open_key,
-                                priority=priority, state=CommandState.pending, group_key=group, next_attempt_at=utcnow())
-        command.payload = payload
+        command = _new_command(router, operation, key, payload, priority, group)
         try:
             with db.session.begin_nested():
                 db.session.add(command)
@@ -61,21 +90,17 @@ def queue_bulk(router: Router, items: list[tuple[str, str, dict]], group: str, c
     inserted in one multi-row INSERT, so 10,000 commands cost a few statements.
     """
     for op, _, _ in items:
-        if op not in OPERATIONS:
-            raise ValueError(f"unknown router operation {op!r}")
+        _check_operation(op)
     keys = [_open_key(router.id, key) for _, key, _ in items]
     existing: dict[str, RouterCommand] = {}
     for start in range(0, len(keys), 500):
         existing.update({c.open_key: c for c in db.session.scalars(
             select(RouterCommand).where(RouterCommand.open_key.in_(keys[start:start + 500])))})
-    now = utcnow()
     commands, new = [], []
     for (op, key, payload), open_key in zip(items, keys):
         command = existing.get(open_key)
         if command is None:
-            command = RouterCommand(router_id=router.id, operation=op, idempotency_key=key, open_key=open_key,
-                                    priority=Priority.bulk, state=CommandState.pending, group_key=group, next_attempt_at=now)
-            existing[open_key] = command
+            command = existing[open_key] = _new_command(router, op, key, payload, Priority.bulk, group)
             new.append(command)
         command.operation = op
         command.payload = payload

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app
 from rq import Worker
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import func, select
@@ -11,9 +10,9 @@ from sqlalchemy import func, select
 from isp.extensions import db, redis_store
 from isp.jobs import QUEUES
 from isp.jobs.queues import queue
+from isp.jobs.runtime import breaker
 from isp.models import CommandState, Router, RouterCommand
 from isp.routeros import stats
-from isp.routeros.breaker import CircuitBreaker
 from isp.routeros.pool import conns_key
 
 CONN_REPORT_MAX_AGE = 900  # a worker that has not reported for this long is gone
@@ -46,11 +45,12 @@ def command_counts() -> dict[int, dict[str, int]]:
 
 def router_rows() -> list[dict]:
     """One dict per router: circuit, connections, rates, latency, success, last error, backlog."""
-    breaker = CircuitBreaker.from_config(redis_store.client, current_app.config)
     counts = command_counts()
+    routers = list(db.session.scalars(select(Router).order_by(Router.name)))
+    circuits = breaker().states([r.id for r in routers])
     out = []
-    for router in db.session.scalars(select(Router).order_by(Router.name)):
-        state = breaker.state(router.id)
+    for router in routers:
+        state = circuits[router.id]
         open_, in_use = connections(router.id)
         summary = stats.summary(redis_store.client, router.id)
         mine = counts.get(router.id, {})

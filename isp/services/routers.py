@@ -143,6 +143,17 @@ def list_query(q: str = "", site: str = "", status: str = ""):
     return stmt
 
 
+def sites() -> list[str]:
+    """Distinct non-empty sites, for the filter."""
+    return list(db.session.scalars(select(Router.site).where(Router.site != "").distinct().order_by(Router.site)))
+
+
+def recent_commands(router_id: int, limit: int = 20) -> list[RouterCommand]:
+    """The router's latest outbox rows, newest first (one query)."""
+    return list(db.session.scalars(
+        select(RouterCommand).where(RouterCommand.router_id == router_id).order_by(RouterCommand.id.desc()).limit(limit)))
+
+
 def reset_pool(actor: User | None = None) -> int:
     """Ask every worker to drop its connections, and close every breaker; returns the new generation."""
     client = redis_store.client

@@ -13,10 +13,11 @@ from prometheus_client.utils import floatToGoString
 from sqlalchemy import select
 
 from isp.extensions import db, redis_store
+from isp.jobs.runtime import breaker
 from isp.models import Router
 from isp.routeros import stats
 from isp.services import health, pool_monitor
-from isp.web.routers.reads import CIRCUIT_GAUGE, breaker
+from isp.web.routers.reads import CIRCUIT_GAUGE
 from isp.web.security import STAFF, public
 
 bp = Blueprint("metrics", __name__)
@@ -51,40 +52,25 @@ def _routers() -> list[tuple[int, str]]:
     return [tuple(row) for row in db.session.execute(select(Router.id, Router.name).order_by(Router.name))]
 
 
-def health_report() -> tuple[dict, int]:
-    """Stores, live workers and every router's circuit; 503 when the database or Redis is down."""
-    checks = health.readiness()
-    down = sorted(name for name, state in checks.items() if state != "ok")
-    report: dict = {"status": "down" if down else "ok", "down": down, "checks": checks, "workers": None, "routers": None}
-    if down:
-        return report, 503
-    workers = pool_monitor.workers()
-    b = breaker()
-    report["workers"] = {"alive": len(workers), "names": sorted(w["name"] for w in workers)}
-    report["routers"] = {name: b.state(router_id)["state"] for router_id, name in _routers()}
-    if not workers or any(state != "closed" for state in report["routers"].values()):
-        report["status"] = "degraded"
-    return report, 200
-
-
 class IspCollector:
     """Reads Redis and SQL at scrape time; one instance per request, nothing global."""
 
     def collect(self):
         """Yield every isp_* metric family."""
         redis = redis_store.client
-        b = breaker()
+        routers = _routers()
+        circuits = breaker().states([router_id for router_id, _ in routers])
         commands = CounterMetricFamily("isp_router_commands", "Router commands run by workers, by result.", labels=["router", "result"])
         latency = HistogramMetricFamily("isp_router_command_latency_seconds", "Time per router command.", labels=["router"])
         circuit = GaugeMetricFamily("isp_router_circuit_state", "Circuit breaker: 0 closed, 1 half-open, 2 open.", labels=["router"])
         conns = GaugeMetricFamily("isp_router_connections", "Pooled API connections over live workers.", labels=["router", "kind"])
-        for router_id, name in _routers():
+        for router_id, name in routers:
             totals = stats.totals(redis, router_id)
             commands.add_metric([name, "ok"], totals.get("ok", 0.0))
             commands.add_metric([name, "fail"], totals.get("fail", 0.0))
             buckets = [(floatToGoString(bound), totals.get(f"le:{bound}", 0.0)) for bound in stats.BUCKETS]
             latency.add_metric([name], buckets + [("+Inf", totals.get("le:+Inf", 0.0))], totals.get("seconds_sum", 0.0))
-            circuit.add_metric([name], CIRCUIT_GAUGE.get(b.state(router_id)["state"], 2))
+            circuit.add_metric([name], CIRCUIT_GAUGE.get(circuits[router_id]["state"], 2))
             open_, in_use = pool_monitor.connections(router_id)
             conns.add_metric([name, "open"], open_)
             conns.add_metric([name, "in_use"], in_use)
@@ -101,7 +87,7 @@ class IspCollector:
 @token_or_staff
 def index():
     """Prometheus text exposition of router, queue and worker figures."""
-    down = [name for name, state in health.readiness().items() if state != "ok"]
+    down = health.down(health.readiness())
     if down:
         return Response(f"# scrape failed: {', '.join(down)} down\n", status=503, content_type=CONTENT_TYPE_LATEST)
     registry = CollectorRegistry(auto_describe=False)

@@ -159,13 +159,13 @@ class Session:
             # Latency is on the wire: tagged commands in flight overlap, as on a real link,
             # instead of adding up. Replies keep their order (each waits for the one before).
             previous = self._last_delivery
-            self._last_delivery = asyncio.get_running_loop().create_task(self._deliver_later(cmd, data, delay, previous))
+            self._last_delivery = asyncio.get_running_loop().create_task(self._deliver_later(data, delay, previous))
             return
         if delay > 0:
             await asyncio.sleep(delay)
         await self._deliver(data)
 
-    async def _deliver_later(self, cmd: Command, data: bytes, delay: float, previous) -> None:  # noqa: ANN001
+    async def _deliver_later(self, data: bytes, delay: float, previous) -> None:  # noqa: ANN001
         await asyncio.sleep(delay)
         if previous is not None:
             await previous

@@ -6,7 +6,7 @@ from flask import jsonify
 from isp.extensions import csrf
 from isp.services import health
 from isp.web.health import bp
-from isp.web.metrics import health_report, token_or_staff
+from isp.web.metrics import token_or_staff
 from isp.web.security import public
 
 csrf.exempt(bp)
@@ -24,7 +24,7 @@ def live():
 def ready():
     """The process can serve: DB and Redis answer."""
     checks = health.readiness()
-    down = sorted(name for name, state in checks.items() if state != "ok")
+    down = health.down(checks)
     status = 503 if down else 200
     return jsonify(status="down" if down else "ok", down=down, checks=checks), status
 
@@ -34,5 +34,5 @@ def ready():
 @token_or_staff
 def detailed():
     """Stores, workers alive and each router's circuit (staff login or METRICS_TOKEN)."""
-    report, status = health_report()
+    report, status = health.detailed_report()
     return jsonify(report), status

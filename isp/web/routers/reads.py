@@ -1,30 +1,21 @@
-"""Read-side helpers for router pages: breaker states, status badges, sites, recent commands."""
+"""Presentation helpers for router pages: circuit states, status badges."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import current_app
-from sqlalchemy import select
-
-from isp.extensions import db, redis_store
-from isp.models import Router, RouterCommand
+from isp.jobs.runtime import breaker
+from isp.models import Router
 from isp.models.base import utcnow
-from isp.routeros.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from isp.routeros.breaker import CLOSED, HALF_OPEN, OPEN
 
 ONLINE_WITHIN = timedelta(minutes=2)
 CIRCUIT_BADGE = {CLOSED: "ok", HALF_OPEN: "warn", OPEN: "bad"}
 CIRCUIT_GAUGE = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
 
 
-def breaker() -> CircuitBreaker:
-    """The breaker as the workers configure it."""
-    return CircuitBreaker.from_config(redis_store.client, current_app.config)
-
-
 def circuits(router_ids: list[int]) -> dict[int, dict]:
-    """Breaker hash per router (one Redis call each, so keep it to a page of routers)."""
-    b = breaker()
-    return {router_id: b.state(router_id) for router_id in router_ids}
+    """Breaker hash per router, in one Redis round trip."""
+    return breaker().states(router_ids)
 
 
 def status(router: Router, circuit: str, now: datetime | None = None) -> tuple[str, str, str]:
@@ -40,14 +31,3 @@ def status(router: Router, circuit: str, now: datetime | None = None) -> tuple[s
     if (now or utcnow()) - router.last_seen_at <= ONLINE_WITHIN:
         return "Online", "ok", "Answered in the last two minutes."
     return "Stale", "warn", "Not heard from in over two minutes: are the worker and clock running?"
-
-
-def sites() -> list[str]:
-    """Distinct non-empty sites, for the filter."""
-    return list(db.session.scalars(select(Router.site).where(Router.site != "").distinct().order_by(Router.site)))
-
-
-def recent_commands(router_id: int, limit: int = 20) -> list[RouterCommand]:
-    """The router's latest outbox rows, newest first (one query)."""
-    return list(db.session.scalars(
-        select(RouterCommand).where(RouterCommand.router_id == router_id).order_by(RouterCommand.id.desc()).limit(limit)))

@@ -24,7 +24,7 @@ def index():
     page = db.paginate(routers.list_query(q, site, state), per_page=current_app.config["PAGE_SIZE"], error_out=False)
     circuits = reads.circuits([r.id for r in page.items])
     return render("routers/index.html", block="results", page=page, q=q, site=site, state=state,
-                  sites=reads.sites(), circuits=circuits, status_of=reads.status, badges=reads.CIRCUIT_BADGE)
+                  sites=routers.sites(), circuits=circuits, status_of=reads.status, badges=reads.CIRCUIT_BADGE)
 
 
 def _save(form: RouterForm, action):
@@ -71,7 +71,7 @@ def _detail(router: Router, command: RouterCommand | None = None):
         return render("routers/detail.html", block="test", router=router, command=command, test_form=EmptyForm())
     circuit = reads.circuits([router.id])[router.id]
     return render("routers/detail.html", router=router, command=command, circuit=circuit, metrics=latest_metrics(router.id),
-                  commands=reads.recent_commands(router.id), health=reads.status(router, circuit["state"]),
+                  commands=routers.recent_commands(router.id), health=reads.status(router, circuit["state"]),
                   badges=reads.CIRCUIT_BADGE, test_form=EmptyForm(), delete_form=DeleteForm())
 
 
