@@ -6,5 +6,8 @@ SCHEDULE: tuple[dict, ...] = (
     {"func": "isp.jobs.maintenance.heartbeat", "queue": "low", "interval": 60, "timeout": 30},
     {"func": "isp.jobs.outbox.sweep_outbox", "queue": "normal", "interval": 15, "timeout": 120},
     {"func": "isp.jobs.monitor.poll_all", "queue": "low", "interval": 10, "timeout": 30},
+    # Expiry is SQL only and runs often: a voucher is retired within seconds of its expiry time.
+    {"func": "isp.jobs.vouchers.expire_vouchers", "queue": "critical", "interval": 5, "timeout": 60},
+    {"func": "isp.jobs.vouchers.poll_usage_all", "queue": "normal", "interval": 10, "timeout": 30},
     {"func": "isp.jobs.demo.traffic", "queue": "normal", "interval": 10, "timeout": 30, "when": "ISP_DEMO_TRAFFIC"},
 )

@@ -38,6 +38,8 @@ class Router(db.Model):
     notes: Mapped[str] = mapped_column(Text, default="")
     enabled: Mapped[bool] = mapped_column(default=True, index=True)
     max_sessions: Mapped[int] = mapped_column(default=20)
+    # The hotspot's DNS name (e.g. wifi.example.net): printed QR codes log in at http://<it>/login.
+    hotspot_dns: Mapped[str] = mapped_column(String(255), default="")
     # Facts learnt from the router by workers.
     identity: Mapped[str] = mapped_column(String(120), default="")
     version: Mapped[str] = mapped_column(String(64), default="")

@@ -70,6 +70,22 @@ def kick(api, menu: str, key: str, value: str) -> dict:  # noqa: ANN001
     return {"action": "kicked", "count": len(rows)}
 
 
+def retire(api, payload: dict) -> dict:  # noqa: ANN001
+    """End a hotspot user: remove it (or disable it), then log out every session it still has."""
+    menu, name = MENUS["hotspot_user"], payload["name"]
+    if payload.get("action") == "disable":
+        rows = _find(api, menu, "name", name)
+        for row in rows:
+            if _norm(row.get("disabled", "false")) != "true":
+                tuple(api(f"{menu}/set", **{".id": row[".id"], "disabled": "yes"}))
+        result = {"action": "disabled" if rows else "absent"}
+    else:
+        result = remove(api, menu, name)
+    # RouterOS keeps a live session running after its user is removed or disabled: kick it explicitly.
+    result["kicked"] = kick(api, MENUS["hotspot_active"], "user", name)["count"]
+    return result
+
+
 def test_connection(api, payload: dict) -> dict:  # noqa: ANN001
     """Identity, version and board, with the round-trip latency."""
     started = time.perf_counter()
@@ -101,6 +117,7 @@ OPERATIONS: dict[str, Callable[[object, dict], dict]] = {
     "menu.read": read_menu,
     "hotspot_user.ensure": _ensure_op("hotspot_user"),
     "hotspot_user.remove": _remove_op("hotspot_user"),
+    "hotspot_user.retire": retire,
     "hotspot_profile.ensure": _ensure_op("hotspot_profile"),
     "hotspot_profile.remove": _remove_op("hotspot_profile"),
     "ppp_secret.ensure": _ensure_op("ppp_secret"),
@@ -117,7 +134,7 @@ PROBES = frozenset({"router.test"})
 # Which cached menu a write operation makes stale.
 INVALIDATES = {
     op: op.split(".")[0] for op in OPERATIONS if op.endswith((".ensure", ".remove"))
-} | {"hotspot_active.kick": "hotspot_active", "ppp_active.kick": "ppp_active"}
+} | {"hotspot_active.kick": "hotspot_active", "ppp_active.kick": "ppp_active", "hotspot_user.retire": "hotspot_user"}
 
 
 def run(api, operation: str, payload: dict) -> dict:  # noqa: ANN001

@@ -138,6 +138,28 @@ def retry_dead(command: RouterCommand) -> RouterCommand:
     return command
 
 
+def retry_group(router: Router, group: str, chunk: int) -> int:
+    """Retry every dead row of a group (e.g. a voucher batch) in chunk jobs; superseded rows are discarded."""
+    rows = list(db.session.scalars(select(RouterCommand).where(
+        RouterCommand.group_key == group, RouterCommand.state == CommandState.dead).order_by(RouterCommand.id)))
+    reclaim_keys(rows)
+    revived = []
+    for row in rows:
+        if row.open_key is None:
+            row.state, row.last_error = CommandState.discarded, f"{row.last_error}\n[superseded by a newer command]".strip()
+            continue
+        row.state, row.attempts, row.next_attempt_at, row.claimed_by = CommandState.pending, 0, utcnow(), None
+        revived.append(row)
+    for start in range(0, len(revived), chunk):
+        part = revived[start:start + chunk]
+        ids = [row.id for row in part]
+        for row in part:
+            row.job_id = batch_job_id(router.id, ids)
+        after_commit(db.session, "batch", router.id, ids, "bulk")
+    db.session.flush()
+    return len(revived)
+
+
 def discard(command: RouterCommand, reason: str) -> None:
     """Give up on a dead command."""
     if command.state != CommandState.dead:

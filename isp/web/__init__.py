@@ -18,9 +18,15 @@ def init_web(app: Flask) -> None:
     from isp.web.nav import init_nav
     from isp.web.routers import bp as routers_bp
     from isp.web.security import init_security
+    from isp.web.plans import bp as plans_bp
+    from isp.web.reports import bp as reports_bp
+    from isp.web.resellers import bp as resellers_bp
+    from isp.web.settings import bp as settings_bp
     from isp.web.users import bp as users_bp
+    from isp.web.vouchers import bp as vouchers_bp
 
-    for bp in (auth_bp, dashboard_bp, health_bp, metrics_bp, monitoring_bp, routers_bp, users_bp):
+    for bp in (auth_bp, dashboard_bp, health_bp, metrics_bp, monitoring_bp, routers_bp, users_bp, plans_bp,
+               vouchers_bp, resellers_bp, settings_bp, reports_bp):
         app.register_blueprint(bp)
     init_security(app)
     init_errors(app)

@@ -12,11 +12,15 @@ NAV = (
     ("Dashboard", "dashboard.index", ALL_ROLES, "grid"),
     ("Routers", "routers.index", STAFF, "server"),
     ("Vouchers", "vouchers.index", ALL_ROLES, "ticket"),
+    ("Plans", "plans.index", STAFF, "layers"),
     ("Subscribers", "subscribers.index", STAFF, "users"),
     ("Customers", "customers.index", ALL_ROLES, "user"),
     ("Resellers", "resellers.index", ("admin",), "briefcase"),
+    ("My account", "resellers.mine", ("reseller",), "wallet"),
+    ("Reports", "reports.index", STAFF, "bar-chart"),
     ("Monitoring", "monitoring.index", STAFF, "activity"),
-    ("Settings", "users.index", ("admin",), "settings"),
+    ("Users", "users.index", ("admin",), "users"),
+    ("Settings", "settings.index", ("admin",), "settings"),
 )
 
 

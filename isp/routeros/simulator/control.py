@@ -34,6 +34,12 @@ def handle(fleet: Fleet, cmd: dict[str, Any]) -> dict[str, Any]:
     if cmd.get("reboot"):
         for router in routers:
             router.reboot(float(cmd.get("downtime", 0)))
+    if "login" in cmd:  # {"router": "sim-1", "login": "user5"}: a device logs in with that account now
+        if len(routers) != 1:
+            raise ValueError("'login' needs one router name")
+        refusal = routers[0].login(str(cmd["login"]), str(cmd.get("kind", "hotspot")))
+        if refusal:
+            raise ValueError(f"login refused: {refusal}")
     if cmd.get("save"):
         fleet.save(cmd["save"])
     return {"ok": True, "time": fleet.clock.now(), "speed": fleet.clock.speed,

@@ -27,6 +27,7 @@ class Client:
     address: str
     next_try: float = 0.0
     session: dict | None = None
+    once: bool = False  # a device brought by login_as: it never logs in again by itself
 
 
 @dataclass
@@ -53,7 +54,7 @@ class Population:
         for client in self.clients:
             if client.session is not None:
                 self.end(client.session, now, "reboot")
-            client.next_try = self.when(now + self.rng.uniform(0, 60))
+            client.next_try = 1e18 if client.once else self.when(now + self.rng.uniform(0, 60))
 
     @staticmethod
     def when(t: float) -> float:
@@ -94,14 +95,30 @@ class Population:
         count = sum(1 for s in menus[HS].items.values() if s.get("_account") is account)
         return "no more sessions are allowed for user" if count >= shared else None
 
-    def login(self, client: Client, t: float) -> None:
-        """Try to start a session with a random account that exists on the router."""
+    def login_as(self, name: str, t: float, kind: str = "hotspot") -> str | None:
+        """A new device logs in with a named account now (tests, demo); returns the refusal or None."""
+        menu = "/ppp/secret" if kind == "ppp" else "/ip/hotspot/user"
+        account = self.state.menus[menu].by_name(name)
+        if account is None:
+            return "no such user"
+        i = len(self.clients)
+        client = Client(i, kind, "02:AA:%02X:%02X:%02X:%02X" % (i // 2**24 % 256, i // 65536 % 256, i // 256 % 256, i % 256),
+                        "%s.%d" % ("10.5.60" if kind == "hotspot" else "10.10.1", 10 + i % 240), next_try=1e18, once=True)
+        self.clients.append(client)
+        self.login(client, t, account)
+        if client.session is None:
+            return self.refusal(client, account) or "refused"
+        client.session["_ends"] = 1e18  # it stays until a rule, a kick or a logout ends it
+        return None
+
+    def login(self, client: Client, t: float, account: dict | None = None) -> None:
+        """Try to start a session with a random account that exists on the router (or the given one)."""
         menus = self.state.menus
         accounts = list(menus["/ppp/secret" if client.kind == "ppp" else "/ip/hotspot/user"].items.values())
         if not accounts:
             client.next_try = t + RETRY_AFTER
             return
-        account = self.rng.choice(accounts)
+        account = account if account is not None else self.rng.choice(accounts)
         if self.refusal(client, account):
             self.stats["rejected"] += 1
             client.next_try = self.when(t + self.rng.expovariate(1 / RETRY_AFTER))
@@ -186,7 +203,7 @@ class Population:
         if client.session is not s:
             return
         client.session = None
-        client.next_try = self.when(t + self.rng.expovariate(1 / self.state.config.idle_mean))
+        client.next_try = 1e18 if client.once else self.when(t + self.rng.expovariate(1 / self.state.config.idle_mean))
         self.stats["logouts"] += 1
         if client.kind == "hotspot":
             account["_used"] = account.get("_used", 0.0) + s["_up"]

@@ -119,6 +119,12 @@ class VirtualRouter:
         if downtime:
             await self._unlisten()
 
+    def login(self, user: str, kind: str = "hotspot") -> str | None:
+        """A device logs in with the named account now; returns why it was refused, or None."""
+        with self.state.lock:
+            self.state.sync(force=True)
+            return self.state.population.login_as(user, self.state.last_sync, kind)
+
     def snapshot(self) -> dict[str, Any]:
         """Name, ports, stats and faults as plain data."""
         return {"name": self.name, "port": self.port, "tls_port": self.tls_port,

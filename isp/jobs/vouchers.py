@@ -1,0 +1,93 @@
+"""Voucher jobs: read usage from routers (first login, quotas) and expire vouchers on time."""
+from __future__ import annotations
+
+import logging
+import time
+
+from sqlalchemy import select
+
+from isp.extensions import db, redis_store
+from isp.jobs import queues, runtime
+from isp.models import Router, RouterMode, Voucher
+from isp.routeros import stats
+from isp.routeros.client import RouterSpec, classify
+from isp.routeros.pool import PoolExhausted
+from isp.services import voucher_lifecycle
+from isp.units import router_duration
+
+log = logging.getLogger(__name__)
+USAGE_FIELDS = "name,uptime,bytes-in,bytes-out"
+ACTIVE_FIELDS = "user,uptime,bytes-in,bytes-out"
+
+
+def expire_vouchers() -> int:
+    """Expire what is due and queue the kicks on `critical` (SQL only; scheduled every few seconds)."""
+    count = voucher_lifecycle.expire_due()
+    db.session.commit()
+    if count:
+        log.info("expired %s vouchers", count)
+    return count
+
+
+def poll_usage_all() -> int:
+    """Queue a usage read for every enabled API-mode router that has live vouchers (one job per router at a time)."""
+    from rq.job import Job
+
+    from isp.jobs.outbox import ALIVE
+
+    ids = list(db.session.scalars(select(Router.id).where(
+        Router.enabled.is_(True), Router.mode == RouterMode.api,
+        select(Voucher.id).where(Voucher.router_id == Router.id, Voucher.state.in_(voucher_lifecycle.LIVE)).exists())))
+    jobs = Job.fetch_many([f"voucher-usage-{i}" for i in ids], connection=redis_store.client) if ids else []
+    q = queues.queue("normal")
+    queued = 0
+    for router_id, job in zip(ids, jobs):
+        if job is not None and job.get_status(refresh=False) in ALIVE:
+            continue
+        q.enqueue(sync_usage, router_id, job_id=f"voucher-usage-{router_id}", job_timeout=60, result_ttl=60, ttl=60)
+        queued += 1
+    return queued
+
+
+def read_usage(api) -> dict[str, dict]:  # noqa: ANN001
+    """Per hotspot user: uptime and bytes so far (closed sessions plus the live one), and whether online."""
+    usage: dict[str, dict] = {}
+    for row in api.rawCmd("/ip/hotspot/user/print", f"=.proplist={USAGE_FIELDS}"):
+        usage[str(row.get("name", ""))] = {"uptime": router_duration(str(row.get("uptime", ""))),
+                                           "bytes_in": int(row.get("bytes-in") or 0),
+                                           "bytes_out": int(row.get("bytes-out") or 0), "online": False}
+    for row in api.rawCmd("/ip/hotspot/active/print", f"=.proplist={ACTIVE_FIELDS}"):
+        user = usage.get(str(row.get("user", "")))
+        if user is None:
+            continue
+        user["uptime"] += router_duration(str(row.get("uptime", "")))
+        user["bytes_in"] += int(row.get("bytes-in") or 0)
+        user["bytes_out"] += int(row.get("bytes-out") or 0)
+        user["online"] = True
+    return usage
+
+
+def sync_usage(router_id: int) -> str:
+    """Read hotspot users and sessions through the pool and apply them to the vouchers."""
+    router = db.session.get(Router, router_id)
+    if router is None or not router.enabled:
+        return "skipped"
+    breaker = runtime.breaker()
+    if not breaker.allow(router.id).allowed:
+        return "circuit open"
+    started = time.perf_counter()
+    try:
+        with runtime.pool().connection(RouterSpec.from_model(router)) as conn:
+            usage = read_usage(conn.api)
+    except PoolExhausted:
+        return "pool busy"
+    except Exception as exc:  # noqa: BLE001 - any failure counts against the router
+        error = classify(exc)
+        breaker.failure(router.id, error.message)
+        stats.record(redis_store.client, router.id, False, time.perf_counter() - started, str(error))
+        return f"failed: {error}"
+    breaker.success(router.id)
+    stats.record(redis_store.client, router.id, True, time.perf_counter() - started, count=2)
+    counts = voucher_lifecycle.apply_usage(router.id, {k: v for k, v in usage.items() if v["uptime"] or v["online"]})
+    db.session.commit()
+    return "activated {activated}, exhausted {exhausted}, updated {updated}".format(**counts)

@@ -1,0 +1,90 @@
+"""The ledger: accounts whose balance is the sum of their entries, posted under a row lock."""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import func, select, update
+
+from isp.extensions import db
+from isp.models import AccountKind, EntryKind, LedgerAccount, LedgerEntry, User
+from isp.services.errors import ServiceError
+
+CENT = Decimal("0.01")
+MAX_AMOUNT = Decimal("9999999999.99")
+
+
+def parse_money(raw, field: str = "amount", allow_negative: bool = False, allow_zero: bool = False) -> Decimal:  # noqa: ANN001
+    """A money amount from a form: at most two decimals, no float ever."""
+    try:
+        value = Decimal(str(raw).strip().replace(",", ""))
+    except (InvalidOperation, ValueError):
+        raise ServiceError(f"'{raw}' is not an amount; write e.g. 25 or 25.50.", field=field) from None
+    if not value.is_finite() or value != value.quantize(CENT):
+        raise ServiceError("Amounts have at most two decimals.", field=field)
+    if value < 0 and not allow_negative:
+        raise ServiceError("The amount cannot be negative.", field=field)
+    if value == 0 and not allow_zero:
+        raise ServiceError("The amount must not be zero.", field=field)
+    if abs(value) > MAX_AMOUNT:
+        raise ServiceError("The amount is too large.", field=field)
+    return value.quantize(CENT)
+
+
+def account_for(user: User) -> LedgerAccount:
+    """The user's reseller account, created on first use."""
+    account = db.session.scalar(select(LedgerAccount).where(LedgerAccount.user_id == user.id))
+    if account is None:
+        account = LedgerAccount(kind=AccountKind.reseller, user_id=user.id)
+        db.session.add(account)
+        db.session.flush()
+    return account
+
+
+def balance(account_id: int) -> Decimal:
+    """Current balance: the sum of the account's entries (a plain read; use `post` to spend)."""
+    total = db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(LedgerEntry.account_id == account_id))
+    return Decimal(total).quantize(CENT)
+
+
+def balances(account_ids: list[int]) -> dict[int, Decimal]:
+    """Balances of many accounts in one grouped query."""
+    if not account_ids:
+        return {}
+    rows = db.session.execute(select(LedgerEntry.account_id, func.sum(LedgerEntry.amount))
+                              .where(LedgerEntry.account_id.in_(account_ids)).group_by(LedgerEntry.account_id))
+    found = {account_id: Decimal(total).quantize(CENT) for account_id, total in rows}
+    return {account_id: found.get(account_id, Decimal("0.00")) for account_id in account_ids}
+
+
+def _locked_balance(account: LedgerAccount) -> Decimal:
+    """Take the account's row lock, then read the balance as committed by everyone else.
+
+    The UPDATE is the lock on both engines: a row lock on MariaDB, the write lock on SQLite.
+    The sum is a locking read on MariaDB, so it sees entries committed after our snapshot began.
+    """
+    db.session.execute(update(LedgerAccount).where(LedgerAccount.id == account.id)
+                       .values(lock_version=LedgerAccount.lock_version + 1), execution_options={"synchronize_session": False})
+    total = db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0))
+                              .where(LedgerEntry.account_id == account.id).with_for_update())
+    return Decimal(total).quantize(CENT)
+
+
+def post(account: LedgerAccount, kind: EntryKind, amount: Decimal, memo: str = "", actor: User | None = None,
+         batch_id: int | None = None, allow_overdraft: bool = False) -> LedgerEntry:
+    """Add one entry; a debit that would take the balance below zero is refused with the amount missing."""
+    amount = Decimal(amount).quantize(CENT)
+    current = _locked_balance(account)
+    after = current + amount
+    if after < 0 and amount < 0 and not allow_overdraft:
+        raise ServiceError(f"Insufficient balance: this costs {-amount:.2f}, the balance is {current:.2f}, "
+                           f"{-after:.2f} is missing.", field="count")
+    entry = LedgerEntry(account_id=account.id, kind=kind, amount=amount, balance_after=after, memo=memo[:200],
+                        created_by_id=actor.id if actor else None, batch_id=batch_id)
+    db.session.add(entry)
+    db.session.flush()
+    return entry
+
+
+def entries_query(account_id: int):
+    """Entries of one account, newest first (paginate it)."""
+    return select(LedgerEntry).where(LedgerEntry.account_id == account_id).order_by(LedgerEntry.id.desc())

@@ -1,0 +1,175 @@
+"""Voucher lifecycle enforced by us: first login, usage, quotas, expiry, and staff actions."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import insert, select
+
+from isp.extensions import db
+from isp.models import EntryKind, Priority, Router, User, Voucher, VoucherEvent, VoucherState
+from isp.models.base import utcnow
+from isp.services import audit, branding, ledger, outbox
+from isp.services.errors import ServiceError
+from isp.services.vouchers import user_attrs
+
+LIVE = (VoucherState.unused, VoucherState.active)
+BULK_OVER = 50  # actions on more vouchers than this go through the bulk queue in chunks
+
+
+def transition(vouchers: list[Voucher], to_state: VoucherState, note: str, actor: User | None = None,
+               now: datetime | None = None) -> None:
+    """Move vouchers to a state and record each change (events inserted in one statement)."""
+    now = now or utcnow()
+    events = []
+    for voucher in vouchers:
+        if voucher.state == to_state:
+            continue
+        events.append({"voucher_id": voucher.id, "from_state": voucher.state.value, "to_state": to_state.value,
+                       "note": note, "actor_id": actor.id if actor else None, "at": now})
+        voucher.state, voucher.state_changed_at = to_state, now
+    db.session.flush()
+    if events:
+        db.session.execute(insert(VoucherEvent), events)
+
+
+def note_event(voucher: Voucher, note: str, actor: User | None = None) -> None:
+    """Record a moment that is not a state change (e.g. an extension)."""
+    db.session.add(VoucherEvent(voucher_id=voucher.id, from_state=voucher.state.value, to_state=voucher.state.value,
+                                note=note, actor_id=actor.id if actor else None))
+
+
+def _queue(vouchers: list[Voucher], op: str, payload_of, priority: Priority) -> None:
+    """Queue one router command per voucher: individually when few or urgent, in bulk chunks otherwise."""
+    by_router: dict[int, list[Voucher]] = {}
+    for voucher in vouchers:
+        by_router.setdefault(voucher.router_id, []).append(voucher)
+    for router_id, group in by_router.items():
+        router = db.session.get(Router, router_id)
+        if router.mode.value != "api":
+            continue
+        if len(group) > BULK_OVER and priority != Priority.critical:
+            items = [(op, v.command_key, payload_of(v)) for v in group]
+            outbox.queue_bulk(router, items, f"voucher-action:{utcnow():%Y%m%d%H%M%S}", current_app.config["BULK_CHUNK"])
+        else:
+            for voucher in group:
+                outbox.queue_command(router, op, voucher.command_key, payload_of(voucher), priority)
+
+
+def retire(vouchers: list[Voucher], priority: Priority, action: str | None = None) -> None:
+    """Remove (or disable) the router users and kick their sessions."""
+    action = action or branding.get().expiry_action
+    _queue(vouchers, "hotspot_user.retire", lambda v: {"name": v.code, "action": action}, priority)
+
+
+def restore(vouchers: list[Voucher], priority: Priority = Priority.high) -> None:
+    """Make the router users exist and be enabled again."""
+    _queue(vouchers, "hotspot_user.ensure", lambda v: {"attrs": user_attrs(v.code, v.password, v.batch)}, priority)
+
+
+# -- driven by the clock and the usage poll ------------------------------------
+
+def expire_due(now: datetime | None = None, limit: int = 2000) -> int:
+    """Expire active vouchers whose validity has ended and retire them on the critical queue."""
+    now = now or utcnow()
+    due = list(db.session.scalars(select(Voucher).where(
+        Voucher.state == VoucherState.active, Voucher.expires_at <= now).order_by(Voucher.expires_at).limit(limit)))
+    if due:
+        transition(due, VoucherState.expired, "validity ended", now=now)
+        retire(due, Priority.critical)
+    return len(due)
+
+
+def apply_usage(router_id: int, usage: dict[str, dict], now: datetime | None = None) -> dict[str, int]:
+    """Record what the router reports per user name: {uptime, bytes_in, bytes_out, online_for}.
+
+    `online_for` is the uptime of the session live now (0 if offline). First login is
+    `now - total uptime`: never later than the real one, so a customer never loses time to polling.
+    """
+    now = now or utcnow()
+    counts = {"activated": 0, "exhausted": 0, "updated": 0}
+    names = sorted(usage)
+    exhausted: list[Voucher] = []
+    for start in range(0, len(names), 500):
+        vouchers = db.session.scalars(select(Voucher).where(
+            Voucher.router_id == router_id, Voucher.code.in_(names[start:start + 500]),
+            Voucher.state.in_(LIVE)))
+        for voucher in vouchers:
+            seen = usage[voucher.code]
+            uptime = max(voucher.uptime_seconds, int(seen.get("uptime", 0)))
+            voucher.uptime_seconds = uptime
+            voucher.bytes_in = max(voucher.bytes_in, int(seen.get("bytes_in", 0)))
+            voucher.bytes_out = max(voucher.bytes_out, int(seen.get("bytes_out", 0)))
+            counts["updated"] += 1
+            if voucher.state == VoucherState.unused and (uptime > 0 or seen.get("online")):
+                voucher.first_login_at = now - timedelta(seconds=uptime)
+                voucher.expires_at = voucher.first_login_at + timedelta(seconds=voucher.validity_seconds)
+                transition([voucher], VoucherState.active, "first login seen on the router", now=now)
+                counts["activated"] += 1
+            batch = voucher.batch
+            if ((batch.time_quota_seconds and uptime >= batch.time_quota_seconds)
+                    or (batch.data_quota_bytes and voucher.bytes_total >= batch.data_quota_bytes)):
+                exhausted.append(voucher)
+    if exhausted:
+        transition(exhausted, VoucherState.exhausted, "quota used up", now=now)
+        retire(exhausted, Priority.critical)
+        counts["exhausted"] = len(exhausted)
+    return counts
+
+
+# -- staff and reseller actions ------------------------------------------------
+
+ACTIONS = {"disable": ("admin", "operator", "reseller"), "enable": ("admin", "operator", "reseller"),
+           "delete": ("admin", "operator"), "extend": ("admin", "operator")}
+
+
+def bulk_action(actor: User, action: str, vouchers: list[Voucher], extend_seconds: int | None = None) -> dict:
+    """Disable, enable, delete or extend vouchers already scoped to the actor; returns what changed and skipped."""
+    if action not in ACTIONS or not actor.has_role(*ACTIONS[action]):
+        raise ServiceError("You may not do that to vouchers.")
+    if not vouchers:
+        raise ServiceError("Select at least one voucher.")
+    now = utcnow()
+    if action == "disable":
+        chosen = [v for v in vouchers if v.state in LIVE]
+        transition(chosen, VoucherState.disabled, "disabled by staff" if not actor.has_role("reseller") else "disabled by reseller", actor, now)
+        retire(chosen, Priority.high, action="disable")
+    elif action == "enable":
+        chosen = [v for v in vouchers if v.state == VoucherState.disabled and (v.expires_at is None or v.expires_at > now)]
+        for state in (VoucherState.unused, VoucherState.active):
+            group = [v for v in chosen if (v.first_login_at is None) == (state == VoucherState.unused)]
+            transition(group, state, "enabled", actor, now)
+        restore(chosen)
+    elif action == "delete":
+        chosen = [v for v in vouchers if v.state != VoucherState.deleted]
+        _refund_unused(actor, [v for v in chosen if v.state == VoucherState.unused and v.reseller_id])
+        transition(chosen, VoucherState.deleted, "deleted", actor, now)
+        retire(chosen, Priority.high, action="remove")
+    else:
+        if not extend_seconds or extend_seconds <= 0:
+            raise ServiceError("Give the extra validity, e.g. 1d or 12h.", field="extend")
+        chosen = [v for v in vouchers if v.state in LIVE or v.state in (VoucherState.expired, VoucherState.disabled)]
+        revived = []
+        for voucher in chosen:
+            voucher.validity_seconds += extend_seconds
+            if voucher.expires_at is not None:
+                voucher.expires_at += timedelta(seconds=extend_seconds)
+            note_event(voucher, f"validity extended by {extend_seconds} s", actor)
+            if voucher.state == VoucherState.expired and voucher.expires_at > now:
+                revived.append(voucher)
+        transition(revived, VoucherState.active, "revived by an extension", actor, now)
+        restore(revived)
+    audit.record(actor, f"vouchers.{action}", f"{len(chosen)} vouchers", f"{len(vouchers) - len(chosen)} skipped")
+    return {"changed": len(chosen), "skipped": len(vouchers) - len(chosen)}
+
+
+def _refund_unused(actor: User, vouchers: list[Voucher]) -> None:
+    """Credit each reseller what they paid for unused vouchers that staff delete."""
+    by_reseller: dict[int, list[Voucher]] = {}
+    for voucher in vouchers:
+        by_reseller.setdefault(voucher.reseller_id, []).append(voucher)
+    for reseller_id, group in by_reseller.items():
+        amount = sum((v.batch.unit_cost for v in group), start=ledger.CENT * 0)
+        if amount > 0:
+            account = ledger.account_for(db.session.get(User, reseller_id))
+            ledger.post(account, EntryKind.refund, amount, f"refund of {len(group)} unused vouchers deleted by staff", actor)

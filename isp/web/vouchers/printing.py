@@ -1,0 +1,1 @@
+"""Print views (being written)."""
