@@ -7,6 +7,26 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 
 
+def _has_db_request() -> bool:
+    """True inside a request (the currency is read from the settings row)."""
+    from flask import has_request_context
+
+    return has_request_context()
+
+
+def _currency() -> str:
+    """The operator's currency, read once per request."""
+    from flask import g
+
+    from isp.extensions import db
+    from isp.models import Branding
+
+    if "isp_currency" not in g:
+        row = db.session.get(Branding, 1)
+        g.isp_currency = row.currency if row else ""
+    return g.isp_currency
+
+
 def init_web(app: Flask) -> None:
     """Register every blueprint, error handlers, security hooks and filters."""
     from isp.web.auth import bp as auth_bp
@@ -39,6 +59,29 @@ def init_web(app: Flask) -> None:
         if value is None:
             return "—"
         return value.astimezone(tz).strftime(fmt)
+
+    @app.template_filter("money")
+    def money(value) -> str:  # noqa: ANN001
+        """A Decimal amount with two decimals and the operator's currency (read per request)."""
+        if value is None:
+            return "—"
+        currency = _currency() if _has_db_request() else ""
+        text = f"{value:,.2f}"
+        return f"{currency} {text}".strip()
+
+    @app.template_filter("duration")
+    def duration(value) -> str:  # noqa: ANN001
+        """Seconds in RouterOS notation: 1d, 12h, 1h30m."""
+        from isp.units import format_duration
+
+        return format_duration(value)
+
+    @app.template_filter("filesize")
+    def filesize(value) -> str:  # noqa: ANN001
+        """Bytes as 1.5 GiB."""
+        from isp.units import format_bytes
+
+        return format_bytes(value)
 
     @app.template_filter("epoch")
     def epoch(value: float | None) -> datetime | None:

@@ -34,3 +34,17 @@
     if (port && (port.value === "8728" || port.value === "8729" || port.value === "")) port.value = e.target.checked ? "8729" : "8728";
   });
 })();
+
+// Select every voucher checkbox on the page; ask before destructive bulk actions.
+document.addEventListener("change", function (event) {
+  var all = event.target.closest("[data-select-all]");
+  if (!all) return;
+  document.querySelectorAll('input[name="ids"][form="bulk-form"]').forEach(function (box) { box.checked = all.checked; });
+});
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  var action = form.querySelector('select[name="action"]');
+  if (action && action.value === "delete" && !window.confirm("Delete these vouchers from the panel and the router?")) {
+    event.preventDefault();
+  }
+}, true);

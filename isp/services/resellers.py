@@ -1,0 +1,62 @@
+"""Resellers: accounts, the plans they may sell, and money on their ledger."""
+from __future__ import annotations
+
+from sqlalchemy import delete, func, insert, select
+
+from isp.extensions import db
+from isp.models import EntryKind, HotspotPlan, LedgerAccount, LedgerEntry, Role, User, reseller_plans
+from isp.services import audit, ledger, users
+from isp.services.errors import ServiceError
+
+# What an admin may post by hand; purchases are posted only by voucher generation.
+MANUAL_KINDS = {"topup": EntryKind.topup, "refund": EntryKind.refund, "adjustment": EntryKind.adjustment}
+
+
+def create_reseller(username: str, password: str, full_name: str, plan_ids: list[int], actor: User | None) -> User:
+    """A reseller login with its ledger account and allowed plans."""
+    user = users.create_user(username, password, Role.reseller, full_name, actor)
+    ledger.account_for(user)
+    set_plans(user, plan_ids, actor)
+    return user
+
+
+def set_plans(user: User, plan_ids: list[int], actor: User | None) -> None:
+    """Replace the plans a reseller may sell."""
+    if not user.has_role("reseller"):
+        raise ServiceError("Only resellers have allowed plans.")
+    wanted = set(int(p) for p in plan_ids)
+    known = set(db.session.scalars(select(HotspotPlan.id).where(HotspotPlan.id.in_(wanted)))) if wanted else set()
+    if known != wanted:
+        raise ServiceError("A chosen plan no longer exists.", field="plan_ids")
+    db.session.execute(delete(reseller_plans).where(reseller_plans.c.user_id == user.id))
+    if wanted:
+        db.session.execute(insert(reseller_plans), [{"user_id": user.id, "plan_id": p} for p in sorted(wanted)])
+    audit.record(actor, "reseller.plans", f"user:{user.id}", f"{len(wanted)} plans allowed")
+
+
+def post_manual(user: User, kind: str, raw_amount: str, memo: str, actor: User) -> LedgerEntry:
+    """A top-up, refund or adjustment by an admin (an adjustment may be negative, never below zero)."""
+    if kind not in MANUAL_KINDS:
+        raise ServiceError("Choose top-up, refund or adjustment.", field="kind")
+    amount = ledger.parse_money(raw_amount, allow_negative=kind == "adjustment")
+    memo = (memo or "").strip()
+    if kind == "adjustment" and not memo:
+        raise ServiceError("Say why in the memo: adjustments must be explained.", field="memo")
+    entry = ledger.post(ledger.account_for(user), MANUAL_KINDS[kind], amount, memo, actor)
+    audit.record(actor, f"ledger.{kind}", f"user:{user.id}", f"{amount:.2f}")
+    return entry
+
+
+def list_query(q: str = ""):
+    """Resellers with their balance (one grouped query, paginated by the caller)."""
+    balance = (select(func.coalesce(func.sum(LedgerEntry.amount), 0)).join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+               .where(LedgerAccount.user_id == User.id).scalar_subquery())
+    stmt = select(User, balance.label("balance")).where(User.role == Role.reseller).order_by(User.username)
+    if q:
+        stmt = stmt.where(User.username.ilike(f"%{q}%") | User.full_name.ilike(f"%{q}%"))
+    return stmt
+
+
+def get_reseller(user_id: int) -> User | None:
+    """A reseller by id, or None."""
+    return db.session.scalar(select(User).where(User.id == user_id, User.role == Role.reseller))

@@ -1,0 +1,111 @@
+"""Reseller accounts (admin) and a reseller's own account page."""
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from isp.extensions import db
+from isp.models import HotspotPlan
+from isp.services import ledger, resellers, vouchers
+from isp.services.errors import ServiceError
+from isp.web.render import render
+from isp.web.resellers import bp
+from isp.web.resellers.forms import EntryForm, PlansForm, ResellerForm
+from isp.web.security import role_required
+
+
+def _plan_choices(form):  # noqa: ANN001
+    form.plan_ids.choices = [(p.id, p.name) for p in db.session.scalars(select(HotspotPlan).order_by(HotspotPlan.name))]
+    return form
+
+
+@bp.route("/")
+@role_required("admin")
+def index():
+    """Resellers with their balances."""
+    q = request.args.get("q", "")
+    page = db.paginate(resellers.list_query(q), per_page=current_app.config["PAGE_SIZE"], error_out=False, scalars=False)
+    return render("resellers/index.html", block="results", page=page, q=q)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required("admin")
+def create():
+    """Create a reseller login and choose the plans they may sell."""
+    form = _plan_choices(ResellerForm())
+    if form.validate_on_submit():
+        try:
+            user = resellers.create_reseller(form.username.data, form.password.data, form.full_name.data or "",
+                                             form.plan_ids.data or [], current_user)
+        except ServiceError as err:
+            db.session.rollback()
+            getattr(form, err.field or "username").errors.append(err.message)
+        else:
+            db.session.commit()
+            flash(f"Reseller '{user.username}' created. Top up their balance so they can buy vouchers.", "success")
+            return redirect(url_for("resellers.detail", user_id=user.id))
+    return render("resellers/create.html", form=form, status=422 if form.errors else 200)
+
+
+def _account_page(user, **forms):  # noqa: ANN001
+    account = ledger.account_for(user)
+    page = db.paginate(ledger.entries_query(account.id), per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    allowed = vouchers.allowed_plan_ids(user.id)
+    plans = list(db.session.scalars(select(HotspotPlan).where(HotspotPlan.id.in_(allowed)).order_by(HotspotPlan.name))) if allowed else []
+    return render("resellers/detail.html", block="ledger", reseller=user, balance=ledger.balance(account.id), page=page,
+                  plans=plans, **forms)
+
+
+@bp.route("/<int:user_id>")
+@role_required("admin")
+def detail(user_id: int):
+    """A reseller: balance, ledger, allowed plans; forms to post money and change plans."""
+    user = resellers.get_reseller(user_id) or abort(404)
+    plans_form = _plan_choices(PlansForm(data={"plan_ids": sorted(vouchers.allowed_plan_ids(user.id))}))
+    return _account_page(user, entry_form=EntryForm(), plans_form=plans_form)
+
+
+@bp.route("/<int:user_id>/entries", methods=["POST"])
+@role_required("admin")
+def entry(user_id: int):
+    """Post a top-up, refund or adjustment."""
+    user = resellers.get_reseller(user_id) or abort(404)
+    form = EntryForm()
+    if form.validate_on_submit():
+        try:
+            posted = resellers.post_manual(user, form.kind.data, form.amount.data, form.memo.data, current_user)
+        except ServiceError as err:
+            db.session.rollback()
+            getattr(form, err.field or "amount").errors.append(err.message)
+        else:
+            db.session.commit()
+            flash(f"{posted.kind.value.capitalize()} of {posted.amount:.2f} posted; balance {posted.balance_after:.2f}.", "success")
+            return redirect(url_for("resellers.detail", user_id=user.id))
+    plans_form = _plan_choices(PlansForm(data={"plan_ids": sorted(vouchers.allowed_plan_ids(user.id))}))
+    return _account_page(user, entry_form=form, plans_form=plans_form)
+
+
+@bp.route("/<int:user_id>/plans", methods=["POST"])
+@role_required("admin")
+def plans(user_id: int):
+    """Replace the plans a reseller may sell."""
+    user = resellers.get_reseller(user_id) or abort(404)
+    form = _plan_choices(PlansForm())
+    if form.validate_on_submit():
+        try:
+            resellers.set_plans(user, form.plan_ids.data or [], current_user)
+        except ServiceError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            db.session.commit()
+            flash("Allowed plans saved.", "success")
+    return redirect(url_for("resellers.detail", user_id=user.id))
+
+
+@bp.route("/me")
+@role_required("reseller")
+def mine():
+    """A reseller's own balance, ledger and plans."""
+    return _account_page(current_user)

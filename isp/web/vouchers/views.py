@@ -1,0 +1,219 @@
+"""Voucher pages: lists with filters, batches with live push progress, generation, bulk actions, CSV."""
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response, abort, current_app, flash, redirect, request, stream_with_context, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from isp.extensions import db
+from isp.models import HotspotPlan, Router, Role, User, Voucher, VoucherEvent, VoucherState
+from isp.services import ledger, plans, voucher_lifecycle, vouchers
+from isp.services.errors import ServiceError
+from isp.units import UnitError, format_duration, parse_duration
+from isp.web.auth.forms import EmptyForm
+from isp.web.render import render
+from isp.web.security import ALL_ROLES, STAFF, is_htmx, role_required
+from isp.web.vouchers import bp
+from isp.web.vouchers.forms import ACTION_CHOICES, BulkForm, GenerateForm
+
+FILTERS = ("state", "plan_id", "batch_id", "router_id", "reseller_id", "q")
+
+
+def _filters() -> dict:
+    """Query-string filters, with numbers checked (a bad value is ignored, never a 500)."""
+    out = {}
+    for key in FILTERS:
+        value = request.args.get(key, "").strip()
+        if key.endswith("_id") and not value.isdigit():
+            value = ""
+        if key == "state" and value not in {s.value for s in VoucherState}:
+            value = ""
+        if key == "reseller_id" and current_user.has_role("reseller"):
+            value = ""
+        out[key] = value
+    return out
+
+
+def _choices() -> dict:
+    """Options for the filter selects (small tables)."""
+    staff = not current_user.has_role("reseller")
+    return {"plans": list(db.session.scalars(select(HotspotPlan).order_by(HotspotPlan.name))),
+            "routers": list(db.session.scalars(select(Router).order_by(Router.name))) if staff else [],
+            "resellers": list(db.session.scalars(select(User).where(User.role == Role.reseller).order_by(User.username))) if staff else [],
+            "states": [s.value for s in VoucherState]}
+
+
+@bp.route("/")
+@role_required(*ALL_ROLES)
+def index():
+    """Vouchers filtered and paginated in SQL; a reseller sees only their own."""
+    filters = _filters()
+    page = db.paginate(vouchers.list_query(current_user, filters), per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    return render("vouchers/index.html", block="results", page=page, filters=filters, sync=vouchers.sync_states(page.items),
+                  bulk_form=_bulk_form(), **_choices())
+
+
+def _bulk_form() -> BulkForm:
+    form = BulkForm()
+    if current_user.has_role("reseller"):
+        form.action.choices = [c for c in ACTION_CHOICES if current_user.has_role(*voucher_lifecycle.ACTIONS[c[0]])]
+    return form
+
+
+@bp.route("/batches")
+@role_required(*ALL_ROLES)
+def batches():
+    """Batches, newest first, with voucher counts by state."""
+    filters = {k: request.args.get(k, "") for k in ("plan_id", "router_id", "reseller_id") if request.args.get(k, "").isdigit()}
+    page = db.paginate(vouchers.batches_query(current_user, filters), per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    return render("vouchers/batches.html", block="results", page=page, counts=vouchers.batch_counts([b.id for b in page.items]))
+
+
+def _generate_form() -> GenerateForm:
+    form = GenerateForm()
+    sellable = plans.sellable(current_user)
+    form.plan_id.choices = [(p.id, f"{p.name} — {p.reseller_price if current_user.has_role('reseller') else p.price}") for p in sellable]
+    routers = {r.id: r for p in sellable for r in p.routers}
+    form.router_id.choices = [(0, "The plan's router (if it has only one)")] + [(r.id, r.name) for r in sorted(routers.values(), key=lambda r: r.name)]
+    return form
+
+
+@bp.route("/batches/new", methods=["GET", "POST"])
+@role_required(*ALL_ROLES)
+def create():
+    """Generate a batch; the push runs in the background and the batch page shows its progress."""
+    form = _generate_form()
+    if form.validate_on_submit():
+        try:
+            batch = vouchers.generate(current_user, form.plan_id.data, form.count.data, form.router_id.data or None,
+                                      form.mode.data, (form.prefix.data or "").strip(), form.length.data, form.note.data or "")
+        except ServiceError as err:
+            db.session.rollback()
+            getattr(form, err.field or "count", form.count).errors.append(err.message)
+        else:
+            db.session.commit()
+            flash(f"{batch.count:,} vouchers created; they are being pushed to {batch.router.name}.", "success")
+            return redirect(url_for("vouchers.batch", batch_id=batch.id))
+    balance = None
+    if current_user.has_role("reseller"):
+        balance = ledger.balance(ledger.account_for(current_user).id)
+    return render("vouchers/create.html", form=form, balance=balance, status=422 if form.errors else 200)
+
+
+def _batch_or_404(batch_id: int):
+    batch = vouchers.get_batch(current_user, batch_id)
+    if batch is None:
+        abort(404)
+    return batch
+
+
+@bp.route("/batches/<int:batch_id>")
+@role_required(*ALL_ROLES)
+def batch(batch_id: int):
+    """One batch: terms, live push progress, its vouchers with their sync state."""
+    batch = _batch_or_404(batch_id)
+    filters = {**{k: "" for k in FILTERS}, "batch_id": str(batch.id)}
+    page = db.paginate(vouchers.list_query(current_user, filters), per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    return render("vouchers/batch.html", block="results", batch=batch, page=page, progress=vouchers.batch_progress(batch),
+                  counts=vouchers.batch_counts([batch.id])[batch.id], sync=vouchers.sync_states(page.items),
+                  bulk_form=_bulk_form(), retry_form=EmptyForm())
+
+
+@bp.route("/batches/<int:batch_id>/progress")
+@role_required(*ALL_ROLES)
+def progress(batch_id: int):
+    """The progress widget (polled by htmx until the push is finished)."""
+    batch = _batch_or_404(batch_id)
+    return render("vouchers/batch.html", block="progress", batch=batch, progress=vouchers.batch_progress(batch),
+                  retry_form=EmptyForm())
+
+
+@bp.route("/batches/<int:batch_id>/retry", methods=["POST"])
+@role_required(*ALL_ROLES)
+def retry(batch_id: int):
+    """Retry the pushes of a batch that failed for good."""
+    batch = _batch_or_404(batch_id)
+    if EmptyForm().validate_on_submit():
+        count = vouchers.retry_failed(batch, current_user)
+        db.session.commit()
+        flash(f"{count} failed pushes queued again." if count else "Nothing to retry.", "success")
+    if is_htmx():
+        return progress(batch_id)
+    return redirect(url_for("vouchers.batch", batch_id=batch.id))
+
+
+@bp.route("/bulk", methods=["POST"])
+@role_required(*ALL_ROLES)
+def bulk():
+    """Disable, enable, delete or extend the selected vouchers, or every voucher of a batch."""
+    form = _bulk_form()
+    back = request.form.get("back") or url_for("vouchers.index")
+    if not back.startswith("/") or back.startswith("//"):
+        back = url_for("vouchers.index")
+    if not form.validate_on_submit():
+        flash("Choose an action.", "error")
+        return redirect(back)
+    if request.form.get("batch_id", "").isdigit():
+        batch = _batch_or_404(int(request.form["batch_id"]))
+        stmt = select(Voucher).where(Voucher.batch_id == batch.id)
+    else:
+        ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()][:10_000]
+        stmt = select(Voucher).where(Voucher.id.in_(ids))
+    chosen = list(db.session.scalars(vouchers.scope(stmt, current_user)))
+    try:
+        extend = parse_duration(form.extend.data) if form.action.data == "extend" else None
+        result = voucher_lifecycle.bulk_action(current_user, form.action.data, chosen, extend)
+    except (ServiceError, UnitError) as err:
+        db.session.rollback()
+        flash(getattr(err, "message", str(err)), "error")
+        return redirect(back)
+    db.session.commit()
+    skipped = f"; {result['skipped']} skipped (not in a state that allows it)" if result["skipped"] else ""
+    flash(f"{dict(ACTION_CHOICES)[form.action.data].split(' ')[0]}: {result['changed']} vouchers{skipped}.", "success")
+    return redirect(back)
+
+
+@bp.route("/<int:voucher_id>")
+@role_required(*ALL_ROLES)
+def detail(voucher_id: int):
+    """One voucher: state history, usage, router sync."""
+    voucher = vouchers.get_voucher(current_user, voucher_id)
+    if voucher is None:
+        abort(404)
+    events = list(db.session.scalars(select(VoucherEvent).where(VoucherEvent.voucher_id == voucher.id).order_by(VoucherEvent.id)))
+    return render("vouchers/detail.html", voucher=voucher, events=events, sync=vouchers.sync_states([voucher])[voucher.id],
+                  bulk_form=_bulk_form())
+
+
+CSV_COLUMNS = ("code", "password", "state", "plan", "router", "batch", "price", "validity", "first_login_utc",
+               "expires_utc", "uptime_seconds", "bytes_in", "bytes_out")
+
+
+@bp.route("/export.csv")
+@role_required(*ALL_ROLES)
+def export():
+    """CSV of the vouchers matching the filters (e.g. one batch), streamed."""
+    filters = _filters()
+    stmt = vouchers.list_query(current_user, filters).order_by(None).order_by(Voucher.id)
+
+    def rows():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_COLUMNS)
+        for v in db.session.scalars(stmt.execution_options(yield_per=1000)):
+            writer.writerow([v.code, v.password, v.state.value, v.plan.name, v.router.name, v.batch_id, f"{v.price:.2f}",
+                             format_duration(v.validity_seconds),
+                             v.first_login_at.isoformat() if v.first_login_at else "",
+                             v.expires_at.isoformat() if v.expires_at else "", v.uptime_seconds, v.bytes_in, v.bytes_out])
+            if buffer.tell() > 65536:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    name = f"vouchers-batch-{filters['batch_id']}.csv" if filters["batch_id"] else "vouchers.csv"
+    return Response(stream_with_context(rows()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
