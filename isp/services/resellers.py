@@ -1,6 +1,8 @@
 """Resellers: accounts, the plans they may sell, and money on their ledger."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import delete, func, insert, select
 
 from isp.extensions import db
@@ -47,11 +49,19 @@ def post_manual(user: User, kind: str, raw_amount: str, memo: str, actor: User) 
     return entry
 
 
+def balances_by_user(user_ids: list[int]) -> dict[int, Decimal]:
+    """Balances of many resellers in one grouped query (zero for those without entries)."""
+    found = {}
+    if user_ids:
+        found = dict(db.session.execute(
+            select(LedgerAccount.user_id, func.sum(LedgerEntry.amount)).join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
+            .where(LedgerAccount.user_id.in_(user_ids)).group_by(LedgerAccount.user_id)).tuples().all())
+    return {uid: Decimal(found.get(uid) or 0).quantize(ledger.CENT) for uid in user_ids}
+
+
 def list_query(q: str = ""):
-    """Resellers with their balance (one grouped query, paginated by the caller)."""
-    balance = (select(func.coalesce(func.sum(LedgerEntry.amount), 0)).join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-               .where(LedgerAccount.user_id == User.id).scalar_subquery())
-    stmt = select(User, balance.label("balance")).where(User.role == Role.reseller).order_by(User.username)
+    """Resellers by username (paginated by the caller; balances come from balances_by_user)."""
+    stmt = select(User).where(User.role == Role.reseller).order_by(User.username)
     if q:
         stmt = stmt.where(User.username.ilike(f"%{q}%") | User.full_name.ilike(f"%{q}%"))
     return stmt

@@ -25,8 +25,9 @@ def _plan_choices(form):  # noqa: ANN001
 def index():
     """Resellers with their balances."""
     q = request.args.get("q", "")
-    page = db.paginate(resellers.list_query(q), per_page=current_app.config["PAGE_SIZE"], error_out=False, scalars=False)
-    return render("resellers/index.html", block="results", page=page, q=q)
+    page = db.paginate(resellers.list_query(q), per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    return render("resellers/index.html", block="results", page=page, q=q,
+                  balances=resellers.balances_by_user([u.id for u in page.items]))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -77,7 +78,7 @@ def entry(user_id: int):
             posted = resellers.post_manual(user, form.kind.data, form.amount.data, form.memo.data, current_user)
         except ServiceError as err:
             db.session.rollback()
-            getattr(form, err.field or "amount").errors.append(err.message)
+            getattr(form, err.field or "amount", form.amount).errors.append(err.message)
         else:
             db.session.commit()
             flash(f"{posted.kind.value.capitalize()} of {posted.amount:.2f} posted; balance {posted.balance_after:.2f}.", "success")

@@ -154,7 +154,8 @@ def bulk():
     if not back.startswith("/") or back.startswith("//"):
         back = url_for("vouchers.index")
     if not form.validate_on_submit():
-        flash("Choose an action.", "error")
+        action = request.form.get("action", "")
+        flash(f"Your role may not {action} vouchers." if action in voucher_lifecycle.ACTIONS else "Choose an action.", "error")
         return redirect(back)
     if request.form.get("batch_id", "").isdigit():
         batch = _batch_or_404(int(request.form["batch_id"]))
