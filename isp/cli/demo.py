@@ -28,12 +28,16 @@ def demo_command() -> None:
         users.set_active(user, True)
         users.change_role(user, Role.admin)
     _register_demo_routers()
+    db.session.flush()
+    reseller_password = _seed_vouchers(user)
     db.session.commit()
     click.echo("")
     click.echo("  isp demo is ready")
     click.echo("  URL:      http://127.0.0.1:5000/")
     click.echo("  username: admin")
     click.echo(f"  password: {password}")
+    if reseller_password:
+        click.echo(f"  reseller: shop / {reseller_password}")
     click.echo("")
 
 
@@ -58,6 +62,41 @@ def _register_demo_routers() -> None:
             routers.update_router(existing, data)
         else:
             routers.create_router(data)
+
+
+DEMO_PLANS = (
+    # name, price, reseller price, validity, time quota, data quota, rate limit
+    ("Quick 3 min", "0.50", "0.40", "3m", "", "", "1M/2M"),
+    ("Hour pass", "1.00", "0.80", "1d", "20m", "", "2M/4M"),
+    ("Day 200 MB", "2.00", "1.60", "1d", "", "200M", "4M/8M 8M/16M 3M/6M 16/16"),
+)
+
+
+def _seed_vouchers(admin) -> str | None:  # noqa: ANN001
+    """Plans on every demo router, a funded reseller and two batches (once; returns the reseller's password)."""
+    from isp.models import EntryKind, HotspotPlan
+    from isp.services import branding, ledger, plans, resellers, vouchers
+
+    if db.session.scalar(db.select(HotspotPlan.id).limit(1)) is not None:
+        return None
+    router_ids = list(db.session.scalars(db.select(Router.id).order_by(Router.id)))
+    made = []
+    for name, price, reseller_price, validity, quota, data, rate in DEMO_PLANS:
+        made.append(plans.create_plan({"name": name, "price": price, "reseller_price": reseller_price, "validity": validity,
+                                       "time_quota": quota, "data_quota": data, "rate_limit": rate, "shared_users": 1,
+                                       "router_ids": router_ids}, admin))
+    settings = branding.get()
+    settings.business_name, settings.currency = "Demo WiFi Ltd", "$"
+    password = os.environ.get("ISP_DEMO_PASSWORD") or secrets.token_urlsafe(9)
+    shop = users.find_by_username("shop") or resellers.create_reseller("shop", password, "Corner shop", [], admin)
+    users.reset_password(shop, password)
+    resellers.set_plans(shop, [p.id for p in made[1:]], admin)
+    ledger.post(ledger.account_for(shop), EntryKind.topup, 100, "demo opening balance", admin)
+    core = router_ids[0]
+    vouchers.generate(admin, made[0].id, 120, core, prefix="Q", length=6, note="demo: expire within minutes")
+    vouchers.generate(shop, made[1].id, 40, core, prefix="H", length=6, note="demo: reseller stock")
+    vouchers.generate(shop, made[2].id, 30, core, prefix="D", length=6, note="demo: data quota")
+    return password
 
 
 @embedded_redis_cli.command("start")

@@ -54,7 +54,7 @@ def test_user_search_updates_results_without_reload(live_server, page, make_user
     page.fill("input[name=password]", TEST_PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(live_server + "/")
-    page.click("nav >> text=Settings")
+    page.click("nav >> text=Users")
     page.wait_for_url(live_server + "/settings/users/")
     page.evaluate("window.__marker = 1")  # survives only if the page is not reloaded
     page.fill("input[name=q]", "gam")

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from isp.extensions import db as _db
 from isp.models import Voucher, VoucherBatch, VoucherEvent, VoucherState
+from isp.models.base import utcnow
 from isp.services import vouchers
 from tests.conftest import run_worker
 
@@ -68,7 +69,7 @@ def test_first_login_starts_validity_and_expiry_kicks_the_session(app, sim, make
     admin = make_user("admin")
     router_sim = sim.routers[0]
     router = make_router(router_sim)
-    plan = make_plan([router.id], validity="3s")
+    plan = make_plan([router.id], validity="1h")
     batch_id = generate(admin.id, plan.id, 3)
     run_worker(app)
     used, idle, _ = _codes(app, batch_id)
@@ -77,14 +78,16 @@ def test_first_login_starts_validity_and_expiry_kicks_the_session(app, sim, make
     _poll(app)
     voucher, events = _voucher(app, used)
     assert voucher.state == VoucherState.active and events == [("unused", "active")]
-    assert voucher.expires_at - voucher.first_login_at == timedelta(seconds=3)
-    assert voucher.first_login_at <= voucher.expires_at  # first login is read back from the session's uptime
+    assert voucher.expires_at - voucher.first_login_at == timedelta(hours=1)
+    # First login is read back from the session's uptime: at most a poll before now, never after the login.
+    assert timedelta(0) <= utcnow() - voucher.first_login_at < timedelta(seconds=30)
     assert _voucher(app, idle)[0].state == VoucherState.unused
-    deadline = time.time() + 10
-    while voucher.state == VoucherState.active and time.time() < deadline:
-        time.sleep(0.5)
-        _poll(app)
-        voucher, events = _voucher(app, used)
+    # Accelerated time: the hour is over.
+    with app.app_context():
+        _db.session.scalar(select(Voucher).where(Voucher.code == used)).expires_at = utcnow() - timedelta(seconds=1)
+        _db.session.commit()
+    _poll(app)
+    voucher, events = _voucher(app, used)
     assert voucher.state == VoucherState.expired and events[-1] == ("active", "expired")
     assert used not in {r["user"] for r in router_sim.state.rows("/ip/hotspot/active")}  # kicked
     assert used not in {r["name"] for r in router_sim.state.rows("/ip/hotspot/user")}  # removed (the default action)

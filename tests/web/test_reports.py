@@ -6,7 +6,6 @@ import io
 import re
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -41,15 +40,17 @@ def _use(app, batch_id: int, logins: list[tuple[str, str | None]]) -> None:
 def sales(app, make_user, make_router, make_plan, generate, fund, allow):
     """Basic (10.00, router north, sold direct) and Gold (25.50, router south, sold by rita), used around 4-5 March."""
     app.config["ISP_TIMEZONE"] = NAIROBI  # the views read it per request
-    admin, rita = make_user("admin"), make_user("reseller", username="rita")
+    admin, rita, omar = make_user("admin"), make_user("reseller", username="rita"), make_user("reseller", username="omar")
     north, south = make_router(name="north"), make_router(name="south")
     basic = make_plan([north.id], name="Basic", price="10.00", reseller_price="8.00")
     gold = make_plan([south.id], name="Gold", price="25.50", reseller_price="20.00")
-    allow(rita.id, gold.id)
-    fund(rita.id, "500.00")
+    for reseller in (rita, omar):
+        allow(reseller.id, gold.id)
+        fund(reseller.id, "500.00")
     direct = generate(admin.id, basic.id, 6)
     resold = generate(rita.id, gold.id, 4)  # paid 80.00, moved into the range below
     generate(rita.id, gold.id, 1)           # paid 20.00 today: outside the range
+    unused = generate(omar.id, gold.id, 2)  # paid 40.00 in the range, nothing used yet
     _use(app, direct, [("2024-03-03 21:00:00", None),      # Nairobi 4 Mar 00:00:00, first instant of the range
                        ("2024-03-04 20:59:59", "12.00"),   # Nairobi 4 Mar 23:59:59, sold at an older price
                        ("2024-03-04 21:30:00", None),      # UTC says 4 March, Nairobi says 5 March
@@ -57,12 +58,12 @@ def sales(app, make_user, make_router, make_plan, generate, fund, allow):
                        ("2024-03-07 21:00:00", None)])     # Nairobi 8 Mar 00:00: after the range
     _use(app, resold, [("2024-03-04 10:00:00", None), ("2024-03-05 12:00:00", None)])
     with app.app_context():
-        purchase = db.session.scalar(select(LedgerEntry).where(LedgerEntry.batch_id == resold))
-        purchase.created_at = _utc("2024-03-04 06:00:00")
+        for batch_id in (resold, unused):
+            purchase = db.session.scalar(select(LedgerEntry).where(LedgerEntry.batch_id == batch_id))
+            purchase.created_at = _utc("2024-03-04 06:00:00")
         refund = ledger.post(ledger.account_for(db.session.get(User, rita.id)), EntryKind.refund, Decimal("5.00"), "one card lost")
         refund.created_at = _utc("2024-03-06 10:00:00")
         db.session.commit()
-    return SimpleNamespace(rita=rita, basic=basic, gold=gold)
 
 
 def _rows(html: str, section: str = "tbody") -> list[list[str]]:
@@ -95,8 +96,9 @@ def test_plan_router_and_reseller_groupings(client, auth, sales):
     assert [row[:3] for row in by_router] == [["south", "2", "51.00"], ["north", "3", "32.00"]]
     html = client.get("/reports/", query_string={**RANGE, "group": "reseller"}).get_data(as_text=True)
     # rita paid 80.00 in the range and got 5.00 back; her 20.00 purchase of today is outside it.
-    assert _rows(html) == [["rita", "2", "51.00", "61%", "75.00"], ["Direct sales", "3", "32.00", "39%", "—"]]
-    assert _rows(html, "tfoot") == [["Total", "5", "83.00", "", "75.00"]]
+    assert _rows(html) == [["rita", "2", "51.00", "61%", "75.00"], ["Direct sales", "3", "32.00", "39%", "—"],
+                           ["omar", "0", "0.00", "0%", "40.00"]]
+    assert _rows(html, "tfoot") == [["Total", "5", "83.00", "", "115.00"]]
 
 
 def test_csv_export_has_the_same_figures_with_two_decimals(client, auth, sales):
@@ -106,7 +108,7 @@ def test_csv_export_has_the_same_figures_with_two_decimals(client, auth, sales):
     assert response.headers["Content-Disposition"] == 'attachment; filename="sales-by-reseller-2024-03-04-to-2024-03-07.csv"'
     assert _csv(response) == [["Reseller", "Activations", "Revenue", "Reseller purchases"],
                               ["rita", "2", "51.00", "75.00"], ["Direct sales", "3", "32.00", ""],
-                              ["Total", "5", "83.00", "75.00"]]
+                              ["omar", "0", "0.00", "40.00"], ["Total", "5", "83.00", "115.00"]]
     days = _csv(client.get("/reports/sales.csv", query_string={**RANGE, "group": "day"}))
     assert days == [["Day", "Activations", "Revenue"], ["2024-03-04", "3", "47.50"], ["2024-03-05", "2", "35.50"],
                     ["2024-03-06", "0", "0.00"], ["2024-03-07", "0", "0.00"], ["Total", "5", "83.00"]]
