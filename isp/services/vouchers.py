@@ -9,7 +9,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from isp.extensions import db
-from isp.models import (CommandState, EntryKind, HotspotPlan, Priority, Router, RouterCommand, RouterMode, User,
+from isp.models import (CommandState, EntryKind, HotspotPlan, Router, RouterCommand, RouterMode, User,
                         Voucher, VoucherBatch, VoucherMode, VoucherState, reseller_plans)
 from isp.models.base import utcnow
 from isp.services import audit, codes, ledger, outbox, plans

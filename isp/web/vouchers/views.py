@@ -15,7 +15,7 @@ from isp.services.errors import ServiceError
 from isp.units import UnitError, format_duration, parse_duration
 from isp.web.auth.forms import EmptyForm
 from isp.web.render import render
-from isp.web.security import ALL_ROLES, STAFF, is_htmx, role_required
+from isp.web.security import ALL_ROLES, is_htmx, role_required
 from isp.web.vouchers import bp
 from isp.web.vouchers.forms import ACTION_CHOICES, BulkForm, GenerateForm
 
