@@ -8,8 +8,9 @@ from sqlalchemy import select
 
 from isp.extensions import db, redis_store
 from isp.jobs import queues, runtime
-from isp.models import Router, RouterMode, Voucher
+from isp.models import Router, RouterMode, Voucher, VoucherState
 from isp.routeros import stats
+from isp.routeros.batch import query_words
 from isp.routeros.client import RouterSpec, classify
 from isp.routeros.pool import PoolExhausted
 from isp.services import voucher_lifecycle
@@ -29,8 +30,15 @@ def expire_vouchers() -> int:
     return count
 
 
+FULL_SCAN_EVERY = 6  # polls; in between, only online users and active vouchers are read
+
+
 def poll_usage_all() -> int:
-    """Queue a usage read for every enabled API-mode router that has live vouchers (one job per router at a time)."""
+    """Queue a usage read for every enabled API-mode router that has live vouchers (one job per router at a time).
+
+    Most polls read the active sessions plus the users of active vouchers; every FULL_SCAN_EVERY-th poll
+    reads every hotspot user, catching a voucher whose whole first session fell between two polls.
+    """
     from rq.job import Job
 
     from isp.jobs.outbox import ALIVE
@@ -44,19 +52,31 @@ def poll_usage_all() -> int:
     for router_id, job in zip(ids, jobs):
         if job is not None and job.get_status(refresh=False) in ALIVE:
             continue
-        q.enqueue(sync_usage, router_id, job_id=f"voucher-usage-{router_id}", job_timeout=60, result_ttl=60, ttl=60)
+        full = redis_store.client.incr(f"isp:voucher-usage:polls:{router_id}") % FULL_SCAN_EVERY == 1
+        q.enqueue(sync_usage, router_id, full, job_id=f"voucher-usage-{router_id}", job_timeout=60, result_ttl=60, ttl=60)
         queued += 1
     return queued
 
 
-def read_usage(api) -> dict[str, dict]:  # noqa: ANN001
-    """Per hotspot user: uptime and bytes so far (closed sessions plus the live one), and whether online."""
+def read_usage(api, names: list[str] | None = None) -> dict[str, dict]:  # noqa: ANN001
+    """Per hotspot user: uptime and bytes so far (closed sessions plus the live one), and whether online.
+
+    With `names`, only those users and the ones online now are read (by name queries, 100 at a time);
+    without, every user is.
+    """
+    active = list(api.rawCmd("/ip/hotspot/active/print", f"=.proplist={ACTIVE_FIELDS}"))
     usage: dict[str, dict] = {}
-    for row in api.rawCmd("/ip/hotspot/user/print", f"=.proplist={USAGE_FIELDS}"):
-        usage[str(row.get("name", ""))] = {"uptime": router_duration(str(row.get("uptime", ""))),
-                                           "bytes_in": int(row.get("bytes-in") or 0),
-                                           "bytes_out": int(row.get("bytes-out") or 0), "online": False}
-    for row in api.rawCmd("/ip/hotspot/active/print", f"=.proplist={ACTIVE_FIELDS}"):
+    if names is None:
+        queries = [[]]
+    else:
+        wanted = sorted(set(names) | {str(row.get("user", "")) for row in active})
+        queries = [query_words("name", wanted[i:i + 100]) for i in range(0, len(wanted), 100)]
+    for words in queries:
+        for row in api.rawCmd("/ip/hotspot/user/print", f"=.proplist={USAGE_FIELDS}", *words):
+            usage[str(row.get("name", ""))] = {"uptime": router_duration(str(row.get("uptime", ""))),
+                                               "bytes_in": int(row.get("bytes-in") or 0),
+                                               "bytes_out": int(row.get("bytes-out") or 0), "online": False}
+    for row in active:
         user = usage.get(str(row.get("user", "")))
         if user is None:
             continue
@@ -67,7 +87,7 @@ def read_usage(api) -> dict[str, dict]:  # noqa: ANN001
     return usage
 
 
-def sync_usage(router_id: int) -> str:
+def sync_usage(router_id: int, full: bool = True) -> str:
     """Read hotspot users and sessions through the pool and apply them to the vouchers."""
     router = db.session.get(Router, router_id)
     if router is None or not router.enabled:
@@ -75,10 +95,12 @@ def sync_usage(router_id: int) -> str:
     breaker = runtime.breaker()
     if not breaker.allow(router.id).allowed:
         return "circuit open"
+    names = None if full else list(db.session.scalars(select(Voucher.code).where(
+        Voucher.router_id == router.id, Voucher.state == VoucherState.active)))
     started = time.perf_counter()
     try:
         with runtime.pool().connection(RouterSpec.from_model(router)) as conn:
-            usage = read_usage(conn.api)
+            usage = read_usage(conn.api, names)
     except PoolExhausted:
         return "pool busy"
     except Exception as exc:  # noqa: BLE001 - any failure counts against the router

@@ -13,7 +13,7 @@ from librouteros.exceptions import ProtocolError, TrapError
 from isp.routeros.operations import READ_ONLY, _norm
 
 
-def _query_words(key: str, values: list[str]) -> list[str]:
+def query_words(key: str, values: list[str]) -> list[str]:
     """RouterOS query for key IN values: ?=k=a ?=k=b ?#|."""
     words = [f"?={key}={v}" for v in values]
     if len(values) > 1:
@@ -36,7 +36,7 @@ def ensure_many(api, menu: str, attrs_list: list[dict], key: str = "name", windo
     """Ensure every item; returns per item a result dict or a TrapError (the connection stays usable)."""
     wanted = [{k: _norm(v) for k, v in attrs.items() if k not in READ_ONLY} for attrs in attrs_list]
     existing = {}
-    for row in api.rawCmd(f"{menu}/print", *_query_words(key, [w[key] for w in wanted])):
+    for row in api.rawCmd(f"{menu}/print", *query_words(key, [w[key] for w in wanted])):
         existing.setdefault(_norm(row.get(key, "")), row)
     results: list = [None] * len(wanted)
     todo: deque = deque()

@@ -141,3 +141,23 @@ def test_disable_then_enable_follows_on_the_router(app, sim, make_user, make_rou
         assert row["disabled"] == disabled
         if action == "disable":
             assert code not in {r["user"] for r in router_sim.state.rows("/ip/hotspot/active")}
+
+
+def test_light_polls_read_only_online_users_and_named_ones(sim):
+    from isp.jobs.vouchers import read_usage
+    from tests.conftest import SIM_PASSWORD
+
+    import librouteros
+
+    router = sim.routers[2]
+    for name in ("LA", "LB", "LC"):
+        router.state.add("/ip/hotspot/user", name=name)
+    assert router.login("LB") is None
+    api = librouteros.connect("127.0.0.1", username="admin", password=SIM_PASSWORD, port=router.port)
+    try:
+        light = read_usage(api, ["LA"])
+        full = read_usage(api)
+    finally:
+        api.close()
+    assert set(light) == {"LA", "LB"} and light["LB"]["online"] and not light["LA"]["online"]
+    assert {"LA", "LB", "LC"} <= set(full)
