@@ -23,7 +23,7 @@ def _queue(h: Harness, router_id: int, names: list[str], priority: str = "high",
         router = db.session.get(Router, router_id)
         items = [("hotspot_user.ensure", f"hotspot_user:{n}", {"attrs": {"name": n, "password": "pw"}}) for n in names]
         if bulk:
-            ids = [c.id for c in outbox.queue_bulk(router, items, "bench", h.app.config["BULK_CHUNK"])]
+            ids = outbox.queue_bulk(router, items, "bench", h.app.config["BULK_CHUNK"])
         else:
             ids = [outbox.queue_command(router, op, key, payload, Priority(priority)).id for op, key, payload in items]
         db.session.commit()

@@ -11,9 +11,14 @@ MIN_LENGTH, MAX_LENGTH = 4, 16
 MAX_SPACE_SHARE = 1e-3
 
 
+# 32 symbols divide 256 evenly, so mapping random bytes modulo 32 keeps every symbol equally likely.
+assert 256 % len(ALPHABET) == 0
+_BYTE_TO_SYMBOL = bytes.maketrans(bytes(range(256)), bytes(ord(ALPHABET[b % len(ALPHABET)]) for b in range(256)))
+
+
 def random_code(length: int, prefix: str = "") -> str:
-    """One code: the prefix plus `length` random characters."""
-    return prefix + "".join(secrets.choice(ALPHABET) for _ in range(length))
+    """One code: the prefix plus `length` random characters (bytes from the OS CSPRNG)."""
+    return prefix + secrets.token_bytes(length).translate(_BYTE_TO_SYMBOL).decode()
 
 
 def min_length_for(count: int) -> int:

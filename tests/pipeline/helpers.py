@@ -12,11 +12,11 @@ def queue_users(app, router_id: int, names: list[str], priority: Priority = Prio
         router = db.session.get(Router, router_id)
         items = [("hotspot_user.ensure", f"hotspot_user:{n}", {"attrs": {"name": n, "password": f"pw-{n}"}}) for n in names]
         if bulk:
-            commands = outbox.queue_bulk(router, items, group="test", chunk=app.config["BULK_CHUNK"])
+            ids = outbox.queue_bulk(router, items, group="test", chunk=app.config["BULK_CHUNK"])
         else:
-            commands = [outbox.queue_command(router, op, key, payload, priority) for op, key, payload in items]
+            ids = [outbox.queue_command(router, op, key, payload, priority).id for op, key, payload in items]
         db.session.commit()
-        return [c.id for c in commands]
+        return ids
 
 
 def states(app, ids: list[int] | None = None) -> dict[int, str]:

@@ -71,7 +71,7 @@ def test_a_trap_keeps_the_connection_for_the_rest_of_the_chunk(app, sim, make_ro
         router = db.session.get(Router, r.id)
         items = [("hotspot_user.ensure", f"hotspot_user:{n}", {"attrs": {"name": n, "password": "x", **extra}})
                  for n, extra in (("ok1", {}), ("bad", {"profile": "missing"}), ("ok2", {}))]
-        ids = [c.id for c in outbox.queue_bulk(router, items, group="g", chunk=10)]
+        ids = outbox.queue_bulk(router, items, group="g", chunk=10)
         db.session.commit()
     logins_before = sim.routers[0].stats.logins
     run_worker(app, promote_scheduled=False)

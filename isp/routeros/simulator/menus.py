@@ -148,6 +148,7 @@ class Menu:
         self._check_unique(item, None)
         self.items[self.next_id] = item
         self.next_id += 1
+        self._reindex(item)
         self._changed("add", item)
         return item
 
@@ -156,7 +157,9 @@ class Menu:
         values = {k: self.clean(k, v, internal) for k, v in args.items()}
         merged = dict(item, **values)
         self._check_unique(merged, item)
+        old_key = self.unique(item) if self.unique is not None else None
         item.update(values)
+        self._reindex(item, old_key)
         self._changed("set", item)
 
     def delete(self, item: Item) -> None:
@@ -164,6 +167,7 @@ class Menu:
         if item.get("_builtin"):
             raise Trap("failure: can not remove built-in item")
         self.items.pop(int(str(item[".id"])[1:], 16), None)
+        self._reindex(item, self.unique(item) if self.unique is not None else None, removed=True)
         self._changed("remove", item)
 
     def renumber(self, start: int) -> None:
@@ -174,14 +178,39 @@ class Menu:
             item[".id"] = "*%X" % self.next_id
             self.items[self.next_id] = item
             self.next_id += 1
+        self.touch()
+
+    def _unique_index(self) -> dict:
+        """unique key -> item, rebuilt whenever the item table was replaced, grew or shrank behind our back."""
+        signature = (id(self.items), len(self.items), self.next_id)
+        if getattr(self, "_uidx_sig", None) != signature:
+            self._uidx = {self.unique(i): i for i in self.items.values()}
+            self._uidx_sig = signature
+        return self._uidx
+
+    def touch(self) -> None:
+        """Say an item's unique key was changed in place (the index is rebuilt on next use)."""
+        self._uidx_sig = None
 
     def _check_unique(self, item: Item, current: Item | None) -> None:
+        """Trap on a duplicate key: one dictionary lookup, so 10,000 adds stay linear."""
         if self.unique is None:
             return
         key = self.unique(item)
-        for other in self.items.values():
-            if other is not current and self.unique(other) == key:
-                raise Trap(self.dup_message)
+        other = self._unique_index().get(key)
+        if other is not None and other is not current and self.unique(other) == key \
+                and self.items.get(int(str(other[".id"])[1:], 16)) is other:
+            raise Trap(self.dup_message)
+
+    def _reindex(self, item: Item, old_key: object = None, removed: bool = False) -> None:
+        if self.unique is None or getattr(self, "_uidx_sig", None) is None:
+            return
+        index = self._uidx
+        if old_key is not None and index.get(old_key) is item:
+            del index[old_key]
+        if not removed:
+            index[self.unique(item)] = item
+        self._uidx_sig = (id(self.items), len(self.items), self.next_id)
 
     def _changed(self, what: str, item: Item) -> None:
         if self.on_change is not None:

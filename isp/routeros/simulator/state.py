@@ -166,6 +166,7 @@ class RouterState:
                               internal=True)
             twin.update(_wg=item, _builtin=True)
         twin.update({"name": item["name"], "disabled": item["disabled"], "actual-mtu": item["mtu"]})
+        ifaces.touch()  # the twin was renamed in place
 
     def _queue_name(self, item: Item) -> None:
         if not item.get("name"):
