@@ -87,6 +87,8 @@ def _seed_vouchers(admin) -> str | None:  # noqa: ANN001
                                        "router_ids": router_ids}, admin))
     settings = branding.get()
     settings.business_name, settings.currency = "Demo WiFi Ltd", "$"
+    for router in db.session.scalars(db.select(Router)):
+        router.hotspot_dns = f"login.{router.name}.wifi"  # printed QR codes open http://<this>/login
     password = os.environ.get("ISP_DEMO_PASSWORD") or secrets.token_urlsafe(9)
     shop = users.find_by_username("shop") or resellers.create_reseller("shop", password, "Corner shop", [], admin)
     users.reset_password(shop, password)

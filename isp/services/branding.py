@@ -1,10 +1,24 @@
-"""The operator's branding and voucher policy (one settings row)."""
+"""The operator's branding and voucher policy (one settings row), and each router's hotspot DNS name."""
 from __future__ import annotations
 
+import hashlib
+import ipaddress
+import re
+
+from sqlalchemy import select
+
 from isp.extensions import db
-from isp.models import Branding
+from isp.models import Branding, Router, User
+from isp.services import audit
+from isp.services.errors import ServiceError
+from isp.services.routers import HOST_RE
 
 EXPIRY_ACTIONS = ("remove", "disable")
+LOGO_MAX_BYTES = 512 * 1024
+# Raster formats only, recognised by their first bytes: an SVG "logo" could carry script.
+_LOGO_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
+               (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"))
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def get() -> Branding:
@@ -15,3 +29,118 @@ def get() -> Branding:
         db.session.add(branding)
         db.session.flush()
     return branding
+
+
+def logo_type(data: bytes) -> str | None:
+    """The image MIME type of a PNG, JPEG, GIF or WebP file by its magic bytes; None for anything else."""
+    for magic, mime in _LOGO_MAGIC:
+        if data.startswith(magic):
+            return mime
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def logo_version(branding: Branding) -> str:
+    """A short content hash of the logo, for its ETag and to bust caches when it changes."""
+    return hashlib.sha256(branding.logo or b"").hexdigest()[:16]
+
+
+def check_host(value: str | None, field: str = "hotspot_dns") -> str:
+    """A hotspot DNS name or IP address as a phone would type it; '' stays blank."""
+    host = (value or "").strip().lower().rstrip(".")
+    if not host:
+        return ""
+    if "/" in host or (":" in host and not _is_ip(host)):
+        raise ServiceError(f"'{value.strip()}': give only the host name, such as wifi.example.net, "
+                           "without http:// or a path.", field=field)
+    if _is_ip(host):
+        return host
+    if not HOST_RE.match(host) or host.replace(".", "").isdigit():
+        raise ServiceError(f"'{value.strip()}' is not a host name or IP address (letters, digits, dots and dashes, "
+                           "such as wifi.example.net or 10.5.50.1).", field=field)
+    return host
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _text(value: str | None, limit: int, field: str, label: str) -> str:
+    text = (value or "").strip()
+    if _CONTROL.search(text):
+        raise ServiceError(f"{label} cannot contain control characters.", field=field)
+    if len(text) > limit:
+        raise ServiceError(f"{label}: at most {limit} characters.", field=field)
+    return text
+
+
+def save(actor: User, values: dict, logo: bytes | None = None, remove_logo: bool = False,
+         hotspot_dns: dict[int, str] | None = None) -> Branding:
+    """Apply the settings page: name, currency, expiry action, logo and hotspot DNS names; audited."""
+    branding = get()
+    name = _text(values.get("business_name"), 120, "business_name", "Business name")
+    currency = _text(values.get("currency"), 8, "currency", "Currency")
+    action = values.get("expiry_action") or "remove"
+    if action not in EXPIRY_ACTIONS:
+        raise ServiceError("Expiry action must be 'remove' or 'disable'.", field="expiry_action")
+    changed = [label for label, old, new in (("business name", branding.business_name, name),
+                                             ("currency", branding.currency, currency),
+                                             ("expiry action", branding.expiry_action, action)) if old != new]
+    branding.business_name, branding.currency, branding.expiry_action = name, currency, action
+    if changed:
+        audit.record(actor, "settings.update", "branding", "changed " + ", ".join(changed))
+    if logo:
+        set_logo(actor, logo)
+    elif remove_logo and branding.logo:
+        branding.logo, branding.logo_mime = None, ""
+        audit.record(actor, "settings.logo_remove", "branding")
+    set_hotspot_dns(actor, hotspot_dns or {})
+    db.session.flush()
+    return branding
+
+
+def check_logo(data: bytes) -> str:
+    """The MIME type of an acceptable logo; refuses files over the size limit and anything but raster images."""
+    if len(data) > LOGO_MAX_BYTES:
+        raise ServiceError(f"The logo is larger than the limit of {LOGO_MAX_BYTES // 1024} KB. "
+                           "Export a smaller image (about 400 px wide is plenty).", field="logo")
+    mime = logo_type(data)
+    if mime is None:
+        raise ServiceError("The logo must be a PNG, JPEG, GIF or WebP image (SVG is not accepted).", field="logo")
+    return mime
+
+
+def set_logo(actor: User, data: bytes) -> Branding:
+    """Store a new logo after checking its size and that it really is a PNG, JPEG, GIF or WebP image."""
+    mime = check_logo(data)
+    branding = get()
+    branding.logo, branding.logo_mime = data, mime
+    db.session.flush()
+    audit.record(actor, "settings.logo", "branding", f"{mime}, {len(data):,} bytes")
+    return branding
+
+
+def set_hotspot_dns(actor: User, values: dict[int, str]) -> list[Router]:
+    """Set each router's hotspot DNS name (blank clears it); returns the routers that changed."""
+    if not values:
+        return []
+    routers = db.session.scalars(select(Router).where(Router.id.in_(list(values))).order_by(Router.name)).all()
+    changed = []
+    for router in routers:
+        host = check_host(values[router.id], field=f"dns_{router.id}")
+        if host != router.hotspot_dns:
+            audit.record(actor, "router.hotspot_dns", router.name, f"'{router.hotspot_dns}' → '{host}'")
+            router.hotspot_dns = host
+            changed.append(router)
+    db.session.flush()
+    return changed
+
+
+def routers() -> list[Router]:
+    """Every router, by name, for the hotspot DNS section."""
+    return list(db.session.scalars(select(Router).order_by(Router.name)))

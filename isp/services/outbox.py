@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import json
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from isp.extensions import db
@@ -13,6 +13,7 @@ from isp.jobs.queues import after_commit, batch_job_id, command_job_id
 from isp.models import CommandState, Priority, Router, RouterCommand
 from isp.models.base import utcnow
 from isp.routeros.operations import OPERATIONS
+from isp.services import bulk
 
 _URGENCY = [p for p in Priority]  # declaration order = most urgent first
 
@@ -99,20 +100,20 @@ def queue_bulk(router: Router, items: list[tuple[str, str, dict]], group: str, c
     for start in range(0, len(keys), 500):
         existing.update({c.open_key: c for c in db.session.scalars(
             select(RouterCommand).where(RouterCommand.open_key.in_(keys[start:start + 500])))})
-    now, rows, seen = utcnow(), [], set()
+    rows, seen = [], set()
     for (op, key, payload), open_key in zip(items, keys):
         command = existing.get(open_key)
         if command is not None:  # collapse: the latest desired state wins
             command.operation, command.payload = op, payload
         elif open_key not in seen:
             seen.add(open_key)
-            rows.append({"router_id": router.id, "operation": op, "idempotency_key": key, "open_key": open_key,
-                         "payload": json.dumps(payload, sort_keys=True, default=str), "priority": Priority.bulk,
-                         "state": CommandState.pending, "group_key": group, "attempts": 0, "last_error": "",
-                         "result": "", "created_at": now, "updated_at": now, "next_attempt_at": now})
+            rows.append((op, key, open_key, json.dumps(payload, sort_keys=True, default=str)))
     db.session.flush()
-    if rows:
-        db.session.execute(insert(RouterCommand.__table__), rows)
+    now = utcnow()
+    bulk.insert_rows(RouterCommand.__table__, {
+        "router_id": router.id, "priority": Priority.bulk, "state": CommandState.pending, "group_key": group, "attempts": 0,
+        "last_error": "", "result": "", "created_at": now, "updated_at": now, "next_attempt_at": now,
+    }, ("operation", "idempotency_key", "open_key", "payload"), rows)
     id_of: dict[str, int] = {}
     for start in range(0, len(keys), 500):
         id_of.update(db.session.execute(select(RouterCommand.open_key, RouterCommand.id).where(

@@ -5,14 +5,14 @@ import re
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from isp.extensions import db
 from isp.models import (CommandState, EntryKind, HotspotPlan, Router, RouterCommand, RouterMode, User,
                         Voucher, VoucherBatch, VoucherMode, VoucherState, reseller_plans)
 from isp.models.base import utcnow
-from isp.services import audit, codes, ledger, outbox, plans
+from isp.services import audit, bulk, codes, ledger, outbox, plans
 from isp.services.errors import ServiceError
 from isp.units import format_duration
 
@@ -77,27 +77,24 @@ def generate(actor: User, plan_id: int, count, router_id: int | None = None, mod
     if is_reseller:  # paid in this transaction: refused (and nothing created) when the balance is short
         ledger.post(ledger.account_for(actor), EntryKind.purchase, -(batch.unit_cost * count),
                     f"{count} × {plan.name} vouchers (batch #{batch.id})", actor, batch_id=batch.id)
-    _store(batch, count, length, prefix.upper(), voucher_mode)
-    push(batch)
+    push(batch, _store(batch, count, length, prefix.upper(), voucher_mode))
     audit.record(actor, "vouchers.generate", f"batch:{batch.id}", f"{count} × {plan.name} on {router.name}")
     return batch
 
 
-def _store(batch: VoucherBatch, count: int, length: int, prefix: str, mode: VoucherMode) -> None:
+def _store(batch: VoucherBatch, count: int, length: int, prefix: str, mode: VoucherMode) -> list[tuple[str, str]]:
     """Insert the vouchers in one multi-row statement; a code taken meanwhile by another batch is redrawn."""
     now = utcnow()
+    shared = {"batch_id": batch.id, "plan_id": batch.plan_id, "router_id": batch.router_id, "reseller_id": batch.reseller_id,
+              "state": VoucherState.unused, "validity_seconds": batch.validity_seconds, "price": batch.price,
+              "uptime_seconds": 0, "bytes_in": 0, "bytes_out": 0, "state_changed_at": now, "created_at": now}
     for _ in range(5):
         new = codes.unique_codes(count, length, prefix, _taken)
-        rows = [{"batch_id": batch.id, "plan_id": batch.plan_id, "router_id": batch.router_id,
-                 "reseller_id": batch.reseller_id, "code": code,
-                 "password": code if mode == VoucherMode.code else codes.random_code(length),
-                 "state": VoucherState.unused, "validity_seconds": batch.validity_seconds, "price": batch.price,
-                 "uptime_seconds": 0, "bytes_in": 0, "bytes_out": 0, "state_changed_at": now, "created_at": now}
-                for code in new]
+        rows = [(code, code if mode == VoucherMode.code else codes.random_code(length)) for code in new]
         try:
             with db.session.begin_nested():
-                db.session.execute(insert(Voucher), rows)
-            return
+                bulk.insert_rows(Voucher.__table__, shared, ("code", "password"), rows)
+            return rows
         except IntegrityError:  # a concurrent batch took one of our codes between the check and the insert
             continue
     raise ServiceError("Could not store unique codes; try again or use longer codes.", field="length")
@@ -114,18 +111,21 @@ def user_attrs(voucher_code: str, password: str, batch: VoucherBatch, disabled: 
     return attrs
 
 
-def push(batch: VoucherBatch, only_codes: list[str] | None = None) -> int:
-    """Queue the batch's live vouchers on the bulk queue in chunks (profile first, at high priority)."""
+def push(batch: VoucherBatch, logins: list[tuple[str, str]] | None = None) -> int:
+    """Queue the batch's live vouchers (or the given code/password pairs) on the bulk queue in chunks.
+
+    The plan's profile is queued first, at high priority, so the users find it on the router.
+    """
     router = batch.router
     if router.mode != RouterMode.api:
         return 0  # RADIUS-mode routers read users from the RADIUS tables, not from pushes
     plans.push_profile(batch.plan, [router])
-    stmt = select(Voucher.code, Voucher.password).where(Voucher.batch_id == batch.id,
-                                                        Voucher.state.in_([VoucherState.unused, VoucherState.active]))
-    if only_codes is not None:
-        stmt = stmt.where(Voucher.code.in_(only_codes))
-    items = [("hotspot_user.ensure", f"hotspot_user:{code}", {"attrs": user_attrs(code, password, batch)})
-             for code, password in db.session.execute(stmt)]
+    if logins is None:
+        logins = list(db.session.execute(select(Voucher.code, Voucher.password).where(
+            Voucher.batch_id == batch.id, Voucher.state.in_([VoucherState.unused, VoucherState.active]))).tuples())
+    shared = user_attrs("", "", batch)
+    items = [("hotspot_user.ensure", f"hotspot_user:{code}", {"attrs": {**shared, "name": code, "password": password}})
+             for code, password in logins]
     if items:
         outbox.queue_bulk(router, items, batch.group_key, current_app.config["BULK_CHUNK"])
     return len(items)

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 def test_generate_watch_progress_and_print(live_server, page, app, sim, make_user, make_router, make_plan):
     make_user("admin", username="boss")
     router = make_router(sim.routers[0])
-    make_plan([router.id], name="Browser pass", price="1.50")
+    make_plan([router.id], name="Browser pass", price="1.50", reseller_price="1.50")
     page.goto(live_server + "/auth/login")
     page.fill("input[name=username]", "boss")
     page.fill("input[name=password]", TEST_PASSWORD)
@@ -32,6 +32,9 @@ def test_generate_watch_progress_and_print(live_server, page, app, sim, make_use
     run_worker(app)  # the workers push while the page keeps polling
     page.wait_for_function("document.querySelector('[data-test=percent]').innerText === '100%'", timeout=30000)
     assert page.locator("[data-test=pushed]").inner_text() == "400"
+    # The voucher table reloads itself when the push finishes: no "pending" left on screen.
+    page.wait_for_function("document.querySelectorAll('#results [data-sync=synced]').length > 0", timeout=10000)
+    assert page.locator("#results [data-sync=pending]").count() == 0
     os.makedirs(ARTIFACTS, exist_ok=True)
     page.screenshot(path=os.path.join(ARTIFACTS, "batch-progress.png"), full_page=True)
     page.click("[data-test=print]")

@@ -1,1 +1,50 @@
-"""Views (being written)."""
+"""Views for the operator settings page (admin) and the logo that print pages show (every role)."""
+from __future__ import annotations
+
+from flask import abort, flash, make_response, redirect, request, url_for
+from flask_login import current_user
+
+from isp.extensions import db
+from isp.services import branding
+from isp.services.errors import ServiceError
+from isp.web.render import render
+from isp.web.security import ALL_ROLES, role_required
+from isp.web.settings import bp
+from isp.web.settings.forms import settings_form
+
+
+@bp.route("/", methods=["GET", "POST"])
+@role_required("admin")
+def index():
+    """Business name, currency, expiry policy, logo and each router's hotspot DNS name."""
+    current, routers = branding.get(), branding.routers()
+    form = settings_form(current, routers)
+    if form.validate_on_submit():
+        try:
+            branding.save(current_user, form.values(), form.logo_bytes(), bool(form.remove_logo.data), form.dns_values())
+        except ServiceError as err:
+            db.session.rollback()
+            form[err.field or "business_name"].errors.append(err.message)
+        else:
+            db.session.commit()
+            flash("Settings saved.", "success")
+            return redirect(url_for("settings.index"))
+    return render("settings/index.html", form=form, branding=current, logo_version=branding.logo_version(current),
+                  status=422 if form.errors else 200)
+
+
+@bp.route("/logo")
+@role_required(*ALL_ROLES)
+def logo():
+    """The uploaded logo with its own MIME type (resellers print it too); 404 when there is none."""
+    current = branding.get()
+    if not current.logo:
+        abort(404)
+    response = make_response(current.logo)
+    response.mimetype = current.logo_mime
+    response.set_etag(branding.logo_version(current))
+    response.cache_control.private = True
+    response.cache_control.max_age = 300
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response.make_conditional(request)

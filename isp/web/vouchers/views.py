@@ -127,8 +127,11 @@ def batch(batch_id: int):
 def progress(batch_id: int):
     """The progress widget (polled by htmx until the push is finished)."""
     batch = _batch_or_404(batch_id)
-    return render("vouchers/batch.html", block="progress", batch=batch, progress=vouchers.batch_progress(batch),
-                  retry_form=EmptyForm())
+    state = vouchers.batch_progress(batch)
+    response = render("vouchers/batch.html", block="progress", batch=batch, progress=state, retry_form=EmptyForm())
+    if state["finished"]:
+        response.headers["HX-Trigger"] = "batch-pushed"  # the voucher table reloads to show the sync states
+    return response
 
 
 @bp.route("/batches/<int:batch_id>/retry", methods=["POST"])

@@ -1,0 +1,81 @@
+"""Forms of the settings blueprint."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, RadioField, StringField
+from wtforms.validators import Length, ValidationError
+
+from isp.models import Branding, Router
+from isp.services import branding
+from isp.services.errors import ServiceError
+
+EXPIRY_CHOICES = [("remove", "Remove the user from the router"),
+                  ("disable", "Disable the user on the router (kept, but cannot log in)")]
+
+
+def _host(form, field) -> None:  # noqa: ANN001
+    """Show every bad hotspot DNS name at once (the service checks again when saving)."""
+    try:
+        branding.check_host(field.data, field=field.name)
+    except ServiceError as err:
+        raise ValidationError(err.message) from None
+
+
+class SettingsForm(FlaskForm):
+    """Branding, expiry policy and logo; a `dns_<router id>` field per router is added by `settings_form`."""
+
+    business_name = StringField("Business name", validators=[Length(max=120)])
+    currency = StringField("Currency", validators=[Length(max=8, message="Currency: at most 8 characters.")],
+                           render_kw={"maxlength": 8, "placeholder": "KES, $, €"})
+    expiry_action = RadioField("When a voucher expires or is used up", choices=EXPIRY_CHOICES, default="remove")
+    logo = FileField("Logo", render_kw={"accept": "image/png,image/jpeg,image/gif,image/webp"})
+    remove_logo = BooleanField("Remove the current logo")
+
+    router_ids: list[int] = []
+    _logo: bytes | None = None
+
+    def validate_logo(self, field) -> None:  # noqa: ANN001
+        """Refuse a file that is too big or not a raster image, alongside the other fields' errors."""
+        data = self.logo_bytes()
+        if data:
+            try:
+                branding.check_logo(data)
+            except ServiceError as err:
+                raise ValidationError(err.message) from None
+
+    def values(self) -> dict:
+        """Name, currency and expiry action as the service expects them."""
+        return {"business_name": self.business_name.data, "currency": self.currency.data,
+                "expiry_action": self.expiry_action.data}
+
+    def logo_bytes(self) -> bytes | None:
+        """The uploaded file's bytes (one byte past the limit at most, so it can be refused); None if none."""
+        upload = self.logo.data
+        if self._logo is None and upload and getattr(upload, "filename", ""):
+            self._logo = upload.read(branding.LOGO_MAX_BYTES + 1)
+        return self._logo or None
+
+    def dns_fields(self) -> list:
+        """The hotspot DNS inputs, one per router, in router-name order."""
+        return [self[f"dns_{router_id}"] for router_id in self.router_ids]
+
+    def dns_values(self) -> dict[int, str]:
+        """Router id -> submitted hotspot DNS name."""
+        return {router_id: self[f"dns_{router_id}"].data or "" for router_id in self.router_ids}
+
+
+def settings_form(current: Branding, routers: list[Router]) -> SettingsForm:
+    """The settings form with one hotspot DNS input per router, filled from the stored values on GET."""
+
+    class Form(SettingsForm):
+        pass
+
+    for router in routers:
+        setattr(Form, f"dns_{router.id}", StringField(router.name, default=router.hotspot_dns,
+                                                      validators=[Length(max=255), _host],
+                                                      render_kw={"placeholder": "wifi.example.net", "spellcheck": "false",
+                                                                 "autocomplete": "off"}))
+    Form.router_ids = [router.id for router in routers]
+    return Form(data={"business_name": current.business_name, "currency": current.currency,
+                      "expiry_action": current.expiry_action or "remove"})
