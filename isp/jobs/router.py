@@ -29,6 +29,11 @@ def execute_command(command_id: int) -> str:
     command = db.session.get(RouterCommand, command_id)
     if command is None or command.state not in RETRYABLE:
         return "skipped"
+    busy = db.session.scalar(select(RouterCommand.id).where(
+        RouterCommand.router_id == command.router_id, RouterCommand.idempotency_key == command.idempotency_key,
+        RouterCommand.state == CommandState.running, RouterCommand.id != command.id).limit(1))
+    if busy is not None:  # e.g. a kick queued while the push of the same user is still running: keep their order
+        return _defer(command.router, [command], command.priority.value, 1.0, f"waiting for command #{busy} on the same item")
     return _run(command.router, [command], command.priority.value)
 
 
@@ -39,7 +44,7 @@ def execute_batch(router_id: int, command_ids: list[int]) -> str:
         RouterCommand.id.in_(command_ids), RouterCommand.state.in_(RETRYABLE)).order_by(RouterCommand.id)))
     if router is None or not rows:
         return "skipped"
-    return _run(router, rows, "bulk")
+    return _run(router, rows, rows[0].priority.value)  # bulk, or critical for a mass expiry
 
 
 def _defer(router: Router, rows: list[RouterCommand], priority: str, delay: float, reason: str,

@@ -54,29 +54,49 @@ def reclaim_keys(rows: list[RouterCommand]) -> None:
         row.open_key = key if holder == row.id else None
 
 
+def _collapse(command: RouterCommand, open_key: str, operation: str, payload: dict) -> bool:
+    """Write the latest desired state into a pending row, only if it still holds the key.
+
+    A worker's claim clears open_key, so the conditional UPDATE finds nothing once the row
+    is running: the caller then queues a new row instead of changing one already executing.
+    """
+    changed = db.session.execute(update(RouterCommand).where(
+        RouterCommand.id == command.id, RouterCommand.open_key == open_key).values(
+        operation=operation, payload_json=json.dumps(payload, sort_keys=True, default=str)),
+        execution_options={"synchronize_session": False}).rowcount
+    if changed:
+        db.session.refresh(command)
+    return bool(changed)
+
+
+def _holder(open_key: str) -> RouterCommand | None:
+    """The unfinished row holding a collapse key, locked (on MariaDB) until our commit so no worker claims it meanwhile."""
+    return db.session.scalar(select(RouterCommand).where(RouterCommand.open_key == open_key).with_for_update())
+
+
 def queue_command(router: Router, operation: str, key: str, payload: dict, priority: Priority = Priority.high,
                   group: str | None = None, enqueue: bool = True) -> RouterCommand:
     """Add (or collapse into the pending) command for `key` on `router`; flushes, never commits."""
     _check_operation(operation)
     open_key = _open_key(router.id, key)
-    existing = db.session.scalar(select(RouterCommand).where(RouterCommand.open_key == open_key))
+    existing = _holder(open_key)
+    if existing is not None and not _collapse(existing, open_key, operation, payload):
+        existing = None  # claimed by a worker meanwhile: this change needs its own row
     if existing is None:
         command = _new_command(router, operation, key, payload, priority, group)
         try:
             with db.session.begin_nested():
                 db.session.add(command)
         except IntegrityError:  # another process queued the same key a moment ago
-            existing = db.session.scalar(select(RouterCommand).where(RouterCommand.open_key == open_key))
-            if existing is None:
+            existing = _holder(open_key)
+            if existing is None or not _collapse(existing, open_key, operation, payload):
                 raise
         else:
             if enqueue:
                 command.job_id = command_job_id(command.id)
                 after_commit(db.session, "command", command.id, priority.value)
             return command
-    # Collapse: the latest desired state wins, at the most urgent priority asked for.
-    existing.operation = operation
-    existing.payload = payload
+    # Collapsed: the latest desired state wins, at the most urgent priority asked for.
     if _URGENCY.index(priority) < _URGENCY.index(existing.priority):
         existing.priority = priority
         if enqueue:
@@ -86,7 +106,8 @@ def queue_command(router: Router, operation: str, key: str, payload: dict, prior
     return existing
 
 
-def queue_bulk(router: Router, items: list[tuple[str, str, dict]], group: str, chunk: int) -> list[int]:
+def queue_bulk(router: Router, items: list[tuple[str, str, dict]], group: str, chunk: int,
+               priority: Priority = Priority.bulk) -> list[int]:
     """Queue many operations on the bulk queue, in chunk jobs pushed over one connection each; returns ids in order.
 
     One IN query per 500 keys finds the keys already pending (they collapse into the
@@ -99,19 +120,19 @@ def queue_bulk(router: Router, items: list[tuple[str, str, dict]], group: str, c
     existing: dict[str, RouterCommand] = {}
     for start in range(0, len(keys), 500):
         existing.update({c.open_key: c for c in db.session.scalars(
-            select(RouterCommand).where(RouterCommand.open_key.in_(keys[start:start + 500])))})
+            select(RouterCommand).where(RouterCommand.open_key.in_(keys[start:start + 500])).with_for_update())})
     rows, seen = [], set()
     for (op, key, payload), open_key in zip(items, keys):
         command = existing.get(open_key)
-        if command is not None:  # collapse: the latest desired state wins
-            command.operation, command.payload = op, payload
-        elif open_key not in seen:
+        if command is not None and _collapse(command, open_key, op, payload):
+            continue  # the latest desired state wins
+        if open_key not in seen:
             seen.add(open_key)
             rows.append((op, key, open_key, json.dumps(payload, sort_keys=True, default=str)))
     db.session.flush()
     now = utcnow()
     bulk.insert_rows(RouterCommand.__table__, {
-        "router_id": router.id, "priority": Priority.bulk, "state": CommandState.pending, "group_key": group, "attempts": 0,
+        "router_id": router.id, "priority": priority, "state": CommandState.pending, "group_key": group, "attempts": 0,
         "last_error": "", "result": "", "created_at": now, "updated_at": now, "next_attempt_at": now,
     }, ("operation", "idempotency_key", "open_key", "payload"), rows)
     id_of: dict[str, int] = {}
@@ -123,7 +144,7 @@ def queue_bulk(router: Router, items: list[tuple[str, str, dict]], group: str, c
         part = ids[start:start + chunk]
         db.session.execute(update(RouterCommand).where(RouterCommand.id.in_(part), RouterCommand.state == CommandState.pending)
                            .values(job_id=batch_job_id(router.id, part)), execution_options={"synchronize_session": False})
-        after_commit(db.session, "batch", router.id, part, "bulk")
+        after_commit(db.session, "batch", router.id, part, priority.value)
     return [id_of[key] for key in keys]
 
 
@@ -145,15 +166,20 @@ def retry_dead(command: RouterCommand) -> RouterCommand:
     return command
 
 
-def retry_group(router: Router, group: str, chunk: int) -> int:
-    """Retry every dead row of a group (e.g. a voucher batch) in chunk jobs; superseded rows are discarded."""
+def retry_group(router: Router, group: str, chunk: int, keep: set[str] | None = None) -> int:
+    """Retry every dead row of a group (e.g. a voucher batch) in chunk jobs.
+
+    Rows a newer command superseded, and rows whose key is not in `keep` (say, a voucher
+    deleted since), are discarded instead: retrying them would undo a later decision.
+    """
     rows = list(db.session.scalars(select(RouterCommand).where(
         RouterCommand.group_key == group, RouterCommand.state == CommandState.dead).order_by(RouterCommand.id)))
     reclaim_keys(rows)
     revived = []
     for row in rows:
-        if row.open_key is None:
-            row.state, row.last_error = CommandState.discarded, f"{row.last_error}\n[superseded by a newer command]".strip()
+        if row.open_key is None or (keep is not None and row.idempotency_key not in keep):
+            row.state, row.open_key = CommandState.discarded, None
+            row.last_error = f"{row.last_error}\n[not retried: superseded, or the item no longer wants it]".strip()
             continue
         row.state, row.attempts, row.next_attempt_at, row.claimed_by = CommandState.pending, 0, utcnow(), None
         revived.append(row)

@@ -7,11 +7,12 @@ from flask import current_app
 from sqlalchemy import insert, select
 
 from isp.extensions import db
-from isp.models import EntryKind, Priority, Router, User, Voucher, VoucherEvent, VoucherState
+from isp.models import EntryKind, Priority, Role, Router, User, Voucher, VoucherEvent, VoucherState
 from isp.models.base import utcnow
 from isp.services import audit, branding, ledger, outbox
 from isp.services.errors import ServiceError
 from isp.services.vouchers import user_attrs
+from isp.units import format_duration
 
 LIVE = (VoucherState.unused, VoucherState.active)
 BULK_OVER = 50  # actions on more vouchers than this go through the bulk queue in chunks
@@ -48,9 +49,10 @@ def _queue(vouchers: list[Voucher], op: str, payload_of, priority: Priority) -> 
         router = db.session.get(Router, router_id)
         if router.mode.value != "api":
             continue
-        if len(group) > BULK_OVER and priority != Priority.critical:
+        if len(group) > BULK_OVER:  # chunk jobs on the same queue (bulk, or critical for a mass expiry)
             items = [(op, v.command_key, payload_of(v)) for v in group]
-            outbox.queue_bulk(router, items, f"voucher-action:{utcnow():%Y%m%d%H%M%S}", current_app.config["BULK_CHUNK"])
+            outbox.queue_bulk(router, items, f"voucher-action:{utcnow():%Y%m%d%H%M%S}", current_app.config["BULK_CHUNK"],
+                              Priority.critical if priority == Priority.critical else Priority.bulk)
         else:
             for voucher in group:
                 outbox.queue_command(router, op, voucher.command_key, payload_of(voucher), priority)
@@ -62,9 +64,20 @@ def retire(vouchers: list[Voucher], priority: Priority, action: str | None = Non
     _queue(vouchers, "hotspot_user.retire", lambda v: {"name": v.code, "action": action}, priority)
 
 
+def _remaining_attrs(voucher: Voucher) -> dict:
+    """The router user with only the quota still unused: a user re-created after removal starts its counters at zero."""
+    attrs = user_attrs(voucher.code, voucher.password, voucher.batch)
+    batch = voucher.batch
+    if batch.time_quota_seconds and voucher.uptime_seconds:
+        attrs["limit-uptime"] = format_duration(max(1, batch.time_quota_seconds - voucher.uptime_seconds))
+    if batch.data_quota_bytes and voucher.bytes_total:
+        attrs["limit-bytes-total"] = str(max(1, batch.data_quota_bytes - voucher.bytes_total))
+    return attrs
+
+
 def restore(vouchers: list[Voucher], priority: Priority = Priority.high) -> None:
-    """Make the router users exist and be enabled again."""
-    _queue(vouchers, "hotspot_user.ensure", lambda v: {"attrs": user_attrs(v.code, v.password, v.batch)}, priority)
+    """Make the router users exist and be enabled again, with the quota they have left."""
+    _queue(vouchers, "hotspot_user.ensure", lambda v: {"attrs": _remaining_attrs(v)}, priority)
 
 
 # -- driven by the clock and the usage poll ------------------------------------
@@ -136,13 +149,17 @@ def bulk_action(actor: User, action: str, vouchers: list[Voucher], extend_second
         retire(chosen, Priority.high, action="disable")
     elif action == "enable":
         chosen = [v for v in vouchers if v.state == VoucherState.disabled and (v.expires_at is None or v.expires_at > now)]
+        if actor.has_role("reseller"):  # what staff disabled (fraud, abuse) only staff enable again
+            by_staff = _disabled_by_staff([v.id for v in chosen])
+            chosen = [v for v in chosen if v.id not in by_staff]
         for state in (VoucherState.unused, VoucherState.active):
             group = [v for v in chosen if (v.first_login_at is None) == (state == VoucherState.unused)]
             transition(group, state, "enabled", actor, now)
         restore(chosen)
     elif action == "delete":
         chosen = [v for v in vouchers if v.state != VoucherState.deleted]
-        _refund_unused(actor, [v for v in chosen if v.state == VoucherState.unused and v.reseller_id])
+        _refund_unused(actor, [v for v in chosen if v.first_login_at is None and v.reseller_id
+                               and v.state in (VoucherState.unused, VoucherState.disabled)])
         transition(chosen, VoucherState.deleted, "deleted", actor, now)
         retire(chosen, Priority.high, action="remove")
     else:
@@ -163,12 +180,25 @@ def bulk_action(actor: User, action: str, vouchers: list[Voucher], extend_second
     return {"changed": len(chosen), "skipped": len(vouchers) - len(chosen)}
 
 
+def _disabled_by_staff(voucher_ids: list[int]) -> set[int]:
+    """Vouchers whose latest disabling was done by staff (or by the system)."""
+    latest: dict[int, int | None] = {}
+    for start in range(0, len(voucher_ids), 500):
+        rows = db.session.execute(select(VoucherEvent.voucher_id, VoucherEvent.actor_id).where(
+            VoucherEvent.voucher_id.in_(voucher_ids[start:start + 500]), VoucherEvent.to_state == VoucherState.disabled.value,
+            VoucherEvent.from_state != VoucherState.disabled.value).order_by(VoucherEvent.id))
+        latest.update(dict(rows.tuples().all()))
+    resellers = set(db.session.scalars(select(User.id).where(User.id.in_({a for a in latest.values() if a}),
+                                                             User.role == Role.reseller))) if latest else set()
+    return {vid for vid, actor_id in latest.items() if actor_id not in resellers}
+
+
 def _refund_unused(actor: User, vouchers: list[Voucher]) -> None:
     """Credit each reseller what they paid for unused vouchers that staff delete."""
     by_reseller: dict[int, list[Voucher]] = {}
     for voucher in vouchers:
         by_reseller.setdefault(voucher.reseller_id, []).append(voucher)
-    for reseller_id, group in by_reseller.items():
+    for reseller_id, group in sorted(by_reseller.items()):  # one lock order, so concurrent refunds never deadlock
         amount = sum((v.batch.unit_cost for v in group), start=ledger.CENT * 0)
         if amount > 0:
             account = ledger.account_for(db.session.get(User, reseller_id))

@@ -220,7 +220,9 @@ def sync_states(vouchers: list[Voucher]) -> dict[int, tuple[str, str]]:
 
 def retry_failed(batch: VoucherBatch, actor: User) -> int:
     """Give every dead push of the batch a fresh set of attempts, in chunks on the bulk queue."""
-    count = outbox.retry_group(batch.router, batch.group_key, current_app.config["BULK_CHUNK"])
+    live = {f"hotspot_user:{code}" for code in db.session.scalars(select(Voucher.code).where(
+        Voucher.batch_id == batch.id, Voucher.state.in_([VoucherState.unused, VoucherState.active])))}
+    count = outbox.retry_group(batch.router, batch.group_key, current_app.config["BULK_CHUNK"], keep=live)
     audit.record(actor, "vouchers.retry", f"batch:{batch.id}", f"{count} failed pushes retried")
     return count
 

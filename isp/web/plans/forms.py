@@ -4,9 +4,17 @@ from wtforms import BooleanField, IntegerField, SelectMultipleField, StringField
 from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from isp.units import format_bytes, format_duration
+from isp.units import format_duration
 
 FIELDS = ("name", "price", "reseller_price", "validity", "time_quota", "data_quota", "rate_limit", "shared_users", "active")
+
+
+def exact_size(count: int) -> str:
+    """Bytes in the largest unit that divides them exactly (a form round trip never changes the quota)."""
+    for unit, size in (("G", 1024 ** 3), ("M", 1024 ** 2), ("k", 1024)):
+        if count % size == 0:
+            return f"{count // size}{unit}"
+    return str(count)
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -45,6 +53,6 @@ class PlanForm(FlaskForm):
             "name": plan.name, "price": f"{plan.price:.2f}", "reseller_price": f"{plan.reseller_price:.2f}",
             "validity": format_duration(plan.validity_seconds),
             "time_quota": format_duration(plan.time_quota_seconds) if plan.time_quota_seconds else "",
-            "data_quota": format_bytes(plan.data_quota_bytes).replace(" ", "").replace("iB", "") if plan.data_quota_bytes else "",
+            "data_quota": exact_size(plan.data_quota_bytes) if plan.data_quota_bytes else "",
             "rate_limit": plan.rate_limit, "shared_users": plan.shared_users, "active": plan.active,
             "router_ids": [r.id for r in plan.routers]})

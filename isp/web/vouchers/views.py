@@ -15,7 +15,7 @@ from isp.services.errors import ServiceError
 from isp.units import UnitError, format_duration, parse_duration
 from isp.web.auth.forms import EmptyForm
 from isp.web.render import render
-from isp.web.security import ALL_ROLES, is_htmx, role_required
+from isp.web.security import ALL_ROLES, is_htmx, role_required, safe_next
 from isp.web.vouchers import bp
 from isp.web.vouchers.forms import ACTION_CHOICES, BulkForm, GenerateForm
 
@@ -40,7 +40,7 @@ def _filters() -> dict:
 def _choices() -> dict:
     """Options for the filter selects (small tables)."""
     staff = not current_user.has_role("reseller")
-    return {"plans": list(db.session.scalars(select(HotspotPlan).order_by(HotspotPlan.name))),
+    return {"plans": list(db.session.scalars(select(HotspotPlan).order_by(HotspotPlan.name))) if staff else plans.sellable(current_user),
             "routers": list(db.session.scalars(select(Router).order_by(Router.name))) if staff else [],
             "resellers": list(db.session.scalars(select(User).where(User.role == Role.reseller).order_by(User.username))) if staff else [],
             "states": [s.value for s in VoucherState]}
@@ -153,9 +153,7 @@ def retry(batch_id: int):
 def bulk():
     """Disable, enable, delete or extend the selected vouchers, or every voucher of a batch."""
     form = _bulk_form()
-    back = request.form.get("back") or url_for("vouchers.index")
-    if not back.startswith("/") or back.startswith("//"):
-        back = url_for("vouchers.index")
+    back = safe_next(request.form.get("back")) or url_for("vouchers.index")
     if not form.validate_on_submit():
         action = request.form.get("action", "")
         flash(f"Your role may not {action} vouchers." if action in voucher_lifecycle.ACTIONS else "Choose an action.", "error")
