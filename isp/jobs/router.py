@@ -150,15 +150,17 @@ def _run(router: Router, rows: list[RouterCommand], priority: str) -> str:
     return f"done {done}/{len(rows)}"
 
 
-PIPELINE_STEP = 25  # rows per query + tagged window; progress is committed after each step
+PIPELINE_STEP = 50  # rows per query + tagged window; urgent work is checked before every step
 
 
 def _run_pipelined(api, router: Router, rows: list[RouterCommand], config) -> int:  # noqa: ANN001
     """A chunk of ensures of one kind: per step one query, then tagged writes in flight."""
     kind = rows[0].operation.split(".")[0]
     done = 0
+    last_commit = time.monotonic()
     for start in range(0, len(rows), PIPELINE_STEP):
         if queues.urgent_waiting():  # checked before every step, the first included
+            db.session.commit()  # what is done so far stays done
             _step_aside(router, rows[start:])
             break
         step = rows[start:start + PIPELINE_STEP]
@@ -171,12 +173,15 @@ def _run_pipelined(api, router: Router, rows: list[RouterCommand], config) -> in
         for row, error in traps:
             stats.record(redis_store.client, router.id, False, 0.0, str(error))
         _retry_or_die(traps, config)
-        cache.invalidate(redis_store.client, router.id, kind)  # once per step, not per row
         ahead = [r.id for r in rows[start + PIPELINE_STEP:]]
+        if ahead and time.monotonic() - last_commit < config["BULK_PROGRESS_SECONDS"]:  # commit progress, not every step
+            continue
+        cache.invalidate(redis_store.client, router.id, kind)
         if ahead:  # the rows still ahead look alive to the sweep
             db.session.execute(update(RouterCommand).where(RouterCommand.id.in_(ahead)).values(updated_at=utcnow()),
                                execution_options={"synchronize_session": False})
         db.session.commit()
+        last_commit = time.monotonic()
     return done
 
 

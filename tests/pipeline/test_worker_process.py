@@ -47,7 +47,9 @@ def slow_router():
 
 
 def _worker(database_url: str, redis_url: str) -> subprocess.Popen:
-    env = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": "WARNING"}
+    # Progress committed after every step, so a kill lands with part of the chunk visibly done.
+    env = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": "WARNING",
+           "BULK_PROGRESS_SECONDS": "0"}
     env.pop("SECRET_KEY", None)  # same derived encryption key as the test app
     # Own session: the worker forks an RQ scheduler child, and a kill must take the whole group.
     return subprocess.Popen([sys.executable, "-m", "flask", "worker"], cwd=ROOT, env=env, start_new_session=True,
