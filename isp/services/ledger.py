@@ -56,14 +56,19 @@ def balances(account_ids: list[int]) -> dict[int, Decimal]:
     return {account_id: found.get(account_id, Decimal("0.00")) for account_id in account_ids}
 
 
+def lock(account: LedgerAccount) -> None:
+    """Take the account's row lock until commit (a row lock on MariaDB, the write lock on SQLite)."""
+    db.session.execute(update(LedgerAccount).where(LedgerAccount.id == account.id)
+                       .values(lock_version=LedgerAccount.lock_version + 1), execution_options={"synchronize_session": False})
+
+
 def _locked_balance(account: LedgerAccount) -> Decimal:
     """Take the account's row lock, then read the balance as committed by everyone else.
 
     The UPDATE is the lock on both engines: a row lock on MariaDB, the write lock on SQLite.
     The sum is a locking read on MariaDB, so it sees entries committed after our snapshot began.
     """
-    db.session.execute(update(LedgerAccount).where(LedgerAccount.id == account.id)
-                       .values(lock_version=LedgerAccount.lock_version + 1), execution_options={"synchronize_session": False})
+    lock(account)
     total = db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0))
                               .where(LedgerEntry.account_id == account.id).with_for_update())
     return Decimal(total).quantize(CENT)

@@ -61,11 +61,13 @@ def generate(actor: User, plan_id: int, count, router_id: int | None = None, mod
              prefix: str = "", length=8, note: str = "") -> VoucherBatch:  # noqa: ANN001
     """Create a batch of vouchers in one transaction and queue their push; a reseller pays first."""
     voucher_mode = _check_request(count, length, prefix, mode)
+    is_reseller = actor.has_role("reseller")
+    if is_reseller:  # the account lock first, before any other row: one lock order, no deadlock between two purchases
+        ledger.lock(ledger.account_for(actor))
     plan = db.session.get(HotspotPlan, plan_id) if plan_id else None
     if plan is None or plan not in plans.sellable(actor):
         raise ServiceError("Choose an active plan you are allowed to sell.", field="plan_id")
     router = _pick_router(plan, router_id)
-    is_reseller = actor.has_role("reseller")
     batch = VoucherBatch(
         plan_id=plan.id, router_id=router.id, created_by_id=actor.id, reseller_id=actor.id if is_reseller else None,
         note=(note or "").strip()[:200], mode=voucher_mode, prefix=prefix.upper(), code_length=length, count=count,
