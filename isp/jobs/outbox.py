@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from flask import current_app
-from rq.job import Job, JobStatus
+from rq.job import Job
 from sqlalchemy import select, update
 
 from isp.extensions import db, redis_store
@@ -16,7 +16,6 @@ from isp.models.base import utcnow
 from isp.services import outbox
 
 log = logging.getLogger(__name__)
-ALIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.STARTED}
 
 
 def sweep_outbox() -> dict:
@@ -38,7 +37,7 @@ def sweep_outbox() -> dict:
     rows = outbox.overdue(config["OUTBOX_SWEEP_GRACE"])
     job_ids = sorted({r.job_id for r in rows if r.job_id})
     jobs = Job.fetch_many(job_ids, connection=redis_store.client) if job_ids else []
-    alive = {job.id for job in jobs if job is not None and job.get_status(refresh=False) in ALIVE}
+    alive = {job.id for job in jobs if job is not None and job.get_status(refresh=False) in queues.ALIVE}
     lost = [r for r in rows if r.job_id not in alive]
     bulk: dict[int, list[int]] = defaultdict(list)
     for row in lost:

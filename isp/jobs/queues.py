@@ -5,6 +5,7 @@ import logging
 from datetime import timedelta
 
 from rq import Queue
+from rq.job import Job, JobStatus
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -13,6 +14,8 @@ from isp.jobs import QUEUES
 
 log = logging.getLogger(__name__)
 JOB_TIMEOUT = 120
+# RQ states in which a job will still run: the sweep and the periodic jobs do not enqueue it again.
+ALIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.STARTED}
 BATCH_TIMEOUT = 900
 
 
@@ -68,6 +71,20 @@ def enqueue_batch(router_id: int, command_ids: list[int], priority: str = "bulk"
         q.enqueue_in(timedelta(seconds=delay), execute_batch, router_id, command_ids, **kwargs)
     else:
         q.enqueue(execute_batch, router_id, command_ids, at_front=at_front, **kwargs)
+
+
+def enqueue_once(func, name: str, job_ids: dict[int, str], args_of=lambda key: (key,), timeout: int = 60) -> int:  # noqa: ANN001
+    """Enqueue func per key (e.g. per router) unless that key's job is still queued or running; returns how many."""
+    keys = list(job_ids)
+    jobs = Job.fetch_many([job_ids[k] for k in keys], connection=redis_store.client) if keys else []
+    q = queue(name)
+    queued = 0
+    for key, job in zip(keys, jobs):
+        if job is not None and job.get_status(refresh=False) in ALIVE:
+            continue
+        q.enqueue(func, *args_of(key), job_id=job_ids[key], job_timeout=timeout, result_ttl=60, ttl=60)
+        queued += 1
+    return queued
 
 
 def after_commit(session: Session, kind: str, *args) -> None:

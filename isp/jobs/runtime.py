@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import time
+from typing import Callable
 
 from flask import current_app
 
@@ -23,6 +25,43 @@ def pool() -> RouterPool:
         _pool = RouterPool(redis_store.client, PoolSettings.from_config(current_app.config))
         _pool_pid = os.getpid()
     return _pool
+
+
+class RouterUnavailable(Exception):
+    """A read could not reach the router; the message is what the job reports, `error` the router's own failure."""
+
+    def __init__(self, message: str, error: Exception | None = None) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+def read(router, reader: Callable, count: int = 1):  # noqa: ANN001, ANN201
+    """Run reader(api) on a pooled connection, honouring the breaker and recording the outcome.
+
+    Raises RouterUnavailable ("circuit open", "pool busy", "failed: …"); a failure counts
+    against the router's breaker and stats, a success closes the breaker.
+    """
+    from isp.routeros import stats
+    from isp.routeros.client import RouterSpec, classify
+    from isp.routeros.pool import PoolExhausted
+
+    shared = breaker()
+    if not shared.allow(router.id).allowed:
+        raise RouterUnavailable("circuit open")
+    started = time.perf_counter()
+    try:
+        with pool().connection(RouterSpec.from_model(router)) as conn:
+            result = reader(conn.api)
+    except PoolExhausted:
+        raise RouterUnavailable("pool busy") from None
+    except Exception as exc:  # noqa: BLE001 - any failure counts against the router
+        error = classify(exc)
+        shared.failure(router.id, error.message)
+        stats.record(redis_store.client, router.id, False, time.perf_counter() - started, str(error))
+        raise RouterUnavailable(f"failed: {error}", error) from exc
+    shared.success(router.id)
+    stats.record(redis_store.client, router.id, True, time.perf_counter() - started, count=count)
+    return result
 
 
 def breaker() -> CircuitBreaker:

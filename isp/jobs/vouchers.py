@@ -2,17 +2,13 @@
 from __future__ import annotations
 
 import logging
-import time
 
 from sqlalchemy import select
 
 from isp.extensions import db, redis_store
 from isp.jobs import queues, runtime
 from isp.models import Router, RouterMode, Voucher, VoucherState
-from isp.routeros import stats
 from isp.routeros.batch import query_words
-from isp.routeros.client import RouterSpec, classify
-from isp.routeros.pool import PoolExhausted
 from isp.services import voucher_lifecycle
 from isp.units import router_duration
 
@@ -39,23 +35,14 @@ def poll_usage_all() -> int:
     Most polls read the active sessions plus the users of active vouchers; every FULL_SCAN_EVERY-th poll
     reads every hotspot user, catching a voucher whose whole first session fell between two polls.
     """
-    from rq.job import Job
-
-    from isp.jobs.outbox import ALIVE
-
-    ids = list(db.session.scalars(select(Router.id).where(
+    ids = db.session.scalars(select(Router.id).where(
         Router.enabled.is_(True), Router.mode == RouterMode.api,
-        select(Voucher.id).where(Voucher.router_id == Router.id, Voucher.state.in_(voucher_lifecycle.LIVE)).exists())))
-    jobs = Job.fetch_many([f"voucher-usage-{i}" for i in ids], connection=redis_store.client) if ids else []
-    q = queues.queue("normal")
-    queued = 0
-    for router_id, job in zip(ids, jobs):
-        if job is not None and job.get_status(refresh=False) in ALIVE:
-            continue
-        full = redis_store.client.incr(f"isp:voucher-usage:polls:{router_id}") % FULL_SCAN_EVERY == 1
-        q.enqueue(sync_usage, router_id, full, job_id=f"voucher-usage-{router_id}", job_timeout=60, result_ttl=60, ttl=60)
-        queued += 1
-    return queued
+        select(Voucher.id).where(Voucher.router_id == Router.id, Voucher.state.in_(voucher_lifecycle.LIVE)).exists()))
+
+    def args_of(router_id: int) -> tuple[int, bool]:
+        return router_id, redis_store.client.incr(f"isp:voucher-usage:polls:{router_id}") % FULL_SCAN_EVERY == 1
+
+    return queues.enqueue_once(sync_usage, "normal", {i: f"voucher-usage-{i}" for i in ids}, args_of)
 
 
 def read_usage(api, names: list[str] | None = None) -> dict[str, dict]:  # noqa: ANN001
@@ -92,24 +79,12 @@ def sync_usage(router_id: int, full: bool = True) -> str:
     router = db.session.get(Router, router_id)
     if router is None or not router.enabled:
         return "skipped"
-    breaker = runtime.breaker()
-    if not breaker.allow(router.id).allowed:
-        return "circuit open"
     names = None if full else list(db.session.scalars(select(Voucher.code).where(
         Voucher.router_id == router.id, Voucher.state == VoucherState.active)))
-    started = time.perf_counter()
     try:
-        with runtime.pool().connection(RouterSpec.from_model(router)) as conn:
-            usage = read_usage(conn.api, names)
-    except PoolExhausted:
-        return "pool busy"
-    except Exception as exc:  # noqa: BLE001 - any failure counts against the router
-        error = classify(exc)
-        breaker.failure(router.id, error.message)
-        stats.record(redis_store.client, router.id, False, time.perf_counter() - started, str(error))
-        return f"failed: {error}"
-    breaker.success(router.id)
-    stats.record(redis_store.client, router.id, True, time.perf_counter() - started, count=2)
+        usage = runtime.read(router, lambda api: read_usage(api, names), count=2)
+    except runtime.RouterUnavailable as exc:
+        return str(exc)
     counts = voucher_lifecycle.apply_usage(router.id, {k: v for k, v in usage.items() if v["uptime"] or v["online"]})
     db.session.commit()
     return "activated {activated}, exhausted {exhausted}, updated {updated}".format(**counts)

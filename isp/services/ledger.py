@@ -46,16 +46,6 @@ def balance(account_id: int) -> Decimal:
     return Decimal(total).quantize(CENT)
 
 
-def balances(account_ids: list[int]) -> dict[int, Decimal]:
-    """Balances of many accounts in one grouped query."""
-    if not account_ids:
-        return {}
-    rows = db.session.execute(select(LedgerEntry.account_id, func.sum(LedgerEntry.amount))
-                              .where(LedgerEntry.account_id.in_(account_ids)).group_by(LedgerEntry.account_id))
-    found = {account_id: Decimal(total).quantize(CENT) for account_id, total in rows}
-    return {account_id: found.get(account_id, Decimal("0.00")) for account_id in account_ids}
-
-
 def lock(account: LedgerAccount) -> None:
     """Take the account's row lock until commit (a row lock on MariaDB, the write lock on SQLite)."""
     db.session.execute(update(LedgerAccount).where(LedgerAccount.id == account.id)

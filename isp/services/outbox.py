@@ -64,8 +64,6 @@ def _collapse(command: RouterCommand, open_key: str, operation: str, payload: di
         RouterCommand.id == command.id, RouterCommand.open_key == open_key).values(
         operation=operation, payload_json=json.dumps(payload, sort_keys=True, default=str)),
         execution_options={"synchronize_session": False}).rowcount
-    if changed:
-        db.session.refresh(command)
     return bool(changed)
 
 
@@ -82,6 +80,8 @@ def queue_command(router: Router, operation: str, key: str, payload: dict, prior
     existing = _holder(open_key)
     if existing is not None and not _collapse(existing, open_key, operation, payload):
         existing = None  # claimed by a worker meanwhile: this change needs its own row
+    elif existing is not None:
+        db.session.refresh(existing)  # the caller gets the row as collapsed
     if existing is None:
         command = _new_command(router, operation, key, payload, priority, group)
         try:
@@ -91,6 +91,7 @@ def queue_command(router: Router, operation: str, key: str, payload: dict, prior
             existing = _holder(open_key)
             if existing is None or not _collapse(existing, open_key, operation, payload):
                 raise
+            db.session.refresh(existing)
         else:
             if enqueue:
                 command.job_id = command_job_id(command.id)

@@ -94,40 +94,36 @@ def expire_due(now: datetime | None = None, limit: int = 2000) -> int:
 
 
 def apply_usage(router_id: int, usage: dict[str, dict], now: datetime | None = None) -> dict[str, int]:
-    """Record what the router reports per user name: {uptime, bytes_in, bytes_out, online_for}.
+    """Record what the router reports per user name: {uptime, bytes_in, bytes_out, online}.
 
-    `online_for` is the uptime of the session live now (0 if offline). First login is
-    `now - total uptime`: never later than the real one, so a customer never loses time to polling.
+    Uptime counts closed sessions plus the live one, so first login is `now - uptime`:
+    never later than the real one, and a customer never loses time to polling.
     """
     now = now or utcnow()
-    counts = {"activated": 0, "exhausted": 0, "updated": 0}
     names = sorted(usage)
-    exhausted: list[Voucher] = []
+    seen_vouchers: list[Voucher] = []
     for start in range(0, len(names), 500):
-        vouchers = db.session.scalars(select(Voucher).where(
-            Voucher.router_id == router_id, Voucher.code.in_(names[start:start + 500]),
-            Voucher.state.in_(LIVE)))
-        for voucher in vouchers:
-            seen = usage[voucher.code]
-            uptime = max(voucher.uptime_seconds, int(seen.get("uptime", 0)))
-            voucher.uptime_seconds = uptime
-            voucher.bytes_in = max(voucher.bytes_in, int(seen.get("bytes_in", 0)))
-            voucher.bytes_out = max(voucher.bytes_out, int(seen.get("bytes_out", 0)))
-            counts["updated"] += 1
-            if voucher.state == VoucherState.unused and (uptime > 0 or seen.get("online")):
-                voucher.first_login_at = now - timedelta(seconds=uptime)
-                voucher.expires_at = voucher.first_login_at + timedelta(seconds=voucher.validity_seconds)
-                transition([voucher], VoucherState.active, "first login seen on the router", now=now)
-                counts["activated"] += 1
-            batch = voucher.batch
-            if ((batch.time_quota_seconds and uptime >= batch.time_quota_seconds)
-                    or (batch.data_quota_bytes and voucher.bytes_total >= batch.data_quota_bytes)):
-                exhausted.append(voucher)
+        seen_vouchers += db.session.scalars(select(Voucher).where(
+            Voucher.router_id == router_id, Voucher.code.in_(names[start:start + 500]), Voucher.state.in_(LIVE)))
+    activated, exhausted = [], []
+    for voucher in seen_vouchers:
+        seen = usage[voucher.code]
+        voucher.uptime_seconds = max(voucher.uptime_seconds, int(seen.get("uptime", 0)))
+        voucher.bytes_in = max(voucher.bytes_in, int(seen.get("bytes_in", 0)))
+        voucher.bytes_out = max(voucher.bytes_out, int(seen.get("bytes_out", 0)))
+        if voucher.state == VoucherState.unused and (voucher.uptime_seconds > 0 or seen.get("online")):
+            voucher.first_login_at = now - timedelta(seconds=voucher.uptime_seconds)
+            voucher.expires_at = voucher.first_login_at + timedelta(seconds=voucher.validity_seconds)
+            activated.append(voucher)
+        batch = voucher.batch
+        if ((batch.time_quota_seconds and voucher.uptime_seconds >= batch.time_quota_seconds)
+                or (batch.data_quota_bytes and voucher.bytes_total >= batch.data_quota_bytes)):
+            exhausted.append(voucher)
+    transition(activated, VoucherState.active, "first login seen on the router", now=now)
     if exhausted:
         transition(exhausted, VoucherState.exhausted, "quota used up", now=now)
         retire(exhausted, Priority.critical)
-        counts["exhausted"] = len(exhausted)
-    return counts
+    return {"activated": len(activated), "exhausted": len(exhausted), "updated": len(seen_vouchers)}
 
 
 # -- staff and reseller actions ------------------------------------------------

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -232,8 +231,3 @@ def retry_failed(batch: VoucherBatch, actor: User) -> int:
 def allowed_plan_ids(user_id: int) -> set[int]:
     """Plans a reseller may sell."""
     return set(db.session.scalars(select(reseller_plans.c.plan_id).where(reseller_plans.c.user_id == user_id)))
-
-
-def price_of(batch: VoucherBatch) -> Decimal:
-    """What the batch cost its owner."""
-    return batch.unit_cost * batch.count

@@ -4,14 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from flask import Flask
-
-
-def _has_db_request() -> bool:
-    """True inside a request (the currency is read from the settings row)."""
-    from flask import has_request_context
-
-    return has_request_context()
+from flask import Flask, has_request_context
 
 
 def _currency() -> str:
@@ -65,7 +58,7 @@ def init_web(app: Flask) -> None:
         """A Decimal amount with two decimals and the operator's currency (read per request)."""
         if value is None:
             return "—"
-        currency = _currency() if _has_db_request() else ""
+        currency = _currency() if has_request_context() else ""
         text = f"{value:,.2f}"
         return f"{currency} {text}".strip()
 

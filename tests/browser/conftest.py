@@ -45,3 +45,14 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+def log_in(page, live_server: str, username: str) -> None:
+    """Sign in through the real form and wait for the dashboard."""
+    from tests.conftest import TEST_PASSWORD
+
+    page.goto(live_server + "/auth/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(live_server + "/")

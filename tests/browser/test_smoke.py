@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, log_in
 from tests.conftest import TEST_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -49,11 +49,7 @@ def test_user_search_updates_results_without_reload(live_server, page, make_user
     make_user("admin", username="boss")
     for name in ("alpha", "beta", "gamma"):
         make_user("reseller", username=name)
-    page.goto(live_server + "/auth/login")
-    page.fill("input[name=username]", "boss")
-    page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(live_server + "/")
+    log_in(page, live_server, "boss")
     page.click("nav >> text=Users")
     page.wait_for_url(live_server + "/settings/users/")
     page.evaluate("window.__marker = 1")  # survives only if the page is not reloaded

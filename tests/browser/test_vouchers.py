@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS
-from tests.conftest import TEST_PASSWORD, run_worker
+from tests.browser.conftest import ARTIFACTS, log_in
+from tests.conftest import run_worker
 
 pytestmark = pytest.mark.browser
 
@@ -16,11 +16,7 @@ def test_generate_watch_progress_and_print(live_server, page, app, sim, make_use
     make_user("admin", username="boss")
     router = make_router(sim.routers[0])
     make_plan([router.id], name="Browser pass", price="1.50", reseller_price="1.50")
-    page.goto(live_server + "/auth/login")
-    page.fill("input[name=username]", "boss")
-    page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(live_server + "/")
+    log_in(page, live_server, "boss")
     page.click("nav >> text=Vouchers")
     page.click("text=Generate vouchers")
     page.fill("input[name=count]", "400")

@@ -49,7 +49,8 @@ def test_metrics_expose_router_counters_latency_circuits_queues_and_workers(app,
 
 
 def test_health_detailed_reports_stores_workers_and_circuits(app, client, auth, make_router):
-    up, down = make_router(name="up-gw"), make_router(name="down-gw")
+    make_router(name="up-gw")
+    down = make_router(name="down-gw")
     with app.app_context():
         breaker = CircuitBreaker.from_config(redis_store.client, app.config)
         for _ in range(app.config["BREAKER_THRESHOLD"]):
