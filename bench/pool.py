@@ -142,7 +142,7 @@ def p7(h: Harness, fleet) -> None:
 
 
 def main() -> None:
-    from isp.routeros.simulator import FaultConfig, Fleet, RouterConfig
+    from routeros_sim import FaultConfig, Fleet, RouterConfig
 
     configs = [RouterConfig(name=f"b{i}", password=PASSWORD, tls_port=None, faults=FaultConfig(latency_ms=LATENCY_MS))
                for i in range(6)]

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from isp.routeros.simulator.wire import SentenceDecoder, encode_sentence  # noqa: E402
+from routeros_sim.wire import SentenceDecoder, encode_sentence  # noqa: E402
 
 LOGIN = encode_sentence(["/login", "=name=admin", "=password=bench"])
 COMMAND = encode_sentence(["/system/identity/print"])
@@ -36,7 +36,7 @@ def cpu_seconds(pid: int) -> float:
 def start_simulator() -> tuple[subprocess.Popen, int]:
     """Start one quiet router in a child process and return it with its port."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "isp.routeros.simulator", "--routers", "1", "--base-port", "0",
+        [sys.executable, "-m", "routeros_sim", "--routers", "1", "--base-port", "0",
          "--tls-base-port", "-1", "--password", "bench", "--clients", "0", "--users", "0",
          "--log-level", "warning"],
         cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})

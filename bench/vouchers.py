@@ -289,7 +289,7 @@ def p6(h: Harness, fleet, admin_id: int) -> None:  # noqa: ANN001
 
 
 def main() -> None:
-    from isp.routeros.simulator import FaultConfig, Fleet, RouterConfig
+    from routeros_sim import FaultConfig, Fleet, RouterConfig
 
     instance = tempfile.mkdtemp(prefix="isp-bench-instance-")
     os.environ["ISP_INSTANCE_PATH"] = instance  # the app, workers and clock never touch the real instance/

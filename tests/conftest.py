@@ -192,7 +192,7 @@ SIM_PASSWORD = "sim-secret-pw"
 @pytest.fixture(scope="session")
 def fleet():
     """Three simulated routers on free loopback ports, shared by the session (reset per test)."""
-    from isp.routeros.simulator import Fleet, RouterConfig
+    from routeros_sim import Fleet, RouterConfig
 
     configs = [RouterConfig(name=f"t{i}", password=SIM_PASSWORD, tls_port=None, seed=i) for i in range(1, 4)]
     with Fleet(configs, speed=1.0) as running:
@@ -202,7 +202,7 @@ def fleet():
 @pytest.fixture
 def sim(fleet):
     """The fleet with every fault switch cleared before and after the test."""
-    from isp.routeros.simulator import FaultConfig
+    from routeros_sim import FaultConfig
 
     def clear():
         for router in fleet.routers:

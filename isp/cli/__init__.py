@@ -10,7 +10,7 @@ def init_cli(app: Flask) -> None:
     from isp.cli.users import users_cli
     from isp.cli.vouchers import vouchers_cli
     from isp.cli.worker import clock_command, worker_command
-    from isp.routeros.simulator.cli import sim_cli
+    from isp.cli.sim import sim_cli
 
     for command in (users_cli, demo_command, embedded_redis_cli, worker_command, clock_command, sim_cli,
                     vouchers_cli):

@@ -67,7 +67,7 @@ def _spec(sim_router, router_id=99, max_sessions=20, password=SIM_PASSWORD):
 
 
 def test_fleet_wide_cap_is_enforced_across_pools():
-    from isp.routeros.simulator import Fleet, RouterConfig
+    from routeros_sim import Fleet, RouterConfig
 
     shared = fakeredis.FakeRedis()
     settings = PoolSettings(timeout=1, max_size=4, fleet_cap=8, acquire_timeout=0.2)
@@ -88,7 +88,7 @@ def test_fleet_wide_cap_is_enforced_across_pools():
 
 
 def test_health_check_after_idle_replaces_a_dead_connection():
-    from isp.routeros.simulator import Fleet, RouterConfig
+    from routeros_sim import Fleet, RouterConfig
 
     settings = PoolSettings(timeout=1, health_after=0.0)
     with Fleet([RouterConfig(name="hc", password=SIM_PASSWORD, tls_port=None)]) as fleet:
@@ -105,7 +105,7 @@ def test_health_check_after_idle_replaces_a_dead_connection():
 
 
 def test_idle_connections_are_evicted():
-    from isp.routeros.simulator import Fleet, RouterConfig
+    from routeros_sim import Fleet, RouterConfig
 
     with Fleet([RouterConfig(name="idle", password=SIM_PASSWORD, tls_port=None)]) as fleet:
         pool = RouterPool(fakeredis.FakeRedis(), PoolSettings(timeout=1, idle_timeout=0.0), "idle")
@@ -117,7 +117,7 @@ def test_idle_connections_are_evicted():
 
 
 def test_wrong_password_is_an_auth_error_not_a_failover():
-    from isp.routeros.simulator import Fleet, RouterConfig
+    from routeros_sim import Fleet, RouterConfig
 
     with Fleet([RouterConfig(name="auth", password=SIM_PASSWORD, tls_port=None)]) as fleet:
         pool = RouterPool(fakeredis.FakeRedis(), PoolSettings(timeout=1), "auth")

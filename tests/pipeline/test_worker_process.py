@@ -40,7 +40,7 @@ def shared_redis(tmp_path):
 @pytest.fixture
 def slow_router():
     """A simulated router that answers every reply after 4 ms."""
-    from isp.routeros.simulator import FaultConfig, Fleet, RouterConfig
+    from routeros_sim import FaultConfig, Fleet, RouterConfig
 
     with Fleet([RouterConfig(name="slow", password=SIM_PASSWORD, tls_port=None, faults=FaultConfig(latency_ms=4))]) as fleet:
         yield fleet.routers[0]

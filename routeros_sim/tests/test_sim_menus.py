@@ -4,8 +4,8 @@ import pytest
 from librouteros.exceptions import TrapError
 from librouteros.login import token
 
-from isp.routeros.simulator import Fleet, RouterConfig
-from tests.routeros.simclient import RawClient, connect
+from routeros_sim import Fleet, RouterConfig
+from routeros_sim.tests.simclient import RawClient, connect
 
 MENUS = [
     ("ip/hotspot/user", {"name": "u1", "password": "p", "limit-uptime": "3600"},

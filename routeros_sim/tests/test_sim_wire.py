@@ -2,9 +2,9 @@
 
 import pytest
 
-from isp.routeros.simulator.wire import (SentenceDecoder, WireError, decode_length, encode_length,
+from routeros_sim.wire import (SentenceDecoder, WireError, decode_length, encode_length,
                                          encode_sentence)
-from tests.routeros.simclient import RawClient, attrs
+from routeros_sim.tests.simclient import RawClient, attrs
 
 
 @pytest.mark.parametrize("length, size, first", [

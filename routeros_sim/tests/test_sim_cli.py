@@ -8,10 +8,8 @@ from pathlib import Path
 
 import librouteros
 import pytest
-from flask import Flask
 
-from isp.routeros.simulator.cli import sim_cli
-from isp.routeros.simulator.cmdline import build_fleet, run_command
+from routeros_sim.cmdline import build_fleet, run_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,7 +76,7 @@ def test_help_lists_the_documented_options():
 def test_module_entry_point_serves_routers_until_sigterm(tmp_path):
     state = tmp_path / "state.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "isp.routeros.simulator", "--routers", "2", "--base-port", "0",
+        [sys.executable, "-m", "routeros_sim", "--routers", "2", "--base-port", "0",
          "--username", "admin", "--password", "secret", "--state", str(state), "--clients", "0"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -97,10 +95,3 @@ def test_module_entry_point_serves_routers_until_sigterm(tmp_path):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     assert "cli-user" in state.read_text()
-
-
-def test_flask_group_exposes_run():
-    app = Flask("sim-cli-test")
-    app.cli.add_command(sim_cli)
-    result = app.test_cli_runner().invoke(args=["sim", "run", "--help"])
-    assert result.exit_code == 0 and "--routers" in result.output

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from isp.routeros.simulator import Fleet, RouterConfig
-from tests.routeros.simclient import PASSWORD, RawClient, connect
+from routeros_sim import Fleet, RouterConfig
+from routeros_sim.tests.simclient import PASSWORD, RawClient, connect
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import time
 
 import librouteros
 
-from isp.routeros.simulator.wire import SentenceDecoder, encode_sentence
+from routeros_sim.wire import SentenceDecoder, encode_sentence
 
 PASSWORD = "s3cret"
 

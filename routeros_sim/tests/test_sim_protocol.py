@@ -3,7 +3,7 @@
 import pytest
 import routeros_api
 
-from tests.routeros.simclient import PASSWORD, RawClient, attrs
+from routeros_sim.tests.simclient import PASSWORD, RawClient, attrs
 
 
 def test_interleaved_tagged_commands_on_one_connection(raw):

@@ -4,8 +4,8 @@ import pytest
 import routeros_api
 from librouteros.query import And, Key, Or
 
-from isp.routeros.simulator.query import Query, QueryError
-from tests.routeros.simclient import PASSWORD, attrs
+from routeros_sim.query import Query, QueryError
+from routeros_sim.tests.simclient import PASSWORD, attrs
 
 NAME, DISABLED, LIMIT = Key("name"), Key("disabled"), Key("limit-bytes-total")
 

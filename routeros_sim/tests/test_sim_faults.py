@@ -6,8 +6,8 @@ import time
 import pytest
 from librouteros.exceptions import ConnectionClosed, TrapError
 
-from isp.routeros.simulator import ControlError, FaultConfig, Fleet, RouterConfig, control
-from tests.routeros.simclient import PASSWORD, connect, wait_for
+from routeros_sim import ControlError, FaultConfig, Fleet, RouterConfig, control
+from routeros_sim.tests.simclient import PASSWORD, connect, wait_for
 
 
 @pytest.fixture(scope="module")

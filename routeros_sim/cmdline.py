@@ -1,4 +1,4 @@
-"""The `run` command shared by `flask sim run` and `python -m isp.routeros.simulator`."""
+"""The `run` command shared by `flask sim run` and `python -m routeros_sim`."""
 
 from __future__ import annotations
 

@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from isp.routeros.simulator import Fleet, RouterConfig
-from isp.routeros.simulator.values import parse_duration
-from tests.routeros.simclient import PASSWORD, connect
+from routeros_sim import Fleet, RouterConfig
+from routeros_sim.values import parse_duration
+from routeros_sim.tests.simclient import PASSWORD, connect
 
 NEVER = 1e12  # a session_mean so long that only the router's rules end a session
 

@@ -9,8 +9,8 @@ import routeros_api
 from librouteros.exceptions import ConnectionClosed, FatalError, TrapError
 from librouteros.login import token
 
-from isp.routeros.simulator import Fleet, RouterConfig, client_context
-from tests.routeros.simclient import PASSWORD, RawClient, attrs, connect, wait_for
+from routeros_sim import Fleet, RouterConfig, client_context
+from routeros_sim.tests.simclient import PASSWORD, RawClient, attrs, connect, wait_for
 
 
 def test_plain_login_succeeds_and_is_counted(router):
