@@ -37,7 +37,7 @@ test-sqlite:
 
 test-mysql:
 	@echo "== profile: $$(echo $$TEST_DATABASE_URL | sed -E 's#//[^@]*@#//***@#') + $${TEST_REDIS_URL:-fakeredis} =="
-	$(BIN)/pytest -q --ignore=tests/routeros $(PYTEST_ARGS)
+	$(BIN)/pytest -q --ignore=routeros_sim $(PYTEST_ARGS)
 
 bench: venv
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
