@@ -4,14 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test test-sqlite test-mysql venv chromium bench clean
+.PHONY: lint demo test test-sqlite test-mysql venv chromium bench clean
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 
 # Browser tests drive Debian's Chromium; install it when missing (never `playwright install`).
@@ -26,10 +26,13 @@ demo: venv
 	./bin/demo
 
 # SQLite + fakeredis always; MariaDB + real Redis too when TEST_DATABASE_URL/TEST_REDIS_URL are set (.ci/run sets them).
-test: venv chromium
+test: venv chromium lint
 	$(MAKE) --no-print-directory test-sqlite
 	@if [ -n "$$TEST_DATABASE_URL" ]; then $(MAKE) --no-print-directory test-mysql; \
 	 else echo "TEST_DATABASE_URL not set: MariaDB profile not run (.ci/run runs it)"; fi
+
+lint: venv
+	$(BIN)/ruff check .
 
 test-sqlite:
 	@echo "== profile: SQLite + fakeredis =="
