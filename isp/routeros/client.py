@@ -44,13 +44,19 @@ class RouterSpec:
         return f"RouterSpec(id={self.id}, name={self.name!r}, addresses={self.addresses}, port={self.port})"
 
     @classmethod
-    def from_model(cls, router) -> "RouterSpec":  # noqa: ANN001
-        """Build from a Router row, decrypting its password."""
-        from isp.crypto import decrypt
+    def from_model(cls, router) -> RouterSpec:  # noqa: ANN001
+        """Build from a Router row, decrypting its password; refuses if the row now points elsewhere."""
+        from isp.crypto import decrypt_bound, endpoint_binding
 
+        password, bound = decrypt_bound(router.password_encrypted)
+        # The password was sealed with the place it may be sent: a row whose address, port, username or
+        # TLS changed without re-entering it must never carry it there (a legacy token has no binding).
+        here = endpoint_binding(router.addresses, router.api_port, router.username, router.use_tls, router.verify_tls)
+        if bound is not None and bound != here:
+            raise ValueError("credentials are bound to another address; re-enter the password")
         return cls(
             id=router.id, name=router.name, addresses=tuple(router.addresses), port=router.api_port,
-            username=router.username, password=decrypt(router.password_encrypted), tls=router.use_tls,
+            username=router.username, password=password, tls=router.use_tls,
             verify_tls=router.verify_tls, max_sessions=router.max_sessions,
         )
 

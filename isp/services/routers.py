@@ -7,7 +7,7 @@ import uuid
 
 from sqlalchemy import func, select
 
-from isp.crypto import encrypt
+from isp.crypto import decrypt_bound, encrypt_bound, endpoint_binding
 from isp.extensions import db, redis_store
 from isp.models import CommandState, Priority, Router, RouterCommand, RouterMode, User
 from isp.routeros import breaker as breaker_mod
@@ -64,27 +64,51 @@ def _validate(data: dict, router: Router | None) -> dict:
         mode = RouterMode(data.get("mode") or "api")
     except ValueError:
         raise ServiceError("Mode must be api or radius.", field="mode") from None
-    return {
+    values = {
         "name": name, "addresses": parse_addresses(data.get("addresses", "")), "api_port": port,
         "use_tls": bool(data.get("use_tls")), "verify_tls": bool(data.get("verify_tls")) and bool(data.get("use_tls")),
         "username": username, "password": password, "mode": mode, "site": (data.get("site") or "").strip()[:120],
         "notes": (data.get("notes") or "").strip()[:5000], "enabled": bool(data.get("enabled", True)),
         "max_sessions": max_sessions,
     }
+    if router is not None and not password and _binding(values) != _stored_binding(router):
+        raise ServiceError("Re-enter the API password: changing the addresses, port, TLS or username needs it again.",
+                           field="password")
+    return values
+
+
+def _binding(values: dict) -> dict:
+    """Where the router's password may be sent, from cleaned form values."""
+    return endpoint_binding(values["addresses"], values["api_port"], values["username"], values["use_tls"], values["verify_tls"])
+
+
+def _stored_binding(router: Router) -> dict:
+    """Where the stored password may be sent (a legacy token: where the router pointed when it was saved)."""
+    try:
+        bound = decrypt_bound(router.password_encrypted)[1]
+    except ValueError:
+        bound = None  # unreadable: the worker reports it; a new password is the only fix anyway
+    return bound or endpoint_binding(router.addresses, router.api_port, router.username, router.use_tls, router.verify_tls)
 
 
 def _apply(router: Router, values: dict) -> None:
+    binding = _binding(values)
     password = values.pop("password")
+    if not password:  # unchanged binding (validated): re-seal the kept password, migrating a legacy token
+        try:
+            password = decrypt_bound(router.password_encrypted)[0]
+        except ValueError:
+            password = None  # unreadable: keep the token so the worker keeps saying so
     addresses = values.pop("addresses")
     for field, value in values.items():
         setattr(router, field, value)
     router.addresses = addresses
-    if password:
-        router.password_encrypted = encrypt(password)
+    if password is not None:
+        router.password_encrypted = encrypt_bound(password, binding)
 
 
 def create_router(data: dict, actor: User | None = None) -> Router:
-    """Register a router; its password is stored encrypted."""
+    """Register a router; its password is stored encrypted, bound to where it may be sent."""
     values = _validate(data, None)
     router = Router(password_encrypted="")
     _apply(router, values)
@@ -95,7 +119,7 @@ def create_router(data: dict, actor: User | None = None) -> Router:
 
 
 def update_router(router: Router, data: dict, actor: User | None = None) -> Router:
-    """Edit a router; a blank password keeps the stored one."""
+    """Edit a router; a blank password keeps the stored one unless where it is sent changes."""
     values = _validate(data, router)
     _apply(router, values)
     db.session.flush()

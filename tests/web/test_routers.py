@@ -2,10 +2,15 @@
 from __future__ import annotations
 
 import re
+import socket
+import threading
 
-from isp.crypto import decrypt
+from sqlalchemy import text
+
+from isp.crypto import decrypt, encrypt
 from isp.extensions import db
 from isp.models import Router
+from isp.routeros.client import RouterSpec
 from isp.services import outbox
 from tests.conftest import SIM_PASSWORD, run_worker
 
@@ -78,7 +83,9 @@ def test_edit_with_a_blank_password_keeps_the_stored_one(app, client, auth, make
     page = client.get(f"/routers/{router.id}/edit").get_data(as_text=True)
     assert "Leave blank to keep the stored password." in page and 'name="password" type="password" value=""' in page
     token = auth.token()
-    response = client.post(f"/routers/{router.id}/edit", data=_form(token, name=router.name, password="", site="South"))
+    # Same endpoint as make_router saved (only the site changes): the stored password may stay.
+    same = {"addresses": "127.0.0.1", "api_port": "1", "username": "admin"}
+    response = client.post(f"/routers/{router.id}/edit", data=_form(token, name=router.name, password="", site="South", **same))
     assert response.status_code == 302
     with app.app_context():
         stored = db.session.get(Router, router.id)
@@ -86,6 +93,98 @@ def test_edit_with_a_blank_password_keeps_the_stored_one(app, client, auth, make
     client.post(f"/routers/{router.id}/edit", data=_form(token, name=router.name, password="a-new-one"))
     with app.app_context():
         assert decrypt(db.session.get(Router, router.id).password_encrypted) == "a-new-one"
+
+
+def test_changing_where_a_router_is_reached_needs_the_password_again(app, client, auth, make_router):
+    auth.login_as("operator")
+    router = make_router()
+    token = auth.token()
+    same = {"name": router.name, "addresses": "127.0.0.1", "api_port": "1", "username": "admin", "password": ""}
+    for change in ({"addresses": "203.0.113.9"}, {"addresses": "127.0.0.1 203.0.113.9"}, {"api_port": "8728"},
+                   {"username": "other"}, {"use_tls": "y"}):
+        response = client.post(f"/routers/{router.id}/edit", data=_form(token, **{**same, **change}))
+        html = response.get_data(as_text=True)
+        assert response.status_code == 422, change
+        block = re.search(r'<div class="field has-error">\s*<label class="label" for="password">.*?</div>', html, re.S)
+        assert block and "Re-enter the API password" in block.group(0), change
+    stored = _router(app, router.id)
+    assert (stored.addresses, stored.api_port, stored.username, stored.use_tls) == (["127.0.0.1"], 1, "admin", False)
+    # Re-entering the password saves the new endpoint, and the password is bound to it.
+    moved = {**same, "api_port": "8728", "password": "p4ss-w0rd"}
+    response = client.post(f"/routers/{router.id}/edit", data=_form(token, **moved))
+    assert response.status_code == 302
+    with app.app_context():
+        spec = RouterSpec.from_model(db.session.get(Router, router.id))
+        assert (spec.port, spec.password) == (8728, "p4ss-w0rd")
+
+
+def test_a_stored_password_is_never_sent_to_an_address_it_was_not_saved_with(app, client, auth, sim, make_router):
+    router = make_router(sim.routers[0])
+    # An attacker's listener; the row is pointed at it behind the form's back (e.g. a bad import or SQL).
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    listener.settimeout(0.2)
+    seen: list[bytes] = []
+    stop = threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            conn.settimeout(0.5)
+            try:
+                seen.append(conn.recv(4096))
+            except OSError:
+                seen.append(b"")
+            conn.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        with app.app_context():
+            db.session.execute(text("UPDATE routers SET api_port = :p WHERE id = :id"),
+                               {"p": listener.getsockname()[1], "id": router.id})
+            db.session.commit()
+        auth.login_as("operator")
+        poll = _start_test(client, auth, router.id)
+        run_worker(app, promote_scheduled=False)
+        html = client.get(poll, headers=HX).get_data(as_text=True)
+    finally:
+        stop.set()
+        thread.join(2)
+        listener.close()
+    assert seen == []  # the worker never even connected, so no password left the panel
+    assert "Failed" in html and "credentials are bound to another address; re-enter the password" in html
+
+
+def test_a_password_saved_before_binding_still_works_and_is_bound_on_the_next_save(app, client, auth, sim, make_router):
+    router = make_router(sim.routers[0])
+    with app.app_context():
+        db.session.execute(text("UPDATE routers SET password_encrypted = :t WHERE id = :id"),
+                           {"t": encrypt(SIM_PASSWORD), "id": router.id})  # the pre-binding token format
+        db.session.commit()
+        assert RouterSpec.from_model(db.session.get(Router, router.id)).password == SIM_PASSWORD
+    auth.login_as("operator")
+    poll = _start_test(client, auth, router.id)
+    run_worker(app, promote_scheduled=False)
+    assert "Connected" in client.get(poll, headers=HX).get_data(as_text=True)
+    # An edit that keeps the endpoint re-seals the legacy token with its binding; moving it then needs the password.
+    same = {"name": router.name, "addresses": "127.0.0.1", "api_port": str(sim.routers[0].port), "username": "admin",
+            "password": ""}
+    assert client.post(f"/routers/{router.id}/edit", data=_form(auth.token(), **same, site="East")).status_code == 302
+    with app.app_context():
+        stored = db.session.get(Router, router.id)
+        assert stored.site == "East" and decrypt(stored.password_encrypted) == SIM_PASSWORD
+        stored.api_port = 1
+        try:
+            RouterSpec.from_model(stored)
+            raise AssertionError("a moved router must not get the stored password")
+        except ValueError as err:
+            assert "re-enter the password" in str(err)
+        db.session.rollback()
 
 
 def test_list_filters_in_sql_and_paginates(app, client, auth, make_router):
