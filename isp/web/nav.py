@@ -7,9 +7,9 @@ from werkzeug.routing import BuildError
 
 from isp.web.security import ALL_ROLES, STAFF
 
-# (label, endpoint, roles, icon)
+# (label, endpoint, roles, icon): the icon is a symbol id in static/icons/lucide.svg
 NAV = (
-    ("Dashboard", "dashboard.index", ALL_ROLES, "grid"),
+    ("Dashboard", "dashboard.index", ALL_ROLES, "layout-grid"),
     ("Routers", "routers.index", STAFF, "server"),
     ("Vouchers", "vouchers.index", ALL_ROLES, "ticket"),
     ("Plans", "plans.index", STAFF, "layers"),
@@ -17,9 +17,9 @@ NAV = (
     ("Customers", "customers.index", ALL_ROLES, "user"),
     ("Resellers", "resellers.index", ("admin",), "briefcase"),
     ("My account", "resellers.mine", ("reseller",), "wallet"),
-    ("Reports", "reports.index", STAFF, "bar-chart"),
+    ("Reports", "reports.index", STAFF, "chart-column"),
     ("Monitoring", "monitoring.index", STAFF, "activity"),
-    ("Users", "users.index", ("admin",), "users"),
+    ("Users", "users.index", ("admin",), "user-cog"),
     ("Settings", "settings.index", ("admin",), "settings"),
 )
 
