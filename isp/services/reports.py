@@ -1,8 +1,6 @@
 """Sales reports: voucher activations and their face value, aggregated in SQL, by local day, plan, reseller or router."""
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -15,6 +13,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from isp.extensions import db
 from isp.models import AccountKind, EntryKind, HotspotPlan, LedgerAccount, LedgerEntry, Router, User, Voucher
+from isp.services import csvout
 
 GROUPS = {"day": "Day", "plan": "Plan", "reseller": "Reseller", "router": "Router"}
 MAX_DAYS = 366
@@ -199,23 +198,16 @@ def sales(start: date, end: date, group: str, tz: ZoneInfo | str) -> SalesReport
                        purchases=sum((paid for _, paid in purchases.values()), ZERO))
 
 
-def _cell(text: str) -> str:
-    """A label safe to open in a spreadsheet (no formula injection from a plan or user name)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def sales_csv(report: SalesReport) -> str:
     """The report as CSV: one row per line, then the totals; money with two decimals."""
-    out = io.StringIO()
-    writer = csv.writer(out)
     with_purchases = report.group == "reseller"
-    writer.writerow([GROUPS[report.group], "Activations", "Revenue"] + (["Reseller purchases"] if with_purchases else []))
+    header = [GROUPS[report.group], "Activations", "Revenue"] + (["Reseller purchases"] if with_purchases else [])
+    rows = []
     for row in report.rows:
         paid = [] if not with_purchases else ["" if row.purchases is None else f"{row.purchases:.2f}"]
-        writer.writerow([_cell(row.label), row.activations, f"{row.revenue:.2f}"] + paid)
-    writer.writerow(["Total", report.activations, f"{report.revenue:.2f}"]
-                    + ([f"{report.purchases:.2f}"] if with_purchases else []))
-    return out.getvalue()
+        rows.append([row.label, row.activations, f"{row.revenue:.2f}"] + paid)
+    rows.append(["Total", report.activations, f"{report.revenue:.2f}"] + ([f"{report.purchases:.2f}"] if with_purchases else []))
+    return csvout.render(header, rows)
 
 
 def csv_filename(report: SalesReport) -> str:

@@ -9,10 +9,10 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from isp.extensions import db
-from isp.models import EntryKind, LedgerEntry, User, Voucher, VoucherState
+from isp.models import EntryKind, HotspotPlan, LedgerEntry, User, Voucher, VoucherState
 from isp.services import ledger, reports
 
 NAIROBI = "Africa/Nairobi"  # UTC+3 all year
@@ -112,6 +112,16 @@ def test_csv_export_has_the_same_figures_with_two_decimals(client, auth, sales):
     days = _csv(client.get("/reports/sales.csv", query_string={**RANGE, "group": "day"}))
     assert days == [["Day", "Activations", "Revenue"], ["2024-03-04", "3", "47.50"], ["2024-03-05", "2", "35.50"],
                     ["2024-03-06", "0", "0.00"], ["2024-03-07", "0", "0.00"], ["Total", "5", "83.00"]]
+
+
+def test_csv_export_neutralises_a_label_that_would_run_as_a_formula(app, client, auth, sales):
+    with app.app_context():
+        db.session.execute(update(HotspotPlan).where(HotspotPlan.name == "Gold").values(name="=HYPERLINK(\"http://x\")"))
+        db.session.execute(update(HotspotPlan).where(HotspotPlan.name == "Basic").values(name="@SUM(A1)"))
+        db.session.commit()
+    auth.login_as("admin")
+    rows = _csv(client.get("/reports/sales.csv", query_string={**RANGE, "group": "plan"}))
+    assert rows[1:] == [["'=HYPERLINK(\"http://x\")", "2", "51.00"], ["'@SUM(A1)", "3", "32.00"], ["Total", "5", "83.00"]]
 
 
 def test_the_page_links_the_csv_of_the_range_shown(client, auth, sales):

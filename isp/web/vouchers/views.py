@@ -1,16 +1,13 @@
 """Voucher pages: lists with filters, batches with live push progress, generation, bulk actions, CSV."""
 from __future__ import annotations
 
-import csv
-import io
-
 from flask import Response, abort, current_app, flash, redirect, request, stream_with_context, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from isp.extensions import db
 from isp.models import HotspotPlan, Router, Role, User, Voucher, VoucherEvent, VoucherState
-from isp.services import ledger, plans, voucher_lifecycle, vouchers
+from isp.services import csvout, ledger, plans, voucher_lifecycle, vouchers
 from isp.services.errors import ServiceError
 from isp.units import UnitError, format_duration, parse_duration
 from isp.web.auth.forms import EmptyForm
@@ -202,20 +199,11 @@ def export():
     stmt = vouchers.list_query(current_user, filters).order_by(None).order_by(Voucher.id)
 
     def rows():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(CSV_COLUMNS)
         for v in db.session.scalars(stmt.execution_options(yield_per=1000)):
-            writer.writerow([v.code, v.password, v.state.value, v.plan.name, v.router.name, v.batch_id, f"{v.price:.2f}",
-                             format_duration(v.validity_seconds),
-                             v.first_login_at.isoformat() if v.first_login_at else "",
-                             v.expires_at.isoformat() if v.expires_at else "", v.uptime_seconds, v.bytes_in, v.bytes_out])
-            if buffer.tell() > 65536:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
+            yield [v.code, v.password, v.state.value, v.plan.name, v.router.name, v.batch_id, f"{v.price:.2f}",
+                   format_duration(v.validity_seconds), v.first_login_at.isoformat() if v.first_login_at else "",
+                   v.expires_at.isoformat() if v.expires_at else "", v.uptime_seconds, v.bytes_in, v.bytes_out]
 
     name = f"vouchers-batch-{filters['batch_id']}.csv" if filters["batch_id"] else "vouchers.csv"
-    return Response(stream_with_context(rows()), mimetype="text/csv",
+    return Response(stream_with_context(csvout.stream(CSV_COLUMNS, rows())), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
