@@ -108,6 +108,11 @@ def list_query(q: str = "", active: str = ""):
     return stmt
 
 
+def by_name() -> list[HotspotPlan]:
+    """Every plan by name, for pickers and filters (a small table)."""
+    return list(db.session.scalars(list_query()))
+
+
 def sellable(actor: User) -> list[HotspotPlan]:
     """Active plans the actor may generate vouchers of (a reseller: only the plans allowed to them)."""
     from isp.models import reseller_plans

@@ -22,8 +22,8 @@ def create_reseller(username: str, password: str, full_name: str, plan_ids: list
     return user
 
 
-def set_plans(user: User, plan_ids: list[int], actor: User | None) -> None:
-    """Replace the plans a reseller may sell."""
+def set_plans(user: User, plan_ids: list[int], actor: User | None) -> set[int]:
+    """Replace the plans a reseller may sell; returns their ids."""
     if not user.has_role("reseller"):
         raise ServiceError("Only resellers have allowed plans.")
     wanted = set(int(p) for p in plan_ids)
@@ -34,6 +34,18 @@ def set_plans(user: User, plan_ids: list[int], actor: User | None) -> None:
     if wanted:
         db.session.execute(insert(reseller_plans), [{"user_id": user.id, "plan_id": p} for p in sorted(wanted)])
     audit.record(actor, "reseller.plans", f"user:{user.id}", f"{len(wanted)} plans allowed")
+    return wanted
+
+
+def allowed_plan_ids(user_id: int) -> set[int]:
+    """Ids of the plans a reseller may sell."""
+    return set(db.session.scalars(select(reseller_plans.c.plan_id).where(reseller_plans.c.user_id == user_id)))
+
+
+def allowed_plans(user_id: int) -> list[HotspotPlan]:
+    """The plans a reseller may sell, by name (active or not: the account page shows both)."""
+    return list(db.session.scalars(select(HotspotPlan).join(reseller_plans, reseller_plans.c.plan_id == HotspotPlan.id)
+                                   .where(reseller_plans.c.user_id == user_id).order_by(HotspotPlan.name)))
 
 
 def post_manual(user: User, kind: str, raw_amount: str, memo: str, actor: User) -> LedgerEntry:
@@ -54,7 +66,8 @@ def balances_by_user(user_ids: list[int]) -> dict[int, Decimal]:
     found = {}
     if user_ids:
         found = dict(db.session.execute(
-            select(LedgerAccount.user_id, func.sum(LedgerEntry.amount)).join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
+            select(LedgerAccount.user_id, func.sum(LedgerEntry.amount))
+            .join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
             .where(LedgerAccount.user_id.in_(user_ids)).group_by(LedgerAccount.user_id)).tuples().all())
     return {uid: Decimal(found.get(uid) or 0).quantize(ledger.CENT) for uid in user_ids}
 

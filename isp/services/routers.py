@@ -167,6 +167,11 @@ def list_query(q: str = "", site: str = "", status: str = ""):
     return stmt
 
 
+def by_name() -> list[Router]:
+    """Every router by name, for pickers and filters (a small table)."""
+    return list(db.session.scalars(list_query()))
+
+
 def sites() -> list[str]:
     """Distinct non-empty sites, for the filter."""
     return list(db.session.scalars(select(Router.site).where(Router.site != "").distinct().order_by(Router.site)))

@@ -6,10 +6,22 @@ import re
 from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from isp.extensions import db
-from isp.models import (CommandState, EntryKind, HotspotPlan, Router, RouterCommand, RouterMode, User,
-                        Voucher, VoucherBatch, VoucherMode, VoucherState, reseller_plans)
+from isp.models import (
+    CommandState,
+    EntryKind,
+    HotspotPlan,
+    Router,
+    RouterCommand,
+    RouterMode,
+    User,
+    Voucher,
+    VoucherBatch,
+    VoucherMode,
+    VoucherState,
+)
 from isp.models.base import utcnow
 from isp.services import audit, bulk, codes, ledger, outbox, plans
 from isp.services.errors import ServiceError
@@ -151,17 +163,30 @@ def get_voucher(actor: User, voucher_id: int) -> Voucher | None:
     return db.session.scalar(scope(select(Voucher).where(Voucher.id == voucher_id), actor))
 
 
+def _code_prefix(prefix: str):  # noqa: ANN202
+    """Ids of vouchers whose code starts with `prefix`: a range on the unique code index (LIKE is not indexable on
+    SQLite), read as ids only so that a broad prefix sorts integers, not whole rows."""
+    upper = prefix[:-1] + chr(min(ord(prefix[-1]) + 1, 0x10FFFF))
+    return select(Voucher.id).where(Voucher.code >= prefix, Voucher.code < upper, Voucher.code.like(prefix + "%"))
+
+
 def list_query(actor: User, filters: dict):
-    """Vouchers filtered in SQL: state, plan, batch, router, reseller and a code prefix search."""
-    stmt = scope(select(Voucher), actor).order_by(Voucher.id.desc())
+    """Vouchers filtered in SQL: state, plan, batch, router, reseller and a code prefix search.
+
+    Newest first off a (filter, id) index, so page 50 costs what page 1 does; the related rows come in three
+    small IN queries for the page instead of joins on every row the database walks.
+    """
+    stmt = scope(select(Voucher), actor).order_by(Voucher.id.desc()).options(
+        selectinload(Voucher.batch), selectinload(Voucher.plan), selectinload(Voucher.router))
     if filters.get("state"):
         stmt = stmt.where(Voucher.state == VoucherState(filters["state"]))
     for key, column in (("plan_id", Voucher.plan_id), ("batch_id", Voucher.batch_id), ("router_id", Voucher.router_id),
                         ("reseller_id", Voucher.reseller_id)):
         if filters.get(key):
             stmt = stmt.where(column == int(filters[key]))
-    if filters.get("q"):
-        stmt = stmt.where(Voucher.code.like(filters["q"].strip().upper().replace("%", "").replace("_", "") + "%"))
+    prefix = (filters.get("q") or "").strip().upper().replace("%", "").replace("_", "")
+    if prefix:
+        stmt = stmt.where(Voucher.id.in_(_code_prefix(prefix)))
     return stmt
 
 
@@ -226,8 +251,3 @@ def retry_failed(batch: VoucherBatch, actor: User) -> int:
     count = outbox.retry_group(batch.router, batch.group_key, current_app.config["BULK_CHUNK"], keep=live)
     audit.record(actor, "vouchers.retry", f"batch:{batch.id}", f"{count} failed pushes retried")
     return count
-
-
-def allowed_plan_ids(user_id: int) -> set[int]:
-    """Plans a reseller may sell."""
-    return set(db.session.scalars(select(reseller_plans.c.plan_id).where(reseller_plans.c.user_id == user_id)))

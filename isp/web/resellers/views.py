@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from isp.extensions import db
-from isp.models import HotspotPlan
-from isp.services import ledger, resellers, vouchers
-from isp.services.errors import ServiceError
+from isp.services import ledger, resellers
+from isp.services import plans as plan_service  # `plans` is this blueprint's endpoint below
+from isp.web.forms import submit
 from isp.web.render import render
 from isp.web.resellers import bp
 from isp.web.resellers.forms import EntryForm, PlansForm, ResellerForm
@@ -16,7 +15,7 @@ from isp.web.security import role_required
 
 
 def _plan_choices(form):  # noqa: ANN001
-    form.plan_ids.choices = [(p.id, p.name) for p in db.session.scalars(select(HotspotPlan).order_by(HotspotPlan.name))]
+    form.plan_ids.choices = [(p.id, p.name) for p in plan_service.by_name()]
     return form
 
 
@@ -35,27 +34,19 @@ def index():
 def create():
     """Create a reseller login and choose the plans they may sell."""
     form = _plan_choices(ResellerForm())
-    if form.validate_on_submit():
-        try:
-            user = resellers.create_reseller(form.username.data, form.password.data, form.full_name.data or "",
-                                             form.plan_ids.data or [], current_user)
-        except ServiceError as err:
-            db.session.rollback()
-            getattr(form, err.field or "username").errors.append(err.message)
-        else:
-            db.session.commit()
-            flash(f"Reseller '{user.username}' created. Top up their balance so they can buy vouchers.", "success")
-            return redirect(url_for("resellers.detail", user_id=user.id))
+    user = submit(form, lambda: resellers.create_reseller(form.username.data, form.password.data, form.full_name.data or "",
+                                                          form.plan_ids.data or [], current_user), field="username")
+    if user is not None:
+        flash(f"Reseller '{user.username}' created. Top up their balance so they can buy vouchers.", "success")
+        return redirect(url_for("resellers.detail", user_id=user.id))
     return render("resellers/create.html", form=form, status=422 if form.errors else 200)
 
 
-def _account_page(user, **forms):  # noqa: ANN001
+def _account_page(user, **forms):  # noqa: ANN001, ANN003
     account = ledger.account_for(user)
     page = db.paginate(ledger.entries_query(account.id), per_page=current_app.config["PAGE_SIZE"], error_out=False)
-    allowed = vouchers.allowed_plan_ids(user.id)
-    plans = list(db.session.scalars(select(HotspotPlan).where(HotspotPlan.id.in_(allowed)).order_by(HotspotPlan.name))) if allowed else []
     return render("resellers/detail.html", block="ledger", reseller=user, balance=ledger.balance(account.id), page=page,
-                  plans=plans, **forms)
+                  plans=resellers.allowed_plans(user.id), **forms)
 
 
 @bp.route("/<int:user_id>")
@@ -63,7 +54,7 @@ def _account_page(user, **forms):  # noqa: ANN001
 def detail(user_id: int):
     """A reseller: balance, ledger, allowed plans; forms to post money and change plans."""
     user = resellers.get_reseller(user_id) or abort(404)
-    plans_form = _plan_choices(PlansForm(data={"plan_ids": sorted(vouchers.allowed_plan_ids(user.id))}))
+    plans_form = _plan_choices(PlansForm(data={"plan_ids": sorted(resellers.allowed_plan_ids(user.id))}))
     return _account_page(user, entry_form=EntryForm(), plans_form=plans_form)
 
 
@@ -73,17 +64,12 @@ def entry(user_id: int):
     """Post a top-up, refund or adjustment."""
     user = resellers.get_reseller(user_id) or abort(404)
     form = EntryForm()
-    if form.validate_on_submit():
-        try:
-            posted = resellers.post_manual(user, form.kind.data, form.amount.data, form.memo.data, current_user)
-        except ServiceError as err:
-            db.session.rollback()
-            getattr(form, err.field or "amount", form.amount).errors.append(err.message)
-        else:
-            db.session.commit()
-            flash(f"{posted.kind.value.capitalize()} of {posted.amount:.2f} posted; balance {posted.balance_after:.2f}.", "success")
-            return redirect(url_for("resellers.detail", user_id=user.id))
-    plans_form = _plan_choices(PlansForm(data={"plan_ids": sorted(vouchers.allowed_plan_ids(user.id))}))
+    posted = submit(form, lambda: resellers.post_manual(user, form.kind.data, form.amount.data, form.memo.data, current_user),
+                    field="amount")
+    if posted is not None:
+        flash(f"{posted.kind.value.capitalize()} of {posted.amount:.2f} posted; balance {posted.balance_after:.2f}.", "success")
+        return redirect(url_for("resellers.detail", user_id=user.id))
+    plans_form = _plan_choices(PlansForm(data={"plan_ids": sorted(resellers.allowed_plan_ids(user.id))}))
     return _account_page(user, entry_form=form, plans_form=plans_form)
 
 
@@ -93,15 +79,8 @@ def plans(user_id: int):
     """Replace the plans a reseller may sell."""
     user = resellers.get_reseller(user_id) or abort(404)
     form = _plan_choices(PlansForm())
-    if form.validate_on_submit():
-        try:
-            resellers.set_plans(user, form.plan_ids.data or [], current_user)
-        except ServiceError as err:
-            db.session.rollback()
-            flash(err.message, "error")
-        else:
-            db.session.commit()
-            flash("Allowed plans saved.", "success")
+    if submit(form, lambda: resellers.set_plans(user, form.plan_ids.data or [], current_user)) is not None:
+        flash("Allowed plans saved.", "success")
     return redirect(url_for("resellers.detail", user_id=user.id))
 
 

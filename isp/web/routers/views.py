@@ -8,8 +8,8 @@ from isp.extensions import db
 from isp.jobs.monitor import latest_metrics
 from isp.models import Router, RouterCommand
 from isp.services import routers
-from isp.services.errors import ServiceError
 from isp.web.auth.forms import EmptyForm
+from isp.web.forms import submit
 from isp.web.render import render
 from isp.web.routers import bp, reads
 from isp.web.routers.forms import DeleteForm, RouterForm
@@ -27,26 +27,12 @@ def index():
                   sites=routers.sites(), circuits=circuits, status_of=reads.status, badges=reads.CIRCUIT_BADGE)
 
 
-def _save(form: RouterForm, action):
-    """Validate, run the create/update service, commit once; None when the form must be shown again."""
-    if not form.validate_on_submit():
-        return None
-    try:
-        router = action(form.values())
-    except ServiceError as err:
-        db.session.rollback()
-        getattr(form, err.field or "name").errors.append(err.message)
-        return None
-    db.session.commit()
-    return router
-
-
 @bp.route("/new", methods=["GET", "POST"])
 @role_required(*STAFF)
 def create():
     """Register a router."""
     form = RouterForm()
-    router = _save(form, lambda data: routers.create_router(data, current_user))
+    router = submit(form, lambda: routers.create_router(form.values(), current_user), field="name")
     if router is not None:
         flash(f"Router '{router.name}' added. Test the connection to check it.", "success")
         return redirect(url_for("routers.detail", router_id=router.id))
@@ -59,7 +45,7 @@ def edit(router_id: int):
     """Edit a router; a blank password keeps the stored one."""
     router = db.get_or_404(Router, router_id)
     form = RouterForm() if request.method == "POST" else RouterForm.for_router(router)
-    if _save(form, lambda data: routers.update_router(router, data, current_user)) is not None:
+    if submit(form, lambda: routers.update_router(router, form.values(), current_user), field="name") is not None:
         flash(f"Router '{router.name}' saved.", "success")
         return redirect(url_for("routers.detail", router_id=router.id))
     return render("routers/form.html", form=form, router=router, status=422 if form.errors else 200)
@@ -87,12 +73,9 @@ def detail(router_id: int):
 def test(router_id: int):
     """Queue a connection test; htmx gets the widget that polls for its result."""
     router = db.get_or_404(Router, router_id)
-    try:
-        command = routers.request_test(router, current_user)
-    except ServiceError as err:
-        flash(err.message, "error")
+    command = submit(None, lambda: routers.request_test(router, current_user))
+    if command is None:
         return redirect(url_for("routers.detail", router_id=router.id))
-    db.session.commit()
     if is_htmx():
         return _detail(router, command)
     return redirect(url_for("routers.test_result", router_id=router.id, command_id=command.id))
@@ -116,12 +99,7 @@ def delete(router_id: int):
     if not (form.validate_on_submit() and form.confirm.data):
         flash("Tick the confirmation box to delete the router.", "error")
         return redirect(url_for("routers.detail", router_id=router.id))
-    try:
-        routers.delete_router(router, current_user, force=bool(form.force.data))
-    except ServiceError as err:
-        db.session.rollback()
-        flash(err.message, "error")
+    if submit(None, lambda: routers.delete_router(router, current_user, force=bool(form.force.data))) is None:
         return redirect(url_for("routers.detail", router_id=router_id))
-    db.session.commit()
     flash(f"Router '{router.name}' deleted.", "success")
     return redirect(url_for("routers.index"))

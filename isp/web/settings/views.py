@@ -4,9 +4,8 @@ from __future__ import annotations
 from flask import abort, flash, make_response, redirect, request, url_for
 from flask_login import current_user
 
-from isp.extensions import db
 from isp.services import branding
-from isp.services.errors import ServiceError
+from isp.web.forms import submit
 from isp.web.render import render
 from isp.web.security import ALL_ROLES, role_required
 from isp.web.settings import bp
@@ -19,16 +18,10 @@ def index():
     """Business name, currency, expiry policy, logo and each router's hotspot DNS name."""
     current, routers = branding.get(), branding.routers()
     form = settings_form(current, routers)
-    if form.validate_on_submit():
-        try:
-            branding.save(current_user, form.values(), form.logo_bytes(), bool(form.remove_logo.data), form.dns_values())
-        except ServiceError as err:
-            db.session.rollback()
-            form[err.field or "business_name"].errors.append(err.message)
-        else:
-            db.session.commit()
-            flash("Settings saved.", "success")
-            return redirect(url_for("settings.index"))
+    if submit(form, lambda: branding.save(current_user, form.values(), form.logo_bytes(), bool(form.remove_logo.data),
+                                          form.dns_values()), field="business_name") is not None:
+        flash("Settings saved.", "success")
+        return redirect(url_for("settings.index"))
     return render("settings/index.html", form=form, branding=current, logo_version=branding.logo_version(current),
                   status=422 if form.errors else 200)
 

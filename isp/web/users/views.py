@@ -1,14 +1,17 @@
 """Views to list, create and edit accounts (admins only)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import current_app, flash, redirect, request, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 
 from isp.extensions import db
 from isp.models import Role, User
 from isp.services import users
-from isp.services.errors import ServiceError
 from isp.web.auth.forms import EmptyForm
+from isp.web.forms import submit
 from isp.web.render import render
 from isp.web.security import role_required
 from isp.web.users import bp
@@ -29,15 +32,11 @@ def index():
 def create():
     """Create an account."""
     form = UserCreateForm()
-    if form.validate_on_submit():
-        try:
-            user = users.create_user(form.username.data, form.password.data, Role(form.role.data), form.full_name.data, current_user)
-        except ServiceError as err:
-            getattr(form, err.field or "username").errors.append(err.message)
-        else:
-            db.session.commit()
-            flash(f"Account '{user.username}' created.", "success")
-            return redirect(url_for("users.edit", user_id=user.id))
+    user = submit(form, lambda: users.create_user(form.username.data, form.password.data, Role(form.role.data),
+                                                  form.full_name.data, current_user), field="username")
+    if user is not None:
+        flash(f"Account '{user.username}' created.", "success")
+        return redirect(url_for("users.edit", user_id=user.id))
     return render("users/create.html", form=form, status=422 if form.errors else 200)
 
 
@@ -50,7 +49,7 @@ def edit(user_id: int):
                   password_form=PasswordResetForm(), toggle_form=EmptyForm())
 
 
-def _apply(user_id: int, action, success: str, form=None):
+def _apply(user_id: int, action: Callable[[User], object], success: str, form: FlaskForm | None = None):
     """Run a service action on an account, commit once, and go back to its page."""
     user = db.get_or_404(User, user_id)
     if form is not None and not form.validate_on_submit():
@@ -58,13 +57,7 @@ def _apply(user_id: int, action, success: str, form=None):
             for message in errors:
                 flash(message, "error")
         return redirect(url_for("users.edit", user_id=user.id))
-    try:
-        action(user)
-    except ServiceError as err:
-        db.session.rollback()
-        flash(err.message, "error")
-    else:
-        db.session.commit()
+    if submit(None, lambda: action(user)) is not None:
         flash(success.format(user=user), "success")
     return redirect(url_for("users.edit", user_id=user.id))
 
@@ -74,7 +67,8 @@ def _apply(user_id: int, action, success: str, form=None):
 def change_role(user_id: int):
     """Change an account's role."""
     form = RoleForm()
-    return _apply(user_id, lambda u: users.change_role(u, Role(form.role.data), current_user), "Role of {user.username} changed.", form)
+    return _apply(user_id, lambda u: users.change_role(u, Role(form.role.data), current_user),
+                  "Role of {user.username} changed.", form)
 
 
 @bp.route("/<int:user_id>/password", methods=["POST"])
@@ -82,7 +76,8 @@ def change_role(user_id: int):
 def reset_password(user_id: int):
     """Set a new password for an account."""
     form = PasswordResetForm()
-    return _apply(user_id, lambda u: users.reset_password(u, form.password.data, current_user), "Password of {user.username} reset.", form)
+    return _apply(user_id, lambda u: users.reset_password(u, form.password.data, current_user),
+                  "Password of {user.username} reset.", form)
 
 
 @bp.route("/<int:user_id>/disable", methods=["POST"])
