@@ -7,6 +7,7 @@ import os
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from isp import dispatch
 from isp.config import load_config, parse_int
 from isp.extensions import csrf, db, login_manager, migrate, redis_store
 
@@ -36,6 +37,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"), render_as_batch=True)
     csrf.init_app(app)
     redis_store.init_app(app)
+    dispatch.init_app(app)
     _init_login(app)
 
     from isp.web import init_web

@@ -204,7 +204,6 @@ def load_router_settings(env: Mapping[str, str]) -> dict:
         "RETRY_MAX": parse_int("RETRY_MAX", get("RETRY_MAX"), 8, minimum=1, maximum=50),
         "RETRY_BASE": parse_float("RETRY_BASE", get("RETRY_BASE"), 2.0, minimum=0.01),
         "RETRY_CAP": parse_float("RETRY_CAP", get("RETRY_CAP"), 300.0, minimum=0.1),
-        "READ_CACHE_TTL": parse_int("READ_CACHE_TTL", get("READ_CACHE_TTL"), 30, minimum=1),
         "BULK_CHUNK": parse_int("BULK_CHUNK", get("BULK_CHUNK"), 200, minimum=1, maximum=5000),
         "BULK_PROGRESS_SECONDS": parse_float("BULK_PROGRESS_SECONDS", get("BULK_PROGRESS_SECONDS"), 0.5),
         "OUTBOX_SWEEP_GRACE": parse_float("OUTBOX_SWEEP_GRACE", get("OUTBOX_SWEEP_GRACE"), 30.0),

@@ -30,15 +30,26 @@ db = SQLAlchemy(model_class=Base)
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # noqa: ANN001
-    """Embedded profile: WAL so web, worker and clock share the file; wait on locks; enforce FKs."""
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
-        cursor = dbapi_connection.cursor()
+def _connection_setup(dbapi_connection, connection_record) -> None:  # noqa: ANN001
+    """Per-connection settings for each profile.
+
+    SQLite (embedded): WAL so web, worker and clock share the file; wait on locks; enforce FKs.
+    MariaDB: READ COMMITTED, so a read that finds nothing takes no gap lock; under the default
+    REPEATABLE READ two transactions inserting near the same unique key (two logins, two batches
+    collapsing into the outbox) deadlock on each other's gap locks (error 1213).
+    """
+    module = type(dbapi_connection).__module__
+    cursor = dbapi_connection.cursor()
+    if module.startswith("sqlite3"):
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=15000")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
+    elif module.startswith("pymysql"):
+        cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+    cursor.close()
+
+
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

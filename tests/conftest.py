@@ -242,7 +242,7 @@ def run_worker(app, burst: bool = True, promote_scheduled: bool = True, rounds: 
     from rq.registry import ScheduledJobRegistry
 
     from isp.extensions import redis_store
-    from isp.jobs import QUEUES
+    from isp.dispatch import QUEUES
     from isp.jobs.worker import IspWorker
 
     with app.app_context():

@@ -12,7 +12,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from isp.extensions import redis_store
-from isp.jobs import QUEUES
+from isp.dispatch import QUEUES
 
 
 @click.command("worker")

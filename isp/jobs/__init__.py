@@ -1,3 +1,1 @@
-"""RQ jobs (ids in, never objects), the worker class and the periodic schedule."""
-
-QUEUES = ("critical", "high", "normal", "low", "bulk")
+"""RQ jobs (ids in, never objects), the worker class and the periodic schedule: the top of the worker side."""

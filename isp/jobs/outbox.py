@@ -6,14 +6,14 @@ from collections import defaultdict
 from datetime import timedelta
 
 from flask import current_app
-from rq.job import Job
 from sqlalchemy import select, update
 
-from isp.extensions import db, redis_store
-from isp.jobs import queues
+from isp import dispatch
+from isp.extensions import db
 from isp.models import CommandState, RouterCommand
 from isp.models.base import utcnow
 from isp.services import outbox
+from isp.sqlutil import chunked
 
 log = logging.getLogger(__name__)
 
@@ -35,24 +35,21 @@ def sweep_outbox() -> dict:
         db.session.commit()
 
     rows = outbox.overdue(config["OUTBOX_SWEEP_GRACE"])
-    job_ids = sorted({r.job_id for r in rows if r.job_id})
-    jobs = Job.fetch_many(job_ids, connection=redis_store.client) if job_ids else []
-    alive = {job.id for job in jobs if job is not None and job.get_status(refresh=False) in queues.ALIVE}
+    alive = dispatch.alive(sorted({r.job_id for r in rows if r.job_id}))
     lost = [r for r in rows if r.job_id not in alive]
     bulk: dict[int, list[int]] = defaultdict(list)
     for row in lost:
         if row.priority.value == "bulk":
             bulk[row.router_id].append(row.id)
         else:
-            row.job_id = queues.command_job_id(row.id)
-            queues.after_commit(db.session, "command", row.id, row.priority.value)
-    chunk = config["BULK_CHUNK"]
+            job = dispatch.command_job(row.id, row.priority.value)
+            row.job_id = job.job_id
+            dispatch.after_commit(db.session, job)
     for router_id, ids in bulk.items():
-        for start in range(0, len(ids), chunk):
-            part = ids[start:start + chunk]
-            job_id = queues.batch_job_id(router_id, part)
-            db.session.execute(update(RouterCommand).where(RouterCommand.id.in_(part)).values(job_id=job_id))
-            queues.after_commit(db.session, "batch", router_id, part, "bulk")
+        for part in chunked(ids, config["BULK_CHUNK"]):
+            job = dispatch.batch_job(router_id, part)
+            db.session.execute(update(RouterCommand).where(RouterCommand.id.in_(part)).values(job_id=job.job_id))
+            dispatch.after_commit(db.session, job)
     db.session.commit()
     if reset or lost:
         log.warning("outbox sweep: %s stuck rows reset, %s lost rows re-enqueued", reset, len(lost))

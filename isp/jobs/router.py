@@ -9,16 +9,17 @@ import uuid
 from datetime import timedelta
 
 from flask import current_app
+from librouteros.api import Api
 from sqlalchemy import select, update
 
+from isp import dispatch
 from isp.extensions import db, redis_store
-from isp.jobs import queues, runtime
 from isp.models import CommandState, Router, RouterCommand
 from isp.models.base import utcnow
-from isp.routeros import batch, cache, operations, stats
-from isp.routeros.client import RouterError, RouterSpec, classify, is_trap
-from isp.routeros.pool import PoolExhausted
-from isp.services.outbox import backoff, reclaim_keys
+from isp.routeros import batch, operations, stats
+from isp.routeros.client import RouterError, classify, is_trap
+from isp.routeros.runtime import RouterUnavailable, guarded
+from isp.services.outbox import reclaim_keys
 
 log = logging.getLogger(__name__)
 RETRYABLE = (CommandState.pending, CommandState.failed)
@@ -52,17 +53,17 @@ def _defer(router: Router, rows: list[RouterCommand], priority: str, delay: floa
     """Re-schedule without burning an attempt (breaker open, router disabled, pool full, urgent work)."""
     ids = [r.id for r in rows]
     single = len(rows) == 1 and priority != "bulk"
-    job_id = queues.command_job_id(ids[0]) if single else queues.batch_job_id(router.id, ids)
+    if single:
+        job = dispatch.command_job(ids[0], priority, delay)
+    else:
+        job = dispatch.batch_job(router.id, ids, priority, delay, at_front)
     # The reason goes in only where no real router error is recorded: that one matters more.
     db.session.execute(update(RouterCommand).where(RouterCommand.id.in_(ids)).values(
-        next_attempt_at=utcnow() + timedelta(seconds=delay), job_id=job_id), execution_options={"synchronize_session": False})
+        next_attempt_at=utcnow() + timedelta(seconds=delay), job_id=job.job_id), execution_options={"synchronize_session": False})
     db.session.execute(update(RouterCommand).where(RouterCommand.id.in_(ids), RouterCommand.last_error == "").values(
         last_error=reason), execution_options={"synchronize_session": False})
     db.session.commit()
-    if single:
-        queues.enqueue_command(ids[0], priority, delay)
-    else:
-        queues.enqueue_batch(router.id, ids, priority, delay, at_front=at_front)
+    job.send()
     return "deferred"
 
 
@@ -79,104 +80,105 @@ def _claim(rows: list[RouterCommand]) -> list[RouterCommand]:
 
 
 def _run(router: Router, rows: list[RouterCommand], priority: str) -> str:
+    """Claim the rows once a connection is in hand, run them, and settle each row's state."""
     config = current_app.config
     if not router.enabled:
         return _defer(router, rows, priority, 60, "router is disabled; waiting until it is enabled")
-    breaker = runtime.breaker()
+    claimed: list[RouterCommand] = []
+
+    def claim() -> bool:
+        claimed.extend(_claim(rows))
+        # This job owns the claimed rows: keep them loaded across progress commits instead of
+        # re-reading each one (the session is discarded when the job ends).
+        db.session().expire_on_commit = False
+        return bool(claimed)
+
     # An operator's "Test connection" is itself a probe: it runs even when the circuit is open.
-    explicit_test = len(rows) == 1 and rows[0].operation in operations.PROBES
-    decision = breaker.allow(router.id)
-    if not decision.allowed and not explicit_test:
-        # Open: come back when the cool-down ends (jittered so the backlog does not stampede).
-        # Half-open: a probe is in flight; check again soon rather than after its whole timeout.
-        delay = min(decision.retry_after, 1.0) if decision.state == "half-open" else decision.retry_after
-        return _defer(router, rows, priority, max(delay, 0.2) + random.random() * 0.5, f"circuit {decision.state}; deferred")
+    probe = len(rows) == 1 and rows[0].operation in operations.PROBES
     try:
-        spec = RouterSpec.from_model(router)
-    except ValueError as exc:  # the password cannot be decrypted: retrying will not help
-        for row in rows:
-            row.state, row.last_error, row.open_key, row.finished_at = CommandState.dead, f"config: {exc}", None, utcnow()
+        done = guarded(router, lambda api: _execute(api, router, claimed, config), count=lambda n: n, probe=probe,
+                       prepare=claim)
+    except RouterUnavailable as exc:
+        if exc.reason == "circuit":
+            # Open: come back when the cool-down ends (jittered so the backlog does not stampede).
+            # Half-open: a probe is in flight; check again soon rather than after its whole timeout.
+            delay = min(exc.retry_after, 1.0) if exc.circuit == "half-open" else exc.retry_after
+            return _defer(router, rows, priority, max(delay, 0.2) + random.random() * 0.5, f"circuit {exc.circuit}; deferred")
+        if exc.reason == "pool":  # nothing was attempted: hand the rows back as they were
+            _release(claimed)
+            return _defer(router, claimed, priority, 1.0, exc.message)
+        if exc.reason == "credentials":  # the password cannot be used: retrying will not help
+            for row in rows:
+                row.state, row.last_error, row.open_key, row.finished_at = CommandState.dead, exc.message, None, utcnow()
+            db.session.commit()
+            return "dead: credentials unusable"
+        router.last_error = str(exc.error)
+        _retry_or_die([(row, exc.error) for row in claimed if row.state == CommandState.running], config)
         db.session.commit()
-        return "dead: credentials unreadable"
-    rows = _claim(rows)
-    if not rows:
+        return f"failed: {exc.error}"
+    except BaseException as exc:  # a job timeout or an interrupt: settle the rows, then let RQ see it
+        _retry_or_die([(row, classify(exc)) for row in claimed if row.state == CommandState.running], config)
+        db.session.commit()
+        raise
+    if not claimed:
         return "skipped"
-    # This job owns the claimed rows: keep them loaded across progress commits instead of
-    # re-reading each one (the session is discarded when the job ends).
-    db.session().expire_on_commit = False
-    done = 0
-    started = time.perf_counter()
-    try:
-        with runtime.pool().connection(spec) as conn:
-            sequential = rows
-            if len(rows) > 1 and len({r.operation for r in rows}) == 1 and rows[0].operation.endswith(".ensure"):
-                done = _run_pipelined(conn.api, router, rows, config)
-                sequential = []
-            for index, row in enumerate(sequential):
-                t0 = time.perf_counter()
-                try:
-                    result = operations.run(conn.api, row.operation, row.payload)
-                except BaseException as exc:
-                    if not is_trap(exc):
-                        raise
-                    _retry_or_die([(row, classify(exc))], config)  # the router answered: connection stays
-                    stats.record(redis_store.client, router.id, False, time.perf_counter() - t0, str(exc))
-                    continue
-                _succeed(row, result)
-                done += 1
-                if index % 50 == 49:
-                    # Progress is visible during big chunks, and the rows still ahead look alive to the sweep.
-                    ahead = [r.id for r in sequential[index + 1:]]
-                    if ahead:
-                        db.session.execute(update(RouterCommand).where(RouterCommand.id.in_(ahead)).values(updated_at=utcnow()))
-                    db.session.commit()
-    except PoolExhausted as exc:
-        _release(rows)
-        return _defer(router, rows, priority, 1.0, str(exc))
-    except BaseException as exc:
-        error = classify(exc)
-        breaker.failure(router.id, error.message)
-        stats.record(redis_store.client, router.id, False, time.perf_counter() - started, str(error))
-        router.last_error = str(error)
-        _retry_or_die([(row, error) for row in rows if row.state == CommandState.running], config)
-        db.session.commit()
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)) or type(exc).__name__ == "JobTimeoutException":
-            raise
-        return f"failed: {error}"
-    breaker.success(router.id)
-    stats.record(redis_store.client, router.id, True, time.perf_counter() - started, count=max(done, 1))
     router.last_seen_at, router.last_error = utcnow(), ""
     db.session.commit()
-    return f"done {done}/{len(rows)}"
+    return f"done {done}/{len(claimed)}"
+
+
+def _execute(api: Api, router: Router, rows: list[RouterCommand], config: dict) -> int:
+    """Run claimed rows over one connection: pipelined for a chunk of ensures, else one by one."""
+    if len(rows) > 1 and len({r.operation for r in rows}) == 1 and rows[0].operation.endswith(".ensure"):
+        return _run_pipelined(api, router, rows, config)
+    done = 0
+    for index, row in enumerate(rows):
+        t0 = time.perf_counter()
+        try:
+            result = operations.run(api, row.operation, row.payload)
+        except Exception as exc:
+            if not is_trap(exc):
+                raise
+            _retry_or_die([(row, classify(exc))], config)  # the router answered: the connection stays
+            stats.record(redis_store.client, router.id, False, time.perf_counter() - t0, str(exc))
+            continue
+        _succeed(row, result)
+        done += 1
+        if index % 50 == 49:
+            # Progress is visible during big chunks, and the rows still ahead look alive to the sweep.
+            ahead = [r.id for r in rows[index + 1:]]
+            if ahead:
+                db.session.execute(update(RouterCommand).where(RouterCommand.id.in_(ahead)).values(updated_at=utcnow()))
+            db.session.commit()
+    return done
 
 
 PIPELINE_STEP = 50  # rows per query + tagged window; urgent work is checked before every step
 
 
-def _run_pipelined(api, router: Router, rows: list[RouterCommand], config) -> int:  # noqa: ANN001
+def _run_pipelined(api: Api, router: Router, rows: list[RouterCommand], config: dict) -> int:
     """A chunk of ensures of one kind: per step one query, then tagged writes in flight."""
     kind = rows[0].operation.split(".")[0]
     done = 0
     last_commit = time.monotonic()
     for start in range(0, len(rows), PIPELINE_STEP):
-        if queues.urgent_waiting():  # checked before every step, the first included
+        if dispatch.urgent_waiting():  # checked before every step, the first included
             db.session.commit()  # what is done so far stays done
             _step_aside(router, rows[start:])
             break
         step = rows[start:start + PIPELINE_STEP]
         results = batch.ensure_many(api, operations.MENUS[kind], [r.payload["attrs"] for r in step])
-        traps = [(row, classify(result)) for row, result in zip(step, results) if isinstance(result, Exception)]
-        for row, result in zip(step, results):
+        traps = [(row, classify(result)) for row, result in zip(step, results, strict=True) if isinstance(result, Exception)]
+        for row, result in zip(step, results, strict=True):
             if not isinstance(result, Exception):
-                _succeed(row, result, invalidate=False)
+                _succeed(row, result)
                 done += 1
-        for row, error in traps:
+        for _row, error in traps:
             stats.record(redis_store.client, router.id, False, 0.0, str(error))
         _retry_or_die(traps, config)
         ahead = [r.id for r in rows[start + PIPELINE_STEP:]]
         if ahead and time.monotonic() - last_commit < config["BULK_PROGRESS_SECONDS"]:  # commit progress, not every step
             continue
-        cache.invalidate(redis_store.client, router.id, kind)
         if ahead:  # the rows still ahead look alive to the sweep
             db.session.execute(update(RouterCommand).where(RouterCommand.id.in_(ahead)).values(updated_at=utcnow()),
                                execution_options={"synchronize_session": False})
@@ -191,16 +193,12 @@ def _step_aside(router: Router, rest: list[RouterCommand]) -> None:
     _defer(router, rest, "bulk", 0.0, "", at_front=True)
 
 
-def _succeed(row: RouterCommand, result: dict, invalidate: bool = True) -> None:
+def _succeed(row: RouterCommand, result: dict) -> None:
     row.state, row.last_error, row.finished_at = CommandState.done, "", utcnow()
     row.result_json = json.dumps(result, default=str)
     if row.operation == "router.test":
         router = row.router
         router.identity, router.version, router.board = result["identity"], result["version"], result["board"]
-    if row.operation == "menu.read":
-        cache.put(redis_store.client, row.router_id, row.payload["menu"], result["rows"], current_app.config["READ_CACHE_TTL"])
-    elif invalidate and row.operation in operations.INVALIDATES:
-        cache.invalidate(redis_store.client, row.router_id, operations.INVALIDATES[row.operation])
 
 
 def _release(rows: list[RouterCommand]) -> None:
@@ -211,19 +209,26 @@ def _release(rows: list[RouterCommand]) -> None:
     db.session.commit()
 
 
-def _retry_or_die(failures: list[tuple[RouterCommand, RouterError]], config) -> None:  # noqa: ANN001
-    """Schedule a retry with backoff for each failed row, or mark it dead after RETRY_MAX attempts."""
+def _retry_or_die(failures: list[tuple[RouterCommand, RouterError]], config: dict) -> None:
+    """Schedule a retry with backoff for each failed row, or mark it dead after RETRY_MAX attempts.
+
+    A probe (an operator's connection test) answers once: it ends `discarded` with its error,
+    never retried and never a dead letter.
+    """
     reclaim_keys([row for row, _ in failures])
     for row, error in failures:
         row.last_error, row.updated_at = str(error)[:2000], utcnow()
-        if row.open_key is None:
+        if row.operation in operations.PROBES:
+            row.state, row.finished_at, row.open_key = CommandState.discarded, utcnow(), None
+        elif row.open_key is None:
             row.state, row.finished_at = CommandState.discarded, utcnow()
             row.last_error += "\n[superseded by a newer command for the same item]"
-        elif row.attempts >= config["RETRY_MAX"] or row.operation in operations.PROBES:  # a probe answers once
+        elif row.attempts >= config["RETRY_MAX"]:
             row.state, row.finished_at, row.open_key = CommandState.dead, utcnow(), None
             log.error("command %s (%s) is dead after %s attempts: %s", row.id, row.operation, row.attempts, error)
         else:
-            delay = backoff(row.attempts, config["RETRY_BASE"], config["RETRY_CAP"])
-            row.state, row.job_id = CommandState.failed, queues.command_job_id(row.id)
+            delay = dispatch.backoff(row.attempts, config["RETRY_BASE"], config["RETRY_CAP"])
+            job = dispatch.command_job(row.id, row.priority.value, delay)
+            row.state, row.job_id = CommandState.failed, job.job_id
             row.next_attempt_at = utcnow() + timedelta(seconds=delay)
-            queues.after_commit(db.session, "command", row.id, row.priority.value, delay)
+            dispatch.after_commit(db.session, job)

@@ -6,9 +6,10 @@ import logging
 from sqlalchemy import select
 
 from isp.extensions import db, redis_store
-from isp.jobs import queues, runtime
+from isp import dispatch
 from isp.models import Router, RouterMode, Voucher, VoucherState
 from isp.routeros.batch import query_words
+from isp.routeros.runtime import RouterUnavailable, guarded
 from isp.services import voucher_lifecycle
 from isp.units import router_duration
 
@@ -42,7 +43,7 @@ def poll_usage_all() -> int:
     def args_of(router_id: int) -> tuple[int, bool]:
         return router_id, redis_store.client.incr(f"isp:voucher-usage:polls:{router_id}") % FULL_SCAN_EVERY == 1
 
-    return queues.enqueue_once(sync_usage, "normal", {i: f"voucher-usage-{i}" for i in ids}, args_of)
+    return dispatch.enqueue_once(dispatch.SYNC_USAGE, {f"voucher-usage-{i}": args_of(i) for i in ids})
 
 
 def read_usage(api, names: list[str] | None = None) -> dict[str, dict]:  # noqa: ANN001
@@ -82,9 +83,9 @@ def sync_usage(router_id: int, full: bool = True) -> str:
     names = None if full else list(db.session.scalars(select(Voucher.code).where(
         Voucher.router_id == router.id, Voucher.state == VoucherState.active)))
     try:
-        usage = runtime.read(router, lambda api: read_usage(api, names), count=2)
-    except runtime.RouterUnavailable as exc:
-        return str(exc)
+        usage = guarded(router, lambda api: read_usage(api, names), count=2)
+    except RouterUnavailable as exc:
+        return exc.message
     counts = voucher_lifecycle.apply_usage(router.id, {k: v for k, v in usage.items() if v["uptime"] or v["online"]})
     db.session.commit()
     return "activated {activated}, exhausted {exhausted}, updated {updated}".format(**counts)

@@ -35,16 +35,15 @@ class IspWorker(SimpleWorker):
     def heartbeat(self, *args, **kwargs):  # noqa: ANN002, ANN003
         result = super().heartbeat(*args, **kwargs)
         if self.app is not None:
-            from isp.jobs import runtime
+            from isp.routeros import runtime
 
             with self.app.app_context():
-                if runtime._pool is not None:
-                    runtime.pool().evict_idle()
+                runtime.evict_idle()
         return result
 
     def teardown(self) -> None:
         if self.app is not None:
-            from isp.jobs import runtime
+            from isp.routeros import runtime
 
             with self.app.app_context():
                 runtime.close_pool()

@@ -6,23 +6,21 @@ Running one twice leaves the router exactly as running it once.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
+
+from librouteros.api import Api
 
 MENUS = {
     "hotspot_user": "/ip/hotspot/user",
     "hotspot_profile": "/ip/hotspot/user/profile",
-    "ppp_secret": "/ppp/secret",
-    "ppp_profile": "/ppp/profile",
     "hotspot_active": "/ip/hotspot/active",
-    "ppp_active": "/ppp/active",
-    "simple_queue": "/queue/simple",
 }
 # Read-only fields the router computes; never compared or sent.
 READ_ONLY = {".id", "uptime", "bytes-in", "bytes-out", "packets-in", "packets-out", "last-logged-out", "dynamic",
              "default", "rate", "bytes", "invalid"}
 
 
-def _norm(value) -> str:  # noqa: ANN001
+def _norm(value: object) -> str:
     """Compare values as RouterOS prints them (true/false, plain numbers)."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -30,12 +28,12 @@ def _norm(value) -> str:  # noqa: ANN001
     return {"yes": "true", "no": "false"}.get(text, text)
 
 
-def _find(api, menu: str, key: str, value: str) -> list[dict]:  # noqa: ANN001
+def _find(api: Api, menu: str, key: str, value: str) -> list[dict]:
     """Rows of a menu whose `key` equals `value` (server-side query)."""
     return list(api.rawCmd(f"{menu}/print", f"?={key}={value}"))
 
 
-def ensure(api, menu: str, attrs: dict, key: str = "name") -> dict:  # noqa: ANN001
+def ensure(api: Api, menu: str, attrs: dict, key: str = "name") -> dict:
     """Create the item, or set only the attributes that differ."""
     attrs = {k: _norm(v) for k, v in attrs.items() if k not in READ_ONLY}
     rows = _find(api, menu, key, attrs[key])
@@ -54,7 +52,7 @@ def ensure(api, menu: str, attrs: dict, key: str = "name") -> dict:  # noqa: ANN
     return {"action": "unchanged", "id": row[".id"]}
 
 
-def remove(api, menu: str, value: str, key: str = "name") -> dict:  # noqa: ANN001
+def remove(api: Api, menu: str, value: str, key: str = "name") -> dict:
     """Remove the item if present."""
     rows = _find(api, menu, key, value)
     if rows:
@@ -62,7 +60,7 @@ def remove(api, menu: str, value: str, key: str = "name") -> dict:  # noqa: ANN0
     return {"action": "removed" if rows else "absent", "count": len(rows)}
 
 
-def kick(api, menu: str, key: str, value: str) -> dict:  # noqa: ANN001
+def kick(api: Api, menu: str, key: str, value: str) -> dict:
     """Disconnect every active session of a user."""
     rows = _find(api, menu, key, value)
     for row in rows:
@@ -70,7 +68,7 @@ def kick(api, menu: str, key: str, value: str) -> dict:  # noqa: ANN001
     return {"action": "kicked", "count": len(rows)}
 
 
-def retire(api, payload: dict) -> dict:  # noqa: ANN001
+def retire(api: Api, payload: dict) -> dict:
     """End a hotspot user: remove it (or disable it), then log out every session it still has."""
     menu, name = MENUS["hotspot_user"], payload["name"]
     if payload.get("action") == "disable":
@@ -86,7 +84,7 @@ def retire(api, payload: dict) -> dict:  # noqa: ANN001
     return result
 
 
-def test_connection(api, payload: dict) -> dict:  # noqa: ANN001
+def test_connection(api: Api, payload: dict) -> dict:
     """Identity, version and board, with the round-trip latency."""
     started = time.perf_counter()
     identity = next(iter(api("/system/identity/print")), {}).get("name", "")
@@ -98,12 +96,6 @@ def test_connection(api, payload: dict) -> dict:  # noqa: ANN001
     }
 
 
-def read_menu(api, payload: dict) -> dict:  # noqa: ANN001
-    """Every row of a menu (for the read cache)."""
-    menu = MENUS[payload["menu"]]
-    return {"rows": [{k: _norm(v) for k, v in row.items()} for row in api(f"{menu}/print")]}
-
-
 def _ensure_op(kind: str, key: str = "name") -> Callable:
     return lambda api, payload: ensure(api, MENUS[kind], payload["attrs"], key)
 
@@ -112,32 +104,20 @@ def _remove_op(kind: str, key: str = "name") -> Callable:
     return lambda api, payload: remove(api, MENUS[kind], payload["name"], key)
 
 
-OPERATIONS: dict[str, Callable[[object, dict], dict]] = {
+OPERATIONS: dict[str, Callable[[Api, dict], dict]] = {
     "router.test": test_connection,
-    "menu.read": read_menu,
     "hotspot_user.ensure": _ensure_op("hotspot_user"),
     "hotspot_user.remove": _remove_op("hotspot_user"),
     "hotspot_user.retire": retire,
     "hotspot_profile.ensure": _ensure_op("hotspot_profile"),
     "hotspot_profile.remove": _remove_op("hotspot_profile"),
-    "ppp_secret.ensure": _ensure_op("ppp_secret"),
-    "ppp_secret.remove": _remove_op("ppp_secret"),
-    "ppp_profile.ensure": _ensure_op("ppp_profile"),
-    "ppp_profile.remove": _remove_op("ppp_profile"),
-    "hotspot_active.kick": lambda api, p: kick(api, MENUS["hotspot_active"], "user", p["name"]),
-    "ppp_active.kick": lambda api, p: kick(api, MENUS["ppp_active"], "name", p["name"]),
 }
 
-# Operator probes: they run even when the circuit is open, and answer once (no retries).
+# Operator probes: they run even when the circuit is open, and answer once (never retried or dead-lettered).
 PROBES = frozenset({"router.test"})
 
-# Which cached menu a write operation makes stale.
-INVALIDATES = {
-    op: op.split(".")[0] for op in OPERATIONS if op.endswith((".ensure", ".remove"))
-} | {"hotspot_active.kick": "hotspot_active", "ppp_active.kick": "ppp_active", "hotspot_user.retire": "hotspot_user"}
 
-
-def run(api, operation: str, payload: dict) -> dict:  # noqa: ANN001
+def run(api: Api, operation: str, payload: dict) -> dict:
     """Execute one operation by name."""
     try:
         handler = OPERATIONS[operation]

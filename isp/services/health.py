@@ -45,7 +45,7 @@ def detailed_report() -> tuple[dict, int]:
     """Stores, live workers and every router's circuit; 503 when the database or Redis is down."""
     from sqlalchemy import select
 
-    from isp.jobs.runtime import breaker
+    from isp.routeros.status import breaker
     from isp.models import Router
     from isp.services import pool_monitor
 

@@ -1,19 +1,19 @@
 """The router command outbox: queue idempotent operations in the business transaction."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 import json
+from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from isp import dispatch
 from isp.extensions import db
-from isp.jobs.queues import after_commit, batch_job_id, command_job_id
 from isp.models import CommandState, Priority, Router, RouterCommand
 from isp.models.base import utcnow
 from isp.routeros.operations import OPERATIONS
 from isp.services import bulk
+from isp.sqlutil import chunked
 
 _URGENCY = [p for p in Priority]  # declaration order = most urgent first
 
@@ -44,10 +44,9 @@ def reclaim_keys(rows: list[RouterCommand]) -> None:
     """
     keys = {_open_key(r.router_id, r.idempotency_key) for r in rows}
     holders: dict[str, int] = {}
-    ordered = sorted(keys)
-    for start in range(0, len(ordered), 500):
+    for part in chunked(sorted(keys)):
         holders.update(db.session.execute(select(RouterCommand.open_key, RouterCommand.id).where(
-            RouterCommand.open_key.in_(ordered[start:start + 500]))).tuples().all())
+            RouterCommand.open_key.in_(part))).tuples().all())
     for row in rows:
         key = _open_key(row.router_id, row.idempotency_key)
         holder = holders.setdefault(key, row.id)
@@ -68,8 +67,27 @@ def _collapse(command: RouterCommand, open_key: str, operation: str, payload: di
 
 
 def _holder(open_key: str) -> RouterCommand | None:
-    """The unfinished row holding a collapse key, locked (on MariaDB) until our commit so no worker claims it meanwhile."""
-    return db.session.scalar(select(RouterCommand).where(RouterCommand.open_key == open_key).with_for_update())
+    """The unfinished row holding a collapse key, locked until our commit so no worker claims it meanwhile.
+
+    A plain read finds the row first and only then is it locked by primary key: a locking read of
+    a key that does not exist would take a gap lock on MariaDB, and two sessions holding the same
+    gap then deadlock on each other's INSERT.
+    """
+    found = db.session.scalar(select(RouterCommand.id).where(RouterCommand.open_key == open_key))
+    if found is None:
+        return None
+    return db.session.scalar(select(RouterCommand).where(RouterCommand.id == found, RouterCommand.open_key == open_key)
+                             .with_for_update().execution_options(populate_existing=True))
+
+
+def _escalate(command: RouterCommand, priority: Priority, enqueue: bool) -> None:
+    """Collapsed: the latest desired state wins, at the most urgent priority asked for."""
+    if _URGENCY.index(priority) < _URGENCY.index(command.priority):
+        command.priority = priority
+        if enqueue:
+            job = dispatch.command_job(command.id, priority.value)
+            command.job_id = job.job_id
+            dispatch.after_commit(db.session, job)
 
 
 def queue_command(router: Router, operation: str, key: str, payload: dict, priority: Priority = Priority.high,
@@ -78,33 +96,29 @@ def queue_command(router: Router, operation: str, key: str, payload: dict, prior
     _check_operation(operation)
     open_key = _open_key(router.id, key)
     existing = _holder(open_key)
-    if existing is not None and not _collapse(existing, open_key, operation, payload):
-        existing = None  # claimed by a worker meanwhile: this change needs its own row
-    elif existing is not None:
+    if existing is not None and _collapse(existing, open_key, operation, payload):
         db.session.refresh(existing)  # the caller gets the row as collapsed
-    if existing is None:
-        command = _new_command(router, operation, key, payload, priority, group)
-        try:
-            with db.session.begin_nested():
-                db.session.add(command)
-        except IntegrityError:  # another process queued the same key a moment ago
-            existing = _holder(open_key)
-            if existing is None or not _collapse(existing, open_key, operation, payload):
-                raise
-            db.session.refresh(existing)
-        else:
-            if enqueue:
-                command.job_id = command_job_id(command.id)
-                after_commit(db.session, "command", command.id, priority.value)
-            return command
-    # Collapsed: the latest desired state wins, at the most urgent priority asked for.
-    if _URGENCY.index(priority) < _URGENCY.index(existing.priority):
-        existing.priority = priority
-        if enqueue:
-            existing.job_id = command_job_id(existing.id)
-            after_commit(db.session, "command", existing.id, priority.value)
-    db.session.flush()
-    return existing
+        _escalate(existing, priority, enqueue)
+        db.session.flush()
+        return existing
+    # No row holds the key (or a worker claimed it meanwhile): this change needs its own row.
+    command = _new_command(router, operation, key, payload, priority, group)
+    try:
+        with db.session.begin_nested():
+            db.session.add(command)
+    except IntegrityError:  # another session queued the same key a moment ago: collapse into its row
+        existing = _holder(open_key)
+        if existing is None or not _collapse(existing, open_key, operation, payload):
+            raise
+        db.session.refresh(existing)
+        _escalate(existing, priority, enqueue)
+        db.session.flush()
+        return existing
+    if enqueue:
+        job = dispatch.command_job(command.id, priority.value)
+        command.job_id = job.job_id
+        dispatch.after_commit(db.session, job)
+    return command
 
 
 def queue_bulk(router: Router, items: list[tuple[str, str, dict]], group: str, chunk: int,
@@ -119,11 +133,15 @@ def queue_bulk(router: Router, items: list[tuple[str, str, dict]], group: str, c
         _check_operation(op)
     keys = [_open_key(router.id, key) for _, key, _ in items]
     existing: dict[str, RouterCommand] = {}
-    for start in range(0, len(keys), 500):
-        existing.update({c.open_key: c for c in db.session.scalars(
-            select(RouterCommand).where(RouterCommand.open_key.in_(keys[start:start + 500])).with_for_update())})
+    for part in chunked(keys):
+        # Plain read, then lock only the rows found (by primary key): no gap locks on the keys that are new.
+        ids = list(db.session.scalars(select(RouterCommand.id).where(RouterCommand.open_key.in_(part))))
+        if ids:
+            existing.update({c.open_key: c for c in db.session.scalars(
+                select(RouterCommand).where(RouterCommand.id.in_(ids)).with_for_update()
+                .execution_options(populate_existing=True)) if c.open_key is not None})
     rows, seen = [], set()
-    for (op, key, payload), open_key in zip(items, keys):
+    for (op, key, payload), open_key in zip(items, keys, strict=True):
         command = existing.get(open_key)
         if command is not None and _collapse(command, open_key, op, payload):
             continue  # the latest desired state wins
@@ -137,15 +155,14 @@ def queue_bulk(router: Router, items: list[tuple[str, str, dict]], group: str, c
         "last_error": "", "result": "", "created_at": now, "updated_at": now, "next_attempt_at": now,
     }, ("operation", "idempotency_key", "open_key", "payload"), rows)
     id_of: dict[str, int] = {}
-    for start in range(0, len(keys), 500):
+    for part in chunked(keys):
         id_of.update(db.session.execute(select(RouterCommand.open_key, RouterCommand.id).where(
-            RouterCommand.open_key.in_(keys[start:start + 500]))).tuples().all())
-    ids = sorted(set(id_of.values()))
-    for start in range(0, len(ids), chunk):
-        part = ids[start:start + chunk]
+            RouterCommand.open_key.in_(part))).tuples().all())
+    for part in chunked(sorted(set(id_of.values())), chunk):
+        job = dispatch.batch_job(router.id, part, priority.value)
         db.session.execute(update(RouterCommand).where(RouterCommand.id.in_(part), RouterCommand.state == CommandState.pending)
-                           .values(job_id=batch_job_id(router.id, part)), execution_options={"synchronize_session": False})
-        after_commit(db.session, "batch", router.id, part, priority.value)
+                           .values(job_id=job.job_id), execution_options={"synchronize_session": False})
+        dispatch.after_commit(db.session, job)
     return [id_of[key] for key in keys]
 
 
@@ -160,10 +177,11 @@ def retry_dead(command: RouterCommand) -> RouterCommand:
         command.last_error = f"superseded by command #{newer.id}"
         db.session.flush()
         return newer
+    job = dispatch.command_job(command.id, command.priority.value)
     command.state, command.attempts, command.open_key = CommandState.pending, 0, open_key
-    command.next_attempt_at, command.job_id = utcnow(), command_job_id(command.id)
+    command.next_attempt_at, command.job_id = utcnow(), job.job_id
     db.session.flush()
-    after_commit(db.session, "command", command.id, command.priority.value)
+    dispatch.after_commit(db.session, job)
     return command
 
 
@@ -184,12 +202,11 @@ def retry_group(router: Router, group: str, chunk: int, keep: set[str] | None = 
             continue
         row.state, row.attempts, row.next_attempt_at, row.claimed_by = CommandState.pending, 0, utcnow(), None
         revived.append(row)
-    for start in range(0, len(revived), chunk):
-        part = revived[start:start + chunk]
-        ids = [row.id for row in part]
+    for part in chunked(revived, chunk):
+        job = dispatch.batch_job(router.id, [row.id for row in part])
         for row in part:
-            row.job_id = batch_job_id(router.id, ids)
-        after_commit(db.session, "batch", router.id, ids, "bulk")
+            row.job_id = job.job_id
+        dispatch.after_commit(db.session, job)
     db.session.flush()
     return len(revived)
 
@@ -203,15 +220,6 @@ def discard(command: RouterCommand, reason: str) -> None:
     command.last_error = f"{command.last_error}\n[discarded: {reason}]".strip()
     command.finished_at = utcnow()
     db.session.flush()
-
-
-def backoff(attempt: int, base: float, cap: float, rng=None) -> float:  # noqa: ANN001
-    """Exponential backoff with full jitter: uniform(0.5, 1) × min(cap, base × 2^(attempt-1))."""
-    import random
-
-    rng = rng or random
-    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
-    return ceiling * (0.5 + rng.random() / 2)
 
 
 def overdue(grace: float, limit: int = 500) -> list[RouterCommand]:

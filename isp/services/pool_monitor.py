@@ -8,11 +8,10 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy import func, select
 
 from isp.extensions import db, redis_store
-from isp.jobs import QUEUES
-from isp.jobs.queues import queue
-from isp.jobs.runtime import breaker
+from isp.dispatch import QUEUES, queue
 from isp.models import CommandState, Router, RouterCommand
 from isp.routeros import stats
+from isp.routeros.status import breaker
 from isp.routeros.pool import conns_key
 
 CONN_REPORT_MAX_AGE = 900  # a worker that has not reported for this long is gone

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from isp.crypto import decrypt_bound, encrypt_bound, endpoint_binding
 from isp.extensions import db, redis_store
 from isp.models import CommandState, Priority, Router, RouterCommand, RouterMode, User
-from isp.routeros import breaker as breaker_mod
+from isp.routeros import status as router_status
 from isp.routeros.pool import GENERATION_KEY
 from isp.services import audit, outbox
 from isp.services.errors import ServiceError
@@ -185,9 +185,7 @@ def recent_commands(router_id: int, limit: int = 20) -> list[RouterCommand]:
 
 def reset_pool(actor: User | None = None) -> int:
     """Ask every worker to drop its connections, and close every breaker; returns the new generation."""
-    client = redis_store.client
-    generation = int(client.incr(GENERATION_KEY))
-    for router_id in db.session.scalars(select(Router.id)):
-        client.delete(breaker_mod.key(router_id))
+    generation = int(redis_store.client.incr(GENERATION_KEY))
+    router_status.reset_circuits(list(db.session.scalars(select(Router.id))))
     audit.record(actor, "pool.reset", "", f"generation={generation}")
     return generation

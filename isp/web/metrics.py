@@ -13,9 +13,9 @@ from prometheus_client.utils import floatToGoString
 from sqlalchemy import select
 
 from isp.extensions import db, redis_store
-from isp.jobs.runtime import breaker
 from isp.models import Router
 from isp.routeros import stats
+from isp.routeros.status import breaker
 from isp.services import health, pool_monitor
 from isp.web.routers.reads import CIRCUIT_GAUGE
 from isp.web.security import STAFF, public

@@ -4,6 +4,7 @@ from __future__ import annotations
 import random
 
 from isp.extensions import db, redis_store
+from isp import dispatch
 from isp.jobs.outbox import sweep_outbox
 from isp.models import CommandState, Priority, Router, RouterCommand
 from isp.services import outbox
@@ -126,7 +127,7 @@ def test_sweep_leaves_rows_whose_job_is_still_queued(app, sim, make_router):
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap():
     rng = random.Random(1)
-    delays = [outbox.backoff(n, 2.0, 60.0, rng) for n in range(1, 8)]
+    delays = [dispatch.backoff(n, 2.0, 60.0, rng) for n in range(1, 8)]
     for n, delay in enumerate(delays, 1):
         ceiling = min(60.0, 2.0 * 2 ** (n - 1))
         assert ceiling / 2 <= delay <= ceiling

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from isp.jobs.runtime import breaker
 from isp.models import Router
 from isp.models.base import utcnow
+from isp.routeros import status as router_status
 from isp.routeros.breaker import CLOSED, HALF_OPEN, OPEN
 
 ONLINE_WITHIN = timedelta(minutes=2)
@@ -15,7 +15,7 @@ CIRCUIT_GAUGE = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
 
 def circuits(router_ids: list[int]) -> dict[int, dict]:
     """Breaker hash per router, in one Redis round trip."""
-    return breaker().states(router_ids)
+    return router_status.circuits(router_ids)
 
 
 def status(router: Router, circuit: str, now: datetime | None = None) -> tuple[str, str, str]:

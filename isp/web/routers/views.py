@@ -5,8 +5,8 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
 from isp.extensions import db
-from isp.jobs.monitor import latest_metrics
 from isp.models import Router, RouterCommand
+from isp.routeros.status import latest_metrics
 from isp.services import routers
 from isp.web.auth.forms import EmptyForm
 from isp.web.forms import submit

@@ -1,0 +1,44 @@
+"""Router state for pages and probes, read from Redis: latest metrics and circuit states. No router I/O."""
+from __future__ import annotations
+
+import json
+import time
+
+from flask import current_app
+
+from isp.extensions import redis_store
+from isp.routeros.breaker import CircuitBreaker
+
+METRICS_TTL = 300
+
+
+def breaker() -> CircuitBreaker:
+    """The shared per-router circuit breaker, configured from the app."""
+    return CircuitBreaker.from_config(redis_store.client, current_app.config)
+
+
+def circuits(router_ids: list[int]) -> dict[int, dict]:
+    """Breaker hash per router, in one Redis round trip."""
+    return breaker().states(router_ids)
+
+
+def reset_circuits(router_ids: list[int]) -> None:
+    """Close the circuits of these routers (an admin's pool reset)."""
+    shared = breaker()
+    for router_id in router_ids:
+        shared.reset(router_id)
+
+
+def metrics_key(router_id: int) -> str:
+    return f"isp:metrics:{router_id}"
+
+
+def latest_metrics(router_id: int) -> dict | None:
+    """The last polled resources of a router, or None when none is fresh."""
+    raw = redis_store.client.get(metrics_key(router_id))
+    return json.loads(raw) if raw else None
+
+
+def store_metrics(router_id: int, metrics: dict) -> None:
+    """Keep a router's latest resources for the pages (a poll writes them)."""
+    redis_store.client.set(metrics_key(router_id), json.dumps({"at": time.time(), **metrics}), ex=METRICS_TTL)
