@@ -175,6 +175,7 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: str = "inst
         "ISP_TIMEZONE": tz_name,
         "LOG_LEVEL": log_level,
         "LOGIN_RATE_LIMIT": parse_int("LOGIN_RATE_LIMIT", get("LOGIN_RATE_LIMIT"), 5, minimum=1),
+        "LOGIN_RATE_LIMIT_IP": parse_int("LOGIN_RATE_LIMIT_IP", get("LOGIN_RATE_LIMIT_IP"), 50, minimum=1),
         "LOGIN_RATE_WINDOW": parse_int("LOGIN_RATE_WINDOW", get("LOGIN_RATE_WINDOW"), 60, minimum=1),
         "SESSION_COOKIE_SECURE": parse_bool("SESSION_COOKIE_SECURE", get("SESSION_COOKIE_SECURE"), production),
         "SESSION_COOKIE_HTTPONLY": True,
@@ -208,6 +209,7 @@ def load_router_settings(env: Mapping[str, str]) -> dict:
         "BULK_PROGRESS_SECONDS": parse_float("BULK_PROGRESS_SECONDS", get("BULK_PROGRESS_SECONDS"), 0.5),
         "OUTBOX_SWEEP_GRACE": parse_float("OUTBOX_SWEEP_GRACE", get("OUTBOX_SWEEP_GRACE"), 30.0),
         "OUTBOX_STUCK_AFTER": parse_float("OUTBOX_STUCK_AFTER", get("OUTBOX_STUCK_AFTER"), 960.0, minimum=1.0),
+        "RECONCILE_INTERVAL": parse_int("RECONCILE_INTERVAL", get("RECONCILE_INTERVAL"), 900, minimum=60, maximum=86400),
         "METRICS_TOKEN": (get("METRICS_TOKEN") or "").strip(),
         "ISP_DEMO_TRAFFIC": parse_bool("ISP_DEMO_TRAFFIC", get("ISP_DEMO_TRAFFIC"), False),
     }

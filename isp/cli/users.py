@@ -14,7 +14,7 @@ users_cli = AppGroup("users", help="Manage staff and reseller accounts.")
 
 @users_cli.command("create-admin")
 @click.argument("username")
-@click.option("--password", help="At least 10 characters; prompted for when absent.")
+@click.option("--password", help="10-128 characters, not the username nor a common password; prompted for when absent.")
 def create_admin(username: str, password: str | None) -> None:
     """Create an admin account."""
     if password is None:

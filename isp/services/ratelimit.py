@@ -20,7 +20,9 @@ def _keys(ip: str, username: str) -> list[str]:
 
 def login_blocked_for(ip: str, username: str) -> int:
     """Seconds until another attempt is allowed; 0 when not blocked."""
-    limit = current_app.config["LOGIN_RATE_LIMIT"]
+    # The username's limit bites first; an IP's is much higher, so one office behind NAT is not locked out
+    # by a colleague's typos, while a password spray from one address still stops.
+    limits = (current_app.config["LOGIN_RATE_LIMIT_IP"], current_app.config["LOGIN_RATE_LIMIT"])
     try:
         client = redis_store.client
         pipe = client.pipeline()
@@ -33,7 +35,7 @@ def login_blocked_for(ip: str, username: str) -> int:
         log.error("login rate limiter unavailable: redis error")
         return 0
     wait = 0
-    for count, ttl in zip(values[0::2], values[1::2]):
+    for limit, count, ttl in zip(limits, values[0::2], values[1::2], strict=True):
         if count is not None and int(count) >= limit:
             wait = max(wait, int(ttl) if ttl and ttl > 0 else 1)
     return wait

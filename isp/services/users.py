@@ -1,9 +1,13 @@
 """Account management: create, change role, disable, reset password."""
 from __future__ import annotations
 
+import functools
+import os
 import re
 
-from sqlalchemy import func, select
+from flask import current_app
+from sqlalchemy import func, select, update
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from isp.extensions import db
 from isp.models import Role, User
@@ -13,6 +17,8 @@ from isp.services.errors import ServiceError
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 MIN_PASSWORD = 10
+MAX_PASSWORD = 128
+COMMON_PASSWORDS = os.path.join(os.path.dirname(__file__), "common-passwords.txt")
 
 
 def normalise_username(username: str) -> str:
@@ -26,10 +32,24 @@ def normalise_username(username: str) -> str:
     return name
 
 
-def check_password_strength(password: str) -> None:
-    """Refuse passwords that are too short."""
-    if len(password or "") < MIN_PASSWORD:
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    """The vendored list of common passwords, lower-cased."""
+    with open(COMMON_PASSWORDS, encoding="utf-8") as fh:
+        return frozenset(line.strip().lower() for line in fh if line.strip() and not line.startswith("#"))
+
+
+def check_password_strength(password: str, username: str = "") -> None:
+    """The one password policy (web and CLI): 10-128 characters, not the username, not a common password."""
+    password = password or ""
+    if len(password) < MIN_PASSWORD:
         raise ServiceError(f"Password must be at least {MIN_PASSWORD} characters.", field="password")
+    if len(password) > MAX_PASSWORD:
+        raise ServiceError(f"Password must be at most {MAX_PASSWORD} characters.", field="password")
+    if username and password.strip().lower() == username.strip().lower():
+        raise ServiceError("Password must not be the username.", field="password")
+    if password.lower() in _common_passwords():
+        raise ServiceError("This password is one of the most common ones; choose another.", field="password")
 
 
 def find_by_username(username: str) -> User | None:
@@ -40,7 +60,7 @@ def find_by_username(username: str) -> User | None:
 def create_user(username: str, password: str, role: Role, full_name: str = "", actor: User | None = None) -> User:
     """Create an account; refuses duplicates and weak passwords."""
     name = normalise_username(username)
-    check_password_strength(password)
+    check_password_strength(password, name)
     if find_by_username(name):
         raise ServiceError(f"The username '{name}' is already taken.", field="username")
     user = User(username=name, full_name=(full_name or "").strip()[:120], role=role, active=True)
@@ -89,7 +109,7 @@ def set_active(user: User, active: bool, actor: User | None = None) -> None:
 
 def reset_password(user: User, password: str, actor: User | None = None) -> None:
     """Set a new password and end the account's other sessions."""
-    check_password_strength(password)
+    check_password_strength(password, user.username)
     user.set_password(password)
     user.session_version += 1
     audit.record(actor, "user.password", user.username)
@@ -102,10 +122,36 @@ def update_profile(user: User, full_name: str, actor: User | None = None) -> Non
     db.session.flush()
 
 
+@functools.cache
+def _dummy_hash(method: str) -> str:
+    """A hash of the configured method, verified for unknown users so they cost the same time."""
+    return generate_password_hash(os.urandom(16).hex(), method=method)
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The active account these credentials open, or None; the same hashing work whether or not it exists."""
+    user = find_by_username(username)
+    stored = user.password_hash if user else _dummy_hash(current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
+    if check_password_hash(stored, password or "") and user is not None and user.active:
+        return user
+    return None
+
+
 def note_login(user: User) -> None:
-    """Stamp a successful login."""
-    user.last_login_at = utcnow()
+    """Stamp a successful login: one plain UPDATE by id, taking the row lock before the audit row's FK check."""
+    # No locking read and no ORM dirty-check: concurrent logins of one account only queue on this
+    # row briefly instead of each holding a shared FK lock and then asking for an exclusive one (1213).
+    now = utcnow()
+    db.session.execute(update(User).where(User.id == user.id).values(last_login_at=now),
+                       execution_options={"synchronize_session": False})
     audit.record(user, "auth.login", user.username)
+    db.session.flush()
+
+
+def end_sessions(user: User) -> None:
+    """End every session of the account (logout): its session version moves on, atomically in SQL."""
+    db.session.execute(update(User).where(User.id == user.id).values(session_version=User.session_version + 1),
+                       execution_options={"synchronize_session": False})
     db.session.flush()
 
 

@@ -54,12 +54,22 @@ def test_sixth_failure_in_a_minute_is_blocked_with_a_clear_message(client, auth,
     assert client.get("/").status_code == 302
 
 
-def test_rate_limit_is_per_ip_across_usernames(client, auth, make_user):
+def test_rate_limit_is_per_ip_across_usernames(app, client, auth, make_user):
     user = make_user("operator")
-    for n in range(5):
+    limit = app.config["LOGIN_RATE_LIMIT_IP"]
+    assert limit == 50  # the documented default: ten times the per-username limit
+    for n in range(limit):
         auth.login(f"ghost{n}", "nope-nope-nope")
     response = auth.login(user.username, TEST_PASSWORD)
     assert response.status_code == 429
+
+
+def test_one_persons_typos_do_not_lock_out_colleagues_behind_the_same_ip(client, auth, make_user):
+    clumsy, colleague = make_user("operator"), make_user("operator")
+    for _ in range(5):
+        assert auth.login(clumsy.username, "nope-nope-nope").status_code == 422
+    assert auth.login(clumsy.username, TEST_PASSWORD).status_code == 429  # the username's limit bites first
+    assert auth.login(colleague.username, TEST_PASSWORD).status_code == 302  # same IP, other account: fine
 
 
 def test_rate_limit_is_per_username_across_ips(client, auth, make_user):
@@ -106,6 +116,63 @@ def test_logout_is_post_only_and_ends_session(client, auth):
     response = auth.logout()
     assert response.status_code == 302 and response.headers["Location"] == "/auth/login"
     assert client.get("/").status_code == 302
+
+
+def test_a_cookie_captured_before_logout_no_longer_works_after_it(app, client, auth):
+    auth.login_as("operator")
+    assert client.get("/").status_code == 200
+    captured = client.get_cookie("session").value
+    assert auth.logout().status_code == 302
+    thief = app.test_client()
+    thief.set_cookie("session", captured)
+    response = thief.get("/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/auth/login")
+
+
+def test_an_unknown_username_costs_the_same_password_hash_as_a_real_one(app, auth, make_user, monkeypatch):
+    from isp.services import users
+
+    user = make_user("operator")
+    verified: list[str] = []
+    real = users.check_password_hash
+
+    def counting(pwhash, password):
+        verified.append(pwhash.split("$", 1)[0])
+        return real(pwhash, password)
+
+    monkeypatch.setattr(users, "check_password_hash", counting)
+    assert auth.login("no-such-user", "whatever-password").status_code == 422
+    assert auth.login(user.username, "wrong-password-123").status_code == 422
+    assert auth.login(user.username).status_code == 302
+    method = app.config["PASSWORD_HASH_METHOD"]
+    assert verified == [method, method, method]  # one verification of the same method each time
+
+
+def test_concurrent_logins_of_one_account_all_succeed_and_stamp_the_last_login(app, make_user):
+    import threading
+
+    from isp.extensions import db
+    from isp.models import AuditEntry, User
+    from tests.conftest import csrf_from
+
+    user = make_user("operator")
+    codes: list[int] = []
+
+    def login():
+        c = app.test_client()
+        token = csrf_from(c.get("/auth/login").get_data(as_text=True))
+        codes.append(c.post("/auth/login", data={"username": user.username, "password": TEST_PASSWORD,
+                                                 "csrf_token": token}).status_code)
+
+    threads = [threading.Thread(target=login) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [302] * 20
+    with app.app_context():
+        assert db.session.get(User, user.id).last_login_at is not None
+        assert db.session.scalar(db.select(db.func.count()).where(AuditEntry.action == "auth.login")) == 20
 
 
 @pytest.mark.parametrize(

@@ -104,3 +104,23 @@ def test_unknown_user_is_a_404_page(client, auth):
     auth.login_as("admin")
     response = client.get("/settings/users/999999")
     assert response.status_code == 404 and "Not found" in response.get_data(as_text=True)
+
+
+def test_create_and_reset_refuse_the_username_common_and_overlong_passwords(app, client, auth, make_user):
+    auth.login_as("admin")
+    token = auth.token()
+    base = {"csrf_token": token, "role": "operator", "full_name": ""}
+    cases = {"Password must not be the username.": ("long.username", "Long.Username"),
+             "one of the most common": ("newbie", "qwertyuiop"),
+             "at most 128 characters": ("newbie", "x" * 129)}
+    for message, (username, password) in cases.items():
+        data = {**base, "username": username, "password": password, "confirm": password}
+        response = client.post("/settings/users/new", data=data)
+        assert response.status_code == 422 and message in response.get_data(as_text=True), message
+    assert client.post("/settings/users/new", data={**base, "username": "newbie", "password": "x" * 128,
+                                                     "confirm": "x" * 128}).status_code == 302
+    target = make_user("operator", username="reset.me")
+    page = client.post(f"/settings/users/{target.id}/password", data={"csrf_token": token, "password": "1q2w3e4r5t",
+                                                                       "confirm": "1q2w3e4r5t"}, follow_redirects=True)
+    assert "one of the most common" in page.get_data(as_text=True)
+    assert AuthActions(app.test_client(), None).login("reset.me", "1q2w3e4r5t").status_code == 422

@@ -32,8 +32,8 @@ def login():
             form.form_errors.append(f"Too many failed attempts. Wait {wait} seconds before trying again.")
             status = 429
         else:
-            user = users.find_by_username(name)
-            if user and user.active and user.check_password(form.password.data):
+            user = users.authenticate(name, form.password.data)
+            if user is not None:
                 ratelimit.clear(ip, name)
                 users.note_login(user)
                 db.session.commit()
@@ -49,7 +49,9 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @role_required(*ALL_ROLES)
 def logout():
-    """End the session."""
+    """End the session, on the server too: a copy of the cookie taken before is refused afterwards."""
+    users.end_sessions(current_user)
+    db.session.commit()
     logout_user()
     flash("You have been logged out.", "info")
     return redirect(url_for("auth.login"))

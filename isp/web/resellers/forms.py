@@ -11,7 +11,7 @@ class ResellerForm(FlaskForm):
 
     username = StringField("Username", validators=[DataRequired(), Length(min=3, max=64)])
     full_name = StringField("Name or shop", validators=[Optional(), Length(max=120)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(min=10, max=256, message="Password must be at least 10 characters.")])
+    password = PasswordField("Password", validators=[DataRequired()])
     confirm = PasswordField("Repeat password", validators=[DataRequired(), EqualTo("password", "Passwords do not match.")])
     plan_ids = MultiCheckboxField("Plans they may sell", coerce=int, validate_choice=False)
 

@@ -14,7 +14,7 @@ class UserCreateForm(FlaskForm):
     username = StringField("Username", validators=[DataRequired(), Length(min=3, max=64)])
     full_name = StringField("Full name", validators=[Optional(), Length(max=120)])
     role = SelectField("Role", choices=ROLE_CHOICES, default="operator")
-    password = PasswordField("Password", validators=[DataRequired(), Length(min=10, max=256, message="Password must be at least 10 characters.")])
+    password = PasswordField("Password", validators=[DataRequired()])
     confirm = PasswordField("Repeat password", validators=[DataRequired(), EqualTo("password", "Passwords do not match.")])
 
 
@@ -27,5 +27,5 @@ class RoleForm(FlaskForm):
 class PasswordResetForm(FlaskForm):
     """Set a new password."""
 
-    password = PasswordField("New password", validators=[DataRequired(), Length(min=10, max=256, message="Password must be at least 10 characters.")])
+    password = PasswordField("New password", validators=[DataRequired()])
     confirm = PasswordField("Repeat password", validators=[DataRequired(), EqualTo("password", "Passwords do not match.")])
