@@ -43,8 +43,8 @@ def test_monitor_lists_each_router_with_its_circuit_state(app, client, auth, mak
             breaker.failure(broken.id, "refused: connection refused")
     auth.login_as("operator")
     html = client.get("/monitoring/").get_data(as_text=True)
-    assert 'badge-ok">closed' in _row(html, healthy.name)
-    assert 'badge-bad">open' in _row(html, broken.name)
+    assert 'badge-ok">Closed' in _row(html, healthy.name)
+    assert 'badge-bad">Open' in _row(html, broken.name)
     assert "0 open · 0 in use" in _row(html, healthy.name)
     assert all(f'data-test="queue-{q}"' in html for q in ("critical", "high", "normal", "low", "bulk"))
     assert "Workers alive" in html and 'hx-trigger="every 2s"' in html
@@ -105,7 +105,7 @@ def test_reset_pool_is_admin_only_and_bumps_the_generation(app, client, auth, ma
     done = client.post("/monitoring/reset-pool", data={"csrf_token": auth.token()}, follow_redirects=True)
     assert "Pool reset (generation 1)" in done.get_data(as_text=True)
     assert int(redis.get(GENERATION_KEY)) == 1
-    assert 'badge-ok">closed' in _row(done.get_data(as_text=True), router.name)
+    assert 'badge-ok">Closed' in _row(done.get_data(as_text=True), router.name)
 
 
 def test_reseller_cannot_see_the_monitor(client, auth):
