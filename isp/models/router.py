@@ -96,6 +96,11 @@ class RouterCommand(db.Model):
     __table_args__ = (
         Index("ix_router_commands_router_state", "router_id", "state"),
         Index("ix_router_commands_state_next", "state", "next_attempt_at"),
+        # A router's recent commands and the dead-letter list page newest first straight off these.
+        Index("ix_router_commands_router_id_id", "router_id", "id"),
+        Index("ix_router_commands_state_id", "state", "id"),
+        # A batch's push progress counts its rows by state off this index alone.
+        Index("ix_router_commands_group_state", "group_key", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -107,7 +112,7 @@ class RouterCommand(db.Model):
     payload_json: Mapped[str] = mapped_column("payload", Text, default="{}")
     priority: Mapped[Priority] = mapped_column(Enum(Priority, native_enum=False, length=16), default=Priority.normal)
     state: Mapped[CommandState] = mapped_column(Enum(CommandState, native_enum=False, length=16), default=CommandState.pending)
-    group_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    group_key: Mapped[str | None] = mapped_column(String(64))
     # The RQ job expected to run this row; the sweep re-enqueues if Redis lost it.
     job_id: Mapped[str | None] = mapped_column(String(64))
     claimed_by: Mapped[str | None] = mapped_column(String(32))

@@ -80,11 +80,19 @@ class Voucher(db.Model):
         Index("ix_vouchers_batch_id_id", "batch_id", "id"),
         Index("ix_vouchers_reseller_state", "reseller_id", "state"),
         Index("ix_vouchers_first_login", "first_login_at"),
+        # The list pages filter by one column and page newest first: (filter, id) reads a page straight off the index.
+        Index("ix_vouchers_state_id", "state", "id"),
+        Index("ix_vouchers_plan_id_id", "plan_id", "id"),
+        Index("ix_vouchers_router_id_id", "router_id", "id"),
+        Index("ix_vouchers_reseller_id_id", "reseller_id", "id"),
+        # Two filters at once, and the per-batch counts by state, without touching the table.
+        Index("ix_vouchers_plan_state", "plan_id", "state"),
+        Index("ix_vouchers_batch_state", "batch_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("voucher_batches.id", ondelete="CASCADE"))
-    plan_id: Mapped[int] = mapped_column(ForeignKey("hotspot_plans.id", ondelete="RESTRICT"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("hotspot_plans.id", ondelete="RESTRICT"))
     router_id: Mapped[int] = mapped_column(ForeignKey("routers.id", ondelete="RESTRICT"))
     reseller_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     code: Mapped[str] = mapped_column(String(32), unique=True)
