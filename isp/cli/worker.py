@@ -74,5 +74,6 @@ def clock_command() -> None:
             continue
         module, _, name = entry["func"].rpartition(".")
         func = getattr(importlib.import_module(module), name)
-        scheduler.register(func, entry["queue"], interval=entry["interval"], job_timeout=entry["timeout"])
+        interval = current_app.config[entry["interval_config"]] if "interval_config" in entry else entry["interval"]
+        scheduler.register(func, entry["queue"], interval=interval, job_timeout=entry["timeout"])
     scheduler.start()

@@ -8,10 +8,12 @@ from sqlalchemy import select
 
 from isp import dispatch
 from isp.extensions import db
-from isp.models import Router
+from isp.models import Router, RouterMode
 from isp.models.base import utcnow
 from isp.routeros import status
 from isp.routeros.runtime import RouterUnavailable, guarded
+from isp.services import reconcile
+from isp.units import router_duration
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,8 @@ def poll_router(router_id: int) -> str:
             router.last_error = str(exc.error)
             db.session.commit()
         return exc.message
+    was_down = bool(router.last_error)
+    before = status.latest_metrics(router.id)
     metrics = {
         "cpu_load": resource.get("cpu-load"), "free_memory": resource.get("free-memory"),
         "total_memory": resource.get("total-memory"), "uptime": str(resource.get("uptime", "")),
@@ -46,5 +50,9 @@ def poll_router(router_id: int) -> str:
     status.store_metrics(router.id, metrics)
     router.identity, router.version, router.board = identity, metrics["version"], metrics["board"]
     router.last_seen_at, router.last_error = utcnow(), ""
+    rebooted = before is not None and router_duration(metrics["uptime"]) < router_duration(str(before.get("uptime", "")))
+    if (was_down or rebooted) and router.mode == RouterMode.api:
+        # A router back from down, or rebooted (perhaps reset or replaced), may have lost what we pushed.
+        reconcile.request_sync(router, reason="rebooted" if rebooted else "back online")
     db.session.commit()
     return "ok"

@@ -33,6 +33,12 @@ def _find(api: Api, menu: str, key: str, value: str) -> list[dict]:
     return list(api.rawCmd(f"{menu}/print", f"?={key}={value}"))
 
 
+def differences(row: dict, attrs: dict, fields: tuple[str, ...] | None = None) -> dict:
+    """The attributes (of `fields`, or all) whose value on the router differs from what we want, as we would set them."""
+    wanted = {k: _norm(v) for k, v in attrs.items() if k not in READ_ONLY and (fields is None or k in fields)}
+    return {k: v for k, v in wanted.items() if _norm(row.get(k, "")) != v}
+
+
 def ensure(api: Api, menu: str, attrs: dict, key: str = "name") -> dict:
     """Create the item, or set only the attributes that differ."""
     attrs = {k: _norm(v) for k, v in attrs.items() if k not in READ_ONLY}
@@ -43,7 +49,7 @@ def ensure(api: Api, menu: str, attrs: dict, key: str = "name") -> dict:
             new_id = reply.get("ret", new_id)
         return {"action": "added", "id": new_id}
     row = rows[0]
-    diff = {k: v for k, v in attrs.items() if _norm(row.get(k, "")) != v}
+    diff = differences(row, attrs)
     for extra in rows[1:]:  # a duplicate made outside the panel: keep one
         tuple(api(f"{menu}/remove", **{".id": extra[".id"]}))
     if diff:

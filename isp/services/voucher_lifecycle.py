@@ -12,6 +12,7 @@ from isp.models.base import utcnow
 from isp.services import audit, branding, ledger, outbox
 from isp.services.errors import ServiceError
 from isp.services.vouchers import user_attrs
+from isp.sqlutil import chunked
 from isp.units import format_duration
 
 LIVE = (VoucherState.unused, VoucherState.active)
@@ -102,9 +103,9 @@ def apply_usage(router_id: int, usage: dict[str, dict], now: datetime | None = N
     now = now or utcnow()
     names = sorted(usage)
     seen_vouchers: list[Voucher] = []
-    for start in range(0, len(names), 500):
+    for chunk in chunked(names):
         seen_vouchers += db.session.scalars(select(Voucher).where(
-            Voucher.router_id == router_id, Voucher.code.in_(names[start:start + 500]), Voucher.state.in_(LIVE)))
+            Voucher.router_id == router_id, Voucher.code.in_(chunk), Voucher.state.in_(LIVE)))
     activated, exhausted = [], []
     for voucher in seen_vouchers:
         seen = usage[voucher.code]
@@ -179,9 +180,9 @@ def bulk_action(actor: User, action: str, vouchers: list[Voucher], extend_second
 def _disabled_by_staff(voucher_ids: list[int]) -> set[int]:
     """Vouchers whose latest disabling was done by staff (or by the system)."""
     latest: dict[int, int | None] = {}
-    for start in range(0, len(voucher_ids), 500):
+    for chunk in chunked(voucher_ids):
         rows = db.session.execute(select(VoucherEvent.voucher_id, VoucherEvent.actor_id).where(
-            VoucherEvent.voucher_id.in_(voucher_ids[start:start + 500]), VoucherEvent.to_state == VoucherState.disabled.value,
+            VoucherEvent.voucher_id.in_(chunk), VoucherEvent.to_state == VoucherState.disabled.value,
             VoucherEvent.from_state != VoucherState.disabled.value).order_by(VoucherEvent.id))
         latest.update(dict(rows.tuples().all()))
     resellers = set(db.session.scalars(select(User.id).where(User.id.in_({a for a in latest.values() if a}),

@@ -7,7 +7,7 @@ from flask_login import current_user
 from isp.extensions import db
 from isp.models import Router, RouterCommand
 from isp.routeros.status import latest_metrics
-from isp.services import routers
+from isp.services import reconcile, routers
 from isp.web.auth.forms import EmptyForm
 from isp.web.forms import submit
 from isp.web.render import render
@@ -58,7 +58,24 @@ def _detail(router: Router, command: RouterCommand | None = None):
     circuit = reads.circuits([router.id])[router.id]
     return render("routers/detail.html", router=router, command=command, circuit=circuit, metrics=latest_metrics(router.id),
                   commands=routers.recent_commands(router.id), health=reads.status(router, circuit["state"]),
-                  badges=reads.CIRCUIT_BADGE, test_form=EmptyForm(), delete_form=DeleteForm())
+                  badges=reads.CIRCUIT_BADGE, test_form=EmptyForm(), delete_form=DeleteForm(),
+                  sync=reconcile.last_report(router.id), sync_form=EmptyForm())
+
+
+@bp.route("/<int:router_id>/sync", methods=["GET", "POST"])
+@role_required(*STAFF)
+def sync(router_id: int):
+    """Queue a reconcile (POST) and show the drift it found and fixed (GET, polled by the panel while it runs)."""
+    router = db.get_or_404(Router, router_id)
+    if request.method == "POST":
+        form = EmptyForm()
+        if not form.validate_on_submit() or submit(None, lambda: reconcile.request_sync(router, current_user)) is None:
+            return redirect(url_for("routers.detail", router_id=router.id))
+        if not is_htmx():
+            flash(f"Sync of '{router.name}' queued: the panel below shows what it finds.", "success")
+            return redirect(url_for("routers.detail", router_id=router.id))
+    return render("routers/detail.html", block="sync", router=router, sync=reconcile.last_report(router.id),
+                  sync_form=EmptyForm())
 
 
 @bp.route("/<int:router_id>")
