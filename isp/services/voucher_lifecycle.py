@@ -65,7 +65,7 @@ def retire(vouchers: list[Voucher], priority: Priority, action: str | None = Non
     _queue(vouchers, "hotspot_user.retire", lambda v: {"name": v.code, "action": action}, priority)
 
 
-def _remaining_attrs(voucher: Voucher) -> dict:
+def remaining_attrs(voucher: Voucher) -> dict:
     """The router user with only the quota still unused: a user re-created after removal starts its counters at zero."""
     attrs = user_attrs(voucher.code, voucher.password, voucher.batch)
     batch = voucher.batch
@@ -78,7 +78,7 @@ def _remaining_attrs(voucher: Voucher) -> dict:
 
 def restore(vouchers: list[Voucher], priority: Priority = Priority.high) -> None:
     """Make the router users exist and be enabled again, with the quota they have left."""
-    _queue(vouchers, "hotspot_user.ensure", lambda v: {"attrs": _remaining_attrs(v)}, priority)
+    _queue(vouchers, "hotspot_user.ensure", lambda v: {"attrs": remaining_attrs(v)}, priority)
 
 
 # -- driven by the clock and the usage poll ------------------------------------
