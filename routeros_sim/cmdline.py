@@ -2,26 +2,61 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import math
 from pathlib import Path
 
 import click
 from click.core import ParameterSource
 
-from .config import FaultConfig, RouterConfig, load_toml
+from .config import MAX_ROUTERS, FaultConfig, RouterConfig, load_toml
 from .fleet import Fleet
 
 log = logging.getLogger(__name__)
 
 
+class SimUsageError(click.UsageError):
+    """A bad option, file or port: one clear line and exit code 2, never a traceback."""
+
+
+def _port(name: str, value: object, low: int = 0) -> None:
+    if value is not None and (type(value) is not int or not low <= value <= 65535):
+        raise ValueError("%s must be a port number from %d to 65535, not %r" % (name, low, value))
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check(opts: dict) -> None:
+    """Validate the options after the TOML [fleet] table merged in (it can set any of them)."""
+    if type(opts["routers"]) is not int or not 1 <= opts["routers"] <= MAX_ROUTERS:
+        raise ValueError("--routers must be a whole number from 1 to %d, not %r" % (MAX_ROUTERS, opts["routers"]))
+    speed, latency = opts["speed"], opts["latency_ms"]
+    if not _finite(speed) or speed <= 0:
+        raise ValueError("--speed must be a finite number above 0, not %r" % (speed,))
+    if not _finite(latency) or latency < 0:
+        raise ValueError("--latency-ms must be a finite number of 0 or more, not %r" % (latency,))
+    for name, most in (("clients", 100_000), ("users", 1_000_000)):
+        if type(opts[name]) is not int or not 0 <= opts[name] <= most:
+            raise ValueError("--%s must be a whole number from 0 to %d, not %r" % (name, most, opts[name]))
+    if type(opts["seed"]) is not int:
+        raise ValueError("--seed must be a whole number, not %r" % (opts["seed"],))
+    _port("--base-port", opts["base_port"])
+    _port("--tls-base-port", opts["tls_base_port"], low=-1)
+    _port("--control-port", opts["control_port"])
+
+
 def build_fleet(opts: dict, explicit: set[str]) -> Fleet:
-    """Turn command-line options (and an optional TOML file) into a Fleet."""
+    """Turn command-line options (and an optional TOML file) into a Fleet; a bad value raises ValueError."""
     configs: list[RouterConfig] = []
     if opts["config_file"]:
         fleet_opts, configs = load_toml(opts["config_file"])
         for key, value in fleet_opts.items():
             if key not in explicit and key in opts:
                 opts[key] = value
+    _check(opts)
     if not configs:
         configs = [RouterConfig(username=opts["username"], password=opts["password"],
                                 version=opts["ros_version"], legacy_login=opts["legacy_login"],
@@ -41,10 +76,19 @@ def build_fleet(opts: dict, explicit: set[str]) -> Fleet:
             cfg.tls_port = None
         elif cfg.tls_port == 0:
             cfg.tls_port = tls_base + i if tls_base else 0
+        _port("router %s's API port" % cfg.name, cfg.port)
+        _port("router %s's api-ssl port" % cfg.name, cfg.tls_port)
     fleet = Fleet(configs, speed=opts["speed"], control_port=opts["control_port"])
-    if opts["state_file"] and Path(opts["state_file"]).exists():
-        fleet.load(opts["state_file"])
-        log.info("state loaded from %s", opts["state_file"])
+    state = opts["state_file"]
+    if state and Path(state).exists():
+        try:
+            fleet.load(state)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            detail = exc.strerror if isinstance(exc, OSError) else exc
+            raise ValueError("--state %s cannot be loaded (%s); fix or remove it" % (state, detail)) from None
+        log.info("state loaded from %s", state)
+    elif state and not Path(state).resolve().parent.is_dir():
+        raise ValueError("--state %s: its directory does not exist, so the state could not be saved" % state)
     return fleet
 
 
@@ -60,7 +104,8 @@ def build_fleet(opts: dict, explicit: set[str]) -> Fleet:
 @click.option("--version", "ros_version", default="7.20.2", show_default=True, help="RouterOS version to mimic.")
 @click.option("--legacy-login", is_flag=True, help="Use the pre-6.43 challenge login.")
 @click.option("--clients", type=int, default=10, show_default=True, help="Simulated subscribers per router.")
-@click.option("--users", type=int, default=20, show_default=True, help="Seeded hotspot users per router (half as many PPP secrets).")
+@click.option("--users", type=int, default=20, show_default=True,
+              help="Seeded hotspot users per router (half as many PPP secrets).")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="TOML fleet file.")
 @click.option("--state", "state_file", type=click.Path(dir_okay=False), help="JSON file loaded at start and saved at exit.")
 @click.option("--control-port", type=int, default=None, help="Port of the JSON control channel (off unless given).")
@@ -72,10 +117,23 @@ def run_command(ctx: click.Context, **opts: object) -> None:
     logging.basicConfig(level=str(opts["log_level"]).upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     explicit = {k for k in opts if ctx.get_parameter_source(k) is ParameterSource.COMMANDLINE}
-    fleet = build_fleet(dict(opts), explicit)
+    try:
+        fleet = build_fleet(dict(opts), explicit)
+    except (ValueError, TypeError) as exc:
+        raise SimUsageError(str(exc)) from None
+    bound = True
     try:
         fleet.run_forever()
+    except OSError as exc:
+        bound = False  # nothing ran: keep the state file as it was
+        if exc.errno == errno.EADDRINUSE:
+            raise SimUsageError("a port is already in use (%s); choose another --base-port or stop what holds it"
+                                % (exc.strerror or exc)) from None
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise SimUsageError("not allowed to listen on a port (%s); ports below 1024 need privileges"
+                                % (exc.strerror or exc)) from None
+        raise SimUsageError("cannot listen: %s" % (exc.strerror or exc)) from None
     finally:
-        if opts["state_file"]:
+        if opts["state_file"] and bound:
             fleet.save(str(opts["state_file"]))
             log.info("state saved to %s", opts["state_file"])

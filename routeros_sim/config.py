@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import time
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+MAX_ROUTERS = 1000
 
 
 @dataclass
@@ -96,29 +99,64 @@ class RouterConfig:
         return self.version_tuple >= (7, 18)
 
 
+def _check_type(owner: str, name: str, value: Any, default: Any) -> None:
+    """Refuse a value of the wrong kind (a string port, a nan speed) with the setting's name."""
+    if default is None or isinstance(default, tuple):
+        return
+    kind = type(default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if type(value) is not kind:
+        raise ValueError("%s setting %r must be %s, not %r" % (owner, name, kind.__name__, value))
+    if kind is float and not math.isfinite(value):
+        raise ValueError("%s setting %r must be a finite number, not %r" % (owner, name, value))
+    if kind in (int, float) and value < 0:
+        raise ValueError("%s setting %r must not be negative, not %r" % (owner, name, value))
+
+
 def router_from_dict(data: dict[str, Any]) -> RouterConfig:
-    """Build a RouterConfig from TOML/JSON data, rejecting unknown keys."""
+    """Build a RouterConfig from TOML/JSON data, rejecting unknown keys and values of the wrong kind."""
     data = {k.replace("-", "_"): v for k, v in data.items()}
     faults = FaultConfig()
-    faults.update(**data.pop("faults", {}))
-    known = {f.name for f in fields(RouterConfig)}
-    unknown = set(data) - known
+    fault_values = data.pop("faults", {})
+    if not isinstance(fault_values, dict):
+        raise ValueError("faults must be a table, not %r" % (fault_values,))
+    defaults = FaultConfig().as_dict()
+    for key, value in fault_values.items():
+        _check_type("fault", key.replace("-", "_"), value, defaults.get(key.replace("-", "_")))
+    faults.update(**fault_values)
+    known = {f.name: f for f in fields(RouterConfig)}
+    unknown = set(data) - set(known)
     if unknown:
         raise ValueError("unknown router setting(s): %s" % ", ".join(sorted(unknown)))
+    sample = RouterConfig()
+    for key, value in data.items():
+        _check_type("router", key, value, getattr(sample, key))
+        if key in ("port", "tls_port") and value is not None and not 0 <= value <= 65535:
+            raise ValueError("router setting %r must be a port between 0 and 65535, not %r" % (key, value))
     return RouterConfig(faults=faults, **data)
 
 
 def load_toml(path: str | Path) -> tuple[dict[str, Any], list[RouterConfig]]:
     """Read a fleet file: [fleet] options, [defaults] for every router, [[router]] entries."""
-    with open(path, "rb") as fh:
-        doc = tomllib.load(fh)
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError("%s is not valid TOML: %s" % (path, exc)) from None
+    if not all(isinstance(doc.get(k, {}), dict) for k in ("fleet", "defaults")) or not isinstance(doc.get("router", []), list):
+        raise ValueError("%s: [fleet] and [defaults] must be tables and [[router]] a list of tables" % path)
     fleet = {k.replace("-", "_"): v for k, v in doc.get("fleet", {}).items()}
     defaults = doc.get("defaults", {})
     routers: list[RouterConfig] = []
     for entry in doc.get("router", []):
+        if not isinstance(entry, dict):
+            raise ValueError("%s: each [[router]] must be a table" % path)
         merged = {**defaults, **entry}
         merged["faults"] = {**defaults.get("faults", {}), **entry.get("faults", {})}
-        count = int(merged.pop("count", 1))
+        count = merged.pop("count", 1)
+        if type(count) is not int or not 1 <= count <= MAX_ROUTERS:
+            raise ValueError("%s: router count must be a whole number from 1 to %d, not %r" % (path, MAX_ROUTERS, count))
         base = merged.get("name", "")
         for i in range(count):
             one = dict(merged, faults=dict(merged["faults"]))

@@ -95,3 +95,75 @@ def test_module_entry_point_serves_routers_until_sigterm(tmp_path):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     assert "cli-user" in state.read_text()
+
+
+def _run(*args):
+    from click.testing import CliRunner
+
+    return CliRunner().invoke(run_command, list(args))
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--routers", "0"], "--routers must be a whole number from 1 to 1000"),
+    (["--routers", "-3"], "--routers must be a whole number from 1 to 1000"),
+    (["--speed", "nan"], "--speed must be a finite number above 0"),
+    (["--speed", "inf"], "--speed must be a finite number above 0"),
+    (["--speed", "0"], "--speed must be a finite number above 0"),
+    (["--latency-ms", "-1"], "--latency-ms must be a finite number of 0 or more"),
+    (["--base-port", "70000"], "--base-port must be a port number from 0 to 65535"),
+    (["--base-port", "65535", "--routers", "2", "--tls-base-port", "-1"], "API port must be a port number from 0 to 65535"),
+    (["--tls-base-port", "-5"], "--tls-base-port must be a port number from -1 to 65535"),
+    (["--control-port", "99999"], "--control-port must be a port number from 0 to 65535"),
+    (["--users", "-1"], "--users must be a whole number from 0 to 1000000"),
+])
+def test_bad_options_are_one_clear_line_and_exit_code_2(args, message):
+    result = _run("--base-port", "0", "--clients", "0", *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[[router]\nname = 'x'\n", "is not valid TOML"),
+    ("[fleet]\nspeed = nan\n", "--speed must be a finite number above 0"),
+    ("[fleet]\nrouters = 0\n", "--routers must be a whole number"),
+    ("[[router]]\nport = 'abc'\n", "router setting 'port' must be int"),
+    ("[[router]]\nport = 99999\n", "must be a port between 0 and 65535"),
+    ("[[router]]\ncount = 0\n", "router count must be a whole number from 1"),
+    ("[[router]]\nfaults = { latency_ms = 'slow' }\n", "fault setting 'latency_ms' must be float"),
+    ("router = 5\n", "must be tables"),
+])
+def test_a_bad_fleet_file_is_a_clear_error_not_a_traceback(tmp_path, text, message):
+    path = tmp_path / "fleet.toml"
+    path.write_text(text)
+    result = _run("--base-port", "0", "--config", str(path))
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"routers": {"sim-1": 5}}', "[1, 2]"])
+def test_a_bad_state_file_is_a_clear_error_and_is_left_alone(tmp_path, text):
+    state = tmp_path / "state.json"
+    state.write_text(text)
+    result = _run("--base-port", "0", "--clients", "0", "--state", str(state))
+    assert result.exit_code == 2, result.output
+    assert "cannot be loaded" in result.output and "Traceback" not in result.output
+    assert state.read_text() == text
+    missing = _run("--base-port", "0", "--state", str(tmp_path / "no-such-dir" / "state.json"))
+    assert missing.exit_code == 2 and "its directory does not exist" in missing.output
+
+
+def test_a_port_in_use_is_a_clear_error(tmp_path):
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        state = tmp_path / "state.json"
+        result = _run("--base-port", str(taken.getsockname()[1]), "--tls-base-port", "-1", "--clients", "0",
+                      "--state", str(state))
+    finally:
+        taken.close()
+    assert result.exit_code == 2, result.output
+    assert "already in use" in result.output and "Traceback" not in result.output
+    assert not state.exists()  # nothing ran, so nothing was saved
