@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -19,12 +20,14 @@ from isp.models import (
     User,
     Voucher,
     VoucherBatch,
+    VoucherEvent,
     VoucherMode,
     VoucherState,
 )
 from isp.models.base import utcnow
-from isp.services import audit, bulk, codes, ledger, outbox, plans
+from isp.services import audit, bulk, codes, ledger, outbox, plans, resellers, routers
 from isp.services.errors import ServiceError
+from isp.sqlutil import chunked
 from isp.units import format_duration
 
 MAX_BATCH = 10_000
@@ -63,8 +66,8 @@ def _pick_router(plan: HotspotPlan, router_id: int | None) -> Router:
 
 def _taken(candidates: list[str]) -> set[str]:
     found: set[str] = set()
-    for start in range(0, len(candidates), 500):
-        found.update(db.session.scalars(select(Voucher.code).where(Voucher.code.in_(candidates[start:start + 500]))))
+    for chunk in chunked(candidates):
+        found.update(db.session.scalars(select(Voucher.code).where(Voucher.code.in_(chunk))))
     return found
 
 
@@ -251,3 +254,35 @@ def retry_failed(batch: VoucherBatch, actor: User) -> int:
     count = outbox.retry_group(batch.router, batch.group_key, current_app.config["BULK_CHUNK"], keep=live)
     audit.record(actor, "vouchers.retry", f"batch:{batch.id}", f"{count} failed pushes retried")
     return count
+
+
+# -- what the pages show and act on --------------------------------------------
+
+def filter_choices(actor: User) -> dict[str, list]:
+    """Options of the list filters: every plan, router and reseller for staff; a reseller's own plans."""
+    if actor.has_role("reseller"):
+        return {"plans": plans.sellable(actor), "routers": [], "resellers": []}
+    return {"plans": plans.by_name(), "routers": routers.by_name(),
+            "resellers": list(db.session.scalars(resellers.list_query()))}
+
+
+def selection(actor: User, batch_id: int | None = None, ids: Iterable[int] = ()) -> list[Voucher]:
+    """What a bulk action applies to: every voucher of a batch, or the ticked ids; only those the actor may see."""
+    if batch_id is not None:
+        return list(db.session.scalars(scope(select(Voucher).where(Voucher.batch_id == batch_id), actor)))
+    chosen: list[Voucher] = []
+    for chunk in chunked(sorted(set(ids))):
+        chosen += db.session.scalars(scope(select(Voucher).where(Voucher.id.in_(chunk)), actor))
+    return chosen
+
+
+def history(voucher: Voucher) -> list[VoucherEvent]:
+    """The voucher's state changes and notes, oldest first."""
+    return list(db.session.scalars(select(VoucherEvent).where(VoucherEvent.voucher_id == voucher.id)
+                                   .order_by(VoucherEvent.id)))
+
+
+def for_export(actor: User, filters: dict) -> Iterator[Voucher]:
+    """The vouchers matching the list filters, in id order, streamed from the database in slices."""
+    stmt = list_query(actor, filters).order_by(None).order_by(Voucher.id)
+    yield from db.session.scalars(stmt.execution_options(yield_per=1000))

@@ -1,12 +1,16 @@
 """Views of the pool monitor; its live block is polled by htmx (staff only, pool reset for admins)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
 from isp.extensions import db
 from isp.models import RouterCommand
 from isp.services import outbox, pool_monitor, routers
+from isp.services.errors import ServiceError
+from isp.web.forms import submit
 from isp.web.monitoring import bp
 from isp.web.render import render
 from isp.web.routers.reads import CIRCUIT_BADGE
@@ -32,16 +36,18 @@ def index():
     return render("monitoring/index.html", block="dead_letters" if target == DEAD else "live", **ctx)
 
 
-def _command_action(command_id: int, action, success: str):
+def _command_action(command_id: int, action: Callable[[RouterCommand], str | None], success: str):
     """Run an outbox action on a dead command, commit once, and go back to the monitor."""
     command = db.get_or_404(RouterCommand, command_id)
-    try:
-        message = action(command) or success.format(id=command.id)
-    except ValueError as err:
-        db.session.rollback()
-        flash(f"Command #{command_id}: {err}.", "error")
-    else:
-        db.session.commit()
+
+    def work() -> str:
+        try:
+            return action(command) or success.format(id=command_id)
+        except ValueError as err:  # the outbox refuses a command that is not (or no longer) dead
+            raise ServiceError(f"Command #{command_id}: {err}.") from None
+
+    message = submit(None, work)
+    if message is not None:
         flash(message, "success")
     return redirect(url_for("monitoring.index"))
 
@@ -73,7 +79,8 @@ def discard(command_id: int):
 @role_required("admin")
 def reset_pool():
     """Make every worker drop its router connections and close every circuit."""
-    generation = routers.reset_pool(current_user)
-    db.session.commit()
-    flash(f"Pool reset (generation {generation}): workers reconnect on their next command; every circuit is closed.", "success")
+    generation = submit(None, lambda: routers.reset_pool(current_user))
+    if generation is not None:
+        flash(f"Pool reset (generation {generation}): workers reconnect on their next command; every circuit is closed.",
+              "success")
     return redirect(url_for("monitoring.index"))

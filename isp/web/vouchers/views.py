@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from flask import Response, abort, current_app, flash, redirect, request, stream_with_context, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from isp.extensions import db
-from isp.models import HotspotPlan, Router, Role, User, Voucher, VoucherEvent, VoucherState
+from isp.models import VoucherState
 from isp.services import csvout, ledger, plans, voucher_lifecycle, vouchers
 from isp.services.errors import ServiceError
 from isp.units import UnitError, format_duration, parse_duration
 from isp.web.auth.forms import EmptyForm
+from isp.web.forms import submit
 from isp.web.render import render
 from isp.web.security import ALL_ROLES, is_htmx, role_required, safe_next
 from isp.web.vouchers import bp
@@ -36,11 +36,7 @@ def _filters() -> dict:
 
 def _choices() -> dict:
     """Options for the filter selects (small tables)."""
-    staff = not current_user.has_role("reseller")
-    return {"plans": list(db.session.scalars(select(HotspotPlan).order_by(HotspotPlan.name))) if staff else plans.sellable(current_user),
-            "routers": list(db.session.scalars(select(Router).order_by(Router.name))) if staff else [],
-            "resellers": list(db.session.scalars(select(User).where(User.role == Role.reseller).order_by(User.username))) if staff else [],
-            "states": [s.value for s in VoucherState]}
+    return {**vouchers.filter_choices(current_user), "states": [s.value for s in VoucherState]}
 
 
 @bp.route("/")
@@ -72,9 +68,10 @@ def batches():
 def _generate_form() -> GenerateForm:
     form = GenerateForm()
     sellable = plans.sellable(current_user)
-    form.plan_id.choices = [(p.id, f"{p.name} — {p.reseller_price if current_user.has_role('reseller') else p.price}") for p in sellable]
-    routers = {r.id: r for p in sellable for r in p.routers}
-    form.router_id.choices = [(0, "The plan's router (if it has only one)")] + [(r.id, r.name) for r in sorted(routers.values(), key=lambda r: r.name)]
+    reseller = current_user.has_role("reseller")
+    form.plan_id.choices = [(p.id, f"{p.name} — {p.reseller_price if reseller else p.price}") for p in sellable]
+    routers = sorted({r.id: r for p in sellable for r in p.routers}.values(), key=lambda r: r.name)
+    form.router_id.choices = [(0, "The plan's router (if it has only one)")] + [(r.id, r.name) for r in routers]
     return form
 
 
@@ -83,17 +80,12 @@ def _generate_form() -> GenerateForm:
 def create():
     """Generate a batch; the push runs in the background and the batch page shows its progress."""
     form = _generate_form()
-    if form.validate_on_submit():
-        try:
-            batch = vouchers.generate(current_user, form.plan_id.data, form.count.data, form.router_id.data or None,
-                                      form.mode.data, (form.prefix.data or "").strip(), form.length.data, form.note.data or "")
-        except ServiceError as err:
-            db.session.rollback()
-            getattr(form, err.field or "count", form.count).errors.append(err.message)
-        else:
-            db.session.commit()
-            flash(f"{batch.count:,} vouchers created; they are being pushed to {batch.router.name}.", "success")
-            return redirect(url_for("vouchers.batch", batch_id=batch.id))
+    batch = submit(form, lambda: vouchers.generate(current_user, form.plan_id.data, form.count.data, form.router_id.data or None,
+                                                   form.mode.data, (form.prefix.data or "").strip(), form.length.data,
+                                                   form.note.data or ""), field="count")
+    if batch is not None:
+        flash(f"{batch.count:,} vouchers created; they are being pushed to {batch.router.name}.", "success")
+        return redirect(url_for("vouchers.batch", batch_id=batch.id))
     balance = None
     if current_user.has_role("reseller"):
         balance = ledger.balance(ledger.account_for(current_user).id)
@@ -136,9 +128,8 @@ def progress(batch_id: int):
 def retry(batch_id: int):
     """Retry the pushes of a batch that failed for good."""
     batch = _batch_or_404(batch_id)
-    if EmptyForm().validate_on_submit():
-        count = vouchers.retry_failed(batch, current_user)
-        db.session.commit()
+    count = submit(EmptyForm(), lambda: vouchers.retry_failed(batch, current_user))
+    if count is not None:
         flash(f"{count} failed pushes queued again." if count else "Nothing to retry.", "success")
     if is_htmx():
         return progress(batch_id)
@@ -155,24 +146,24 @@ def bulk():
         action = request.form.get("action", "")
         flash(f"Your role may not {action} vouchers." if action in voucher_lifecycle.ACTIONS else "Choose an action.", "error")
         return redirect(back)
-    if request.form.get("batch_id", "").isdigit():
-        batch = _batch_or_404(int(request.form["batch_id"]))
-        stmt = select(Voucher).where(Voucher.batch_id == batch.id)
-    else:
-        ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()][:10_000]
-        stmt = select(Voucher).where(Voucher.id.in_(ids))
-    chosen = list(db.session.scalars(vouchers.scope(stmt, current_user)))
-    try:
-        extend = parse_duration(form.extend.data) if form.action.data == "extend" else None
-        result = voucher_lifecycle.bulk_action(current_user, form.action.data, chosen, extend)
-    except (ServiceError, UnitError) as err:
-        db.session.rollback()
-        flash(getattr(err, "message", str(err)), "error")
-        return redirect(back)
-    db.session.commit()
-    skipped = f"; {result['skipped']} skipped (not in a state that allows it)" if result["skipped"] else ""
-    flash(f"{dict(ACTION_CHOICES)[form.action.data].split(' ')[0]}: {result['changed']} vouchers{skipped}.", "success")
+    batch_id = _batch_or_404(int(request.form["batch_id"])).id if request.form.get("batch_id", "").isdigit() else None
+    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()][:10_000]
+    result = submit(None, lambda: voucher_lifecycle.bulk_action(
+        current_user, form.action.data, vouchers.selection(current_user, batch_id, ids), _extension(form)))
+    if result is not None:
+        skipped = f"; {result['skipped']} skipped (not in a state that allows it)" if result["skipped"] else ""
+        flash(f"{dict(ACTION_CHOICES)[form.action.data].split(' ')[0]}: {result['changed']} vouchers{skipped}.", "success")
     return redirect(back)
+
+
+def _extension(form: BulkForm) -> int | None:
+    """The validity an extend action adds, in seconds; a bad duration is refused like any service refusal."""
+    if form.action.data != "extend":
+        return None
+    try:
+        return parse_duration(form.extend.data)
+    except UnitError as err:
+        raise ServiceError(str(err), field="extend") from None
 
 
 @bp.route("/<int:voucher_id>")
@@ -182,9 +173,8 @@ def detail(voucher_id: int):
     voucher = vouchers.get_voucher(current_user, voucher_id)
     if voucher is None:
         abort(404)
-    events = list(db.session.scalars(select(VoucherEvent).where(VoucherEvent.voucher_id == voucher.id).order_by(VoucherEvent.id)))
-    return render("vouchers/detail.html", voucher=voucher, events=events, sync=vouchers.sync_states([voucher])[voucher.id],
-                  bulk_form=_bulk_form())
+    return render("vouchers/detail.html", voucher=voucher, events=vouchers.history(voucher),
+                  sync=vouchers.sync_states([voucher])[voucher.id], bulk_form=_bulk_form())
 
 
 CSV_COLUMNS = ("code", "password", "state", "plan", "router", "batch", "price", "validity", "first_login_utc",
@@ -196,10 +186,9 @@ CSV_COLUMNS = ("code", "password", "state", "plan", "router", "batch", "price", 
 def export():
     """CSV of the vouchers matching the filters (e.g. one batch), streamed."""
     filters = _filters()
-    stmt = vouchers.list_query(current_user, filters).order_by(None).order_by(Voucher.id)
 
     def rows():
-        for v in db.session.scalars(stmt.execution_options(yield_per=1000)):
+        for v in vouchers.for_export(current_user, filters):
             yield [v.code, v.password, v.state.value, v.plan.name, v.router.name, v.batch_id, f"{v.price:.2f}",
                    format_duration(v.validity_seconds), v.first_login_at.isoformat() if v.first_login_at else "",
                    v.expires_at.isoformat() if v.expires_at else "", v.uptime_seconds, v.bytes_in, v.bytes_out]
