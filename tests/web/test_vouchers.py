@@ -82,3 +82,16 @@ def test_bulk_extend_delete_and_history(app, client, auth, make_router, make_pla
     assert "Your role may not delete vouchers." in refused.get_data(as_text=True)
     with app.app_context():
         assert _db.session.get(Voucher, ids[0]).state == VoucherState.unused
+
+
+def test_the_progress_url_opened_without_htmx_shows_the_batch_page(client, auth, make_router, make_plan, generate, make_user):
+    admin = make_user("admin")
+    batch = generate(admin.id, make_plan([make_router().id]).id, 2)
+    auth.login(admin.username)
+    for headers in ({}, {"HX-Request": "true", "HX-Boosted": "true"}):
+        response = client.get(f"/vouchers/batches/{batch}/progress", headers=headers)
+        assert response.status_code == 302 and response.headers["Location"] == f"/vouchers/batches/{batch}"
+    page = client.get(f"/vouchers/batches/{batch}/progress", follow_redirects=True)
+    assert page.status_code == 200 and f"Batch #{batch}" in page.get_data(as_text=True)
+    widget = client.get(f"/vouchers/batches/{batch}/progress", headers={"HX-Request": "true"})
+    assert widget.status_code == 200 and "<html" not in widget.get_data(as_text=True)

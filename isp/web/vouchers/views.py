@@ -116,6 +116,8 @@ def batch(batch_id: int):
 def progress(batch_id: int):
     """The progress widget (polled by htmx until the push is finished)."""
     batch = _batch_or_404(batch_id)
+    if request.headers.get("HX-Request") != "true" or request.headers.get("HX-Boosted") == "true":
+        return redirect(url_for("vouchers.batch", batch_id=batch.id))  # only the widget polls this; a person sees the page
     state = vouchers.batch_progress(batch)
     response = render("vouchers/batch.html", block="progress", batch=batch, progress=state, retry_form=EmptyForm())
     if state["finished"]:
