@@ -116,12 +116,6 @@ def reset_password(user: User, password: str, actor: User | None = None) -> None
     db.session.flush()
 
 
-def update_profile(user: User, full_name: str, actor: User | None = None) -> None:
-    """Change the display name."""
-    user.full_name = (full_name or "").strip()[:120]
-    db.session.flush()
-
-
 @functools.cache
 def _dummy_hash(method: str) -> str:
     """A hash of the configured method, verified for unknown users so they cost the same time."""

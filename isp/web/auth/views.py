@@ -6,6 +6,7 @@ from flask_login import current_user, login_user, logout_user
 
 from isp.extensions import db
 from isp.services import ratelimit, users
+from isp.transaction import atomic
 from isp.web.auth import bp
 from isp.web.auth.forms import LoginForm
 from isp.web.render import render
@@ -35,8 +36,7 @@ def login():
             user = users.authenticate(name, form.password.data)
             if user is not None:
                 ratelimit.clear(ip, name)
-                users.note_login(user)
-                db.session.commit()
+                atomic(lambda: users.note_login(user))  # commits; re-run whole on a deadlock
                 login_user(user)
                 return redirect(safe_next(request.args.get("next")) or url_for("dashboard.index"))
             ratelimit.record_failure(ip, name)
