@@ -1,7 +1,7 @@
 """Router pipeline benchmarks, each against a baseline measured in the same run (2 ms simulated latency).
 
 P1  commands/s through the pipeline vs connecting and logging in per command (Mikhmon style)
-P2  critical-command latency with 10,000 bulk commands queued vs an idle system
+P2  critical-command latency with 10,000 bulk commands queued vs an idle system (the default worker, and one process alone)
 P7  how fast a dead router is detected, and how fast its backlog drains after it returns
 """
 from __future__ import annotations
@@ -92,11 +92,12 @@ def p1(h: Harness, fleet) -> None:
 
 
 def p2(h: Harness, fleet, urgent_worker: bool) -> None:
-    """One general worker; with urgent_worker, a second one kept for critical,high (Procfile: worker_urgent)."""
+    """The Procfile's `flask worker` (a general process plus one kept for critical,high), or one process for every queue."""
     router_id = h.add_router(f"p2-{urgent_worker}", fleet.routers[2 if urgent_worker else 3].port)
-    h.start_workers(1)
     if urgent_worker:
-        h.start_workers(1, queues="critical,high")
+        h.start_workers(1)  # the default: general + urgent-only
+    else:
+        h.start_workers(1, queues="critical,high,normal,low,bulk")
     idle = []
     for n in range(15):
         [cid] = _queue(h, router_id, [f"idle{urgent_worker}{n}"], "critical")
@@ -113,8 +114,9 @@ def p2(h: Harness, fleet, urgent_worker: bool) -> None:
     h.stop_workers()
     h.redis.flushdb()  # drop this run's leftover backlog so the next measurement starts idle
     a, b = statistics.median(idle) * 1000, statistics.median(loaded) * 1000
-    label = "P2" if urgent_worker else "P2-shared"
-    setup = "a general worker plus one kept for critical,high" if urgent_worker else "one worker for every queue"
+    label = "P2-shared" if urgent_worker else "P2-one-process"
+    setup = ("the default `flask worker` of the Procfile: a general process plus one kept for critical,high" if urgent_worker
+             else "a single worker process for every queue (flask worker --queues critical,high,normal,low,bulk)")
     print(f"{label}: {b / a:.2f}x (critical median {b:.1f} ms with the bulk backlog, {a:.1f} ms idle; {setup}; {remaining} bulk still queued)")
 
 

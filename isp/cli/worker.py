@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import signal
 import subprocess
@@ -11,28 +12,49 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from isp.dispatch import QUEUES, URGENT
 from isp.extensions import redis_store
-from isp.dispatch import QUEUES
+
+log = logging.getLogger(__name__)
+
+
+def _rq_level() -> str:
+    """RQ logs a line per job at INFO (hundreds a minute): only with LOG_LEVEL=DEBUG does it say that much."""
+    level = current_app.config["LOG_LEVEL"]
+    return "DEBUG" if level == "DEBUG" else max(level, "WARNING", key=logging.getLevelName)
 
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
 @click.option("--pool", "processes", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Run N worker processes, each with its own router connection pool.")
+              help="Run N general worker processes, each with its own router connection pool.")
+@click.option("--urgent", "urgent", type=click.IntRange(0, 16), default=1, show_default=True,
+              help="Extra worker processes kept for critical,high work beside the general ones (0: none).")
 @click.option("--name", default=None, help="Worker name (default: host and pid).")
-@click.option("--queues", "queue_names", default=",".join(QUEUES), show_default=True,
-              help="Comma-separated queues, most urgent first (e.g. critical,high for a worker kept free for urgent work).")
+@click.option("--queues", "queue_names", default=None,
+              help="Run exactly one worker on these comma-separated queues, most urgent first (e.g. critical,high).")
 @with_appcontext
-def worker_command(burst: bool, processes: int, name: str | None, queue_names: str) -> None:
-    """Run job workers on the queues critical, high, normal, low, bulk (in that order)."""
-    names = [q.strip() for q in queue_names.split(",") if q.strip()]
-    unknown = [q for q in names if q not in QUEUES]
-    if unknown or not names:
-        raise click.BadParameter(f"unknown queue(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(QUEUES)}",
-                                 param_hint="--queues")
-    if processes > 1:
-        _run_many(processes, burst, names)
+def worker_command(burst: bool, processes: int, urgent: int, name: str | None, queue_names: str | None) -> None:
+    """Run job workers: general ones on critical, high, normal, low, bulk, plus one kept for urgent work."""
+    if queue_names is not None:
+        names = [q.strip() for q in queue_names.split(",") if q.strip()]
+        unknown = [q for q in names if q not in QUEUES]
+        if unknown or not names:
+            raise click.BadParameter(f"unknown queue(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(QUEUES)}",
+                                     param_hint="--queues")
+        _work(names, burst, name)
         return
+    # The default deployment: a kick or an expiry must not wait behind a 10,000-voucher push, so one
+    # process serves only critical and high while the general ones work through everything.
+    groups = [list(QUEUES)] * processes + [list(URGENT)] * urgent
+    if len(groups) == 1:
+        _work(groups[0], burst, name)
+    else:
+        _run_many(groups, burst)
+
+
+def _work(names: list[str], burst: bool, name: str | None) -> None:
+    """Run one worker in this process on `names`, in that order."""
     from rq import Queue
 
     from isp.jobs.worker import IspWorker
@@ -40,16 +62,17 @@ def worker_command(burst: bool, processes: int, name: str | None, queue_names: s
     connection = redis_store.client
     IspWorker.app = current_app._get_current_object()  # type: ignore[attr-defined]
     queues = [Queue(q, connection=connection) for q in names]
-    IspWorker(queues, connection=connection, name=name).work(burst=burst, with_scheduler=True,
-                                                             logging_level=current_app.config["LOG_LEVEL"])
+    log.info("worker %s started on %s", os.getpid(), ",".join(names))
+    IspWorker(queues, connection=connection, name=name).work(burst=burst, with_scheduler=True, logging_level=_rq_level())
 
 
-def _run_many(processes: int, burst: bool, names: list[str]) -> None:
-    """Start N single workers as child processes and forward SIGTERM/SIGINT to them."""
-    args = [sys.executable, "-m", "flask", "worker", "--queues", ",".join(names)] + (["--burst"] if burst else [])
-    children = [subprocess.Popen(args, env=os.environ.copy()) for _ in range(processes)]
+def _run_many(groups: list[list[str]], burst: bool) -> None:
+    """Start one single worker per queue group as child processes and forward SIGTERM/SIGINT to them."""
+    extra = ["--burst"] if burst else []
+    children = [subprocess.Popen([sys.executable, "-m", "flask", "worker", "--queues", ",".join(names), *extra],
+                                 env=os.environ.copy()) for names in groups]
 
-    def forward(signum, frame):  # noqa: ANN001
+    def forward(signum: int, frame: object) -> None:
         for child in children:
             if child.poll() is None:
                 child.send_signal(signum)
@@ -68,7 +91,7 @@ def clock_command() -> None:
 
     from isp.jobs.schedule import SCHEDULE
 
-    scheduler = CronScheduler(connection=redis_store.client, logging_level=current_app.config["LOG_LEVEL"])
+    scheduler = CronScheduler(connection=redis_store.client, logging_level=_rq_level())
     for entry in SCHEDULE:
         if entry.get("when") and not current_app.config.get(entry["when"]):
             continue

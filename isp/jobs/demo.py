@@ -3,18 +3,19 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import select
-
 from isp.extensions import db
-from isp.models import Priority, Router
-from isp.services import outbox
+from isp.models import Priority
+from isp.services import demo_fleet, outbox
 
 
 def traffic() -> int:
-    """Queue a few idempotent hotspot-user ensures per enabled router (only when ISP_DEMO_TRAFFIC is on)."""
+    """Queue a few idempotent hotspot-user ensures per demo router (only when ISP_DEMO_TRAFFIC is on).
+
+    Only the simulated routers of demo/fleet.toml get them: a real router added during the demo gets none.
+    """
     tick = int(time.time() // 10)
     queued = 0
-    for router in db.session.scalars(select(Router).where(Router.enabled.is_(True))):
+    for router in demo_fleet.routers():
         for n in range(4):
             name = f"demo-{(tick * 4 + n) % 200:03d}"
             outbox.queue_command(router, "hotspot_user.ensure", f"hotspot_user:{name}",

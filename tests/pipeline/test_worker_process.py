@@ -116,3 +116,19 @@ def test_sigterm_lets_the_current_job_finish(_migrated, app, shared_redis, slow_
     finally:
         _kill_group(worker, signal.SIGKILL)
     assert set(states(real, ids).values()) == {"done"}
+
+
+def test_the_default_worker_keeps_one_process_for_urgent_work(_migrated, app, shared_redis):
+    from rq import Worker
+
+    redis_url, client = shared_redis
+    worker = _worker(_migrated, redis_url)
+    try:
+        _wait(lambda: len(Worker.all(connection=client)) == 2, 30, "two workers to register")
+        queue_sets = sorted(tuple(w.queue_names()) for w in Worker.all(connection=client))
+        # A kick or an expiry never waits behind a bulk push: one process serves only critical and high.
+        assert queue_sets == [("critical", "high"), ("critical", "high", "normal", "low", "bulk")]
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0
+    finally:
+        _kill_group(worker, signal.SIGKILL)
