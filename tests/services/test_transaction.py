@@ -161,3 +161,47 @@ def test_a_lock_error_at_commit_reruns_the_unit(db, commits):
 ])
 def test_only_deadlocks_and_lock_timeouts_are_retryable(error, expected):
     assert retryable(error) is expected
+
+
+def test_a_real_deadlock_on_mariadb_is_retried_and_both_units_finish(app, make_user):
+    """Two units lock two accounts in opposite order: InnoDB kills one with 1213, atomic runs it again."""
+    import threading
+
+    from sqlalchemy import update
+
+    from isp.extensions import db as _db
+    from isp.models import User
+
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("mysql"):
+        pytest.skip("needs InnoDB's deadlock detector (run with TEST_DATABASE_URL=mysql://...)")
+    first, second = make_user("operator").id, make_user("operator").id
+    both_hold_one = threading.Barrier(2, timeout=10)
+    runs: list[str] = []
+    results: dict[str, str] = {}
+
+    def unit(name: str, order: tuple[int, int]):
+        def work():
+            runs.append(name)
+            _db.session.execute(update(User).where(User.id == order[0]).values(full_name=name))
+            if runs.count(name) == 1:
+                both_hold_one.wait()  # each holds its first row before asking for the other's
+            _db.session.execute(update(User).where(User.id == order[1]).values(full_name=name))
+            return name
+
+        with app.app_context():
+            try:
+                results[name] = atomic(work)
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=unit, args=("a", (first, second))),
+               threading.Thread(target=unit, args=("b", (second, first)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert results == {"a": "a", "b": "b"}  # neither operator saw an error
+    assert len(runs) == 3  # the deadlock victim ran a second time, whole
+    with app.app_context():
+        names = set(_db.session.scalars(select(User.full_name).where(User.id.in_([first, second]))))
+    assert len(names) == 1  # the unit that committed last wrote both rows: no half-applied unit
