@@ -43,7 +43,17 @@ EXECUTE_BATCH = JobSpec("isp.jobs.router.execute_batch", None, timeout=900)
 POLL_ROUTER = JobSpec("isp.jobs.monitor.poll_router", "low", timeout=30, ttl=60, result_ttl=60, failure_ttl=3600)
 SYNC_USAGE = JobSpec("isp.jobs.vouchers.sync_usage", "normal", timeout=30, ttl=60, result_ttl=60, failure_ttl=3600)
 RECONCILE = JobSpec("isp.jobs.reconcile.reconcile_router", "normal", timeout=600, ttl=3600, result_ttl=3600)
-JOBS = {spec.path: spec for spec in (EXECUTE_COMMAND, EXECUTE_BATCH, POLL_ROUTER, SYNC_USAGE, RECONCILE)}
+# Periodic jobs (the clock enqueues them; isp/jobs/schedule.py says how often).
+HEARTBEAT = JobSpec("isp.jobs.maintenance.heartbeat", "low", timeout=30, ttl=120, result_ttl=60)
+SWEEP_OUTBOX = JobSpec("isp.jobs.outbox.sweep_outbox", "normal", timeout=120, ttl=60, result_ttl=60)
+POLL_ALL = JobSpec("isp.jobs.monitor.poll_all", "low", timeout=30, ttl=30, result_ttl=60)
+# Expiry is SQL only and runs on critical: a voucher is retired within seconds of its expiry time.
+EXPIRE_VOUCHERS = JobSpec("isp.jobs.vouchers.expire_vouchers", "critical", timeout=60, ttl=30, result_ttl=60)
+POLL_USAGE_ALL = JobSpec("isp.jobs.vouchers.poll_usage_all", "normal", timeout=30, ttl=30, result_ttl=60)
+RECONCILE_ALL = JobSpec("isp.jobs.reconcile.reconcile_all", "normal", timeout=60, ttl=600, result_ttl=60)
+DEMO_TRAFFIC = JobSpec("isp.jobs.demo.traffic", "normal", timeout=30, ttl=30, result_ttl=60)
+JOBS = {spec.path: spec for spec in (EXECUTE_COMMAND, EXECUTE_BATCH, POLL_ROUTER, SYNC_USAGE, RECONCILE, HEARTBEAT,
+                                     SWEEP_OUTBOX, POLL_ALL, EXPIRE_VOUCHERS, POLL_USAGE_ALL, RECONCILE_ALL, DEMO_TRAFFIC)}
 
 
 def queue(name: str) -> Queue:

@@ -98,5 +98,6 @@ def clock_command() -> None:
         module, _, name = entry["func"].rpartition(".")
         func = getattr(importlib.import_module(module), name)
         interval = current_app.config[entry["interval_config"]] if "interval_config" in entry else entry["interval"]
-        scheduler.register(func, entry["queue"], interval=interval, job_timeout=entry["timeout"])
+        scheduler.register(func, entry["queue"], interval=interval, job_timeout=entry["timeout"], ttl=entry["ttl"],
+                           result_ttl=entry["result_ttl"])
     scheduler.start()

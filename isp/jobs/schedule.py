@@ -1,16 +1,25 @@
-"""Every periodic job, declared as data: function path, queue, interval seconds (or `interval_config`,
-the config key that holds it), timeout, and an optional config flag (`when`) that must be true for
-the clock to register it."""
+"""Every periodic job and how often the clock enqueues it; queue, timeout and TTLs come from its spec in isp.dispatch.
+
+`interval` is in seconds, or `interval_config` names the config key that holds it; `when` names a config
+flag that must be true for the clock to register the job.
+"""
 from __future__ import annotations
 
+from isp import dispatch
+
+
+def _every(spec: dispatch.JobSpec, interval: int | None = None, **extra: str) -> dict:
+    entry = {"func": spec.path, "queue": spec.queue, "timeout": spec.timeout, "ttl": spec.ttl, "result_ttl": spec.result_ttl}
+    return {**entry, **({"interval": interval} if interval is not None else {}), **extra}
+
+
 SCHEDULE: tuple[dict, ...] = (
-    {"func": "isp.jobs.maintenance.heartbeat", "queue": "low", "interval": 60, "timeout": 30},
-    {"func": "isp.jobs.outbox.sweep_outbox", "queue": "normal", "interval": 15, "timeout": 120},
-    {"func": "isp.jobs.monitor.poll_all", "queue": "low", "interval": 10, "timeout": 30},
-    # Expiry is SQL only and runs often: a voucher is retired within seconds of its expiry time.
-    {"func": "isp.jobs.vouchers.expire_vouchers", "queue": "critical", "interval": 5, "timeout": 60},
-    {"func": "isp.jobs.vouchers.poll_usage_all", "queue": "normal", "interval": 10, "timeout": 30},
+    _every(dispatch.HEARTBEAT, 60),
+    _every(dispatch.SWEEP_OUTBOX, 15),
+    _every(dispatch.POLL_ALL, 10),
+    _every(dispatch.EXPIRE_VOUCHERS, 5),
+    _every(dispatch.POLL_USAGE_ALL, 10),
     # Reconcile compares each router with SQL and queues what drifted (also on demand and after a reboot).
-    {"func": "isp.jobs.reconcile.reconcile_all", "queue": "normal", "interval_config": "RECONCILE_INTERVAL", "timeout": 60},
-    {"func": "isp.jobs.demo.traffic", "queue": "normal", "interval": 10, "timeout": 30, "when": "ISP_DEMO_TRAFFIC"},
+    _every(dispatch.RECONCILE_ALL, interval_config="RECONCILE_INTERVAL"),
+    _every(dispatch.DEMO_TRAFFIC, 10, when="ISP_DEMO_TRAFFIC"),
 )
