@@ -278,6 +278,15 @@ def test_connection_test_of_a_down_router_shows_connection_refused(app, client, 
     html = client.get(poll, headers=HX).get_data(as_text=True)
     assert "Failed" in html and "refused" in html
     assert "Offline" in client.get("/routers/").get_data(as_text=True)
+    # A connection test is a probe: it answered, so nothing waits in Monitoring for Retry or Discard.
+    monitoring = client.get("/monitoring/").get_data(as_text=True)
+    assert "router.test" not in monitoring
+    with app.app_context():
+        from isp.extensions import db as _db
+        from isp.models import CommandState, RouterCommand
+
+        states = set(_db.session.scalars(_db.select(RouterCommand.state).where(RouterCommand.operation == "router.test")))
+    assert states == {CommandState.discarded}
 
 
 def test_a_test_result_belongs_to_its_router(app, client, auth, make_router):
