@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import time
 
-from isp.extensions import db
 from isp.models import Priority
 from isp.services import demo_fleet, outbox
+from isp.transaction import atomic
 
 
 def traffic() -> int:
@@ -14,13 +14,16 @@ def traffic() -> int:
     Only the simulated routers of demo/fleet.toml get them: a real router added during the demo gets none.
     """
     tick = int(time.time() // 10)
-    queued = 0
-    for router in demo_fleet.routers():
-        for n in range(4):
-            name = f"demo-{(tick * 4 + n) % 200:03d}"
-            outbox.queue_command(router, "hotspot_user.ensure", f"hotspot_user:{name}",
-                                 {"attrs": {"name": name, "password": f"pw{tick % 97}", "comment": "demo traffic"}},
-                                 Priority.normal)
-            queued += 1
-    db.session.commit()
-    return queued
+
+    def unit() -> int:
+        queued = 0
+        for router in demo_fleet.routers():
+            for n in range(4):
+                name = f"demo-{(tick * 4 + n) % 200:03d}"
+                outbox.queue_command(router, "hotspot_user.ensure", f"hotspot_user:{name}",
+                                     {"attrs": {"name": name, "password": f"pw{tick % 97}", "comment": "demo traffic"}},
+                                     Priority.normal)
+                queued += 1
+        return queued
+
+    return atomic(unit)

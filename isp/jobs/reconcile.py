@@ -11,6 +11,7 @@ from isp.models import Router, RouterMode
 from isp.routeros.operations import MENUS
 from isp.routeros.runtime import RouterUnavailable, guarded
 from isp.services import reconcile
+from isp.transaction import atomic
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +34,13 @@ def reconcile_router(router_id: int, reason: str = "scheduled") -> str:
     except RouterUnavailable as exc:
         reconcile.record(router.id, reason, error=exc.message, seconds=time.perf_counter() - started)
         return exc.message
-    udrift, pdrift, items = reconcile.compare(router, users, profiles)
-    reconcile.queue_fixes(router, items)
-    db.session.commit()
+
+    def unit() -> tuple:
+        found = reconcile.compare(router, users, profiles)
+        reconcile.queue_fixes(router, found[2])
+        return found
+
+    udrift, pdrift, items = atomic(unit)
     reconcile.record(router.id, reason, udrift, pdrift, seconds=time.perf_counter() - started)
     if items:
         log.warning("reconcile %s (%s): %s users and %s profiles drifted; fixes queued", router.name, reason,
