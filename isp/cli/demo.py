@@ -1,8 +1,12 @@
-"""`flask demo` and the embedded Redis controls used by `make demo`."""
+"""`flask demo` (seed, credentials file, start-up banner) and the embedded Redis controls used by `make demo`."""
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import time
+import urllib.error
+import urllib.request
 
 import click
 from flask import current_app
@@ -13,12 +17,49 @@ from isp.models import Role, Router
 from isp.services import users
 
 embedded_redis_cli = AppGroup("embedded-redis", help="Start or stop the embedded Redis of the default profile.")
+CREDENTIALS_FILE = "demo-credentials.txt"
 
 
-@click.command("demo")
+def demo_url() -> str:
+    """Where `make demo` serves the panel (bin/demo sets HOST and PORT for gunicorn)."""
+    return f"http://{os.environ.get('HOST') or '127.0.0.1'}:{os.environ.get('PORT') or '5000'}/"
+
+
+def credentials_path() -> str:
+    """instance/demo-credentials.txt."""
+    return os.path.join(current_app.instance_path, CREDENTIALS_FILE)
+
+
+def write_credentials(url: str, logins: list[tuple[str, str, str]]) -> str:
+    """Write the URL and the (role, username, password) logins to the credentials file, readable by its owner only."""
+    path = credentials_path()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # also when the file already existed with a wider mode
+    with os.fdopen(fd, "w") as handle:
+        handle.write("# isp demo logins, written by `flask demo` (make demo). Delete this file when done.\n")
+        handle.write(f"URL: {url}\n")
+        for role, username, password in logins:
+            handle.write(f"{role}: {username} / {password}\n")
+    return path
+
+
+def banner_lines(path: str, title: str = "isp demo is up") -> list[str]:
+    """The credentials file as a short framed banner."""
+    with open(path, encoding="utf-8") as handle:
+        body = [line.rstrip("\n") for line in handle if line.strip() and not line.startswith("#")]
+    body += [f"(also in {os.path.relpath(path)})"]
+    width = max(len(line) for line in [title, *body]) + 4
+    rule = "=" * width
+    return ["", rule, f"  {title}", *(f"  {line}" for line in body), rule, ""]
+
+
+@click.group("demo", invoke_without_command=True)
 @with_appcontext
 def demo_command() -> None:
-    """Prepare demo data: the admin account (password printed once, or ISP_DEMO_PASSWORD)."""
+    """Prepare demo data: the admin and reseller logins (new passwords each run, or ISP_DEMO_PASSWORD)."""
+    if click.get_current_context().invoked_subcommand is not None:
+        return
     password = os.environ.get("ISP_DEMO_PASSWORD") or secrets.token_urlsafe(12)
     user = users.find_by_username("admin")
     if user is None:
@@ -29,16 +70,64 @@ def demo_command() -> None:
         users.change_role(user, Role.admin)
     _register_demo_routers()
     db.session.flush()
-    reseller_password = _seed_vouchers(user)
+    _seed_vouchers(user)
+    logins = [("admin", "admin", password)]
+    shop = users.find_by_username("shop")
+    if shop is not None and shop.role == Role.reseller:
+        # A new password each run too, so the file and the banner are always right.
+        shop_password = os.environ.get("ISP_DEMO_PASSWORD") or secrets.token_urlsafe(12)
+        users.reset_password(shop, shop_password)
+        logins.append(("reseller", "shop", shop_password))
     db.session.commit()
-    click.echo("")
-    click.echo("  isp demo is ready")
-    click.echo("  URL:      http://127.0.0.1:5000/")
-    click.echo("  username: admin")
-    click.echo(f"  password: {password}")
-    if reseller_password:
-        click.echo(f"  reseller: shop / {reseller_password}")
-    click.echo("")
+    path = write_credentials(demo_url(), logins)
+    for line in banner_lines(path, "isp demo is seeded; this banner repeats once all runs"):
+        click.echo(line)
+
+
+@demo_command.command("banner")
+@click.option("--since", type=float, default=None, help="Unix time the processes started (default: now).")
+@click.option("--timeout", type=click.IntRange(1, 3600), default=180, show_default=True, help="Seconds to wait.")
+@with_appcontext
+def banner_command(since: float | None, timeout: int) -> None:
+    """Wait until web, worker and clock are up, then print the URL and logins again."""
+    since = time.time() if since is None else since
+    deadline = time.monotonic() + timeout
+    waiting = _waiting_for(since)
+    while waiting and time.monotonic() < deadline:
+        time.sleep(2)
+        # Once web answered it is not asked again: every probe is a line in its access log.
+        waiting = _waiting_for(since, web="web" in waiting)
+    for line in banner_lines(credentials_path()):
+        click.echo(line)
+    if waiting:
+        click.echo(f"  Still waiting for: {', '.join(waiting)} (after {timeout} s); check the log above.")
+
+
+def _waiting_for(since: float, web: bool = True) -> list[str]:
+    """Which of web (probed only if `web`) and clock+worker are not up yet (empty when all are)."""
+    from isp.extensions import redis_store
+    from isp.jobs.maintenance import HEARTBEAT_KEY
+
+    waiting = []
+    if web and not _web_ready():
+        waiting.append("web")
+    try:
+        # The clock enqueues its heartbeat at start and a worker runs it: a fresh stamp proves both.
+        beat = float(redis_store.client.get(HEARTBEAT_KEY) or 0)
+    except Exception:  # noqa: BLE001 - Redis not up yet is just "not ready"
+        beat = 0.0
+    if beat < since:
+        waiting.append("worker and clock")
+    return waiting
+
+
+def _web_ready() -> bool:
+    """GET /health/ready answers ok (database and Redis reachable from gunicorn)."""
+    try:
+        with urllib.request.urlopen(demo_url() + "health/ready", timeout=2) as response:
+            return response.status == 200 and json.load(response).get("status") == "ok"
+    except (OSError, ValueError, urllib.error.URLError):
+        return False
 
 
 def _register_demo_routers() -> None:
@@ -72,13 +161,13 @@ DEMO_PLANS = (
 )
 
 
-def _seed_vouchers(admin) -> str | None:  # noqa: ANN001
-    """Plans on every demo router, a funded reseller and two batches (once; returns the reseller's password)."""
+def _seed_vouchers(admin) -> None:  # noqa: ANN001
+    """Plans on every demo router, a funded reseller and three batches (once)."""
     from isp.models import EntryKind, HotspotPlan
     from isp.services import branding, ledger, plans, resellers, vouchers
 
     if db.session.scalar(db.select(HotspotPlan.id).limit(1)) is not None:
-        return None
+        return
     router_ids = list(db.session.scalars(db.select(Router.id).order_by(Router.id)))
     made = []
     for name, price, reseller_price, validity, quota, data, rate in DEMO_PLANS:
@@ -98,7 +187,6 @@ def _seed_vouchers(admin) -> str | None:  # noqa: ANN001
     vouchers.generate(admin, made[0].id, 120, core, prefix="Q", length=6, note="demo: expire within minutes")
     vouchers.generate(shop, made[1].id, 40, core, prefix="H", length=6, note="demo: reseller stock")
     vouchers.generate(shop, made[2].id, 30, core, prefix="D", length=6, note="demo: data quota")
-    return password
 
 
 @embedded_redis_cli.command("start")
