@@ -1,7 +1,7 @@
 """Extension singletons, created unbound; create_app() binds them."""
 from __future__ import annotations
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context, request
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -26,7 +26,25 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+MAX_PAGE = 100_000  # deeper than any list goes; keeps OFFSET far from integer overflow
+
+
+def requested_page() -> int:
+    """The ?page= of the current request as 1..MAX_PAGE (ASCII digits only; anything else is page 1)."""
+    raw = request.args.get("page", "") if has_request_context() else ""
+    if not (raw.isascii() and raw.isdigit()):
+        return 1
+    return MAX_PAGE if len(raw) > 9 else min(max(int(raw), 1), MAX_PAGE)
+
+
+class _SQLAlchemy(SQLAlchemy):
+    """Flask-SQLAlchemy whose paginate() takes the page through requested_page(): a huge ?page= is never a 500."""
+
+    def paginate(self, select, *, page: int | None = None, **kwargs):  # noqa: ANN001, ANN003, ANN201
+        return super().paginate(select, page=requested_page() if page is None else page, **kwargs)
+
+
+db = _SQLAlchemy(model_class=Base)
 
 
 @event.listens_for(Engine, "connect")

@@ -1,10 +1,11 @@
 """The ledger: accounts whose balance is the sum of their entries, posted under a row lock."""
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import func, select, update
 
+from isp import units
 from isp.extensions import db
 from isp.models import AccountKind, EntryKind, LedgerAccount, LedgerEntry, User
 from isp.services.errors import ServiceError
@@ -14,20 +15,16 @@ MAX_AMOUNT = Decimal("9999999999.99")
 
 
 def parse_money(raw, field: str = "amount", allow_negative: bool = False, allow_zero: bool = False) -> Decimal:  # noqa: ANN001
-    """A money amount from a form: at most two decimals, no float ever."""
+    """A money amount from a form, through the one strict parser (isp.units.parse_money); no float ever."""
     try:
-        value = Decimal(str(raw).strip().replace(",", ""))
-    except (InvalidOperation, ValueError):
-        raise ServiceError(f"'{raw}' is not an amount; write e.g. 25 or 25.50.", field=field) from None
-    if not value.is_finite() or value != value.quantize(CENT):
-        raise ServiceError("Amounts have at most two decimals.", field=field)
+        value = units.parse_money(raw, MAX_AMOUNT)
+    except units.UnitError as err:
+        raise ServiceError(str(err), field=field) from None
     if value < 0 and not allow_negative:
         raise ServiceError("The amount cannot be negative.", field=field)
     if value == 0 and not allow_zero:
         raise ServiceError("The amount must not be zero.", field=field)
-    if abs(value) > MAX_AMOUNT:
-        raise ServiceError("The amount is too large.", field=field)
-    return value.quantize(CENT)
+    return value
 
 
 def account_for(user: User) -> LedgerAccount:

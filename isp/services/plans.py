@@ -12,7 +12,7 @@ from isp.services.errors import ServiceError
 from isp.services.ledger import parse_money
 from isp.units import UnitError, check_rate_limit, parse_bytes, parse_duration
 
-NAME_RE = re.compile(r"^[^\x00-\x1f]{1,64}$")
+NAME_RE = re.compile(r"^[^\x00-\x1f]{1,64}\Z")
 
 
 def _profile_name(name: str) -> str:

@@ -15,7 +15,7 @@ from isp.models.base import utcnow
 from isp.services import audit
 from isp.services.errors import ServiceError
 
-USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}\Z")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 128
 COMMON_PASSWORDS = os.path.join(os.path.dirname(__file__), "common-passwords.txt")

@@ -13,7 +13,7 @@ from isp.services import audit, branding, ledger, outbox
 from isp.services.errors import ServiceError
 from isp.services.vouchers import user_attrs
 from isp.sqlutil import chunked
-from isp.units import format_duration
+from isp.units import MAX_DURATION, format_duration
 
 LIVE = (VoucherState.unused, VoucherState.active)
 BULK_OVER = 50  # actions on more vouchers than this go through the bulk queue in chunks
@@ -163,6 +163,9 @@ def bulk_action(actor: User, action: str, vouchers: list[Voucher], extend_second
         if not extend_seconds or extend_seconds <= 0:
             raise ServiceError("Give the extra validity, e.g. 1d or 12h.", field="extend")
         chosen = [v for v in vouchers if v.state in LIVE or v.state in (VoucherState.expired, VoucherState.disabled)]
+        if any(v.validity_seconds + extend_seconds > MAX_DURATION for v in chosen):
+            raise ServiceError(f"A voucher's validity can be at most {MAX_DURATION // 86400} days; extend by less.",
+                               field="extend")
         revived = []
         for voucher in chosen:
             voucher.validity_seconds += extend_seconds

@@ -31,7 +31,7 @@ from isp.sqlutil import chunked
 from isp.units import format_duration
 
 MAX_BATCH = 10_000
-PREFIX_RE = re.compile(r"^[A-Za-z0-9]{0,8}$")
+PREFIX_RE = re.compile(r"^[A-Za-z0-9]{0,8}\Z")
 
 
 def _check_request(count, length, prefix: str, mode: str) -> VoucherMode:  # noqa: ANN001

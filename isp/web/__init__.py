@@ -23,6 +23,9 @@ def init_web(app: Flask) -> None:
     from isp.web.users import bp as users_bp
     from isp.web.vouchers import bp as vouchers_bp
 
+    from isp.web.numbers import init_numbers
+
+    init_numbers(app)  # before the blueprints: their <int:...> rules bind the converter when registered
     for bp in (auth_bp, dashboard_bp, health_bp, metrics_bp, monitoring_bp, routers_bp, users_bp, plans_bp,
                vouchers_bp, resellers_bp, settings_bp, reports_bp):
         app.register_blueprint(bp)

@@ -34,6 +34,8 @@ def test_cli_errors_are_clear(app, make_user, make_router, make_plan):
         (["--plan", "Multi", "--count", "5", "--router", "a", "--length", "2"], "Code length must be from 4 to 16"),
         (["--plan", "Multi", "--count", "10000", "--router", "a", "--length", "4"], "need codes of at least 5 characters"),
         (["--plan", "Multi", "--count", "5", "--router", "a", "--prefix", "no-dash"], "Prefix: up to 8 letters or digits"),
+        (["--plan", "Multi", "--count", "5", "--router", "a", "--prefix", "AB\n"], "Prefix: up to 8 letters or digits"),
+        (["--plan", "Multi", "--count", "5", "--router", "a", "--length", "9" * 30], "Code length must be from 4 to 16"),
         (["--plan", "Multi", "--count", "5", "--router", "a", "--mode", "pin"], "'pin' is not one of 'code', 'userpass'"),
         (["--plan", "Multi", "--count", "5", "--router", "a", "--as", "ghost"], "no active user 'ghost'"),
     ]

@@ -42,11 +42,11 @@ def create():
     return render("resellers/create.html", form=form, status=422 if form.errors else 200)
 
 
-def _account_page(user, **forms):  # noqa: ANN001, ANN003
+def _account_page(user, status: int = 200, **forms):  # noqa: ANN001, ANN003
     account = ledger.account_for(user)
     page = db.paginate(ledger.entries_query(account.id), per_page=current_app.config["PAGE_SIZE"], error_out=False)
     return render("resellers/detail.html", block="ledger", reseller=user, balance=ledger.balance(account.id), page=page,
-                  plans=resellers.allowed_plans(user.id), **forms)
+                  plans=resellers.allowed_plans(user.id), status=status, **forms)
 
 
 @bp.route("/<int:user_id>")
@@ -70,7 +70,7 @@ def entry(user_id: int):
         flash(f"{posted.kind.value.capitalize()} of {posted.amount:.2f} posted; balance {posted.balance_after:.2f}.", "success")
         return redirect(url_for("resellers.detail", user_id=user.id))
     plans_form = _plan_choices(PlansForm(data={"plan_ids": sorted(resellers.allowed_plan_ids(user.id))}))
-    return _account_page(user, entry_form=form, plans_form=plans_form)
+    return _account_page(user, status=422, entry_form=form, plans_form=plans_form)
 
 
 @bp.route("/<int:user_id>/plans", methods=["POST"])

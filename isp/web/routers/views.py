@@ -74,6 +74,8 @@ def sync(router_id: int):
         if not is_htmx():
             flash(f"Sync of '{router.name}' queued: the panel below shows what it finds.", "success")
             return redirect(url_for("routers.detail", router_id=router.id))
+    if not is_htmx() or request.headers.get("HX-Boosted") == "true":  # only the panel polls this; a person sees the page
+        return redirect(url_for("routers.detail", router_id=router.id))
     return render("routers/detail.html", block="sync", router=router, sync=reconcile.last_report(router.id),
                   sync_form=EmptyForm())
 

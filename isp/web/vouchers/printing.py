@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import abort, current_app, request, url_for
 from flask_login import current_user
 
+from isp.extensions import requested_page
 from isp.services import branding, printing, vouchers
 from isp.services.errors import ServiceError
 from isp.web.errors import error_response
@@ -37,7 +38,7 @@ def _page(make_job, endpoint: str, back: str, **args):
 def print_batch(batch_id: int):
     """Print a batch's vouchers (deleted ones left out), a whole number of sheets per page."""
     batch = vouchers.get_batch(current_user, batch_id) or abort(404)
-    page = request.args.get("page", 1, type=int)
+    page = requested_page()
     return _page(lambda tpl, currency: printing.batch_job(batch, tpl, page, currency), "vouchers.print_batch",
                  url_for("vouchers.batch", batch_id=batch.id), batch_id=batch.id)
 

@@ -11,6 +11,7 @@ from isp.services.errors import ServiceError
 from isp.units import UnitError, format_duration, parse_duration
 from isp.web.auth.forms import EmptyForm
 from isp.web.forms import submit
+from isp.web.numbers import parse_id
 from isp.web.render import render
 from isp.web.security import ALL_ROLES, is_htmx, role_required, safe_next
 from isp.web.vouchers import bp
@@ -24,7 +25,7 @@ def _filters() -> dict:
     out = {}
     for key in FILTERS:
         value = request.args.get(key, "").strip()
-        if key.endswith("_id") and not value.isdigit():
+        if key.endswith("_id") and parse_id(value) is None:
             value = ""
         if key == "state" and value not in {s.value for s in VoucherState}:
             value = ""
@@ -60,7 +61,7 @@ def _bulk_form() -> BulkForm:
 @role_required(*ALL_ROLES)
 def batches():
     """Batches, newest first, with voucher counts by state."""
-    filters = {k: request.args.get(k, "") for k in ("plan_id", "router_id", "reseller_id") if request.args.get(k, "").isdigit()}
+    filters = {k: request.args.get(k, "") for k in ("plan_id", "router_id", "reseller_id") if parse_id(request.args.get(k))}
     page = db.paginate(vouchers.batches_query(current_user, filters), per_page=current_app.config["PAGE_SIZE"], error_out=False)
     return render("vouchers/batches.html", block="results", page=page, counts=vouchers.batch_counts([b.id for b in page.items]))
 
@@ -148,8 +149,8 @@ def bulk():
         action = request.form.get("action", "")
         flash(f"Your role may not {action} vouchers." if action in voucher_lifecycle.ACTIONS else "Choose an action.", "error")
         return redirect(back)
-    batch_id = _batch_or_404(int(request.form["batch_id"])).id if request.form.get("batch_id", "").isdigit() else None
-    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()][:10_000]
+    batch_id = _batch_or_404(parse_id(request.form["batch_id"])).id if parse_id(request.form.get("batch_id")) else None
+    ids = [n for n in map(parse_id, request.form.getlist("ids")) if n is not None][:10_000]
     result = submit(None, lambda: voucher_lifecycle.bulk_action(
         current_user, form.action.data, vouchers.selection(current_user, batch_id, ids), _extension(form)))
     if result is not None:
