@@ -5,9 +5,9 @@ import logging
 
 from sqlalchemy import select
 
-from isp.extensions import db, redis_store
 from isp import dispatch
-from isp.models import Router, RouterMode, Voucher, VoucherState
+from isp.extensions import db, redis_store
+from isp.models import Router, RouterMode, Voucher
 from isp.routeros.batch import query_words
 from isp.routeros.runtime import RouterUnavailable, guarded
 from isp.services import voucher_lifecycle
@@ -27,30 +27,43 @@ def expire_vouchers() -> int:
     return count
 
 
-FULL_SCAN_EVERY = 6  # polls; in between, only online users and active vouchers are read
+SWEEP_EVERY = 6  # polls; one in six also reads every user with some uptime (a first session between two polls)
+ONLINE_TTL = 3600  # seconds the last poll's online set is kept (a router not polled for an hour starts afresh)
+NAMES_PER_QUERY = 100
+
+
+def online_key(router_id: int) -> str:
+    """Redis set of the users online at the router's last poll."""
+    return f"isp:voucher-usage:online:{router_id}"
 
 
 def poll_usage_all() -> int:
     """Queue a usage read for every enabled API-mode router that has live vouchers (one job per router at a time).
 
-    Most polls read the active sessions plus the users of active vouchers; every FULL_SCAN_EVERY-th poll
-    reads every hotspot user, catching a voucher whose whole first session fell between two polls.
+    A poll costs what is active on the router: its sessions, the users online now or at the last poll
+    (just gone offline: their final counters), and every SWEEP_EVERY-th poll the users with some uptime,
+    which catches a voucher whose whole first session fell between two polls. Never every stored user.
     """
     ids = db.session.scalars(select(Router.id).where(
         Router.enabled.is_(True), Router.mode == RouterMode.api,
         select(Voucher.id).where(Voucher.router_id == Router.id, Voucher.state.in_(voucher_lifecycle.LIVE)).exists()))
 
     def args_of(router_id: int) -> tuple[int, bool]:
-        return router_id, redis_store.client.incr(f"isp:voucher-usage:polls:{router_id}") % FULL_SCAN_EVERY == 1
+        return router_id, redis_store.client.incr(f"isp:voucher-usage:polls:{router_id}") % SWEEP_EVERY == 1
 
     return dispatch.enqueue_once(dispatch.SYNC_USAGE, {f"voucher-usage-{i}": args_of(i) for i in ids})
 
 
-def read_usage(api, names: list[str] | None = None) -> dict[str, dict]:  # noqa: ANN001
+def _user_row(row: dict) -> dict:
+    return {"uptime": router_duration(str(row.get("uptime", ""))), "bytes_in": int(row.get("bytes-in") or 0),
+            "bytes_out": int(row.get("bytes-out") or 0), "online": False}
+
+
+def read_usage(api, names: list[str] | None = None, used: bool = False) -> dict[str, dict]:  # noqa: ANN001
     """Per hotspot user: uptime and bytes so far (closed sessions plus the live one), and whether online.
 
-    With `names`, only those users and the ones online now are read (by name queries, 100 at a time);
-    without, every user is.
+    With `names`, only those users and the ones online now are read (by name, NAMES_PER_QUERY at a time),
+    plus, with `used`, every user with some uptime; without `names`, every user is (for tools, not polls).
     """
     active = list(api.rawCmd("/ip/hotspot/active/print", f"=.proplist={ACTIVE_FIELDS}"))
     usage: dict[str, dict] = {}
@@ -58,12 +71,12 @@ def read_usage(api, names: list[str] | None = None) -> dict[str, dict]:  # noqa:
         queries = [[]]
     else:
         wanted = sorted(set(names) | {str(row.get("user", "")) for row in active})
-        queries = [query_words("name", wanted[i:i + 100]) for i in range(0, len(wanted), 100)]
+        queries = [query_words("name", wanted[i:i + NAMES_PER_QUERY]) for i in range(0, len(wanted), NAMES_PER_QUERY)]
+        if used:
+            queries.append(["?>uptime=0s"])  # RouterOS compares durations; "0s" is a never-used user
     for words in queries:
         for row in api.rawCmd("/ip/hotspot/user/print", f"=.proplist={USAGE_FIELDS}", *words):
-            usage[str(row.get("name", ""))] = {"uptime": router_duration(str(row.get("uptime", ""))),
-                                               "bytes_in": int(row.get("bytes-in") or 0),
-                                               "bytes_out": int(row.get("bytes-out") or 0), "online": False}
+            usage[str(row.get("name", ""))] = _user_row(row)
     for row in active:
         user = usage.get(str(row.get("user", "")))
         if user is None:
@@ -75,17 +88,25 @@ def read_usage(api, names: list[str] | None = None) -> dict[str, dict]:  # noqa:
     return usage
 
 
-def sync_usage(router_id: int, full: bool = True) -> str:
-    """Read hotspot users and sessions through the pool and apply them to the vouchers."""
+def sync_usage(router_id: int, sweep: bool = False) -> str:
+    """Read the router's active sessions (and the users behind them) through the pool and apply them to the vouchers."""
     router = db.session.get(Router, router_id)
     if router is None or not router.enabled:
         return "skipped"
-    names = None if full else list(db.session.scalars(select(Voucher.code).where(
-        Voucher.router_id == router.id, Voucher.state == VoucherState.active)))
+    client, key = redis_store.client, online_key(router.id)
+    before = sorted(m.decode() if isinstance(m, bytes) else str(m) for m in client.smembers(key))
     try:
-        usage = guarded(router, lambda api: read_usage(api, names), count=2)
+        usage = guarded(router, lambda api: read_usage(api, before, used=sweep), count=2)
     except RouterUnavailable as exc:
         return exc.message
     counts = voucher_lifecycle.apply_usage(router.id, {k: v for k, v in usage.items() if v["uptime"] or v["online"]})
     db.session.commit()
+    # Remembered only once the usage is committed: if this job dies first, the next poll reads the same users again.
+    online = [name for name, seen in usage.items() if seen["online"]]
+    pipe = client.pipeline()
+    pipe.delete(key)
+    if online:
+        pipe.sadd(key, *online)
+        pipe.expire(key, ONLINE_TTL)
+    pipe.execute()
     return "activated {activated}, exhausted {exhausted}, updated {updated}".format(**counts)

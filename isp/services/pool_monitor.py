@@ -7,12 +7,13 @@ from rq import Worker
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import func, select
 
-from isp.extensions import db, redis_store
 from isp.dispatch import QUEUES, queue
+from isp.extensions import db, redis_store
 from isp.models import CommandState, Router, RouterCommand
 from isp.routeros import stats
-from isp.routeros.status import breaker
 from isp.routeros.pool import conns_key
+from isp.routeros.status import breaker
+from isp.services import job_problems as job_problems_mod
 
 CONN_REPORT_MAX_AGE = 900  # a worker that has not reported for this long is gone
 
@@ -84,3 +85,8 @@ def workers() -> list[dict]:
 def dead_letters_query():
     """Dead commands, newest first."""
     return select(RouterCommand).where(RouterCommand.state == CommandState.dead).order_by(RouterCommand.id.desc())
+
+
+def job_problems(limit: int = 20) -> list[dict]:
+    """Rows periodic jobs skipped (and why), newest first."""
+    return job_problems_mod.recent(limit)

@@ -9,7 +9,7 @@ from sqlalchemy import insert, select
 from isp.extensions import db
 from isp.models import EntryKind, Priority, Role, Router, User, Voucher, VoucherEvent, VoucherState
 from isp.models.base import utcnow
-from isp.services import audit, branding, ledger, outbox
+from isp.services import audit, branding, job_problems, ledger, outbox
 from isp.services.errors import ServiceError
 from isp.services.vouchers import user_attrs
 from isp.sqlutil import chunked
@@ -83,15 +83,70 @@ def restore(vouchers: list[Voucher], priority: Priority = Priority.high) -> None
 
 # -- driven by the clock and the usage poll ------------------------------------
 
+def _subject(voucher: Voucher) -> str:
+    return f"voucher {voucher.code} (#{voucher.id})"
+
+
 def expire_due(now: datetime | None = None, limit: int = 2000) -> int:
-    """Expire active vouchers whose validity has ended and retire them on the critical queue."""
+    """Expire active vouchers whose validity has ended and retire them on the critical queue.
+
+    A voucher that cannot be expired is recorded (Monitoring shows it) and the others are expired all the same.
+    """
     now = now or utcnow()
     due = list(db.session.scalars(select(Voucher).where(
         Voucher.state == VoucherState.active, Voucher.expires_at <= now).order_by(Voucher.expires_at).limit(limit)))
-    if due:
-        transition(due, VoucherState.expired, "validity ended", now=now)
-        retire(due, Priority.critical)
-    return len(due)
+
+    def expire(rows: list[Voucher]) -> None:
+        transition(rows, VoucherState.expired, "validity ended", now=now)
+        retire(rows, Priority.critical)
+
+    return len(job_problems.isolated("expiry sweep", due, expire, _subject))
+
+
+MAX_COUNTER = 2**63 - 1  # the BIGINT columns; a router never counts this far, a corrupt reply might
+
+
+def _counters(seen: dict) -> dict:
+    """What the router reported for one user, as bounded integers."""
+    def bounded(value) -> int:  # noqa: ANN001
+        return min(max(int(value or 0), 0), MAX_COUNTER)
+
+    return {"uptime": bounded(seen.get("uptime")), "bytes_in": bounded(seen.get("bytes_in")),
+            "bytes_out": bounded(seen.get("bytes_out")), "online": bool(seen.get("online"))}
+
+
+def _changed(usage: dict[str, dict], router_id: int) -> list[int]:
+    """Ids of live vouchers the report changes: more uptime or bytes than stored, or a first login to record.
+
+    Read as plain tuples, so a report of thousands of unchanged users costs no ORM objects.
+    """
+    ids = []
+    for chunk in chunked(sorted(usage)):
+        rows = db.session.execute(select(Voucher.id, Voucher.code, Voucher.state, Voucher.uptime_seconds, Voucher.bytes_in,
+                                         Voucher.bytes_out).where(Voucher.router_id == router_id, Voucher.code.in_(chunk),
+                                                                  Voucher.state.in_(LIVE)))
+        for voucher_id, code, state, uptime, bytes_in, bytes_out in rows:
+            seen = usage[code]
+            if (seen["uptime"] > uptime or seen["bytes_in"] > bytes_in or seen["bytes_out"] > bytes_out
+                    or (state == VoucherState.unused and (seen["uptime"] > 0 or seen["online"]))):
+                ids.append(voucher_id)
+    return ids
+
+
+def _usage_change(voucher: Voucher, seen: dict, now: datetime) -> dict:
+    """The new column values for one voucher (computed before any is set, so a bad row is left untouched)."""
+    change = {"uptime_seconds": max(voucher.uptime_seconds, seen["uptime"]),
+              "bytes_in": max(voucher.bytes_in, seen["bytes_in"]), "bytes_out": max(voucher.bytes_out, seen["bytes_out"])}
+    if voucher.state == VoucherState.unused and (change["uptime_seconds"] > 0 or seen["online"]):
+        first = now - timedelta(seconds=change["uptime_seconds"])
+        change.update(first_login_at=first, expires_at=first + timedelta(seconds=voucher.validity_seconds))
+    return change
+
+
+def _over_quota(voucher: Voucher) -> bool:
+    batch = voucher.batch
+    return bool((batch.time_quota_seconds and voucher.uptime_seconds >= batch.time_quota_seconds)
+                or (batch.data_quota_bytes and voucher.bytes_total >= batch.data_quota_bytes))
 
 
 def apply_usage(router_id: int, usage: dict[str, dict], now: datetime | None = None) -> dict[str, int]:
@@ -99,32 +154,40 @@ def apply_usage(router_id: int, usage: dict[str, dict], now: datetime | None = N
 
     Uptime counts closed sessions plus the live one, so first login is `now - uptime`:
     never later than the real one, and a customer never loses time to polling.
+    Only vouchers the report changes are loaded. A voucher that cannot be updated (an absurd
+    validity, say) is recorded for Monitoring and skipped; the router's other vouchers go on.
     """
     now = now or utcnow()
-    names = sorted(usage)
-    seen_vouchers: list[Voucher] = []
-    for chunk in chunked(names):
-        seen_vouchers += db.session.scalars(select(Voucher).where(
-            Voucher.router_id == router_id, Voucher.code.in_(chunk), Voucher.state.in_(LIVE)))
-    activated, exhausted = [], []
-    for voucher in seen_vouchers:
-        seen = usage[voucher.code]
-        voucher.uptime_seconds = max(voucher.uptime_seconds, int(seen.get("uptime", 0)))
-        voucher.bytes_in = max(voucher.bytes_in, int(seen.get("bytes_in", 0)))
-        voucher.bytes_out = max(voucher.bytes_out, int(seen.get("bytes_out", 0)))
-        if voucher.state == VoucherState.unused and (voucher.uptime_seconds > 0 or seen.get("online")):
-            voucher.first_login_at = now - timedelta(seconds=voucher.uptime_seconds)
-            voucher.expires_at = voucher.first_login_at + timedelta(seconds=voucher.validity_seconds)
+    usage = {name: _counters(seen) for name, seen in usage.items()}
+    vouchers: list[Voucher] = []
+    for chunk in chunked(_changed(usage, router_id)):
+        vouchers += db.session.scalars(select(Voucher).where(Voucher.id.in_(chunk)))
+    activated, exhausted, updated = [], [], 0
+    for voucher in vouchers:
+        try:
+            change = _usage_change(voucher, usage[voucher.code], now)
+        except Exception as exc:  # noqa: BLE001 - one bad row is recorded and skipped, never fatal to the router
+            job_problems.record("usage poll", _subject(voucher), exc)
+            continue
+        for column, value in change.items():
+            setattr(voucher, column, value)
+        updated += 1
+        if "first_login_at" in change:
             activated.append(voucher)
-        batch = voucher.batch
-        if ((batch.time_quota_seconds and voucher.uptime_seconds >= batch.time_quota_seconds)
-                or (batch.data_quota_bytes and voucher.bytes_total >= batch.data_quota_bytes)):
+        if _over_quota(voucher):
             exhausted.append(voucher)
-    transition(activated, VoucherState.active, "first login seen on the router", now=now)
-    if exhausted:
-        transition(exhausted, VoucherState.exhausted, "quota used up", now=now)
-        retire(exhausted, Priority.critical)
-    return {"activated": len(activated), "exhausted": len(exhausted), "updated": len(seen_vouchers)}
+    db.session.flush()
+    started = job_problems.isolated("usage poll", activated, lambda rows: transition(
+        rows, VoucherState.active, "first login seen on the router", now=now), _subject)
+    not_started = set(activated) - set(started)
+    exhausted = [v for v in exhausted if v not in not_started]
+
+    def exhaust(rows: list[Voucher]) -> None:
+        transition(rows, VoucherState.exhausted, "quota used up", now=now)
+        retire(rows, Priority.critical)
+
+    exhausted = job_problems.isolated("usage poll", exhausted, exhaust, _subject)
+    return {"activated": len(started), "exhausted": len(exhausted), "updated": updated}
 
 
 # -- staff and reseller actions ------------------------------------------------

@@ -22,7 +22,7 @@ LIVE, DEAD = "live", "dead-letters"  # ids of the two panels htmx refreshes on t
 def _live() -> dict:
     """Everything the live panel shows."""
     return {"rows": pool_monitor.router_rows(), "depths": pool_monitor.queue_depths(),
-            "workers": pool_monitor.workers(), "badges": CIRCUIT_BADGE}
+            "workers": pool_monitor.workers(), "badges": CIRCUIT_BADGE, "problems": pool_monitor.job_problems()}
 
 
 @bp.route("/")
