@@ -58,6 +58,9 @@ def _validate(data: dict, router: Router | None) -> dict:
         raise ServiceError("API password is required.", field="password")
     if len(password) > 128:
         raise ServiceError("API password is too long (128 characters at most).", field="password")
+    site = (data.get("site") or "").strip()
+    if len(site) > 120:
+        raise ServiceError("Site is at most 120 characters.", field="site")
     max_sessions = data.get("max_sessions", 20)
     if not isinstance(max_sessions, int) or not 3 <= max_sessions <= 1000:
         raise ServiceError("Max sessions must be between 3 and 1000 (RouterOS default: 20).", field="max_sessions")
@@ -68,7 +71,7 @@ def _validate(data: dict, router: Router | None) -> dict:
     values = {
         "name": name, "addresses": parse_addresses(data.get("addresses", "")), "api_port": port,
         "use_tls": bool(data.get("use_tls")), "verify_tls": bool(data.get("verify_tls")) and bool(data.get("use_tls")),
-        "username": username, "password": password, "mode": mode, "site": (data.get("site") or "").strip()[:120],
+        "username": username, "password": password, "mode": mode, "site": site,
         "notes": (data.get("notes") or "").strip()[:5000], "enabled": bool(data.get("enabled", True)),
         "max_sessions": max_sessions,
     }

@@ -87,3 +87,17 @@ def test_extend_is_bounded_so_a_voucher_can_never_overflow(app, client, auth, ma
         assert page.status_code == 200 and message in page.get_data(as_text=True), extend
     with app.app_context():
         assert _db.session.get(Voucher, voucher_id).validity_seconds == 3000 * 86400
+
+
+def test_text_longer_than_its_column_is_refused_not_cut(app, client, auth, make_router, make_plan):
+    router = make_router()
+    plan = make_plan([router.id])
+    auth.login_as("admin")
+    token = auth.token()
+    batch = client.post("/vouchers/batches/new", data={"plan_id": plan.id, "router_id": 0, "count": 1, "mode": "code",
+                                                       "length": 8, "note": "n" * 201, "csrf_token": token})
+    assert batch.status_code == 422 and "A note is at most 200 characters." in batch.get_data(as_text=True)
+    edit = client.post(f"/routers/{router.id}/edit", data={"csrf_token": token, "name": router.name, "addresses": "127.0.0.1",
+                                                           "api_port": "1", "username": "admin", "mode": "api",
+                                                           "site": "s" * 121, "max_sessions": "20"})
+    assert edit.status_code == 422 and "Site is at most 120 characters." in edit.get_data(as_text=True)

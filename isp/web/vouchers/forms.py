@@ -1,7 +1,7 @@
 """Forms of the vouchers blueprint."""
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField
-from wtforms.validators import Optional
+from wtforms.validators import Length, Optional
 
 MODE_CHOICES = [("code", "Code only (username = password)"), ("userpass", "Username and password")]
 
@@ -11,11 +11,14 @@ class GenerateForm(FlaskForm):
 
     plan_id = SelectField("Plan", coerce=int)
     router_id = SelectField("Router", coerce=int)
-    count = IntegerField("How many", default=100, validators=[Optional()], render_kw={"inputmode": "numeric", "min": 1, "max": 10000})
+    count = IntegerField("How many", default=100, validators=[Optional()],
+                         render_kw={"inputmode": "numeric", "min": 1, "max": 10000})
     mode = SelectField("Login", choices=MODE_CHOICES, default="code")
     prefix = StringField("Prefix", render_kw={"placeholder": "optional, e.g. HS", "maxlength": 8, "autocomplete": "off"})
-    length = IntegerField("Code length", default=8, validators=[Optional()], render_kw={"inputmode": "numeric", "min": 4, "max": 16})
-    note = StringField("Note", render_kw={"placeholder": "e.g. Shop on Main Street, March"})
+    length = IntegerField("Code length", default=8, validators=[Optional()],
+                          render_kw={"inputmode": "numeric", "min": 4, "max": 16})
+    note = StringField("Note", validators=[Length(max=200, message="A note is at most 200 characters.")],
+                       render_kw={"placeholder": "e.g. Shop on Main Street, March", "maxlength": 200})
 
 
 ACTION_CHOICES = [("disable", "Disable"), ("enable", "Enable"), ("delete", "Delete (also from the router)"),
