@@ -14,6 +14,7 @@ from isp.routeros import stats
 from isp.routeros.pool import conns_key
 from isp.routeros.status import breaker
 from isp.services import job_problems as job_problems_mod
+from isp.services import paging
 
 CONN_REPORT_MAX_AGE = 900  # a worker that has not reported for this long is gone
 
@@ -85,6 +86,11 @@ def workers() -> list[dict]:
 def dead_letters_query():
     """Dead commands, newest first."""
     return select(RouterCommand).where(RouterCommand.state == CommandState.dead).order_by(RouterCommand.id.desc())
+
+
+def dead_letters_page(per_page: int) -> paging.IdPagination:
+    """One page of dead commands (page number from the request), read off the (state, id) index."""
+    return paging.paginate(dead_letters_query(), RouterCommand.id, per_page)
 
 
 def job_problems(limit: int = 20) -> list[dict]:

@@ -8,6 +8,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.sql import Select
 
 from isp.extensions import db
 from isp.models import (
@@ -25,7 +26,7 @@ from isp.models import (
     VoucherState,
 )
 from isp.models.base import utcnow
-from isp.services import audit, bulk, codes, ledger, outbox, plans, resellers, routers
+from isp.services import audit, bulk, codes, ledger, outbox, paging, plans, resellers, routers
 from isp.services.errors import ServiceError
 from isp.sqlutil import chunked
 from isp.units import format_duration
@@ -166,7 +167,7 @@ def get_voucher(actor: User, voucher_id: int) -> Voucher | None:
     return db.session.scalar(scope(select(Voucher).where(Voucher.id == voucher_id), actor))
 
 
-def _code_prefix(prefix: str):  # noqa: ANN202
+def _code_prefix(prefix: str) -> Select:
     """Ids of vouchers whose code starts with `prefix`: a range on the unique code index (LIKE is not indexable on
     SQLite), read as ids only so that a broad prefix sorts integers, not whole rows."""
     upper = prefix[:-1] + chr(min(ord(prefix[-1]) + 1, 0x10FFFF))
@@ -191,6 +192,11 @@ def list_query(actor: User, filters: dict):
     if prefix:
         stmt = stmt.where(Voucher.id.in_(_code_prefix(prefix)))
     return stmt
+
+
+def list_page(actor: User, filters: dict, per_page: int) -> paging.IdPagination:
+    """One page of `list_query` (page number from the request): its ids off the index, then those rows."""
+    return paging.paginate(list_query(actor, filters), Voucher.id, per_page)
 
 
 def batches_query(actor: User, filters: dict | None = None):

@@ -32,7 +32,7 @@ def index():
     target = request.headers.get("HX-Target") if is_htmx() else None
     ctx = _live() if target != DEAD else {}
     if target != LIVE:
-        ctx["dead"] = db.paginate(pool_monitor.dead_letters_query(), per_page=current_app.config["PAGE_SIZE"], error_out=False)
+        ctx["dead"] = pool_monitor.dead_letters_page(current_app.config["PAGE_SIZE"])
     return render("monitoring/index.html", block="dead_letters" if target == DEAD else "live", **ctx)
 
 

@@ -45,7 +45,7 @@ def _choices() -> dict:
 def index():
     """Vouchers filtered and paginated in SQL; a reseller sees only their own."""
     filters = _filters()
-    page = db.paginate(vouchers.list_query(current_user, filters), per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    page = vouchers.list_page(current_user, filters, current_app.config["PAGE_SIZE"])
     return render("vouchers/index.html", block="results", page=page, filters=filters, sync=vouchers.sync_states(page.items),
                   bulk_form=_bulk_form(), **_choices())
 
@@ -106,7 +106,7 @@ def batch(batch_id: int):
     """One batch: terms, live push progress, its vouchers with their sync state."""
     batch = _batch_or_404(batch_id)
     filters = {**{k: "" for k in FILTERS}, "batch_id": str(batch.id)}
-    page = db.paginate(vouchers.list_query(current_user, filters), per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    page = vouchers.list_page(current_user, filters, current_app.config["PAGE_SIZE"])
     return render("vouchers/batch.html", block="results", batch=batch, page=page, progress=vouchers.batch_progress(batch),
                   counts=vouchers.batch_counts([batch.id])[batch.id], sync=vouchers.sync_states(page.items),
                   bulk_form=_bulk_form(), retry_form=EmptyForm())
