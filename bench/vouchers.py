@@ -5,6 +5,10 @@ P3b  push rate of those 10,000 through the pipeline vs a sequential add with a f
      (Mikhmon style), both against identical simulated routers with 1 ms latency, in the same run
 P6   expiry lag: from each voucher's stored expires_at until its user is gone (or disabled) on the router
      and its session is gone from /ip/hotspot/active, watched on the simulator every 100 ms
+P4v, P15: list pages and the usage poll at 100,000 vouchers (bench/_scale.py)
+
+Run all with `python bench/vouchers.py`, or some: `python bench/vouchers.py P4v P15`. P4v runs on a fresh
+SQLite database, or on BENCH_DATABASE_URL (a throwaway MariaDB database: its tables are dropped first).
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import sys
 import tempfile
 import time
 
+import _scale
 from _harness import PASSWORD, ROOT, Harness
 
 LATENCY_MS = 1.0
@@ -291,17 +296,32 @@ def p6(h: Harness, fleet, admin_id: int) -> None:  # noqa: ANN001
 def main() -> None:
     from routeros_sim import FaultConfig, Fleet, RouterConfig
 
+    wanted = {a.upper() for a in sys.argv[1:]} or {"P3", "P6", "P4V", "P15"}
     instance = tempfile.mkdtemp(prefix="isp-bench-instance-")
     os.environ["ISP_INSTANCE_PATH"] = instance  # the app, workers and clock never touch the real instance/
     configs = [RouterConfig(name=name, password=PASSWORD, tls_port=None, faults=FaultConfig(latency_ms=LATENCY_MS))
-               for name in ("p3b-pipeline", "p3b-baseline", "p6")]
+               for name in ("p3b-pipeline", "p3b-baseline", "p6", "p15")]
     try:
-        with Fleet(configs, speed=1.0) as fleet:
-            h = Harness()
+        if wanted & {"P3", "P6", "P15"}:
+            with Fleet(configs, speed=1.0) as fleet:
+                h = Harness()
+                try:
+                    admin_id = _admin(h)
+                    if "P3" in wanted:
+                        p3(h, fleet, admin_id)
+                    if "P6" in wanted:
+                        p6(h, fleet, admin_id)
+                    if "P15" in wanted:
+                        _scale.p15(h, fleet["p15"])
+                finally:
+                    h.close()
+        if "P4V" in wanted:
+            url = os.environ.get("BENCH_DATABASE_URL")
+            if url:
+                url = _scale.empty_database(url)
+            h = Harness(**({"SQLALCHEMY_DATABASE_URI": url} if url else {}))
             try:
-                admin_id = _admin(h)
-                p3(h, fleet, admin_id)
-                p6(h, fleet, admin_id)
+                _scale.p4v(h)
             finally:
                 h.close()
     finally:
