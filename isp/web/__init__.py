@@ -14,6 +14,7 @@ def init_web(app: Flask) -> None:
     from isp.web.metrics import bp as metrics_bp
     from isp.web.monitoring import bp as monitoring_bp
     from isp.web.nav import init_nav
+    from isp.web.numbers import init_numbers
     from isp.web.plans import bp as plans_bp
     from isp.web.reports import bp as reports_bp
     from isp.web.resellers import bp as resellers_bp
@@ -22,8 +23,6 @@ def init_web(app: Flask) -> None:
     from isp.web.settings import bp as settings_bp
     from isp.web.users import bp as users_bp
     from isp.web.vouchers import bp as vouchers_bp
-
-    from isp.web.numbers import init_numbers
 
     init_numbers(app)  # before the blueprints: their <int:...> rules bind the converter when registered
     for bp in (auth_bp, dashboard_bp, health_bp, metrics_bp, monitoring_bp, routers_bp, users_bp, plans_bp,
