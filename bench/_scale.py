@@ -138,7 +138,7 @@ def _voucher_urls(data: Fleetless) -> list[str]:
 
 def _other_urls(data: Fleetless) -> list[str]:
     return [f"/routers/{data.router_ids[0]}", "/monitoring/", "/monitoring/?page=20", "/vouchers/batches",
-            f"/vouchers/batches/{data.batch_ids[0]}", f"/vouchers/batches/{data.batch_ids[0]}?page=50", "/routers/", "/"]
+            f"/vouchers/batches/{data.batch_ids[-1]}", f"/vouchers/batches/{data.batch_ids[-1]}?page=50", "/routers/", "/"]
 
 
 def _measure(data: Fleetless) -> tuple[list[float], dict[str, float]]:

@@ -8,7 +8,6 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
-from sqlalchemy.sql import Select
 
 from isp.extensions import db
 from isp.models import (
@@ -167,11 +166,10 @@ def get_voucher(actor: User, voucher_id: int) -> Voucher | None:
     return db.session.scalar(scope(select(Voucher).where(Voucher.id == voucher_id), actor))
 
 
-def _code_prefix(prefix: str) -> Select:
-    """Ids of vouchers whose code starts with `prefix`: a range on the unique code index (LIKE is not indexable on
-    SQLite), read as ids only so that a broad prefix sorts integers, not whole rows."""
+def _code_prefix(prefix: str) -> tuple:
+    """Codes starting with `prefix`, as a range on the unique code index (LIKE alone is not indexable on SQLite)."""
     upper = prefix[:-1] + chr(min(ord(prefix[-1]) + 1, 0x10FFFF))
-    return select(Voucher.id).where(Voucher.code >= prefix, Voucher.code < upper, Voucher.code.like(prefix + "%"))
+    return Voucher.code >= prefix, Voucher.code < upper, Voucher.code.like(prefix + "%")
 
 
 def list_query(actor: User, filters: dict):
@@ -190,7 +188,7 @@ def list_query(actor: User, filters: dict):
             stmt = stmt.where(column == int(filters[key]))
     prefix = (filters.get("q") or "").strip().upper().replace("%", "").replace("_", "")
     if prefix:
-        stmt = stmt.where(Voucher.id.in_(_code_prefix(prefix)))
+        stmt = stmt.where(*_code_prefix(prefix))
     return stmt
 
 
