@@ -7,6 +7,7 @@ from flask_login import current_user
 from isp.extensions import db
 from isp.services import ledger, resellers
 from isp.services import plans as plan_service  # `plans` is this blueprint's endpoint below
+from isp.web.filters import money
 from isp.web.forms import submit
 from isp.web.render import render
 from isp.web.resellers import bp
@@ -67,7 +68,8 @@ def entry(user_id: int):
     posted = submit(form, lambda: resellers.post_manual(user, form.kind.data, form.amount.data, form.memo.data, current_user),
                     field="amount")
     if posted is not None:
-        flash(f"{posted.kind.value.capitalize()} of {posted.amount:.2f} posted; balance {posted.balance_after:.2f}.", "success")
+        flash(f"{posted.kind.value.capitalize()} of {money(posted.amount)} posted; balance {money(posted.balance_after)}.",
+              "success")
         return redirect(url_for("resellers.detail", user_id=user.id))
     plans_form = _plan_choices(PlansForm(data={"plan_ids": sorted(resellers.allowed_plan_ids(user.id))}))
     return _account_page(user, status=422, entry_form=form, plans_form=plans_form)
