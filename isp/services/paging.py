@@ -14,6 +14,7 @@ from sqlalchemy.sql import Select
 from isp.extensions import db
 
 MAX_OFFSET = 10_000_000  # a page beyond this is empty rather than a database error
+COUNT_UP_TO = 10_000     # counted exactly up to here (or 10 pages past the current one); beyond: "more than"
 
 
 class IdPagination(SelectPagination):
@@ -33,9 +34,18 @@ class IdPagination(SelectPagination):
         by_id = {getattr(row, key.key): row for row in rows}
         return [by_id[i] for i in ids if i in by_id]
 
+    more_than: int | None = None
+    """Set when the count stopped early: at least this many items (the pager says "more than")."""
+
     def _query_count(self) -> int:
-        ids = self._ids().order_by(None).subquery()
-        return self._query_args["session"].execute(select(func.count()).select_from(ids)).scalar() or 0
+        """COUNT(*) over at most COUNT_UP_TO ids (or ten pages past this one): the cost of a count never grows
+        with the table, and Next stays available as far as there are items."""
+        limit = min(max(COUNT_UP_TO, self._query_offset + 10 * self.per_page), MAX_OFFSET)
+        ids = self._ids().order_by(None).limit(limit + 1).subquery()
+        total = self._query_args["session"].execute(select(func.count()).select_from(ids)).scalar() or 0
+        if total > limit:
+            self.more_than = limit
+        return total
 
 
 def paginate(stmt: Select, key: InstrumentedAttribute, per_page: int) -> IdPagination:
