@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
 
 from isp import dispatch
 from isp.extensions import db
@@ -76,8 +77,17 @@ def _holder(open_key: str) -> RouterCommand | None:
     found = db.session.scalar(select(RouterCommand.id).where(RouterCommand.open_key == open_key))
     if found is None:
         return None
-    return db.session.scalar(select(RouterCommand).where(RouterCommand.id == found, RouterCommand.open_key == open_key)
-                             .with_for_update().execution_options(populate_existing=True))
+    return db.session.scalar(_locking(select(RouterCommand).where(RouterCommand.id == found, RouterCommand.open_key == open_key)))
+
+
+def _locking(stmt: Select) -> Select:
+    """SELECT … FOR UPDATE of outbox rows only.
+
+    The row's router is otherwise joined in eagerly, and FOR UPDATE would lock the routers row
+    too: every session inserting commands for that router already holds a shared lock on it (the
+    foreign-key check), so two of them upgrading to exclusive deadlock (MariaDB 1213).
+    """
+    return stmt.options(lazyload(RouterCommand.router)).with_for_update().execution_options(populate_existing=True)
 
 
 def _escalate(command: RouterCommand, priority: Priority, enqueue: bool) -> None:
@@ -138,8 +148,7 @@ def queue_bulk(router: Router, items: list[tuple[str, str, dict]], group: str, c
         ids = list(db.session.scalars(select(RouterCommand.id).where(RouterCommand.open_key.in_(part))))
         if ids:
             existing.update({c.open_key: c for c in db.session.scalars(
-                select(RouterCommand).where(RouterCommand.id.in_(ids)).with_for_update()
-                .execution_options(populate_existing=True)) if c.open_key is not None})
+                _locking(select(RouterCommand).where(RouterCommand.id.in_(ids)))) if c.open_key is not None})
     rows, seen = [], set()
     for (op, key, payload), open_key in zip(items, keys, strict=True):
         command = existing.get(open_key)
