@@ -103,7 +103,7 @@ class Fleetless:
             db.session.commit()
 
 
-def _login(client, username: str, password: str) -> None:  # noqa: ANN001
+def _login(client, username: str, password: str) -> None:
     page = client.get("/auth/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     response = client.post("/auth/login", data={"username": username, "password": password, "csrf_token": token})
@@ -111,7 +111,7 @@ def _login(client, username: str, password: str) -> None:  # noqa: ANN001
         raise RuntimeError(f"bench login failed: {response.status_code}")
 
 
-def _time(client, url: str, rounds: int = ROUNDS, **headers) -> list[float]:  # noqa: ANN001
+def _time(client, url: str, rounds: int = ROUNDS, **headers) -> list[float]:
     out = []
     for _ in range(rounds):
         started = time.perf_counter()
@@ -197,7 +197,7 @@ P15_ONLINE = 200
 P15_USED = 2_000  # used earlier, offline now: what the sweep reads besides the online ones
 
 
-def _p15_data(h: Harness, sim, router_id: int) -> list[str]:  # noqa: ANN001
+def _p15_data(h: Harness, sim, router_id: int) -> list[str]:
     """100,000 vouchers in the database and as hotspot users on the router; returns the codes."""
     from sqlalchemy import insert
 
@@ -261,7 +261,7 @@ def _full_read_cpu(h: Harness, router_id: int) -> float:
         return time.thread_time() - started
 
 
-def p15(h: Harness, sim) -> None:  # noqa: ANN001
+def p15(h: Harness, sim) -> None:
     """P15: usage poll CPU for one router storing 100,000 users, 200 of them online."""
     from isp.jobs.vouchers import SWEEP_EVERY
 

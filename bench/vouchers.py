@@ -72,12 +72,12 @@ def _generate(h: Harness, admin_id: int, plan_id: int, count: int, prefix: str) 
         return list(db.session.scalars(db.select(Voucher.code).where(Voucher.batch_id == batch.id))), committed
 
 
-def _names(sim) -> set[str]:  # noqa: ANN001
+def _names(sim) -> set[str]:
     with sim.state.lock:
         return {str(i.get("name")) for i in sim.state.menu(USERS).items.values()}
 
 
-def _wait_users(sim, codes: list[str], timeout: float = 120.0) -> None:  # noqa: ANN001
+def _wait_users(sim, codes: list[str], timeout: float = 120.0) -> None:
     deadline = time.perf_counter() + timeout
     while not set(codes) <= _names(sim):
         if time.perf_counter() > deadline:
@@ -85,7 +85,7 @@ def _wait_users(sim, codes: list[str], timeout: float = 120.0) -> None:  # noqa:
         time.sleep(0.05)
 
 
-def _thread_cpu(fleet) -> float:  # noqa: ANN001
+def _thread_cpu(fleet) -> float:
     """CPU seconds used so far by the simulator's event-loop thread (all routers share it)."""
     tid = fleet._thread.native_id if fleet._thread is not None else None
     if tid is None:
@@ -128,7 +128,7 @@ class _Timings:
     def wrap(self, owner: object, name: str, label: str) -> None:
         original = getattr(owner, name)
 
-        def timed(*args, **kwargs):  # noqa: ANN002, ANN003
+        def timed(*args, **kwargs):
             started = time.perf_counter()
             try:
                 return original(*args, **kwargs)
@@ -157,7 +157,7 @@ def baseline_login_per_voucher(port: int, count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-def p3(h: Harness, fleet, admin_id: int) -> None:  # noqa: ANN001
+def p3(h: Harness, fleet, admin_id: int) -> None:
     from isp.extensions import db
     from isp.models import User, Voucher
     from isp.services import codes, outbox, vouchers
@@ -230,7 +230,7 @@ def p3(h: Harness, fleet, admin_id: int) -> None:  # noqa: ANN001
 
 # -- P6 ---------------------------------------------------------------------------------
 
-def _retired(sim, codes: list[str]) -> set[str]:  # noqa: ANN001
+def _retired(sim, codes: list[str]) -> set[str]:
     """Codes whose user is gone or disabled and who have no live session."""
     state = sim.state
     with state.lock:
@@ -245,7 +245,7 @@ def _retired(sim, codes: list[str]) -> set[str]:  # noqa: ANN001
     return out
 
 
-def p6(h: Harness, fleet, admin_id: int) -> None:  # noqa: ANN001
+def p6(h: Harness, fleet, admin_id: int) -> None:
     from isp.extensions import db
     from isp.models import Voucher, VoucherEvent
 

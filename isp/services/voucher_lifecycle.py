@@ -1,6 +1,7 @@
 """Voucher lifecycle enforced by us: first login, usage, quotas, expiry, and staff actions."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -41,7 +42,7 @@ def note_event(voucher: Voucher, note: str, actor: User | None = None) -> None:
                                 note=note, actor_id=actor.id if actor else None))
 
 
-def _queue(vouchers: list[Voucher], op: str, payload_of, priority: Priority) -> None:
+def _queue(vouchers: list[Voucher], op: str, payload_of: Callable[[Voucher], dict], priority: Priority) -> None:
     """Queue one router command per voucher: individually when few or urgent, in bulk chunks otherwise."""
     by_router: dict[int, list[Voucher]] = {}
     for voucher in vouchers:
@@ -205,7 +206,8 @@ def bulk_action(actor: User, action: str, vouchers: list[Voucher], extend_second
     now = utcnow()
     if action == "disable":
         chosen = [v for v in vouchers if v.state in LIVE]
-        transition(chosen, VoucherState.disabled, "disabled by staff" if not actor.has_role("reseller") else "disabled by reseller", actor, now)
+        who = "reseller" if actor.has_role("reseller") else "staff"
+        transition(chosen, VoucherState.disabled, f"disabled by {who}", actor, now)
         retire(chosen, Priority.high, action="disable")
     elif action == "enable":
         chosen = [v for v in vouchers if v.state == VoucherState.disabled and (v.expires_at is None or v.expires_at > now)]
