@@ -62,7 +62,7 @@ def _router_with_vouchers(app, sim, make_user, make_router, make_plan, generate,
     router_sim = sim.routers[n]
     router = make_router(router_sim)
     plan = make_plan([router.id], **plan)
-    batch_id = generate(admin.id, plan.id, count)
+    batch_id = generate(admin.id, plan.id, count, prefix="UP")  # never mistaken for another test's users on the shared simulator
     run_worker(app)
     return router_sim, router, _codes(app, batch_id)
 
