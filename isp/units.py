@@ -56,10 +56,23 @@ def parse_duration(text: str | None, allow_zero: bool = False) -> int:
     return seconds
 
 
+_MILLIS_RE = re.compile(r"^(.*?)(\d{1,3})ms\Z")
+
+
 def router_duration(text: str | None) -> int:
-    """A duration as a router prints it; blank or unparsable counts as zero (never guessed by position)."""
+    """A duration as a router prints it, in whole seconds rounded up ('887ms' is 1, '1m5s200ms' is 66).
+
+    Blank or unparsable counts as zero (never guessed by position). Rounding up keeps a first login
+    derived from it never later than the real one.
+    """
+    raw = (text or "").strip()
+    extra = 0
+    if millis := _MILLIS_RE.match(raw):
+        raw, extra = millis.group(1), int(int(millis.group(2)) > 0)
+        if not raw:
+            return extra
     try:
-        return parse_duration(text, allow_zero=True)
+        return parse_duration(raw, allow_zero=True) + extra
     except UnitError:
         return 0
 

@@ -104,6 +104,15 @@ def expire_due(now: datetime | None = None, limit: int = 2000) -> int:
     return len(job_problems.isolated("expiry sweep", due, expire, _subject))
 
 
+def expiring_within(seconds: float, now: datetime | None = None) -> list[datetime]:
+    """The distinct moments, to the second, at which active vouchers expire in the next `seconds` (index on state, expires_at)."""
+    now = now or utcnow()
+    moments = db.session.scalars(select(Voucher.expires_at).where(
+        Voucher.state == VoucherState.active, Voucher.expires_at > now,
+        Voucher.expires_at <= now + timedelta(seconds=seconds)).distinct().limit(100))
+    return sorted({moment.replace(microsecond=0) + timedelta(seconds=1) for moment in moments if moment is not None})
+
+
 MAX_COUNTER = 2**63 - 1  # the BIGINT columns; a router never counts this far, a corrupt reply might
 
 
