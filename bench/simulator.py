@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from routeros_sim.wire import SentenceDecoder, encode_sentence  # noqa: E402
+from routeros_sim.wire import SentenceDecoder, encode_sentence
 
 LOGIN = encode_sentence(["/login", "=name=admin", "=password=bench"])
 COMMAND = encode_sentence(["/system/identity/print"])

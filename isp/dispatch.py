@@ -121,7 +121,7 @@ def urgent_waiting() -> bool:
         for name in URGENT:
             pipe.llen(f"rq:queue:{name}")
         return any(pipe.execute())
-    except Exception:  # noqa: BLE001 - never let the check break the batch
+    except Exception:
         log.exception("could not check the urgent queues")
         return False
 
@@ -154,7 +154,7 @@ def _flush_enqueues(session: Session) -> None:
     for job in session.info.pop("isp_after_commit", []):
         try:
             job.send()
-        except Exception:  # noqa: BLE001 - the row is committed; the outbox sweep will enqueue it
+        except Exception:
             log.exception("enqueue of %s failed; the outbox sweep will retry", job.job_id)
 
 

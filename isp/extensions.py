@@ -40,7 +40,7 @@ def requested_page() -> int:
 class _SQLAlchemy(SQLAlchemy):
     """Flask-SQLAlchemy whose paginate() takes the page through requested_page(): a huge ?page= is never a 500."""
 
-    def paginate(self, select, *, page: int | None = None, **kwargs):  # noqa: ANN001, ANN003, ANN201
+    def paginate(self, select, *, page: int | None = None, **kwargs):  # noqa: ANN001, ANN003
         return super().paginate(select, page=requested_page() if page is None else page, **kwargs)
 
 

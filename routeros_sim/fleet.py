@@ -86,7 +86,7 @@ class Fleet:
             async def body() -> None:
                 try:
                     await self.start()
-                except BaseException as exc:  # reported to the starting thread
+                except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
                     failure.append(exc)
                     ready.set()
                     return

@@ -6,7 +6,8 @@ import asyncio
 import hashlib
 import logging
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from .commands import Command, Result, check_known, execute, monitor_rows, parse
 from .menus import Trap
@@ -217,7 +218,7 @@ class Session:
         body = self.monitor(cmd) if cmd.verb == "monitor-traffic" else self.listen(cmd)
         self.streams[cmd.tag] = asyncio.get_running_loop().create_task(self.stream(cmd, body))
 
-    async def stream(self, cmd: Command, body) -> None:
+    async def stream(self, cmd: Command, body: Coroutine[Any, Any, None]) -> None:
         """Wrap a stream so that cancellation answers interrupted, then !done."""
         try:
             await body

@@ -18,7 +18,7 @@ def self_signed(common_name: str = "isp-routeros-sim") -> tuple[bytes, bytes]:
     """Return (certificate PEM, key PEM) valid for 127.0.0.1 and localhost."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

@@ -241,8 +241,8 @@ def run_worker(app, burst: bool = True, promote_scheduled: bool = True, rounds: 
     from rq.job import Job
     from rq.registry import ScheduledJobRegistry
 
-    from isp.extensions import redis_store
     from isp.dispatch import QUEUES
+    from isp.extensions import redis_store
     from isp.jobs.worker import IspWorker
 
     with app.app_context():

@@ -41,7 +41,7 @@ class LedgerAccount(db.Model):
     lock_version: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    user: Mapped["User | None"] = relationship(lazy="joined")  # noqa: F821
+    user: Mapped[User | None] = relationship(lazy="joined")  # noqa: F821
 
 
 class LedgerEntry(db.Model):
@@ -60,4 +60,4 @@ class LedgerEntry(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    created_by: Mapped["User | None"] = relationship(foreign_keys=[created_by_id], lazy="joined")  # noqa: F821
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id], lazy="joined")  # noqa: F821

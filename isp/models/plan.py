@@ -43,7 +43,7 @@ class HotspotPlan(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    routers: Mapped[list["Router"]] = relationship(secondary=plan_routers, lazy="selectin", order_by="Router.name")  # noqa: F821
+    routers: Mapped[list[Router]] = relationship(secondary=plan_routers, lazy="selectin", order_by="Router.name")  # noqa: F821
 
     def profile_attrs(self) -> dict:
         """The /ip/hotspot/user/profile this plan needs on each router."""

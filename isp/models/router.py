@@ -48,7 +48,7 @@ class Router(db.Model):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    commands: Mapped[list["RouterCommand"]] = relationship(back_populates="router", passive_deletes=True, lazy="noload")
+    commands: Mapped[list[RouterCommand]] = relationship(back_populates="router", passive_deletes=True, lazy="noload")
 
     @property
     def addresses(self) -> list[str]:
@@ -84,7 +84,7 @@ class CommandState(enum.Enum):
     discarded = "discarded"  # an operator gave up on it
 
     @classmethod
-    def unfinished(cls) -> tuple["CommandState", ...]:
+    def unfinished(cls) -> tuple[CommandState, ...]:
         """States that still owe work to the router."""
         return (cls.pending, cls.running, cls.failed)
 

@@ -59,10 +59,10 @@ class VoucherBatch(db.Model):
     profile_name: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
-    plan: Mapped["HotspotPlan"] = relationship(lazy="joined")  # noqa: F821
-    router: Mapped["Router"] = relationship(lazy="joined")  # noqa: F821
-    reseller: Mapped["User | None"] = relationship(foreign_keys=[reseller_id], lazy="joined")  # noqa: F821
-    created_by: Mapped["User | None"] = relationship(foreign_keys=[created_by_id], lazy="joined")  # noqa: F821
+    plan: Mapped[HotspotPlan] = relationship(lazy="joined")  # noqa: F821
+    router: Mapped[Router] = relationship(lazy="joined")  # noqa: F821
+    reseller: Mapped[User | None] = relationship(foreign_keys=[reseller_id], lazy="joined")  # noqa: F821
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id], lazy="joined")  # noqa: F821
 
     @property
     def group_key(self) -> str:
@@ -109,8 +109,8 @@ class Voucher(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     batch: Mapped[VoucherBatch] = relationship(lazy="joined")
-    plan: Mapped["HotspotPlan"] = relationship(lazy="joined")  # noqa: F821
-    router: Mapped["Router"] = relationship(lazy="joined")  # noqa: F821
+    plan: Mapped[HotspotPlan] = relationship(lazy="joined")  # noqa: F821
+    router: Mapped[Router] = relationship(lazy="joined")  # noqa: F821
 
     @property
     def command_key(self) -> str:

@@ -81,7 +81,7 @@ class CircuitBreaker:
         self.probe_ttl = probe_ttl
 
     @classmethod
-    def from_config(cls, redis: Redis, config) -> "CircuitBreaker":  # noqa: ANN001
+    def from_config(cls, redis: Redis, config) -> CircuitBreaker:  # noqa: ANN001
         return cls(redis, config["BREAKER_THRESHOLD"], config["BREAKER_COOLDOWN"], max(config["ROUTER_TIMEOUT"] * 3, 5.0))
 
     def allow(self, router_id: int) -> Decision:
@@ -116,7 +116,7 @@ class CircuitBreaker:
             pipe.hgetall(key(router_id))
         now = time.time()
         out = {}
-        for router_id, raw in zip(router_ids, pipe.execute()):
+        for router_id, raw in zip(router_ids, pipe.execute(), strict=True):
             data = {k.decode(): v.decode() for k, v in raw.items()}
             data.setdefault("state", CLOSED)
             data.setdefault("failures", "0")

@@ -37,7 +37,8 @@ class RouterSpec:
         """Identifies the target and credentials: an edited router gets fresh connections."""
         import hashlib
 
-        raw = "|".join([",".join(self.addresses), str(self.port), self.username, self.password, str(self.tls), str(self.verify_tls)])
+        parts = [",".join(self.addresses), str(self.port), self.username, self.password, str(self.tls), str(self.verify_tls)]
+        raw = "|".join(parts)
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
     def __repr__(self) -> str:  # never print the password

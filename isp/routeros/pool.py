@@ -74,7 +74,7 @@ class PoolSettings:
     acquire_timeout: float = 10.0
 
     @classmethod
-    def from_config(cls, config) -> "PoolSettings":  # noqa: ANN001
+    def from_config(cls, config) -> PoolSettings:  # noqa: ANN001
         return cls(
             timeout=config["ROUTER_TIMEOUT"], min_size=config["POOL_MIN"], max_size=config["POOL_MAX"],
             fleet_cap=config["POOL_FLEET_CAP"], health_after=config["POOL_HEALTH_AFTER"],

@@ -15,7 +15,7 @@ def check_database() -> str | None:
     try:
         db.session.execute(text("SELECT 1"))
         return None
-    except Exception as err:  # any driver error means "down"
+    except Exception as err:  # noqa: BLE001 - any driver error means "down"
         db.session.rollback()
         log.warning("health: database check failed: %s", type(err).__name__)
         return f"database unreachable ({type(err).__name__})"
@@ -26,7 +26,7 @@ def check_redis() -> str | None:
     try:
         redis_store.client.ping()
         return None
-    except Exception as err:  # connection, timeout or embedded start failure
+    except Exception as err:  # noqa: BLE001 - connection, timeout or embedded start failure
         log.warning("health: redis check failed: %s", type(err).__name__)
         return f"redis unreachable ({type(err).__name__})"
 
@@ -45,8 +45,8 @@ def detailed_report() -> tuple[dict, int]:
     """Stores, live workers and every router's circuit; 503 when the database or Redis is down."""
     from sqlalchemy import select
 
-    from isp.routeros.status import breaker
     from isp.models import Router
+    from isp.routeros.status import breaker
     from isp.services import pool_monitor
 
     checks = readiness()

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, case, func, literal, select
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from isp.extensions import db
@@ -33,19 +34,19 @@ class local_date(FunctionElement):  # noqa: N801 (named like the SQL function it
 
 
 @compiles(local_date)
-def _local_date_unsupported(element, compiler, **kw):  # noqa: ANN001
+def _local_date_unsupported(element: local_date, compiler: SQLCompiler, **kw: object) -> str:
     raise CompileError(f"local_date() is not implemented for {compiler.dialect.name}")
 
 
 @compiles(local_date, "sqlite")
-def _local_date_sqlite(element, compiler, **kw):  # noqa: ANN001
+def _local_date_sqlite(element: local_date, compiler: SQLCompiler, **kw: object) -> str:
     column, minutes = (compiler.process(clause, **kw) for clause in element.clauses)
     return f"date({column}, ({minutes}) || ' minutes')"
 
 
 @compiles(local_date, "mysql")
 @compiles(local_date, "mariadb")
-def _local_date_mysql(element, compiler, **kw):  # noqa: ANN001
+def _local_date_mysql(element: local_date, compiler: SQLCompiler, **kw: object) -> str:
     column, minutes = (compiler.process(clause, **kw) for clause in element.clauses)
     return f"DATE(DATE_ADD({column}, INTERVAL ({minutes}) MINUTE))"
 
@@ -91,7 +92,7 @@ def _money(value) -> Decimal:  # noqa: ANN001
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     """The UTC instant a local day starts (a midnight skipped by DST maps to the day's first real instant)."""
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
 def _offset_minutes(at: datetime, tz: ZoneInfo) -> int:
@@ -116,10 +117,10 @@ def offset_changes(tz: ZoneInfo, lo: datetime, hi: datetime) -> list[tuple[datet
 
 
 def _utc(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, timezone.utc)
+    return datetime.fromtimestamp(seconds, UTC)
 
 
-def _local_day(column, changes: list[tuple[datetime, int]]):  # noqa: ANN001, ANN202
+def _local_day(column, changes: list[tuple[datetime, int]]):  # noqa: ANN001
     """SQL: the local date of a UTC column, exact for any offset (half hours too) and across DST changes."""
     if len(changes) == 1:
         offset = literal(changes[0][1])

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from functools import wraps
-from typing import Callable
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_login import current_user
@@ -34,7 +34,7 @@ def token_or_staff(view: Callable) -> Callable:
     """Allow a valid METRICS_TOKEN bearer or a staff login; use under @public so the deny-by-default hook lets it in."""
 
     @wraps(view)
-    def wrapped(*args, **kwargs):
+    def wrapped(*args: object, **kwargs: object) -> Response:
         if _bearer_ok() or (current_user.is_authenticated and current_user.has_role(*STAFF)):
             return view(*args, **kwargs)
         if current_user.is_authenticated:
@@ -60,10 +60,13 @@ class IspCollector:
         redis = redis_store.client
         routers = _routers()
         circuits = breaker().states([router_id for router_id, _ in routers])
-        commands = CounterMetricFamily("isp_router_commands", "Router commands run by workers, by result.", labels=["router", "result"])
+        commands = CounterMetricFamily("isp_router_commands", "Router commands run by workers, by result.",
+                                       labels=["router", "result"])
         latency = HistogramMetricFamily("isp_router_command_latency_seconds", "Time per router command.", labels=["router"])
-        circuit = GaugeMetricFamily("isp_router_circuit_state", "Circuit breaker: 0 closed, 1 half-open, 2 open.", labels=["router"])
-        conns = GaugeMetricFamily("isp_router_connections", "Pooled API connections over live workers.", labels=["router", "kind"])
+        circuit = GaugeMetricFamily("isp_router_circuit_state", "Circuit breaker: 0 closed, 1 half-open, 2 open.",
+                                    labels=["router"])
+        conns = GaugeMetricFamily("isp_router_connections", "Pooled API connections over live workers.",
+                                  labels=["router", "kind"])
         for router_id, name in routers:
             totals = stats.totals(redis, router_id)
             commands.add_metric([name, "ok"], totals.get("ok", 0.0))

@@ -10,7 +10,7 @@ MAX_ID = 2**31 - 1  # the largest value an INTEGER primary key holds on MariaDB
 class BoundedIntConverter(IntegerConverter):
     """`<int:...>` that matches only 0..MAX_ID: a larger id is a 404, never a database overflow (500)."""
 
-    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002, ANN001, ANN002, ANN003
+    def __init__(self, map, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
         kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
 

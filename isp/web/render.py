@@ -1,11 +1,11 @@
 """The one rendering helper: a full page, or its named block for htmx."""
 from __future__ import annotations
 
-from flask import make_response, render_template, request
+from flask import Response, make_response, render_template, request
 from jinja2_fragments.flask import render_block
 
 
-def render(template: str, block: str | None = None, status: int = 200, **ctx):
+def render(template: str, block: str | None = None, status: int = 200, **ctx: object) -> Response:
     """Render the page, or only `block` for a non-boosted htmx request; always Vary on HX-Request."""
     htmx = request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
     if block and htmx:

@@ -1,11 +1,11 @@
 """Roles as decorators, deny-by-default routing, and HTMX-aware auth answers."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
-from typing import Callable
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, flash, jsonify, redirect, request, url_for
+from flask import Flask, Response, current_app, flash, jsonify, redirect, request, url_for
 from flask_login import current_user
 
 from isp.extensions import login_manager
@@ -43,7 +43,7 @@ def role_required(*roles: str) -> Callable:
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
-        def wrapped(*args, **kwargs):
+        def wrapped(*args: object, **kwargs: object) -> Response:
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
             if not current_user.has_role(*roles):
@@ -124,7 +124,7 @@ def init_security(app: Flask) -> None:
     app.after_request(security_headers)
 
 
-def security_headers(response):  # noqa: ANN001, ANN201
+def security_headers(response):  # noqa: ANN001
     """Headers every answer carries: no MIME sniffing, no framing, same-origin referrers."""
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")

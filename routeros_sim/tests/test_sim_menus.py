@@ -131,7 +131,7 @@ def test_booleans_go_out_as_true_false_and_come_in_as_yes_no(raw):
     raw.until_done()
 
 
-def test_queue_without_name_gets_queueN(api):
+def test_queue_without_name_gets_queue_n(api):
     queues = api.path("queue", "simple")
     qid = queues.add(target="10.7.7.7/32")
     assert next(q for q in queues if q[".id"] == qid)["name"].startswith("queue")

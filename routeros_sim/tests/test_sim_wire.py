@@ -2,9 +2,8 @@
 
 import pytest
 
-from routeros_sim.wire import (SentenceDecoder, WireError, decode_length, encode_length,
-                                         encode_sentence)
 from routeros_sim.tests.simclient import RawClient, attrs
+from routeros_sim.wire import SentenceDecoder, WireError, decode_length, encode_length, encode_sentence
 
 
 @pytest.mark.parametrize("length, size, first", [

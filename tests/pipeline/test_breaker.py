@@ -6,8 +6,8 @@ import time
 import fakeredis
 
 from isp.extensions import redis_store
-from isp.routeros.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from isp.models import Priority
+from isp.routeros.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from tests.conftest import run_worker
 from tests.pipeline.helpers import command, queue_users, states, user_names
 

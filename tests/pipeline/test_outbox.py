@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import random
 
-from isp.extensions import db, redis_store
 from isp import dispatch
+from isp.extensions import db, redis_store
 from isp.jobs.outbox import sweep_outbox
 from isp.models import CommandState, Priority, Router, RouterCommand
 from isp.services import outbox

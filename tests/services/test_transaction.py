@@ -23,7 +23,7 @@ def lock_errors(engine, table: str, fail: set[int]):
     """
     dbapi, seen = engine.dialect.loaded_dbapi, {"n": 0}
 
-    def do_execute(cursor, statement, parameters, context):  # noqa: ANN001, ARG001
+    def do_execute(cursor, statement, parameters, context):
         if statement.lstrip().upper().startswith(f"INSERT INTO {table.upper()}"):
             seen["n"] += 1
             if seen["n"] in fail:
@@ -44,7 +44,7 @@ def commits(db):
     """How many times the request's session committed."""
     seen = {"n": 0}
 
-    def count(session):  # noqa: ANN001, ARG001
+    def count(session):
         seen["n"] += 1
 
     session = db.session()

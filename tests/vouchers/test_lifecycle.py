@@ -144,10 +144,10 @@ def test_disable_then_enable_follows_on_the_router(app, sim, make_user, make_rou
 
 
 def test_light_polls_read_only_online_users_and_named_ones(sim):
+    import librouteros
+
     from isp.jobs.vouchers import read_usage
     from tests.conftest import SIM_PASSWORD
-
-    import librouteros
 
     router = sim.routers[2]
     for name in ("LA", "LB", "LC"):

@@ -104,7 +104,7 @@ def test_qr_codes_encode_the_hotspot_login_url_of_each_voucher(app, client, admi
     svgs = list(SVG_RE.finditer(html))
     vouchers = _vouchers(app, batch_id)
     assert len(svgs) == len(vouchers) == 5
-    for match, (_, code, password) in zip(svgs, vouchers):
+    for match, (_, code, password) in zip(svgs, vouchers, strict=True):
         url = "http://wifi.example.net/login?" + urlencode({"username": code, "password": password})
         assert _qr_matrix(match) == _expected_matrix(url)
     assert "QR codes may not log in" not in html

@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,7 @@ RANGE = {"from": "2024-03-04", "to": "2024-03-07"}
 
 
 def _utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def _use(app, batch_id: int, logins: list[tuple[str, str | None]]) -> None:
@@ -29,7 +29,7 @@ def _use(app, batch_id: int, logins: list[tuple[str, str | None]]) -> None:
     states = [VoucherState.active, VoucherState.expired, VoucherState.exhausted, VoucherState.deleted]
     with app.app_context():
         vouchers = db.session.scalars(select(Voucher).where(Voucher.batch_id == batch_id).order_by(Voucher.id)).all()
-        for n, (voucher, (at, price)) in enumerate(zip(vouchers, logins)):
+        for n, (voucher, (at, price)) in enumerate(zip(vouchers, logins, strict=False)):
             voucher.first_login_at, voucher.state = _utc(at), states[n % len(states)]
             if price:
                 voucher.price = Decimal(price)

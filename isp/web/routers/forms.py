@@ -14,7 +14,8 @@ class RouterForm(FlaskForm):
     """A router's connection and role; the service validates the values."""
 
     name = StringField("Name")
-    addresses = TextAreaField("Management addresses", render_kw={"rows": 3, "spellcheck": "false", "placeholder": "10.100.0.2\n192.168.88.1"})
+    addresses = TextAreaField("Management addresses",
+                              render_kw={"rows": 3, "spellcheck": "false", "placeholder": "10.100.0.2\n192.168.88.1"})
     api_port = IntegerField("API port", validators=[Optional()], default=8728, render_kw={"inputmode": "numeric"})
     use_tls = BooleanField("Use TLS (api-ssl)")
     verify_tls = BooleanField("Verify the router's certificate")

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("vouchers", __name__, url_prefix="/vouchers")
 
-from isp.web.vouchers import views, printing  # noqa: E402,F401
+from isp.web.vouchers import printing, views  # noqa: E402,F401

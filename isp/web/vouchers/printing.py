@@ -1,7 +1,9 @@
 """Print pages for a batch or a single voucher: standalone HTML on four paper templates (every role, scoped)."""
 from __future__ import annotations
 
-from flask import abort, current_app, request, url_for
+from collections.abc import Callable
+
+from flask import Response, abort, current_app, request, url_for
 from flask_login import current_user
 
 from isp.extensions import requested_page
@@ -13,7 +15,7 @@ from isp.web.security import ALL_ROLES, is_htmx, role_required
 from isp.web.vouchers import bp
 
 
-def _page(make_job, endpoint: str, back: str, **args):
+def _page(make_job: Callable[..., printing.PrintJob], endpoint: str, back: str, **args: object) -> Response:
     """Render the print job for the requested template; an unknown template answers 400."""
     if is_htmx() and request.headers.get("HX-Boosted") == "true":
         # A boosted link would swap this standalone page into the app shell without print.css: load it for real.
