@@ -93,3 +93,18 @@ def test_print_page_sheet_and_every_paper_tab_are_reachable(live_server, context
     box = ticket.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= width, box
     _shot(page, f"print-thermal-80-{size}.png")
+
+
+# Every button of a page head lies inside the screen (a row of actions wraps rather than running off it).
+ACTIONS_OFFSCREEN = """() => [...document.querySelectorAll('.page-head .actions .btn')]
+  .filter(b => b.getBoundingClientRect().right > 391).map(b => b.textContent.trim())"""  # the phone is 390 px wide
+
+
+@pytest.mark.parametrize("path", ["/vouchers/", "/vouchers/batches", "/routers/", "/plans/", "/users/"])
+def test_page_actions_stay_on_a_phone_screen(live_server, contexts, make_user, path):
+    make_user("admin", username="boss")
+    page = contexts("phone")
+    log_in(page, live_server, "boss")
+    page.goto(live_server + path)
+    assert page.evaluate(ACTIONS_OFFSCREEN) == []
+    _shot(page, f"phone-{path.strip('/').replace('/', '-')}.png")
