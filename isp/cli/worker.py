@@ -19,9 +19,11 @@ log = logging.getLogger(__name__)
 
 
 def _rq_level() -> str:
-    """RQ logs a line per job at INFO (hundreds a minute): only with LOG_LEVEL=DEBUG does it say that much."""
+    """RQ logs a line per job and per cron tick at INFO (hundreds a minute): only LOG_LEVEL=DEBUG shows them."""
     level = current_app.config["LOG_LEVEL"]
-    return "DEBUG" if level == "DEBUG" else max(level, "WARNING", key=logging.getLevelName)
+    level = "DEBUG" if level == "DEBUG" else max(level, "WARNING", key=logging.getLevelName)
+    logging.getLogger("rq").setLevel(level)  # the cron scheduler logs through it whatever level it is given
+    return level
 
 
 @click.command("worker")
