@@ -28,10 +28,12 @@ def sweep_outbox() -> dict:
         state=CommandState.pending, job_id=None, next_attempt_at=utcnow() - timedelta(seconds=config["OUTBOX_SWEEP_GRACE"] + 1),
         last_error="worker stopped while running this command; re-queued")).rowcount
     db.session.commit()
-    # Stuck rows gave their collapse key away when claimed; take it back where no newer row holds it.
+    # Stuck rows gave their collapse key away when claimed; take it back where no newer row holds it,
+    # or end the row (superseded meanwhile, or a probe, which is never re-run).
     if reset:
-        outbox.reclaim_keys(list(db.session.scalars(select(RouterCommand).where(
-            RouterCommand.state == CommandState.pending, RouterCommand.open_key.is_(None)))))
+        outbox.settle_unclaimed(list(db.session.scalars(select(RouterCommand).where(
+            RouterCommand.state == CommandState.pending, RouterCommand.open_key.is_(None)))),
+            "not answered: its worker stopped")
         db.session.commit()
 
     rows = outbox.overdue(config["OUTBOX_SWEEP_GRACE"])

@@ -19,7 +19,7 @@ from isp.models.base import utcnow
 from isp.routeros import batch, operations, stats
 from isp.routeros.client import RouterError, classify, is_trap
 from isp.routeros.runtime import RouterUnavailable, guarded
-from isp.services.outbox import reclaim_keys
+from isp.services.outbox import reclaim_keys, settle_unclaimed
 
 log = logging.getLogger(__name__)
 RETRYABLE = (CommandState.pending, CommandState.failed)
@@ -105,11 +105,12 @@ def _run(router: Router, rows: list[RouterCommand], priority: str) -> str:
             delay = min(exc.retry_after, 1.0) if exc.circuit == "half-open" else exc.retry_after
             return _defer(router, rows, priority, max(delay, 0.2) + random.random() * 0.5, f"circuit {exc.circuit}; deferred")
         if exc.reason == "pool":  # nothing was attempted: hand the rows back as they were
-            _release(claimed)
-            return _defer(router, claimed, priority, 1.0, exc.message)
+            live = _release(claimed)
+            return _defer(router, live, priority, 1.0, exc.message) if live else "superseded"
         if exc.reason == "credentials":  # the password cannot be used: retrying will not help
-            for row in rows:
-                row.state, row.last_error, row.open_key, row.finished_at = CommandState.dead, exc.message, None, utcnow()
+            for row in rows:  # a probe answers with the refusal; anything else waits for an operator
+                dead = CommandState.discarded if row.operation in operations.PROBES else CommandState.dead
+                row.state, row.last_error, row.open_key, row.finished_at = dead, exc.message, None, utcnow()
             db.session.commit()
             return "dead: credentials unusable"
         router.last_error = str(exc.error)
@@ -189,8 +190,9 @@ def _run_pipelined(api: Api, router: Router, rows: list[RouterCommand], config: 
 
 def _step_aside(router: Router, rest: list[RouterCommand]) -> None:
     """Cooperative preemption: hand the rest of the chunk back (front of bulk) so urgent jobs run now."""
-    _release(rest)
-    _defer(router, rest, "bulk", 0.0, "", at_front=True)
+    live = _release(rest)
+    if live:
+        _defer(router, live, "bulk", 0.0, "", at_front=True)
 
 
 def _succeed(row: RouterCommand, result: dict) -> None:
@@ -201,12 +203,13 @@ def _succeed(row: RouterCommand, result: dict) -> None:
         router.identity, router.version, router.board = result["identity"], result["version"], result["board"]
 
 
-def _release(rows: list[RouterCommand]) -> None:
-    """Put claimed rows back as they were (nothing was attempted)."""
+def _release(rows: list[RouterCommand]) -> list[RouterCommand]:
+    """Put claimed rows back as they were (nothing was attempted); returns those still to run."""
     for row in rows:
         row.state, row.attempts, row.claimed_by = CommandState.pending, max(0, row.attempts - 1), None
-    reclaim_keys(rows)
+    live = settle_unclaimed(rows, "not run: no connection was free")
     db.session.commit()
+    return live
 
 
 def _retry_or_die(failures: list[tuple[RouterCommand, RouterError]], config: dict) -> None:

@@ -12,7 +12,7 @@ from isp import dispatch
 from isp.extensions import db
 from isp.models import CommandState, Priority, Router, RouterCommand
 from isp.models.base import utcnow
-from isp.routeros.operations import OPERATIONS
+from isp.routeros.operations import OPERATIONS, PROBES
 from isp.services import bulk
 from isp.sqlutil import chunked
 
@@ -52,6 +52,25 @@ def reclaim_keys(rows: list[RouterCommand]) -> None:
         key = _open_key(row.router_id, row.idempotency_key)
         holder = holders.setdefault(key, row.id)
         row.open_key = key if holder == row.id else None
+
+
+def settle_unclaimed(rows: list[RouterCommand], reason: str) -> list[RouterCommand]:
+    """Rows going back to pending without having run: give them their key back, or end them.
+
+    A row a newer command superseded meanwhile (its key is now held elsewhere) is discarded, so its
+    older state can never land after the newer one; a probe is discarded too (it answers once or
+    not at all). Returns the rows still to run.
+    """
+    reclaim_keys(rows)
+    live = []
+    for row in rows:
+        if row.open_key is None or row.operation in PROBES:
+            row.state, row.open_key, row.finished_at = CommandState.discarded, None, utcnow()
+            why = "superseded by a newer command for the same item" if row.operation not in PROBES else reason
+            row.last_error = f"{row.last_error}\n[{why}]".strip()
+        else:
+            live.append(row)
+    return live
 
 
 def _collapse(command: RouterCommand, open_key: str, operation: str, payload: dict) -> bool:

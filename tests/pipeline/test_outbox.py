@@ -148,3 +148,25 @@ def test_jobs_are_enqueued_only_after_the_outer_commit(app, sim, make_router):
         outbox.queue_command(router, "hotspot_user.ensure", "hotspot_user:never", {"attrs": {"name": "never", "password": "x"}})
         db.session.rollback()
         assert Queue("high", connection=redis_store.client).count == 1
+
+
+def test_a_row_handed_back_after_a_newer_command_took_its_item_is_discarded(app, make_router):
+    """A claimed row that never ran (pool full, step aside, dead worker) must not land its older state later."""
+    router = make_router()
+    with app.app_context():
+        target = db.session.get(Router, router.id)
+        old = outbox.queue_command(target, "hotspot_user.ensure", "hotspot_user:x", {"attrs": {"name": "x", "disabled": "no"}})
+        db.session.commit()
+        old.state, old.open_key = CommandState.running, None  # what a worker's claim does
+        db.session.commit()
+        newer = outbox.queue_command(target, "hotspot_user.retire", "hotspot_user:x", {"name": "x", "action": "remove"})
+        probe = outbox.queue_command(target, "router.test", "test:1", {})
+        db.session.commit()
+        probe.state, probe.open_key = CommandState.running, None
+        old.state = probe.state = CommandState.pending
+        live = outbox.settle_unclaimed([old, probe], "not run")
+        db.session.commit()
+        assert live == []
+        assert old.state == CommandState.discarded and "superseded" in old.last_error
+        assert probe.state == CommandState.discarded and newer.state == CommandState.pending
+        assert newer.open_key == f"{router.id}:hotspot_user:x"
