@@ -26,12 +26,20 @@ LOCK_ERRORS = {1213, 1205}  # MySQL/MariaDB: deadlock found; lock wait timeout e
 PAUSE = 0.05  # seconds before the second attempt; doubled per attempt, then jittered
 
 
-def retryable(err: BaseException) -> bool:
-    """True for a deadlock or lock timeout: the transaction was rolled back and may simply run again."""
-    if not isinstance(err, DBAPIError):
-        return False
-    args = getattr(err.orig, "args", None) or (None,)
-    return args[0] in LOCK_ERRORS or "database is locked" in str(err.orig)
+def retryable(err: BaseException | None) -> bool:
+    """True for a deadlock or lock timeout: the transaction was rolled back and may simply run again.
+
+    The chain of causes counts too: a deadlock inside a SAVEPOINT takes the whole transaction with it,
+    and what surfaces is the failed ROLLBACK TO SAVEPOINT (1305), raised while handling the 1213.
+    """
+    seen = 0
+    while err is not None and seen < 10:
+        if isinstance(err, DBAPIError):
+            args = getattr(err.orig, "args", None) or (None,)
+            if args[0] in LOCK_ERRORS or "database is locked" in str(err.orig):
+                return True
+        err, seen = err.__cause__ or err.__context__, seen + 1
+    return False
 
 
 def _pause(attempt: int) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from isp.extensions import db, redis_store
+from isp.transaction import retryable
 
 log = logging.getLogger(__name__)
 KEY = "isp:job-problems"
@@ -71,14 +72,18 @@ def isolated(job: str, rows: Sequence[T], work: Callable[[list[T]], None], subje
         with db.session.begin_nested():
             work(list(rows))
         return list(rows)
-    except Exception:  # noqa: BLE001 - find the bad row below
-        pass
+    except Exception as exc:  # find the bad row below
+        if retryable(exc):
+            raise  # a deadlock is no bad row: the whole unit runs again
+
     done = []
     for row in rows:
         try:
             with db.session.begin_nested():
                 work([row])
             done.append(row)
-        except Exception as exc:  # noqa: BLE001 - one bad row is recorded and skipped, never fatal
+        except Exception as exc:  # one bad row is recorded and skipped, never fatal
+            if retryable(exc):
+                raise
             record(job, subject(row), exc)
     return done

@@ -205,3 +205,27 @@ def test_a_real_deadlock_on_mariadb_is_retried_and_both_units_finish(app, make_u
     with app.app_context():
         names = set(_db.session.scalars(select(User.full_name).where(User.id.in_([first, second]))))
     assert len(names) == 1  # the unit that committed last wrote both rows: no half-applied unit
+
+
+def test_a_deadlock_inside_a_savepoint_is_retryable_through_the_failed_rollback():
+    """MariaDB drops the whole transaction on 1213, so ROLLBACK TO SAVEPOINT then fails with 1305."""
+    try:
+        try:
+            raise _wrapped(1213, "Deadlock found")
+        except OperationalError:
+            raise _wrapped(1305, "SAVEPOINT sa_savepoint_1 does not exist")  # noqa: B904 - as SQLAlchemy chains it
+    except OperationalError as surfaced:
+        assert retryable(surfaced)
+    assert not retryable(_wrapped(1305, "SAVEPOINT sa_savepoint_1 does not exist"))
+
+
+def test_isolated_rows_pass_a_deadlock_up_instead_of_blaming_a_row(app):
+    from isp.services import job_problems
+
+    def work(rows):
+        raise _wrapped(1213, "Deadlock found")
+
+    with app.app_context():
+        with pytest.raises(OperationalError):
+            job_problems.isolated("test job", [1, 2], work, str)
+        assert job_problems.recent() == []  # no row is listed as bad for it
