@@ -36,16 +36,15 @@ def reconcile_router(router_id: int, reason: str = "scheduled") -> str:
         return exc.message
 
     def unit() -> tuple:
-        found = reconcile.compare(router, users, profiles)
-        reconcile.queue_fixes(router, found[2])
-        return found
+        udrift, pdrift, profile_items, user_items = reconcile.compare(router, users, profiles)
+        return udrift, pdrift, reconcile.queue_fixes(router, profile_items, user_items)
 
-    udrift, pdrift, items = atomic(unit)
+    udrift, pdrift, queued = atomic(unit)
     reconcile.record(router.id, reason, udrift, pdrift, seconds=time.perf_counter() - started)
-    if items:
+    if queued:
         log.warning("reconcile %s (%s): %s users and %s profiles drifted; fixes queued", router.name, reason,
                     udrift.total(), pdrift.total())
-    return f"users {udrift.total()} drifted, profiles {pdrift.total()} drifted, {len(items)} fixes queued"
+    return f"users {udrift.total()} drifted, profiles {pdrift.total()} drifted, {queued} fixes queued"
 
 
 def reconcile_all() -> int:

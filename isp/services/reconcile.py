@@ -1,8 +1,9 @@
 """Reconcile: compare what a router holds with what SQL says it should hold, and queue the difference.
 
 Only objects the panel owns are touched: hotspot users whose comment carries our tag
-("isp voucher batch N", written by every push) and user profiles named "isp-…" (every plan's
-profile). Anything else on the router is counted as unmanaged and left alone.
+("isp voucher batch N", written by every push) and user profiles named after one of our plans.
+Anything else on the router is counted as unmanaged and left alone, even when it holds a name we
+need (reported as a conflict for a person to resolve).
 
 The router side is read by the job (one read per menu); everything here is SQL and the outbox.
 """
@@ -14,20 +15,20 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload, selectinload
 
 from isp import dispatch
 from isp.extensions import db, redis_store
 from isp.models import CommandState, Priority, Router, RouterCommand, RouterMode, User
 from isp.models.plan import HotspotPlan, plan_routers
-from isp.models.voucher import Voucher, VoucherState
+from isp.models.voucher import Voucher, VoucherBatch, VoucherState
 from isp.routeros.operations import differences
 from isp.services import audit, branding, outbox
 from isp.services.errors import ServiceError
 from isp.services.voucher_lifecycle import remaining_attrs
-from isp.services.vouchers import user_attrs
+from isp.services.vouchers import VOUCHER_TAG, user_attrs
+from isp.sqlutil import chunked
 
-USER_TAG = "isp voucher"  # start of the comment every voucher push writes
-PROFILE_PREFIX = "isp-"   # start of every plan's profile name
 USER_FIELDS = ("name", "password", "profile", "limit-uptime", "limit-bytes-total", "disabled", "comment", "server")
 PROFILE_FIELDS = ("name", "shared-users", "rate-limit", "session-timeout")
 # Attributes compared on a user that has been used: its limits were pushed as "what was left" at the time.
@@ -35,6 +36,7 @@ USED_USER_FIELDS = ("password", "profile", "disabled", "comment")
 BULK_OVER = 20  # more fixes than this go through the bulk queue in chunks
 SAMPLE = 10     # names kept per kind in the report
 REPORT_TTL = 30 * 86400
+LIVE = (VoucherState.unused, VoucherState.active)
 
 
 def report_key(router_id: int) -> str:
@@ -52,19 +54,12 @@ class Drift:
     missing: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     leftover: list[str] = field(default_factory=list)
+    conflict: list[str] = field(default_factory=list)  # an object we did not make holds a name we need
     unmanaged: int = 0
     in_flight: int = 0
 
     def total(self) -> int:
         return len(self.missing) + len(self.changed) + len(self.leftover)
-
-
-def _owned_user(row: dict) -> bool:
-    return str(row.get("comment", "")).startswith(USER_TAG)
-
-
-def _owned_profile(row: dict) -> bool:
-    return str(row.get("name", "")).startswith(PROFILE_PREFIX)
 
 
 def _in_flight(router_id: int) -> set[str]:
@@ -73,80 +68,107 @@ def _in_flight(router_id: int) -> set[str]:
         RouterCommand.router_id == router_id, RouterCommand.state.in_(CommandState.unfinished()))))
 
 
-def _wanted_profiles(router_id: int) -> dict[str, dict]:
-    plans = db.session.scalars(select(HotspotPlan).join(plan_routers, plan_routers.c.plan_id == HotspotPlan.id)
-                               .where(plan_routers.c.router_id == router_id))
-    return {plan.profile_name: plan.profile_attrs() for plan in plans}
+def _live_vouchers(router_id: int) -> list[Voucher]:
+    """The router's unused and active vouchers, with batch and plan (three queries, no wide joins)."""
+    return list(db.session.scalars(select(Voucher).where(Voucher.router_id == router_id, Voucher.state.in_(LIVE))
+                                   .options(lazyload("*"), selectinload(Voucher.batch).lazyload("*"),
+                                            selectinload(Voucher.batch).selectinload(VoucherBatch.plan))))
 
 
-def _vouchers(router_id: int) -> list[Voucher]:
-    """Every voucher of the router that is not deleted, with its batch (one query)."""
-    return list(db.session.scalars(select(Voucher).where(
-        Voucher.router_id == router_id, Voucher.state != VoucherState.deleted)))
+def _retired_states(router_id: int, names: list[str]) -> dict[str, VoucherState]:
+    """State of the router's retired vouchers among `names` (only what the router still holds is looked up)."""
+    found: dict[str, VoucherState] = {}
+    for part in chunked(names):
+        found.update(db.session.execute(select(Voucher.code, Voucher.state).where(
+            Voucher.router_id == router_id, Voucher.code.in_(part), Voucher.state.not_in(LIVE))).tuples().all())
+    return found
 
 
-def compare(router: Router, users: list[dict], profiles: list[dict]) -> tuple[Drift, Drift, list[tuple]]:
-    """Diff the router's rows with SQL; returns (user drift, profile drift, outbox items to queue)."""
+def _compare_fields(row: dict, used: bool) -> tuple[str, ...] | None:
+    """What to compare on a router user: all we push, or what a used one keeps; never a password the API hides.
+
+    RouterOS shows hotspot passwords only to an API user with the `sensitive` policy; without it the field
+    is absent, and comparing it would re-push every user on every reconcile.
+    """
+    fields = USED_USER_FIELDS if used else USER_FIELDS
+    return tuple(f for f in fields if f != "password" or "password" in row)
+
+
+def compare(router: Router, users: list[dict], profiles: list[dict]) -> tuple[Drift, Drift, list[tuple], list[tuple]]:
+    """Diff the router's rows with SQL; returns (user drift, profile drift, profile fixes, user fixes).
+
+    Ours are users tagged with VOUCHER_TAG in their comment and profiles named after a plan; a user
+    or profile we did not make is never changed, even when it holds a name we need (a conflict).
+    """
     busy = _in_flight(router.id)
-    expiry_action = branding.get().expiry_action
-    items: list[tuple[str, str, dict]] = []
-
-    pdrift = Drift()
-    wanted_profiles = _wanted_profiles(router.id)
-    have_profiles = {}
-    for row in profiles:
-        if _owned_profile(row):
-            have_profiles[row["name"]] = row
-        else:
-            pdrift.unmanaged += 1
-    referenced: set[str] = set()
-
-    udrift = Drift()
-    have_users: dict[str, dict] = {}
+    udrift, pdrift = Drift(), Drift()
+    ours, foreign, referenced = {}, set(), set()
     for row in users:
-        if _owned_user(row):
-            have_users[str(row.get("name", ""))] = row
+        name = str(row.get("name", ""))
+        referenced.add(str(row.get("profile", "")))  # RouterOS refuses to remove a profile still in use
+        if str(row.get("comment", "")).startswith(VOUCHER_TAG):
+            ours[name] = row
         else:
+            foreign.add(name)
             udrift.unmanaged += 1
-    known: set[str] = set()
-    for voucher in _vouchers(router.id):
-        known.add(voucher.code)
-        key, row = voucher.command_key, have_users.get(voucher.code)
-        if row is not None:
-            referenced.add(str(row.get("profile", "")))
+
+    user_items: list[tuple[str, str, dict]] = []
+    wanted_profiles = {plan.profile_name: plan.profile_attrs() for plan in db.session.scalars(
+        select(HotspotPlan).join(plan_routers, plan_routers.c.plan_id == HotspotPlan.id)
+        .where(plan_routers.c.router_id == router.id))}
+    live = _live_vouchers(router.id)
+    for voucher in live:
+        # A plan taken off the router still needs its profile while its vouchers live there.
+        wanted_profiles.setdefault(voucher.batch.profile_name, voucher.batch.plan.profile_attrs())
+        key, row = voucher.command_key, ours.get(voucher.code)
         if key in busy:
             udrift.in_flight += 1
             continue
-        if voucher.state in (VoucherState.unused, VoucherState.active):
-            used = voucher.first_login_at is not None or voucher.uptime_seconds or voucher.bytes_total
-            wanted = remaining_attrs(voucher) if used else user_attrs(voucher.code, voucher.password, voucher.batch)
-            referenced.add(wanted["profile"])
-            if row is None:
-                udrift.missing.append(voucher.code)
-                items.append(("hotspot_user.ensure", key, {"attrs": wanted}))
-            elif differences(row, wanted, USED_USER_FIELDS if used else None):
-                udrift.changed.append(voucher.code)
-                if used:  # the router's counters still run against the limits it has: leave those alone
-                    wanted = {k: wanted[k] for k in ("name", *USED_USER_FIELDS) if k in wanted}
-                items.append(("hotspot_user.ensure", key, {"attrs": wanted}))
-        elif row is not None:
-            # Retired (expired, exhausted, disabled by staff): absent, or present but disabled.
-            remove = voucher.state not in (VoucherState.disabled,) and expiry_action == "remove"
-            enabled = str(row.get("disabled", "false")) not in ("true", "yes")
-            if remove or enabled:
-                udrift.leftover.append(voucher.code)
-                items.append(("hotspot_user.retire", key, {"name": voucher.code,
-                                                            "action": "remove" if remove else "disable"}))
-    for name in have_users:
-        if name not in known and f"hotspot_user:{name}" not in busy:
-            udrift.leftover.append(name)  # ours once (a deleted voucher, a wiped database): remove it
-            items.append(("hotspot_user.retire", f"hotspot_user:{name}", {"name": name, "action": "remove"}))
+        if row is None and voucher.code in foreign:
+            udrift.conflict.append(voucher.code)
+            continue
+        used = bool(voucher.first_login_at is not None or voucher.uptime_seconds or voucher.bytes_total)
+        wanted = remaining_attrs(voucher) if used else user_attrs(voucher.code, voucher.password, voucher.batch)
+        if row is None:
+            udrift.missing.append(voucher.code)
+            user_items.append(("hotspot_user.ensure", key, {"attrs": wanted}))
+        elif differences(row, wanted, _compare_fields(row, used)):
+            udrift.changed.append(voucher.code)
+            if used:  # the router's counters still run against the limits it has: leave those alone
+                wanted = {k: wanted[k] for k in ("name", *USED_USER_FIELDS) if k in wanted}
+            user_items.append(("hotspot_user.ensure", key, {"attrs": wanted}))
 
+    live_codes = {voucher.code for voucher in live}
+    leftovers = sorted(name for name in ours if name not in live_codes and f"hotspot_user:{name}" not in busy)
+    retired = _retired_states(router.id, leftovers)
+    expiry_action = branding.get().expiry_action
+    for name in leftovers:
+        state, row = retired.get(name), ours[name]
+        # Retired by staff (disabled) or by the clock with the "disable" action: present but disabled is right.
+        keep_disabled = state == VoucherState.disabled or (state in (VoucherState.expired, VoucherState.exhausted)
+                                                           and expiry_action == "disable")
+        if keep_disabled and str(row.get("disabled", "false")).lower() in ("true", "yes"):
+            continue
+        udrift.leftover.append(name)  # a deleted or retired voucher, or ours once (a wiped database)
+        user_items.append(("hotspot_user.retire", f"hotspot_user:{name}",
+                           {"name": name, "action": "disable" if keep_disabled else "remove"}))
+
+    plan_profiles = set(db.session.scalars(select(HotspotPlan.profile_name)))
+    have_profiles, foreign_profiles = {}, set()
+    for row in profiles:
+        name = str(row.get("name", ""))
+        if name in plan_profiles:
+            have_profiles[name] = row
+        else:
+            foreign_profiles.add(name)
+            pdrift.unmanaged += 1
     profile_items: list[tuple[str, str, dict]] = []
     for name, attrs in wanted_profiles.items():
         key, row = f"hotspot_profile:{name}", have_profiles.get(name)
         if key in busy:
             pdrift.in_flight += 1
+        elif row is None and name in foreign_profiles:
+            pdrift.conflict.append(name)
         elif row is None:
             pdrift.missing.append(name)
             profile_items.append(("hotspot_profile.ensure", key, {"attrs": attrs}))
@@ -154,25 +176,26 @@ def compare(router: Router, users: list[dict], profiles: list[dict]) -> tuple[Dr
             pdrift.changed.append(name)
             profile_items.append(("hotspot_profile.ensure", key, {"attrs": attrs}))
     for name in have_profiles:
-        # A profile still used by a user stays (RouterOS would refuse to remove it anyway).
         if name not in wanted_profiles and name not in referenced and f"hotspot_profile:{name}" not in busy:
             pdrift.leftover.append(name)
             profile_items.append(("hotspot_profile.remove", f"hotspot_profile:{name}", {"name": name}))
-    # Profiles first: a user can only be created once its profile exists.
-    return udrift, pdrift, profile_items + items
+    return udrift, pdrift, profile_items, user_items
 
 
-def queue_fixes(router: Router, items: list[tuple[str, str, dict]]) -> int:
-    """Queue the fixes through the outbox: one high command each when few, bulk chunks when many."""
-    if len(items) <= BULK_OVER:
-        for op, key, payload in items:
+def queue_fixes(router: Router, profile_items: list[tuple], user_items: list[tuple]) -> int:
+    """Queue the fixes through the outbox: profiles first, each on `high` (a user needs its profile);
+    users one `high` command each when few, bulk chunks when many."""
+    for op, key, payload in profile_items:
+        outbox.queue_command(router, op, key, payload, Priority.high)
+    if len(user_items) <= BULK_OVER:
+        for op, key, payload in user_items:
             outbox.queue_command(router, op, key, payload, Priority.high)
-        return len(items)
-    chunk = current_app.config["BULK_CHUNK"]
-    group = f"reconcile:{router.id}:{int(time.time())}"
-    for op in dict.fromkeys(op for op, _, _ in items):  # one call per operation keeps chunks pipelinable
-        outbox.queue_bulk(router, [item for item in items if item[0] == op], group, chunk)
-    return len(items)
+    else:
+        chunk = current_app.config["BULK_CHUNK"]
+        group = f"reconcile:{router.id}:{int(time.time())}"
+        for op in dict.fromkeys(op for op, _, _ in user_items):  # one call per operation keeps chunks pipelinable
+            outbox.queue_bulk(router, [item for item in user_items if item[0] == op], group, chunk)
+    return len(profile_items) + len(user_items)
 
 
 def _sample(names: list[str]) -> list[str]:
@@ -186,9 +209,9 @@ def record(router_id: int, reason: str, users: Drift | None = None, profiles: Dr
     for name, drift in (("users", users), ("profiles", profiles)):
         if drift is not None:
             report[name] = {"missing": len(drift.missing), "changed": len(drift.changed), "leftover": len(drift.leftover),
-                            "unmanaged": drift.unmanaged, "in_flight": drift.in_flight,
+                            "conflict": len(drift.conflict), "unmanaged": drift.unmanaged, "in_flight": drift.in_flight,
                             "examples": {"missing": _sample(drift.missing), "changed": _sample(drift.changed),
-                                         "leftover": _sample(drift.leftover)}}
+                                         "leftover": _sample(drift.leftover), "conflict": _sample(drift.conflict)}}
     report["fixed"] = sum(d.total() for d in (users, profiles) if d is not None)
     redis_store.client.set(report_key(router_id), json.dumps(report), ex=REPORT_TTL)
     return report

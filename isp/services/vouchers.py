@@ -34,6 +34,8 @@ MAX_BATCH = 10_000
 PREFIX_RE = re.compile(r"^[A-Za-z0-9]{0,8}\Z")
 
 
+VOUCHER_TAG = "isp voucher"  # starts the comment of every router user we push: reconcile touches only these
+
 def _check_request(count, length, prefix: str, mode: str) -> VoucherMode:  # noqa: ANN001
     if not isinstance(count, int) or not 1 <= count <= MAX_BATCH:
         raise ServiceError(f"Count must be a whole number from 1 to {MAX_BATCH:,}.", field="count")
@@ -119,7 +121,7 @@ def _store(batch: VoucherBatch, count: int, length: int, prefix: str, mode: Vouc
 def user_attrs(voucher_code: str, password: str, batch: VoucherBatch, disabled: bool = False) -> dict:
     """The /ip/hotspot/user the router needs; its own limits enforce quotas even when our workers are down."""
     attrs = {"name": voucher_code, "password": password, "profile": batch.profile_name, "server": "all",
-             "comment": f"isp voucher batch {batch.id}", "disabled": "yes" if disabled else "no"}
+             "comment": f"{VOUCHER_TAG} batch {batch.id}", "disabled": "yes" if disabled else "no"}
     if batch.time_quota_seconds:
         attrs["limit-uptime"] = format_duration(batch.time_quota_seconds)
     if batch.data_quota_bytes:

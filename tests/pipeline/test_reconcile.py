@@ -168,3 +168,63 @@ def test_a_reboot_seen_by_the_metrics_poll_queues_a_reconcile(app, fleet_router)
         app.config["REDIS_CLIENT"].set(status.metrics_key(router.id), json.dumps({**before, "uptime": "10d"}))
         assert poll_router(router.id) == "ok"
         assert dispatch.alive([reconcile.job_id(router.id)])
+
+
+def test_a_name_we_need_held_by_someone_elses_user_is_reported_not_taken(app, fleet_router):
+    sim_router, router, _, api = fleet_router
+    code = _codes(app)[0]
+    row = _by_name(api, USERS)[code]
+    # Someone replaced our voucher user with their own under the same name (no tag in the comment).
+    tuple(api(f"{USERS}/set", **{".id": row[".id"], "comment": "staff phone", "password": "theirs"}))
+    tuple(api(f"{PROFILES}/add", name="isp-staff", **{"rate-limit": "9M/9M"}))  # looks like ours, is not
+    report = _reconcile(app, router.id)
+    assert report["users"]["conflict"] == 1 and report["users"]["examples"]["conflict"] == [code]
+    assert report["fixed"] == 0
+    users, profiles = _by_name(api, USERS), _by_name(api, PROFILES)
+    assert users[code]["password"] == "theirs" and users[code]["comment"] == "staff phone"
+    assert profiles["isp-staff"]["rate-limit"] == "9M/9M"
+
+
+def test_a_used_vouchers_limits_are_left_to_the_router(app, fleet_router):
+    sim_router, router, _, api = fleet_router
+    code = _codes(app)[0]
+    with app.app_context():
+        voucher = _db.session.scalar(select(Voucher).where(Voucher.code == code))
+        voucher.state, voucher.uptime_seconds = VoucherState.active, 300  # 5 of its 20 minutes used
+        voucher.first_login_at = voucher.expires_at = None
+        _db.session.commit()
+    users = _by_name(api, USERS)
+    tuple(api(f"{USERS}/set", **{".id": users[code][".id"], "profile": "default"}))  # a hand edit
+    report = _reconcile(app, router.id)
+    assert report["users"]["changed"] == 1
+    user = _by_name(api, USERS)[code]
+    # The profile is put back, but the limit stays the full 20 min the router counts its uptime against.
+    assert user["profile"] != "default" and user["limit-uptime"] == "20m"
+
+
+def test_retired_vouchers_stay_disabled_when_the_expiry_action_is_disable(app, fleet_router):
+    from isp.models import Branding
+
+    sim_router, router, _, api = fleet_router
+    expired, disabled_by_hand = _codes(app)[:2]
+    with app.app_context():
+        branding = _db.session.get(Branding, 1) or Branding(id=1, business_name="", currency="", logo_mime="")
+        branding.expiry_action = "disable"
+        _db.session.add(branding)
+        for voucher in _db.session.scalars(select(Voucher).where(Voucher.code.in_([expired, disabled_by_hand]))):
+            voucher.state = VoucherState.expired
+        _db.session.commit()
+    tuple(api(f"{USERS}/set", **{".id": _by_name(api, USERS)[disabled_by_hand][".id"], "disabled": "yes"}))
+    report = _reconcile(app, router.id)
+    assert report["users"]["leftover"] == 1 and report["users"]["examples"]["leftover"] == [expired]
+    users = _by_name(api, USERS)
+    assert users[expired]["disabled"] in (True, "true") and users[disabled_by_hand]["disabled"] in (True, "true")
+
+
+def test_a_reseller_cannot_sync_a_router(app, client, auth, fleet_router):
+    _, router, _, _ = fleet_router
+    auth.login_as("reseller")
+    response = client.post(f"/routers/{router.id}/sync", data={"csrf_token": auth.token()})
+    assert response.status_code in (302, 403)
+    with app.app_context():
+        assert not dispatch.alive([reconcile.job_id(router.id)])
