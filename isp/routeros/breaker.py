@@ -125,6 +125,10 @@ class CircuitBreaker:
             out[router_id] = data
         return out
 
+    def release(self, router_id: int) -> None:
+        """Give back a half-open trial that never reached the router (no connection free, nothing to run)."""
+        self.redis.hset(key(router_id), "probe_until", 0)
+
     def reset(self, router_id: int) -> None:
         """Forget the router's breaker (admin reset)."""
         self.redis.delete(key(router_id))

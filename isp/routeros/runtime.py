@@ -82,17 +82,25 @@ def guarded(router: object, work: Callable[[Api], T], count: int | Callable[[T],
     if not decision.allowed and not probe:
         raise RouterUnavailable("circuit", f"circuit {decision.state}", retry_after=decision.retry_after,
                                 circuit=decision.state)
+    # A half-open circuit lets one trial through; a trial that never reaches the router gives it back.
+    trial = decision.allowed and decision.state == "half-open"
     try:
         spec = RouterSpec.from_model(router)
     except ValueError as exc:
+        if trial:
+            shared.release(router_id)
         raise RouterUnavailable("credentials", f"config: {exc}") from None
     if prepare is not None and not prepare():
+        if trial:
+            shared.release(router_id)
         return None
     started = time.perf_counter()
     try:
         with pool().connection(spec) as conn:
             result = work(conn.api)
     except PoolExhausted as exc:
+        if trial:
+            shared.release(router_id)
         raise RouterUnavailable("pool", str(exc)) from None
     except BaseException as exc:
         error = classify(exc)

@@ -79,3 +79,18 @@ def test_priority_order_under_a_backlog(app, sim, make_router):
     sequence = [ranks[name[:-1]] for name in created]
     assert sequence == sorted(sequence), created
     assert len(created) == 15
+
+
+def test_a_half_open_trial_that_never_reaches_the_router_is_given_back(app):
+    from isp.extensions import redis_store
+    from isp.routeros.breaker import CircuitBreaker
+
+    with app.app_context():
+        breaker = CircuitBreaker.from_config(redis_store.client, app.config)
+        for _ in range(app.config["BREAKER_THRESHOLD"]):
+            breaker.failure(7, "refused")
+        time.sleep(app.config["BREAKER_COOLDOWN"] + 0.05)
+        assert breaker.allow(7).allowed  # the one trial
+        assert not breaker.allow(7).allowed  # everyone else waits for it
+        breaker.release(7)  # e.g. no pooled connection was free: the trial never happened
+        assert breaker.allow(7).allowed
