@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import click
 from flask import current_app
@@ -69,20 +70,36 @@ def _work(names: list[str], burst: bool, name: str | None) -> None:
 
 
 def _run_many(groups: list[list[str]], burst: bool) -> None:
-    """Start one single worker per queue group as child processes and forward SIGTERM/SIGINT to them."""
+    """Run one single worker per queue group as child processes; forward SIGTERM/SIGINT to them.
+
+    If one child dies on its own, the others are stopped and this process exits non-zero, so the
+    platform restarts the whole worker instead of leaving some queues without anyone to serve them.
+    """
     extra = ["--burst"] if burst else []
     children = [subprocess.Popen([sys.executable, "-m", "flask", "worker", "--queues", ",".join(names), *extra],
                                  env=os.environ.copy()) for names in groups]
+    stopping = {"signal": False}
 
     def forward(signum: int, frame: object) -> None:
+        stopping["signal"] = True
         for child in children:
             if child.poll() is None:
                 child.send_signal(signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    if burst:
+        sys.exit(max(child.wait() for child in children))
+    while all(child.poll() is None for child in children):
+        time.sleep(0.5)
+    if not stopping["signal"]:
+        gone = next(child for child in children if child.poll() is not None)
+        log.error("worker process %s exited with code %s; stopping the others so the whole worker restarts",
+                  gone.pid, gone.returncode)
+        forward(signal.SIGTERM, None)
+        stopping["signal"] = False
     codes = [child.wait() for child in children]
-    sys.exit(max(codes))
+    sys.exit(max(codes) if stopping["signal"] else max(max(codes), 1))
 
 
 @click.command("clock")

@@ -132,3 +132,18 @@ def test_the_default_worker_keeps_one_process_for_urgent_work(_migrated, app, sh
         assert worker.wait(30) == 0
     finally:
         _kill_group(worker, signal.SIGKILL)
+
+
+def test_the_worker_exits_when_one_of_its_processes_dies(_migrated, app, shared_redis):
+    from rq import Worker
+
+    redis_url, client = shared_redis
+    worker = _worker(_migrated, redis_url)
+    try:
+        _wait(lambda: len(Worker.all(connection=client)) == 2, 30, "two workers to register")
+        urgent = next(w for w in Worker.all(connection=client) if w.queue_names() == ["critical", "high"])
+        os.kill(urgent.pid, signal.SIGKILL)  # the urgent process crashes
+        # The whole worker exits non-zero, so the platform restarts it rather than running without urgent service.
+        assert worker.wait(30) != 0
+    finally:
+        _kill_group(worker, signal.SIGKILL)
