@@ -155,7 +155,9 @@ def _flush_enqueues(session: Session) -> None:
         try:
             job.send()
         except Exception:
-            log.exception("enqueue of %s failed; the outbox sweep will retry", job.job_id)
+            later = "the outbox sweep will enqueue it again" if job.spec in (EXECUTE_COMMAND, EXECUTE_BATCH) \
+                else "the next scheduled run or request will"
+            log.exception("enqueue of %s failed; %s", job.job_id, later)
 
 
 def _forget_enqueues(session: Session) -> None:

@@ -12,6 +12,7 @@ from isp.models.base import utcnow
 from isp.routeros.batch import query_words
 from isp.routeros.runtime import RouterUnavailable, guarded
 from isp.services import voucher_lifecycle
+from isp.sqlutil import chunked
 from isp.transaction import atomic
 from isp.units import router_duration
 
@@ -83,7 +84,7 @@ def read_usage(api, names: list[str] | None = None, used: bool = False) -> dict[
         queries = [[]]
     else:
         wanted = sorted(set(names) | {str(row.get("user", "")) for row in active})
-        queries = [query_words("name", wanted[i:i + NAMES_PER_QUERY]) for i in range(0, len(wanted), NAMES_PER_QUERY)]
+        queries = [query_words("name", part) for part in chunked(wanted, NAMES_PER_QUERY)]
         if used:
             queries.append(["?>uptime=0s"])  # RouterOS compares durations; "0s" is a never-used user
     for words in queries:

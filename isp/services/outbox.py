@@ -124,25 +124,24 @@ def queue_command(router: Router, operation: str, key: str, payload: dict, prior
     """Add (or collapse into the pending) command for `key` on `router`; flushes, never commits."""
     _check_operation(operation)
     open_key = _open_key(router.id, key)
-    existing = _holder(open_key)
-    if existing is not None and _collapse(existing, open_key, operation, payload):
-        db.session.refresh(existing)  # the caller gets the row as collapsed
-        _escalate(existing, priority, enqueue)
-        db.session.flush()
-        return existing
-    # No row holds the key (or a worker claimed it meanwhile): this change needs its own row.
-    command = _new_command(router, operation, key, payload, priority, group)
-    try:
-        with db.session.begin_nested():
-            db.session.add(command)
-    except IntegrityError:  # another session queued the same key a moment ago: collapse into its row
+    for attempt in range(3):
         existing = _holder(open_key)
-        if existing is None or not _collapse(existing, open_key, operation, payload):
-            raise
-        db.session.refresh(existing)
-        _escalate(existing, priority, enqueue)
-        db.session.flush()
-        return existing
+        if existing is not None and _collapse(existing, open_key, operation, payload):
+            db.session.refresh(existing)  # the caller gets the row as collapsed
+            _escalate(existing, priority, enqueue)
+            db.session.flush()
+            return existing
+        # No row holds the key (or a worker claimed it meanwhile): this change needs its own row.
+        command = _new_command(router, operation, key, payload, priority, group)
+        try:
+            with db.session.begin_nested():
+                db.session.add(command)
+            break
+        except IntegrityError:
+            # Another session queued the same key a moment ago: look again and collapse into its row
+            # (or, if a worker claimed that row in between, insert ours once more).
+            if attempt == 2:
+                raise
     if enqueue:
         job = dispatch.command_job(command.id, priority.value)
         command.job_id = job.job_id

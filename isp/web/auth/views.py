@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_user, logout_user
 
-from isp.extensions import db
 from isp.services import ratelimit, users
 from isp.transaction import atomic
 from isp.web.auth import bp
@@ -50,8 +49,8 @@ def login():
 @role_required(*ALL_ROLES)
 def logout():
     """End the session, on the server too: a copy of the cookie taken before is refused afterwards."""
-    users.end_sessions(current_user)
-    db.session.commit()
+    user = current_user._get_current_object()  # type: ignore[attr-defined]
+    atomic(lambda: users.end_sessions(user))
     logout_user()
     flash("You have been logged out.", "info")
     return redirect(url_for("auth.login"))
