@@ -167,7 +167,7 @@ def _forget_enqueues(session: Session) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Hook after-commit enqueueing onto the app's session (once; not at import)."""
+    """Hook after-commit enqueueing onto db.session's session class (shared by every app; hooked once, not at import)."""
     target = db.session
     if not event.contains(target, "after_commit", _flush_enqueues):
         event.listen(target, "after_commit", _flush_enqueues)

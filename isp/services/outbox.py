@@ -250,7 +250,7 @@ def discard(command: RouterCommand, reason: str) -> None:
 
 
 def overdue(grace: float, limit: int = 500) -> list[RouterCommand]:
-    """Unfinished rows that should have run by now (lost from Redis, or stuck running)."""
+    """Pending or failed rows that should have run by now (their job was lost from Redis); the sweep resets stuck running rows first."""
     cutoff = utcnow() - timedelta(seconds=grace)
     return list(db.session.scalars(
         select(RouterCommand)
