@@ -250,7 +250,10 @@ def discard(command: RouterCommand, reason: str) -> None:
 
 
 def overdue(grace: float, limit: int = 500) -> list[RouterCommand]:
-    """Pending or failed rows that should have run by now (their job was lost from Redis); the sweep resets stuck running rows first."""
+    """Pending or failed rows that should have run by now (their job was lost from Redis).
+
+    Rows stuck running on a dead worker are reset to pending by the sweep before it asks.
+    """
     cutoff = utcnow() - timedelta(seconds=grace)
     return list(db.session.scalars(
         select(RouterCommand)
