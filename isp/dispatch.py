@@ -14,7 +14,7 @@ from flask import Flask
 from rq import Queue
 from rq.job import Job, JobStatus
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
 from isp.extensions import db, redis_store
 
@@ -143,15 +143,24 @@ def enqueue_once(spec: JobSpec, jobs: dict[str, tuple]) -> int:
     return queued
 
 
-def after_commit(session: Session, job: Enqueue) -> None:
-    """Enqueue once the rows are committed, so a job never runs before its row exists."""
-    session.info.setdefault("isp_after_commit", []).append(job)
+PENDING = "isp_after_commit"
+
+
+def after_commit(session: Session | scoped_session, job: Enqueue) -> None:
+    """Enqueue once the rows are committed, so a job never runs before its row exists.
+
+    The job remembers the SAVEPOINT it was queued in: if that savepoint rolls back, so does the job.
+    """
+    actual = session() if isinstance(session, scoped_session) else session
+    if not actual.in_transaction():
+        actual.begin()  # the job belongs to this unit: a rollback before any SQL must drop it too
+    actual.info.setdefault(PENDING, []).append((actual.get_nested_transaction(), job))
 
 
 def _flush_enqueues(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a SAVEPOINT was released; the rows are not committed yet
-    for job in session.info.pop("isp_after_commit", []):
+    for _, job in session.info.pop(PENDING, []):
         try:
             job.send()
         except Exception:
@@ -160,10 +169,23 @@ def _flush_enqueues(session: Session) -> None:
             log.exception("enqueue of %s failed; %s", job.job_id, later)
 
 
-def _forget_enqueues(session: Session) -> None:
-    if session.in_nested_transaction():
-        return  # only a SAVEPOINT rolled back (e.g. a collapsed duplicate); the outer work stands
-    session.info.pop("isp_after_commit", None)
+def _inside(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ended:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+def _forget_enqueues(session: Session, previous_transaction: SessionTransaction) -> None:
+    """A rollback drops the jobs queued inside what it rolled back: the whole unit, or one savepoint."""
+    pending = session.info.get(PENDING)
+    if not pending:
+        return
+    if not previous_transaction.nested:
+        session.info.pop(PENDING, None)
+        return
+    session.info[PENDING] = [(tx, job) for tx, job in pending if not _inside(tx, previous_transaction)]
 
 
 def init_app(app: Flask) -> None:
@@ -171,4 +193,4 @@ def init_app(app: Flask) -> None:
     target = db.session
     if not event.contains(target, "after_commit", _flush_enqueues):
         event.listen(target, "after_commit", _flush_enqueues)
-        event.listen(target, "after_rollback", _forget_enqueues)
+        event.listen(target, "after_soft_rollback", _forget_enqueues)
