@@ -7,14 +7,17 @@ ISP = ROOT / "isp"
 
 
 def _imports(path: Path) -> set[str]:
-    """Every module a file imports, at module level or inside functions."""
+    """Every module a file imports, at module level or inside functions; relative imports made absolute."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
     found = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+            module = node.module if node.level == 0 else ".".join(p for p in (base, node.module) if p)
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
     return found
 
 
@@ -26,8 +29,12 @@ def _offenders(folder: str, forbidden: str) -> list[str]:
 def test_nothing_below_jobs_imports_jobs():
     for layer in ("services", "models", "routeros"):
         assert _offenders(layer, "isp.jobs") == []
-    for module in ("dispatch.py", "transaction.py", "extensions.py", "config.py", "sqlutil.py"):
-        assert not [n for n in _imports(ISP / module) if n.startswith("isp.jobs")]
+    for module in ("dispatch.py", "transaction.py", "extensions.py", "config.py", "sqlutil.py", "crypto.py", "units.py"):
+        assert not [n for n in _imports(ISP / module) if n.startswith(("isp.jobs", "isp.services", "isp.web"))]
+
+
+def test_jobs_do_not_reach_up_into_web_or_cli():
+    assert _offenders("jobs", "isp.web") == [] and _offenders("jobs", "isp.cli") == []
 
 
 def test_pages_read_no_router_state_from_jobs():

@@ -118,5 +118,5 @@ def clock_command() -> None:
         func = getattr(importlib.import_module(module), name)
         interval = current_app.config[entry["interval_config"]] if "interval_config" in entry else entry["interval"]
         scheduler.register(func, entry["queue"], interval=interval, job_timeout=entry["timeout"], ttl=entry["ttl"],
-                           result_ttl=entry["result_ttl"])
+                           result_ttl=entry["result_ttl"], failure_ttl=entry["failure_ttl"])
     scheduler.start()

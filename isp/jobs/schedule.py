@@ -9,7 +9,8 @@ from isp import dispatch
 
 
 def _every(spec: dispatch.JobSpec, interval: int | None = None, **extra: str) -> dict:
-    entry = {"func": spec.path, "queue": spec.queue, "timeout": spec.timeout, "ttl": spec.ttl, "result_ttl": spec.result_ttl}
+    entry = {"func": spec.path, "queue": spec.queue, "timeout": spec.timeout, "ttl": spec.ttl, "result_ttl": spec.result_ttl,
+             "failure_ttl": spec.failure_ttl}
     return {**entry, **({"interval": interval} if interval is not None else {}), **extra}
 
 
