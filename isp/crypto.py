@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
@@ -48,7 +49,7 @@ def decrypt(token: str) -> str:
     return decrypt_bound(token)[0]
 
 
-def endpoint_binding(addresses, port: int, username: str, tls: bool, verify_tls: bool) -> dict:  # noqa: ANN001
+def endpoint_binding(addresses: Iterable[str], port: int, username: str, tls: bool, verify_tls: bool) -> dict:
     """Where a router password may be sent: its addresses (any order), port, username and TLS settings."""
     return {"addresses": sorted({a.strip().lower() for a in addresses if a.strip()}), "port": int(port),
             "username": username, "tls": bool(tls), "verify_tls": bool(verify_tls)}

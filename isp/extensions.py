@@ -1,14 +1,19 @@
 """Extension singletons, created unbound; create_app() binds them."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, current_app, has_request_context, request
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.pagination import Pagination
 from flask_wtf import CSRFProtect
 from redis import Redis
-from sqlalchemy import Engine, MetaData, event
+from sqlalchemy import Engine, MetaData, Select, event
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import ConnectionPoolEntry
 
 # Stable constraint names keep Alembic diffs identical on SQLite and MariaDB.
 NAMING_CONVENTION = {
@@ -40,7 +45,7 @@ def requested_page() -> int:
 class _SQLAlchemy(SQLAlchemy):
     """Flask-SQLAlchemy whose paginate() takes the page through requested_page(): a huge ?page= is never a 500."""
 
-    def paginate(self, select, *, page: int | None = None, **kwargs):  # noqa: ANN001, ANN003
+    def paginate(self, select: Select[Any], *, page: int | None = None, **kwargs: Any) -> Pagination:
         return super().paginate(select, page=requested_page() if page is None else page, **kwargs)
 
 
@@ -48,7 +53,7 @@ db = _SQLAlchemy(model_class=Base)
 
 
 @event.listens_for(Engine, "connect")
-def _connection_setup(dbapi_connection, connection_record) -> None:  # noqa: ANN001
+def _connection_setup(dbapi_connection: DBAPIConnection, connection_record: ConnectionPoolEntry) -> None:
     """Per-connection settings for each profile.
 
     SQLite (embedded): WAL so web, worker and clock share the file; wait on locks; enforce FKs.

@@ -166,7 +166,7 @@ class Session:
             await asyncio.sleep(delay)
         await self._deliver(data)
 
-    async def _deliver_later(self, data: bytes, delay: float, previous) -> None:  # noqa: ANN001
+    async def _deliver_later(self, data: bytes, delay: float, previous: asyncio.Task | None) -> None:
         await asyncio.sleep(delay)
         if previous is not None:
             await previous

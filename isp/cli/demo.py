@@ -13,7 +13,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from isp.extensions import db
-from isp.models import Role, Router
+from isp.models import Role, Router, User
 from isp.services import users
 
 embedded_redis_cli = AppGroup("embedded-redis", help="Start or stop the embedded Redis of the default profile.")
@@ -161,7 +161,7 @@ DEMO_PLANS = (
 )
 
 
-def _seed_vouchers(admin) -> None:  # noqa: ANN001
+def _seed_vouchers(admin: User) -> None:
     """Plans on every demo router, a funded reseller and three batches (once)."""
     from isp.models import EntryKind, HotspotPlan
     from isp.services import branding, ledger, plans, resellers, vouchers

@@ -34,7 +34,8 @@ def _actor(username: str | None) -> User:
 @click.option("--mode", type=click.Choice(["code", "userpass"]), default="code", show_default=True)
 @click.option("--note", default="", help="Free text shown on the batch.")
 @click.option("--as", "as_user", help="Generate as this user (a reseller pays from their balance). Default: the first admin.")
-def generate_command(plan_name, count, router_name, prefix, length, mode, note, as_user) -> None:  # noqa: ANN001
+def generate_command(plan_name: str, count: int, router_name: str | None, prefix: str, length: int, mode: str, note: str,
+                     as_user: str | None) -> None:
     """Generate a batch of vouchers and queue their push to the router."""
     plan = db.session.scalar(select(HotspotPlan).where(func.lower(HotspotPlan.name) == plan_name.strip().lower()))
     if plan is None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 
+from librouteros.api import Api
 from sqlalchemy import select
 
 from isp import dispatch
@@ -72,7 +73,7 @@ def _user_row(row: dict) -> dict:
             "bytes_out": int(row.get("bytes-out") or 0), "online": False}
 
 
-def read_usage(api, names: list[str] | None = None, used: bool = False) -> dict[str, dict]:  # noqa: ANN001
+def read_usage(api: Api, names: list[str] | None = None, used: bool = False) -> dict[str, dict]:
     """Per hotspot user: uptime and bytes so far (closed sessions plus the live one), and whether online.
 
     With `names`, only those users and the ones online now are read (by name, NAMES_PER_QUERY at a time),

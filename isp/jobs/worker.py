@@ -2,8 +2,13 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 from rq import SimpleWorker
+
+if TYPE_CHECKING:
+    from rq.job import Job
+    from rq.queue import Queue
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +28,7 @@ class IspWorker(SimpleWorker):
         # Wake up regularly even when idle, to evict idle router connections.
         return 10
 
-    def perform_job(self, job, queue):  # noqa: ANN001
+    def perform_job(self, job: Job, queue: Queue) -> bool:
         from isp.extensions import db
 
         with self.app.app_context():
@@ -32,7 +37,7 @@ class IspWorker(SimpleWorker):
             finally:
                 db.session.remove()
 
-    def heartbeat(self, *args, **kwargs):  # noqa: ANN002, ANN003
+    def heartbeat(self, *args: Any, **kwargs: Any) -> None:
         result = super().heartbeat(*args, **kwargs)
         if self.app is not None:
             from isp.routeros import runtime

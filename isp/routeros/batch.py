@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 
+from librouteros.api import Api
 from librouteros.exceptions import ProtocolError, TrapError
 
 from isp.routeros.operations import READ_ONLY, _norm
@@ -32,7 +33,7 @@ def _parse(words: tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
     return tag, data
 
 
-def ensure_many(api, menu: str, attrs_list: list[dict], key: str = "name", window: int = 64) -> list:  # noqa: ANN001
+def ensure_many(api: Api, menu: str, attrs_list: list[dict], key: str = "name", window: int = 64) -> list:
     """Ensure every item; returns per item a result dict or a TrapError (the connection stays usable)."""
     wanted = [{k: _norm(v) for k, v in attrs.items() if k not in READ_ONLY} for attrs in attrs_list]
     existing = {}

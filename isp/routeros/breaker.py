@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from redis import Redis
 
@@ -81,7 +83,7 @@ class CircuitBreaker:
         self.probe_ttl = probe_ttl
 
     @classmethod
-    def from_config(cls, redis: Redis, config) -> CircuitBreaker:  # noqa: ANN001
+    def from_config(cls, redis: Redis, config: Mapping[str, Any]) -> CircuitBreaker:
         return cls(redis, config["BREAKER_THRESHOLD"], config["BREAKER_COOLDOWN"], max(config["ROUTER_TIMEOUT"] * 3, 5.0))
 
     def allow(self, router_id: int) -> Decision:

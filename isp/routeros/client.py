@@ -4,9 +4,13 @@ from __future__ import annotations
 import socket
 import ssl
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import librouteros
 from librouteros.exceptions import ConnectionClosed, FatalError, LibRouterosError, MultiTrapError, TrapError
+
+if TYPE_CHECKING:
+    from isp.models import Router
 
 
 class RouterError(Exception):
@@ -45,7 +49,7 @@ class RouterSpec:
         return f"RouterSpec(id={self.id}, name={self.name!r}, addresses={self.addresses}, port={self.port})"
 
     @classmethod
-    def from_model(cls, router) -> RouterSpec:  # noqa: ANN001
+    def from_model(cls, router: Router) -> RouterSpec:
         """Build from a Router row, decrypting its password; refuses if the row now points elsewhere."""
         from isp.crypto import decrypt_bound, endpoint_binding
 
@@ -127,7 +131,7 @@ def open_connection(spec: RouterSpec, timeout: float) -> tuple[librouteros.api.A
     raise last
 
 
-def close_quietly(api) -> None:  # noqa: ANN001
+def close_quietly(api: librouteros.api.Api) -> None:
     """Close a connection, ignoring errors (it may already be broken)."""
     try:
         api.close()

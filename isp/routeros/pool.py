@@ -12,8 +12,10 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from redis import Redis
 
@@ -74,7 +76,7 @@ class PoolSettings:
     acquire_timeout: float = 10.0
 
     @classmethod
-    def from_config(cls, config) -> PoolSettings:  # noqa: ANN001
+    def from_config(cls, config: Mapping[str, Any]) -> PoolSettings:
         return cls(
             timeout=config["ROUTER_TIMEOUT"], min_size=config["POOL_MIN"], max_size=config["POOL_MAX"],
             fleet_cap=config["POOL_FLEET_CAP"], health_after=config["POOL_HEALTH_AFTER"],

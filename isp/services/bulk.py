@@ -8,12 +8,12 @@ still formats its own values.
 """
 from __future__ import annotations
 
-from sqlalchemy import Table
+from sqlalchemy import Dialect, Table
 
 from isp.extensions import db
 
 
-def _processor(table: Table, column: str, dialect):  # noqa: ANN001
+def _processor(table: Table, column: str, dialect: Dialect):
     return table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
 
 

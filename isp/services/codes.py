@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import secrets
+from collections.abc import Callable
 
 # No 0/O, 1/I/l: uppercase letters and digits that survive a thermal printer and a phone keyboard.
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -26,7 +27,7 @@ def min_length_for(count: int) -> int:
     return max(MIN_LENGTH, math.ceil(math.log(count / MAX_SPACE_SHARE, len(ALPHABET))))
 
 
-def unique_codes(count: int, length: int, prefix: str, taken) -> list[str]:  # noqa: ANN001
+def unique_codes(count: int, length: int, prefix: str, taken: Callable[[list[str]], set[str]]) -> list[str]:
     """`count` distinct codes none of which `taken(codes) -> set` reports as already used."""
     codes: set[str] = set()
     for _ in range(50):

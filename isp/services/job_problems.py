@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from redis import Redis
+
 from isp.extensions import db, redis_store
 from isp.transaction import retryable
 
@@ -40,7 +42,7 @@ def record(job: str, subject: str, error: BaseException | str) -> None:
         log.exception("could not record the problem of %s on %s", job, subject)
 
 
-def _trim(client) -> None:  # noqa: ANN001
+def _trim(client: Redis) -> None:
     entries = sorted(((json.loads(v).get("last", 0), k) for k, v in client.hgetall(KEY).items()), reverse=True)
     stale = [k for n, (last, k) in enumerate(entries) if n >= KEEP or time.time() - last > MAX_AGE]
     if stale:

@@ -14,7 +14,8 @@ CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("9999999999.99")
 
 
-def parse_money(raw, field: str = "amount", allow_negative: bool = False, allow_zero: bool = False) -> Decimal:  # noqa: ANN001
+def parse_money(raw: str | Decimal | None, field: str = "amount", allow_negative: bool = False,
+                allow_zero: bool = False) -> Decimal:
     """A money amount from a form, through the one strict parser (isp.units.parse_money); no float ever."""
     try:
         value = units.parse_money(raw, MAX_AMOUNT)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from sqlalchemy import func, select
 
@@ -25,7 +26,7 @@ def _profile_name(name: str) -> str:
     return candidate
 
 
-def _unit(parse, raw, field: str, optional: bool = False):  # noqa: ANN001
+def _unit(parse: Callable[[str | None], int | str], raw: str | None, field: str, optional: bool = False) -> int | str | None:
     if optional and not (raw or "").strip():
         return None
     try:

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, case, func, literal, select
+from sqlalchemy import Date, SQLColumnExpression, case, func, literal, select
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -86,7 +86,7 @@ class SalesReport:
         return (self.revenue / self.activations).quantize(CENT) if self.activations else None
 
 
-def _money(value) -> Decimal:  # noqa: ANN001
+def _money(value: Decimal | None) -> Decimal:
     return ZERO if value is None else Decimal(value).quantize(CENT)
 
 
@@ -120,7 +120,7 @@ def _utc(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-def _local_day(column, changes: list[tuple[datetime, int]]):  # noqa: ANN001
+def _local_day(column: SQLColumnExpression[datetime], changes: list[tuple[datetime, int]]) -> local_date:
     """SQL: the local date of a UTC column, exact for any offset (half hours too) and across DST changes."""
     if len(changes) == 1:
         offset = literal(changes[0][1])

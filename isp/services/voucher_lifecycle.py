@@ -118,7 +118,7 @@ MAX_COUNTER = 2**63 - 1  # the BIGINT columns; a router never counts this far, a
 
 def _counters(seen: dict) -> dict:
     """What the router reported for one user, as bounded integers."""
-    def bounded(value) -> int:  # noqa: ANN001
+    def bounded(value: int | str | None) -> int:
         return min(max(int(value or 0), 0), MAX_COUNTER)
 
     return {"uptime": bounded(seen.get("uptime")), "bytes_in": bounded(seen.get("bytes_in")),

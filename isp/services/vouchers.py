@@ -5,7 +5,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -36,7 +36,7 @@ PREFIX_RE = re.compile(r"^[A-Za-z0-9]{0,8}\Z")
 
 VOUCHER_TAG = "isp voucher"  # starts the comment of every router user we push: reconcile touches only these
 
-def _check_request(count, length, prefix: str, mode: str) -> VoucherMode:  # noqa: ANN001
+def _check_request(count: int | None, length: int | None, prefix: str, mode: str) -> VoucherMode:
     if not isinstance(count, int) or not 1 <= count <= MAX_BATCH:
         raise ServiceError(f"Count must be a whole number from 1 to {MAX_BATCH:,}.", field="count")
     if not isinstance(length, int) or not codes.MIN_LENGTH <= length <= codes.MAX_LENGTH:
@@ -73,8 +73,8 @@ def _taken(candidates: list[str]) -> set[str]:
     return found
 
 
-def generate(actor: User, plan_id: int, count, router_id: int | None = None, mode: str = "code",  # noqa: ANN001
-             prefix: str = "", length=8, note: str = "") -> VoucherBatch:  # noqa: ANN001
+def generate(actor: User, plan_id: int, count: int | None, router_id: int | None = None, mode: str = "code",
+             prefix: str = "", length: int | None = 8, note: str = "") -> VoucherBatch:
     """Create a batch of vouchers in one transaction and queue their push; a reseller pays first."""
     voucher_mode = _check_request(count, length, prefix, mode)
     is_reseller = actor.has_role("reseller")
@@ -151,7 +151,7 @@ def push(batch: VoucherBatch, logins: list[tuple[str, str]] | None = None) -> in
 
 # -- scoped reads ---------------------------------------------------------------
 
-def scope(stmt, actor: User, model=Voucher):  # noqa: ANN001
+def scope(stmt: Select, actor: User, model: type[Voucher] | type[VoucherBatch] = Voucher) -> Select:
     """Limit a voucher or batch query to what the actor may see (a reseller: their own)."""
     if actor.has_role("reseller"):
         stmt = stmt.where(model.reseller_id == actor.id)

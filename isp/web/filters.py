@@ -21,7 +21,7 @@ def operator_currency() -> str:
     return g.isp_currency
 
 
-def format_money(value, currency: str = "") -> str:  # noqa: ANN001
+def format_money(value: Decimal | int | str | None, currency: str = "") -> str:
     """'-$48.00', '$1,250.00', '-KES 48.00', '48.00': the sign leads, a symbol sticks to the amount, a code is spaced."""
     if value is None or value == "":
         return "—"
@@ -38,7 +38,7 @@ def format_money(value, currency: str = "") -> str:  # noqa: ANN001
     return f"{sign}{currency}{gap}{text}"
 
 
-def money(value) -> str:  # noqa: ANN001
+def money(value: Decimal | int | str | None) -> str:
     """A money amount in the operator's currency (from Settings)."""
     return format_money(value, operator_currency() if has_request_context() else "")
 
@@ -50,12 +50,12 @@ def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(ZoneInfo(current_app.config["ISP_TIMEZONE"])).strftime(fmt)
 
 
-def duration(value) -> str:  # noqa: ANN001
+def duration(value: int | None) -> str:
     """Seconds in RouterOS notation: 1d, 12h, 1h30m."""
     return format_duration(value)
 
 
-def filesize(value) -> str:  # noqa: ANN001
+def filesize(value: int | None) -> str:
     """Bytes as 1.5 GiB."""
     return format_bytes(value)
 

@@ -1,8 +1,10 @@
 """Numbers where they enter through URLs: ids bounded to what a 32-bit key column holds."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import IntegerConverter, Map
 
 MAX_ID = 2**31 - 1  # the largest value an INTEGER primary key holds on MariaDB
 
@@ -10,7 +12,7 @@ MAX_ID = 2**31 - 1  # the largest value an INTEGER primary key holds on MariaDB
 class BoundedIntConverter(IntegerConverter):
     """`<int:...>` that matches only 0..MAX_ID: a larger id is a 404, never a database overflow (500)."""
 
-    def __init__(self, map, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
 

@@ -4,6 +4,7 @@ from wtforms import BooleanField, IntegerField, SelectMultipleField, StringField
 from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from isp.models import HotspotPlan
 from isp.units import format_duration
 
 FIELDS = ("name", "price", "reseller_price", "validity", "time_quota", "data_quota", "rate_limit", "shared_users", "active")
@@ -47,7 +48,7 @@ class PlanForm(FlaskForm):
         return data
 
     @classmethod
-    def for_plan(cls, plan) -> "PlanForm":  # noqa: ANN001
+    def for_plan(cls, plan: HotspotPlan) -> "PlanForm":
         """A form filled from a stored plan, in the operator's notation."""
         return cls(data={
             "name": plan.name, "price": f"{plan.price:.2f}", "reseller_price": f"{plan.reseller_price:.2f}",

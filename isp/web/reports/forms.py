@@ -1,9 +1,11 @@
 """Forms of the reports blueprint."""
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
 from wtforms import DateField, SelectField
 from wtforms.validators import Optional, ValidationError
 
@@ -16,7 +18,7 @@ EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 class LocalDateField(DateField):
     """A YYYY-MM-DD date in the operator's timezone, with a message naming the field."""
 
-    def process_formdata(self, valuelist):  # noqa: ANN001
+    def process_formdata(self, valuelist: list[str]) -> None:
         try:
             super().process_formdata(valuelist)
         except ValueError:
@@ -33,15 +35,15 @@ class SalesForm(FlaskForm):
     end = LocalDateField("To", name="to", validators=[Optional()])
     group = SelectField("Group by", choices=list(GROUPS.items()), default="day", validate_choice=False)
 
-    def __init__(self, formdata, today: date) -> None:  # noqa: ANN001
+    def __init__(self, formdata: MultiDict[str, str] | None, today: date) -> None:
         super().__init__(formdata)
         self.today = today
 
-    def validate_group(self, field) -> None:  # noqa: ANN001
+    def validate_group(self, field: SelectField) -> None:
         if field.data not in GROUPS:
             raise ValidationError("Group by day, plan, reseller or router.")
 
-    def validate(self, extra_validators=None) -> bool:  # noqa: ANN001
+    def validate(self, extra_validators: Mapping[str, Sequence[Callable[..., object]]] | None = None) -> bool:
         """Fill blank dates, then check order, bounds and the length of the range."""
         if not super().validate(extra_validators):
             return False

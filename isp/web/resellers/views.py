@@ -1,10 +1,14 @@
 """Reseller accounts (admin) and a reseller's own account page."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from typing import TypeVar
+
+from flask import Response, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 
 from isp.extensions import db
+from isp.models import User
 from isp.services import ledger, resellers
 from isp.services import plans as plan_service  # `plans` is this blueprint's endpoint below
 from isp.web.filters import money
@@ -14,8 +18,10 @@ from isp.web.resellers import bp
 from isp.web.resellers.forms import EntryForm, PlansForm, ResellerForm
 from isp.web.security import role_required
 
+_PlanChoiceForm = TypeVar("_PlanChoiceForm", ResellerForm, PlansForm)
 
-def _plan_choices(form):  # noqa: ANN001
+
+def _plan_choices(form: _PlanChoiceForm) -> _PlanChoiceForm:
     form.plan_ids.choices = [(p.id, p.name) for p in plan_service.by_name()]
     return form
 
@@ -43,7 +49,7 @@ def create():
     return render("resellers/create.html", form=form, status=422 if form.errors else 200)
 
 
-def _account_page(user, status: int = 200, **forms):  # noqa: ANN001, ANN003
+def _account_page(user: User, status: int = 200, **forms: FlaskForm) -> Response:
     account = ledger.account_for(user)
     page = db.paginate(ledger.entries_query(account.id), per_page=current_app.config["PAGE_SIZE"], error_out=False)
     return render("resellers/detail.html", block="ledger", reseller=user, balance=ledger.balance(account.id), page=page,

@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import Optional
 
-from isp.models import RouterMode
+from isp.models import Router, RouterMode
 
 MODE_CHOICES = [(RouterMode.api.value, "API (users on the router)"), (RouterMode.radius.value, "RADIUS (users in FreeRADIUS)")]
 SERVICE_FIELDS = ("name", "addresses", "api_port", "use_tls", "verify_tls", "username", "password", "mode",
@@ -37,7 +37,7 @@ class RouterForm(FlaskForm):
         return data
 
     @classmethod
-    def for_router(cls, router) -> "RouterForm":  # noqa: ANN001
+    def for_router(cls, router: Router) -> "RouterForm":
         """A form filled from a stored router (never its password)."""
         data = {name: getattr(router, name) for name in SERVICE_FIELDS if name not in ("addresses", "password", "mode")}
         return cls(data={**data, "addresses": router.addresses_text, "mode": router.mode.value})

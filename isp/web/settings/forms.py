@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, RadioField, StringField
+from wtforms import BooleanField, Field, RadioField, StringField
 from wtforms.validators import Length, ValidationError
 
 from isp.models import Branding, Router
@@ -14,7 +14,7 @@ EXPIRY_CHOICES = [("remove", "Remove the user from the router"),
                   ("disable", "Disable the user on the router (kept, but cannot log in)")]
 
 
-def _host(form, field) -> None:  # noqa: ANN001
+def _host(form: FlaskForm, field: Field) -> None:
     """Show every bad hotspot DNS name at once (the service checks again when saving)."""
     try:
         branding.check_host(field.data, field=field.name)
@@ -35,7 +35,7 @@ class SettingsForm(FlaskForm):
     router_ids: list[int] = []
     _logo: bytes | None = None
 
-    def validate_logo(self, field) -> None:  # noqa: ANN001
+    def validate_logo(self, field: FileField) -> None:
         """Refuse a file that is too big or not a raster image, alongside the other fields' errors."""
         data = self.logo_bytes()
         if data:
