@@ -25,7 +25,7 @@ chromium:
 demo: venv
 	./bin/demo
 
-# SQLite + fakeredis always; MariaDB + real Redis too when TEST_DATABASE_URL/TEST_REDIS_URL are set (.ci/run sets them).
+# SQLite + fakeredis always (with the simulator's own tests); MariaDB + real Redis too when TEST_DATABASE_URL/TEST_REDIS_URL are set (.ci/run sets them).
 test: venv chromium lint
 	$(MAKE) --no-print-directory test-sqlite
 	@if [ -n "$$TEST_DATABASE_URL" ]; then $(MAKE) --no-print-directory test-mysql; \
@@ -40,7 +40,7 @@ test-sqlite:
 
 test-mysql:
 	@echo "== profile: $$(echo $$TEST_DATABASE_URL | sed -E 's#//[^@]*@#//***@#') + $${TEST_REDIS_URL:-fakeredis} =="
-	$(BIN)/pytest -q --ignore=routeros_sim $(PYTEST_ARGS)
+	$(BIN)/pytest -q tests $(PYTEST_ARGS)
 
 bench: venv
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
