@@ -29,6 +29,7 @@ class Harness:
         self.redis = redis.Redis.from_url(self.redis_url)
         self.redis.flushdb()
         self.config = {"SQLALCHEMY_DATABASE_URI": self.db_url, "REDIS_URL": self.redis_url, "LOG_LEVEL": "WARNING", **config}
+        self.db_url = self.config["SQLALCHEMY_DATABASE_URI"]  # worker processes use the same database
         self.app = create_app(self.config)
         with self.app.app_context():
             upgrade(directory=os.path.join(ROOT, "migrations"))
