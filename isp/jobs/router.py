@@ -75,8 +75,10 @@ def _claim(rows: list[RouterCommand]) -> list[RouterCommand]:
         state=CommandState.running, open_key=None, claimed_by=token, attempts=RouterCommand.attempts + 1,
         updated_at=utcnow()), execution_options={"synchronize_session": False})
     db.session.commit()
-    # One query reloads every claimed row (the commit expired them).
-    return list(db.session.scalars(select(RouterCommand).where(RouterCommand.claimed_by == token).order_by(RouterCommand.id)))
+    # One query reloads every claimed row (the commit expired them), by primary key: claimed_by has no
+    # index, and a scan of it costs milliseconds once a bulk backlog fills the table.
+    return list(db.session.scalars(select(RouterCommand).where(
+        RouterCommand.id.in_([r.id for r in rows]), RouterCommand.claimed_by == token).order_by(RouterCommand.id)))
 
 
 def _run(router: Router, rows: list[RouterCommand], priority: str) -> str:
