@@ -69,16 +69,16 @@ def _defer(router: Router, rows: list[RouterCommand], priority: str, delay: floa
 
 def _claim(rows: list[RouterCommand]) -> list[RouterCommand]:
     """Mark rows running in one UPDATE; only rows still pending/failed become ours."""
-    token = uuid.uuid4().hex
+    token, ids = uuid.uuid4().hex, [r.id for r in rows]  # ids read now: the commit below expires every row
     db.session.execute(update(RouterCommand).where(
-        RouterCommand.id.in_([r.id for r in rows]), RouterCommand.state.in_(RETRYABLE)).values(
+        RouterCommand.id.in_(ids), RouterCommand.state.in_(RETRYABLE)).values(
         state=CommandState.running, open_key=None, claimed_by=token, attempts=RouterCommand.attempts + 1,
         updated_at=utcnow()), execution_options={"synchronize_session": False})
     db.session.commit()
-    # One query reloads every claimed row (the commit expired them), by primary key: claimed_by has no
-    # index, and a scan of it costs milliseconds once a bulk backlog fills the table.
+    # One query reloads every claimed row, by primary key: claimed_by has no index, and a scan of it
+    # costs milliseconds once a bulk backlog fills the table.
     return list(db.session.scalars(select(RouterCommand).where(
-        RouterCommand.id.in_([r.id for r in rows]), RouterCommand.claimed_by == token).order_by(RouterCommand.id)))
+        RouterCommand.id.in_(ids), RouterCommand.claimed_by == token).order_by(RouterCommand.id)))
 
 
 def _run(router: Router, rows: list[RouterCommand], priority: str) -> str:
