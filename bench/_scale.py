@@ -137,8 +137,14 @@ def _voucher_urls(data: Fleetless) -> list[str]:
 
 
 def _other_urls(data: Fleetless) -> list[str]:
+    from isp.extensions import db
+    from isp.models import Voucher
+
+    with data.h.app.app_context():
+        voucher_id = db.session.scalar(db.select(db.func.max(Voucher.id)))
     return [f"/routers/{data.router_ids[0]}", "/monitoring/", "/monitoring/?page=20", "/vouchers/batches",
-            f"/vouchers/batches/{data.batch_ids[-1]}", f"/vouchers/batches/{data.batch_ids[-1]}?page=50", "/routers/", "/"]
+            f"/vouchers/batches/{data.batch_ids[-1]}", f"/vouchers/batches/{data.batch_ids[-1]}?page=50", "/routers/", "/",
+            f"/vouchers/{voucher_id}", "/plans/", "/settings/users/", "/resellers/", f"/resellers/{data.reseller_ids[0]}", "/reports/"]
 
 
 def _measure(data: Fleetless) -> tuple[list[float], dict[str, float]]:
