@@ -54,13 +54,18 @@ def banner_lines(path: str, title: str = "isp demo is up") -> list[str]:
     return ["", rule, f"  {title}", *(f"  {line}" for line in body), rule, ""]
 
 
+def _demo_password() -> str:
+    """ISP_DEMO_PASSWORD, or a new random one."""
+    return os.environ.get("ISP_DEMO_PASSWORD") or secrets.token_urlsafe(12)
+
+
 @click.group("demo", invoke_without_command=True)
 @with_appcontext
 def demo_command() -> None:
     """Prepare demo data: the admin and reseller logins (new passwords each run, or ISP_DEMO_PASSWORD)."""
     if click.get_current_context().invoked_subcommand is not None:
         return
-    password = os.environ.get("ISP_DEMO_PASSWORD") or secrets.token_urlsafe(12)
+    password = _demo_password()
     user = users.find_by_username("admin")
     if user is None:
         user = users.create_user("admin", password, Role.admin, "Demo admin")
@@ -75,7 +80,7 @@ def demo_command() -> None:
     shop = users.find_by_username("shop")
     if shop is not None and shop.role == Role.reseller:
         # A new password each run too, so the file and the banner are always right.
-        shop_password = os.environ.get("ISP_DEMO_PASSWORD") or secrets.token_urlsafe(12)
+        shop_password = _demo_password()
         users.reset_password(shop, shop_password)
         logins.append(("reseller", "shop", shop_password))
     db.session.commit()
@@ -132,18 +137,12 @@ def _web_ready() -> bool:
 
 def _register_demo_routers() -> None:
     """Register (or refresh) the simulated routers of demo/fleet.toml."""
-    import tomllib
+    from isp.services import demo_fleet, routers
 
-    from isp.services import routers
-
-    path = os.path.join(os.path.dirname(current_app.root_path), "demo", "fleet.toml")
-    with open(path, "rb") as handle:
-        fleet = tomllib.load(handle)
-    defaults = fleet.get("defaults", {})
-    for index, entry in enumerate(fleet["router"]):
+    for entry in demo_fleet.entries():
         data = {
-            "name": entry["name"], "addresses": "127.0.0.1", "api_port": fleet["fleet"]["base_port"] + index,
-            "username": defaults["username"], "password": defaults["password"], "mode": "api", "enabled": True,
+            "name": entry["name"], "addresses": entry["address"], "api_port": entry["api_port"],
+            "username": entry["username"], "password": entry["password"], "mode": "api", "enabled": True,
             "site": "Demo", "notes": "Simulated router (flask sim run --config demo/fleet.toml)", "max_sessions": 20,
         }
         existing = db.session.scalar(db.select(Router).where(Router.name == entry["name"]))
