@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import timedelta
 
 from sqlalchemy import Select, select, update
@@ -38,16 +39,21 @@ def _new_command(router: Router, operation: str, key: str, payload: dict, priori
     return command
 
 
+def _holders(open_keys: Iterable[str]) -> dict[str, int]:
+    """open_key -> id of the unfinished row holding it, for those keys held at all (one query per 500)."""
+    held: dict[str, int] = {}
+    for part in chunked(sorted(set(open_keys))):
+        held.update(db.session.execute(select(RouterCommand.open_key, RouterCommand.id).where(
+            RouterCommand.open_key.in_(part))).tuples().all())
+    return held
+
+
 def reclaim_keys(rows: list[RouterCommand]) -> None:
     """Give rows back their collapse key (one query), unless a newer command for the same item holds it.
 
     A row left with open_key None has been superseded: the newer command carries the latest state.
     """
-    keys = {_open_key(r.router_id, r.idempotency_key) for r in rows}
-    holders: dict[str, int] = {}
-    for part in chunked(sorted(keys)):
-        holders.update(db.session.execute(select(RouterCommand.open_key, RouterCommand.id).where(
-            RouterCommand.open_key.in_(part))).tuples().all())
+    holders = _holders({_open_key(r.router_id, r.idempotency_key) for r in rows})
     for row in rows:
         key = _open_key(row.router_id, row.idempotency_key)
         holder = holders.setdefault(key, row.id)
@@ -161,12 +167,10 @@ def queue_bulk(router: Router, items: list[tuple[str, str, dict]], group: str, c
         _check_operation(op)
     keys = [_open_key(router.id, key) for _, key, _ in items]
     existing: dict[str, RouterCommand] = {}
-    for part in chunked(keys):
-        # Plain read, then lock only the rows found (by primary key): no gap locks on the keys that are new.
-        ids = list(db.session.scalars(select(RouterCommand.id).where(RouterCommand.open_key.in_(part))))
-        if ids:
-            existing.update({c.open_key: c for c in db.session.scalars(
-                _locking(select(RouterCommand).where(RouterCommand.id.in_(ids)))) if c.open_key is not None})
+    # Plain read, then lock only the rows found (by primary key): no gap locks on the keys that are new.
+    for ids in chunked(sorted(_holders(keys).values())):
+        existing.update({c.open_key: c for c in db.session.scalars(
+            _locking(select(RouterCommand).where(RouterCommand.id.in_(ids)))) if c.open_key is not None})
     rows, seen = [], set()
     for (op, key, payload), open_key in zip(items, keys, strict=True):
         command = existing.get(open_key)
@@ -181,10 +185,7 @@ def queue_bulk(router: Router, items: list[tuple[str, str, dict]], group: str, c
         "router_id": router.id, "priority": priority, "state": CommandState.pending, "group_key": group, "attempts": 0,
         "last_error": "", "result": "", "created_at": now, "updated_at": now, "next_attempt_at": now,
     }, ("operation", "idempotency_key", "open_key", "payload"), rows)
-    id_of: dict[str, int] = {}
-    for part in chunked(keys):
-        id_of.update(db.session.execute(select(RouterCommand.open_key, RouterCommand.id).where(
-            RouterCommand.open_key.in_(part))).tuples().all())
+    id_of = _holders(keys)
     for part in chunked(sorted(set(id_of.values())), chunk):
         job = dispatch.batch_job(router.id, part, priority.value)
         db.session.execute(update(RouterCommand).where(RouterCommand.id.in_(part), RouterCommand.state == CommandState.pending)
