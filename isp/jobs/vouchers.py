@@ -62,10 +62,13 @@ def poll_usage_all() -> int:
         Router.enabled.is_(True), Router.mode == RouterMode.api,
         select(Voucher.id).where(Voucher.router_id == Router.id, Voucher.state.in_(voucher_lifecycle.LIVE)).exists()))
 
-    def args_of(router_id: int) -> tuple[int, bool]:
-        return router_id, redis_store.client.incr(f"isp:voucher-usage:polls:{router_id}") % SWEEP_EVERY == 1
-
-    return dispatch.enqueue_once(dispatch.SYNC_USAGE, {f"voucher-usage-{i}": args_of(i) for i in ids})
+    ids = list(ids)
+    pipe = redis_store.client.pipeline(transaction=False)  # one round trip for the whole fleet's poll counters
+    for router_id in ids:
+        pipe.incr(f"isp:voucher-usage:polls:{router_id}")
+    polls = pipe.execute()
+    return dispatch.enqueue_once(dispatch.SYNC_USAGE, {
+        f"voucher-usage-{i}": (i, n % SWEEP_EVERY == 1) for i, n in zip(ids, polls, strict=True)})
 
 
 def _user_row(row: dict) -> dict:
@@ -113,8 +116,8 @@ def sync_usage(router_id: int, sweep: bool = False) -> str:
         usage = guarded(router, lambda api: read_usage(api, before, used=sweep), count=2)
     except RouterUnavailable as exc:
         return exc.message
-    counts = voucher_lifecycle.apply_usage(router.id, {k: v for k, v in usage.items() if v["uptime"] or v["online"]})
-    db.session.commit()
+    seen = {k: v for k, v in usage.items() if v["uptime"] or v["online"]}
+    counts = atomic(lambda: voucher_lifecycle.apply_usage(router.id, seen))
     # Remembered only once the usage is committed: if this job dies first, the next poll reads the same users again.
     online = [name for name, seen in usage.items() if seen["online"]]
     pipe = client.pipeline()

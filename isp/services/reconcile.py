@@ -25,7 +25,7 @@ from isp.models.voucher import Voucher, VoucherBatch, VoucherState
 from isp.routeros.operations import differences
 from isp.services import audit, branding, outbox
 from isp.services.errors import ServiceError
-from isp.services.voucher_lifecycle import remaining_attrs
+from isp.services.voucher_lifecycle import LIVE, remaining_attrs
 from isp.services.vouchers import VOUCHER_TAG, user_attrs
 from isp.sqlutil import chunked
 
@@ -36,7 +36,6 @@ USED_USER_FIELDS = ("password", "profile", "disabled", "comment")
 BULK_OVER = 20  # more fixes than this go through the bulk queue in chunks
 SAMPLE = 10     # names kept per kind in the report
 REPORT_TTL = 30 * 86400
-LIVE = (VoucherState.unused, VoucherState.active)
 
 
 def report_key(router_id: int) -> str:
