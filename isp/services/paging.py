@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql import Select
 
-from isp.extensions import db
+from isp.extensions import db, requested_page
 
 MAX_OFFSET = 10_000_000  # a page beyond this is empty rather than a database error
 COUNT_UP_TO = 10_000     # counted exactly up to here (or 10 pages past the current one); beyond: "more than"
@@ -50,5 +50,5 @@ class IdPagination(SelectPagination):
 
 def paginate(stmt: Select, key: InstrumentedAttribute, per_page: int) -> IdPagination:
     """Page `stmt` (its filters, order and loader options) by ids; the page number comes from the request."""
-    return IdPagination(select=stmt, key=key, session=db.session(), page=None, per_page=per_page, max_per_page=None,
-                        error_out=False)
+    return IdPagination(select=stmt, key=key, session=db.session(), page=requested_page(), per_page=per_page,
+                        max_per_page=None, error_out=False)
