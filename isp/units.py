@@ -59,6 +59,14 @@ def parse_duration(text: str | None, allow_zero: bool = False) -> int:
 _MILLIS_RE = re.compile(r"^(.*?)(\d{1,3})ms\Z")
 
 
+def with_currency(amount: str, currency: str) -> str:
+    """An amount with the operator's currency: a symbol sticks to it ('$5'), a code is spaced ('KES 5')."""
+    currency = (currency or "").strip()
+    if not currency:
+        return amount
+    return f"{currency} {amount}" if any(c.isalpha() for c in currency) else f"{currency}{amount}"
+
+
 def router_duration(text: str | None) -> int:
     """A duration as a router prints it, in whole seconds rounded up ('887ms' is 1, '1m5s200ms' is 66).
 

@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from isp.extensions import db
 from isp.models import Router, Voucher, VoucherBatch, VoucherMode, VoucherState
 from isp.services.errors import ServiceError
-from isp.units import format_bytes
+from isp.units import format_bytes, with_currency
 
 
 @dataclass(frozen=True)
@@ -141,10 +141,7 @@ def price_label(amount: Decimal | None, currency: str) -> str:
     if amount == 0:
         return "Free"
     text = f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
-    currency = (currency or "").strip()
-    if not currency:
-        return text
-    return f"{currency}{text}" if not any(c.isalpha() for c in currency) else f"{currency} {text}"
+    return with_currency(text, currency)
 
 
 def hotspot_host(router: Router) -> tuple[str, bool]:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, has_request_context
 
-from isp.units import format_bytes, format_duration
+from isp.units import format_bytes, format_duration, with_currency
 
 
 def operator_currency() -> str:
@@ -30,12 +30,7 @@ def format_money(value: Decimal | int | str | None, currency: str = "") -> str:
     except (InvalidOperation, ValueError):
         return str(value)
     sign = "-" if amount < 0 else ""
-    text = f"{abs(amount):,.2f}"
-    currency = (currency or "").strip()
-    if not currency:
-        return f"{sign}{text}"
-    gap = " " if any(c.isalpha() for c in currency) else ""
-    return f"{sign}{currency}{gap}{text}"
+    return sign + with_currency(f"{abs(amount):,.2f}", currency)
 
 
 def money(value: Decimal | int | str | None) -> str:
