@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from isp.crypto import endpoint_binding
 from isp.extensions import db
 from isp.models.base import UTCDateTime, utcnow
 
@@ -54,6 +55,11 @@ class Router(db.Model):
     def addresses(self) -> list[str]:
         """Management addresses, in failover order."""
         return [a.strip() for a in self.addresses_text.splitlines() if a.strip()]
+
+    @property
+    def endpoint(self) -> dict:
+        """Where this router's password may be sent: addresses, port, username and TLS (see isp.crypto)."""
+        return endpoint_binding(self.addresses, self.api_port, self.username, self.use_tls, self.verify_tls)
 
     @addresses.setter
     def addresses(self, values: list[str]) -> None:

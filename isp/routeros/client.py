@@ -51,13 +51,12 @@ class RouterSpec:
     @classmethod
     def from_model(cls, router: Router) -> RouterSpec:
         """Build from a Router row, decrypting its password; refuses if the row now points elsewhere."""
-        from isp.crypto import decrypt_bound, endpoint_binding
+        from isp.crypto import decrypt_bound
 
         password, bound = decrypt_bound(router.password_encrypted)
         # The password was sealed with the place it may be sent: a row whose address, port, username or
         # TLS changed without re-entering it must never carry it there (a legacy token has no binding).
-        here = endpoint_binding(router.addresses, router.api_port, router.username, router.use_tls, router.verify_tls)
-        if bound is not None and bound != here:
+        if bound is not None and bound != router.endpoint:
             raise ValueError("credentials are bound to another address; re-enter the password")
         return cls(
             id=router.id, name=router.name, addresses=tuple(router.addresses), port=router.api_port,

@@ -92,7 +92,7 @@ def _stored_binding(router: Router) -> dict:
         bound = decrypt_bound(router.password_encrypted)[1]
     except ValueError:
         bound = None  # unreadable: the worker reports it; a new password is the only fix anyway
-    return bound or endpoint_binding(router.addresses, router.api_port, router.username, router.use_tls, router.verify_tls)
+    return bound or router.endpoint
 
 
 def _apply(router: Router, values: dict) -> None:
