@@ -92,14 +92,14 @@ def _run_many(groups: list[list[str]], burst: bool) -> None:
         sys.exit(max(child.wait() for child in children))
     while all(child.poll() is None for child in children):
         time.sleep(0.5)
-    if not stopping["signal"]:
+    crashed = not stopping["signal"]
+    if crashed:
         gone = next(child for child in children if child.poll() is not None)
         log.error("worker process %s exited with code %s; stopping the others so the whole worker restarts",
                   gone.pid, gone.returncode)
         forward(signal.SIGTERM, None)
-        stopping["signal"] = False
     codes = [child.wait() for child in children]
-    sys.exit(max(codes) if stopping["signal"] else max(max(codes), 1))
+    sys.exit(max(*codes, 1) if crashed else max(codes))
 
 
 @click.command("clock")
