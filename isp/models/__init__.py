@@ -1,12 +1,21 @@
 """SQLAlchemy models, one module per aggregate; imported here so Alembic sees them all."""
 from isp.models.audit import AuditEntry
+from isp.models.billing import Invoice, InvoiceKind, Payment, PaymentMethod
+from isp.models.customer import Counter, Customer, CustomerEvent, CustomerStatus
 from isp.models.ledger import AccountKind, EntryKind, LedgerAccount, LedgerEntry
+from isp.models.notification import Notification, NotificationChannel, NotificationState, NotificationTemplate
 from isp.models.plan import HotspotPlan, plan_routers, reseller_plans
 from isp.models.router import CommandState, Priority, Router, RouterCommand, RouterMode
+from isp.models.service_plan import PeriodUnit, ServiceKind, ServicePlan, service_plan_routers
 from isp.models.settings import Branding
+from isp.models.subscription import ServiceSession, Subscription, SubscriptionState, UsageDaily
 from isp.models.user import Role, User
 from isp.models.voucher import Voucher, VoucherBatch, VoucherEvent, VoucherMode, VoucherState
 
-__all__ = ["AccountKind", "AuditEntry", "Branding", "CommandState", "EntryKind", "HotspotPlan", "LedgerAccount",
-           "LedgerEntry", "Priority", "Role", "Router", "RouterCommand", "RouterMode", "User", "Voucher", "VoucherBatch",
-           "VoucherEvent", "VoucherMode", "VoucherState", "plan_routers", "reseller_plans"]
+__all__ = ["AccountKind", "AuditEntry", "Branding", "CommandState", "Counter", "Customer", "CustomerEvent",
+           "CustomerStatus", "EntryKind", "HotspotPlan", "Invoice", "InvoiceKind", "LedgerAccount", "LedgerEntry",
+           "Notification", "NotificationChannel", "NotificationState", "NotificationTemplate", "Payment",
+           "PaymentMethod", "PeriodUnit", "Priority", "Role", "Router", "RouterCommand", "RouterMode", "ServiceKind",
+           "ServicePlan", "ServiceSession", "Subscription", "SubscriptionState", "UsageDaily", "User", "Voucher",
+           "VoucherBatch", "VoucherEvent", "VoucherMode", "VoucherState", "plan_routers", "reseller_plans",
+           "service_plan_routers"]

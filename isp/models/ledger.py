@@ -1,4 +1,4 @@
-"""Money accounts (resellers now, customers later) whose balance is the sum of their entries."""
+"""Money accounts (resellers and customers) whose balance is the sum of their entries."""
 from __future__ import annotations
 
 import enum
@@ -27,6 +27,9 @@ class EntryKind(enum.Enum):
     refund = "refund"          # money given back (positive)
     adjustment = "adjustment"  # a correction by an admin (either sign)
     charge = "charge"          # a service charge, e.g. a renewal (negative)
+    payment = "payment"        # a customer's payment (positive)
+    credit = "credit"          # a credit note, e.g. the unused part of a plan (positive)
+    commission = "commission"  # an agent's share of a payment they took (positive)
 
 
 class LedgerAccount(db.Model):
@@ -37,6 +40,9 @@ class LedgerAccount(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[AccountKind] = mapped_column(Enum(AccountKind, native_enum=False, length=16), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), unique=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"), unique=True)
+    # The sum of the entries, kept by every posting under the row lock (the "in debt" filter reads it off an index).
+    balance: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0.00"), index=True)
     # Bumped by every posting: the UPDATE takes the row lock that serialises concurrent spending.
     lock_version: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -57,6 +63,10 @@ class LedgerEntry(db.Model):
     balance_after: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     memo: Mapped[str] = mapped_column(String(200), default="")
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("voucher_batches.id", ondelete="SET NULL"), index=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", ondelete="RESTRICT"), index=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id", ondelete="RESTRICT"), index=True)
+    # Idempotency of money operations: "renewal:<subscription>:<period start>", "payment:<id>", ...
+    idem_key: Mapped[str | None] = mapped_column(String(191), unique=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -1,9 +1,10 @@
-"""Operator-wide settings: branding for printed vouchers and the expiry policy."""
+"""Operator-wide settings: branding, the voucher expiry policy, billing numbering and suspension."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import LargeBinary, String
+from sqlalchemy import LargeBinary, Numeric, String
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -26,4 +27,17 @@ class Branding(db.Model):
     logo_mime: Mapped[str] = mapped_column(String(32), default="")
     # What happens on the router when a voucher expires or is used up: "remove" or "disable".
     expiry_action: Mapped[str] = mapped_column(String(16), default="remove")
+    # Billing: numbering, grace, suspension and reminders.
+    account_prefix: Mapped[str] = mapped_column(String(16), default="ISP-")
+    account_digits: Mapped[int] = mapped_column(default=6)
+    invoice_prefix: Mapped[str] = mapped_column(String(16), default="INV-")
+    receipt_prefix: Mapped[str] = mapped_column(String(16), default="RCT-")
+    default_grace_days: Mapped[int] = mapped_column(default=3)
+    # "disable": secret/user disabled, static IP into isp-suspended, sessions kicked;
+    # "restrict": moved to the isp-suspended profile / address list (redirect it to a payment notice).
+    suspend_mode: Mapped[str] = mapped_column(String(16), default="disable")
+    # Days before paid_until when a reminder goes out, comma-separated.
+    reminder_days: Mapped[str] = mapped_column(String(32), default="3,1")
+    # An agent's share of each payment they take, in percent.
+    agent_commission_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0.00"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

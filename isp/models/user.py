@@ -41,6 +41,8 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A reseller allowed to sign up customers and take their payments (their own customers only).
+    can_sell_services: Mapped[bool] = mapped_column(default=False)
 
     def set_password(self, password: str) -> None:
         """Hash and store a new password (scrypt)."""

@@ -63,8 +63,13 @@ def _locked_balance(account: LedgerAccount) -> Decimal:
 
 
 def post(account: LedgerAccount, kind: EntryKind, amount: Decimal, memo: str = "", actor: User | None = None,
-         batch_id: int | None = None, allow_overdraft: bool = False) -> LedgerEntry:
-    """Add one entry; a debit that would take the balance below zero is refused with the amount missing."""
+         batch_id: int | None = None, allow_overdraft: bool = False, invoice_id: int | None = None,
+         payment_id: int | None = None, idem_key: str | None = None) -> LedgerEntry:
+    """Add one entry; a debit that would take the balance below zero is refused with the amount missing.
+
+    `idem_key` makes the posting idempotent: the unique index refuses a second entry with the same key
+    (callers check `posted(idem_key)` first, the index is the guarantee under races).
+    """
     amount = Decimal(amount).quantize(CENT)
     current = _locked_balance(account)
     after = current + amount
@@ -72,10 +77,29 @@ def post(account: LedgerAccount, kind: EntryKind, amount: Decimal, memo: str = "
         raise ServiceError(f"Insufficient balance: this costs {-amount:.2f}, the balance is {current:.2f}, "
                            f"{-after:.2f} is missing.", field="count")
     entry = LedgerEntry(account_id=account.id, kind=kind, amount=amount, balance_after=after, memo=memo[:200],
-                        created_by_id=actor.id if actor else None, batch_id=batch_id)
+                        created_by_id=actor.id if actor else None, batch_id=batch_id, invoice_id=invoice_id,
+                        payment_id=payment_id, idem_key=idem_key)
     db.session.add(entry)
+    # The cached balance (list filters read it) moves with the entry, under the same row lock.
+    db.session.execute(update(LedgerAccount).where(LedgerAccount.id == account.id).values(balance=after),
+                       execution_options={"synchronize_session": False})
     db.session.flush()
     return entry
+
+
+def posted(idem_key: str) -> LedgerEntry | None:
+    """The entry already posted under this idempotency key, if any."""
+    return db.session.scalar(select(LedgerEntry).where(LedgerEntry.idem_key == idem_key))
+
+
+def customer_account(customer_id: int) -> LedgerAccount:
+    """The customer's account, created on first use."""
+    account = db.session.scalar(select(LedgerAccount).where(LedgerAccount.customer_id == customer_id))
+    if account is None:
+        account = LedgerAccount(kind=AccountKind.customer, customer_id=customer_id)
+        db.session.add(account)
+        db.session.flush()
+    return account
 
 
 def entries_query(account_id: int):
