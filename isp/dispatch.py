@@ -52,8 +52,17 @@ EXPIRE_VOUCHERS = JobSpec("isp.jobs.vouchers.expire_vouchers", "critical", timeo
 POLL_USAGE_ALL = JobSpec("isp.jobs.vouchers.poll_usage_all", "normal", timeout=30, ttl=30, result_ttl=60)
 RECONCILE_ALL = JobSpec("isp.jobs.reconcile.reconcile_all", "normal", timeout=60, ttl=600, result_ttl=60)
 DEMO_TRAFFIC = JobSpec("isp.jobs.demo.traffic", "normal", timeout=30, ttl=30, result_ttl=60)
+# Subscribers: sessions and usage (api mode), the billing run, the on-time suspension tick, notifications.
+POLL_SESSIONS_ALL = JobSpec("isp.jobs.sessions.poll_sessions_all", "low", timeout=30, ttl=30, result_ttl=60)
+POLL_SESSIONS = JobSpec("isp.jobs.sessions.poll_sessions", "low", timeout=60, ttl=60, result_ttl=60, failure_ttl=3600)
+BILLING_RUN = JobSpec("isp.jobs.billing.billing_run", "normal", timeout=900, ttl=60, result_ttl=300)
+SUSPEND_DUE = JobSpec("isp.jobs.billing.suspend_due", "critical", timeout=60, ttl=30, result_ttl=60)
+SEND_NOTIFICATIONS = JobSpec("isp.jobs.notifications.send_due", "normal", timeout=120, ttl=60, result_ttl=60)
+QUEUE_REMINDERS = JobSpec("isp.jobs.notifications.queue_reminders", "low", timeout=300, ttl=300, result_ttl=60)
 JOBS = {spec.path: spec for spec in (EXECUTE_COMMAND, EXECUTE_BATCH, POLL_ROUTER, SYNC_USAGE, RECONCILE, HEARTBEAT,
-                                     SWEEP_OUTBOX, POLL_ALL, EXPIRE_VOUCHERS, POLL_USAGE_ALL, RECONCILE_ALL, DEMO_TRAFFIC)}
+                                     SWEEP_OUTBOX, POLL_ALL, EXPIRE_VOUCHERS, POLL_USAGE_ALL, RECONCILE_ALL, DEMO_TRAFFIC,
+                                     POLL_SESSIONS_ALL, POLL_SESSIONS, BILLING_RUN, SUSPEND_DUE, SEND_NOTIFICATIONS,
+                                     QUEUE_REMINDERS)}
 
 
 def queue(name: str) -> Queue:

@@ -22,5 +22,11 @@ SCHEDULE: tuple[dict, ...] = (
     _every(dispatch.POLL_USAGE_ALL, 10),
     # Reconcile compares each router with SQL and queues what drifted (also on demand and after a reboot).
     _every(dispatch.RECONCILE_ALL, interval_config="RECONCILE_INTERVAL"),
+    # Subscribers: who is online (one read per router), renewals every minute, suspension on time, messages.
+    _every(dispatch.POLL_SESSIONS_ALL, 15),
+    _every(dispatch.BILLING_RUN, 60),
+    _every(dispatch.SUSPEND_DUE, 10),
+    _every(dispatch.SEND_NOTIFICATIONS, 15),
+    _every(dispatch.QUEUE_REMINDERS, 300),
     _every(dispatch.DEMO_TRAFFIC, 10, when="ISP_DEMO_TRAFFIC"),
 )

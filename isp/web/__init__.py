@@ -7,13 +7,17 @@ from flask import Flask
 def init_web(app: Flask) -> None:
     """Register every blueprint, error handlers, security hooks and filters."""
     from isp.web.auth import bp as auth_bp
+    from isp.web.billing import bp as billing_bp
+    from isp.web.customers import bp as customers_bp
     from isp.web.dashboard import bp as dashboard_bp
     from isp.web.errors import init_errors
     from isp.web.filters import init_filters
     from isp.web.health import bp as health_bp
+    from isp.web.imports import bp as imports_bp
     from isp.web.metrics import bp as metrics_bp
     from isp.web.monitoring import bp as monitoring_bp
     from isp.web.nav import init_nav
+    from isp.web.notifications import bp as notifications_bp
     from isp.web.numbers import init_numbers
     from isp.web.plans import bp as plans_bp
     from isp.web.reports import bp as reports_bp
@@ -26,7 +30,7 @@ def init_web(app: Flask) -> None:
 
     init_numbers(app)  # before the blueprints: their <int:...> rules bind the converter when registered
     for bp in (auth_bp, dashboard_bp, health_bp, metrics_bp, monitoring_bp, routers_bp, users_bp, plans_bp,
-               vouchers_bp, resellers_bp, settings_bp, reports_bp):
+               vouchers_bp, resellers_bp, settings_bp, reports_bp, customers_bp, billing_bp, notifications_bp, imports_bp):
         app.register_blueprint(bp)
     init_security(app)
     init_errors(app)

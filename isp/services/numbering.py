@@ -1,0 +1,61 @@
+"""Race-free sequences: customer account numbers, invoice and receipt numbers per year.
+
+`take(name, count)` bumps a counter row with one UPDATE, which holds the row's lock until commit (a row lock on
+MariaDB, the database write lock on SQLite): two transactions can never get the same value, and a rollback
+returns the numbers, so committed numbers have no gaps.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from isp.extensions import db
+from isp.models import Branding, Counter
+
+
+def take(name: str, count: int = 1) -> int:
+    """Reserve `count` consecutive values of sequence `name`; returns the first (sequences start at 1)."""
+    if count < 1:
+        raise ValueError("count must be at least 1")
+    for _ in range(2):
+        bumped = db.session.execute(update(Counter).where(Counter.name == name).values(value=Counter.value + count),
+                                    execution_options={"synchronize_session": False})
+        if bumped.rowcount:
+            last = db.session.scalar(select(Counter.value).where(Counter.name == name))
+            return int(last) - count + 1
+        # First use of this sequence: create the row (a concurrent creator wins the race; then bump theirs).
+        try:
+            with db.session.begin_nested():
+                db.session.add(Counter(name=name, value=0))
+        except IntegrityError:
+            pass
+    raise RuntimeError(f"counter {name!r} could not be created")
+
+
+def _settings() -> Branding:
+    from isp.services import branding
+
+    return branding.get()
+
+
+def format_account(value: int, settings: Branding | None = None) -> str:
+    """An account number: the Settings prefix and the value zero-padded, e.g. ISP-000123."""
+    settings = settings or _settings()
+    return f"{settings.account_prefix}{value:0{settings.account_digits}d}"
+
+
+def account_numbers(count: int = 1) -> list[str]:
+    """`count` new customer account numbers, in order."""
+    settings = _settings()
+    first = take("customer", count)
+    return [format_account(first + i, settings) for i in range(count)]
+
+
+def document_numbers(kind: str, at: datetime, count: int = 1) -> list[str]:
+    """`count` new invoice (kind "invoice") or receipt ("receipt") numbers, sequential per year: INV-2026-000042."""
+    settings = _settings()
+    prefix = {"invoice": settings.invoice_prefix, "receipt": settings.receipt_prefix}[kind]
+    first = take(f"{kind}:{at.year}", count)
+    return [f"{prefix}{at.year}-{first + i:06d}" for i in range(count)]
