@@ -64,3 +64,10 @@ def transition(sub: Subscription, to: SubscriptionState, actor: User | None, rea
     db.session.flush()
     urgent = to == S.suspended or before == S.suspended
     provisioning.sync(sub, Priority.critical if urgent else Priority.high, kick=to == S.suspended or before == S.suspended)
+
+
+def start(sub: Subscription, actor: User | None) -> None:
+    """A new (pending) service: bill its first period and activate it if the balance covers it.
+
+    (Filled in by the billing work: first invoice, charge, activation when paid.)
+    """
