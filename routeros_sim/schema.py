@@ -25,6 +25,11 @@ def _peer_key(item: dict) -> object:
     return (item.get("interface"), item.get("public-key"))
 
 
+def _list_entry(item: dict) -> object:
+    # One address once per list; the same address may sit in several lists.
+    return (item.get("list"), item.get("address"))
+
+
 def hotspot_menus() -> list[Menu]:
     """The /ip/hotspot menus."""
     server = Menu("/ip/hotspot", {
@@ -101,7 +106,8 @@ def network_menus() -> list[Menu]:
         "last-link-up-time": F(**RO), "link-downs": F(default="0", **RO),
     }
     iface_fields.update({c: F(default="0", **RO) for c in counters})
-    iface_fields.update({"running": F(default="true", **RO), "disabled": F("bool", default="false"),
+    iface_fields.update({"dynamic": F(default="false", **RO), "running": F(default="true", **RO),
+                         "disabled": F("bool", default="false"),
                          "comment": F()})
     iface = Menu("/interface", iface_fields, verbs=IFACE_VERBS, unique=_name,
                  dup_message="failure: already have interface with such name")
@@ -142,7 +148,17 @@ def network_menus() -> list[Menu]:
     return [iface, wg, peers, queue, radius]
 
 
+def firewall_menus() -> list[Menu]:
+    """/ip/firewall/address-list (an entry with a timeout is dynamic and goes away by itself)."""
+    address_list = Menu("/ip/firewall/address-list", {
+        "list": F(required=True), "address": F(required=True), "timeout": F("duration"),
+        "creation-time": F(**RO), "dynamic": F(default="false", **RO),
+        "disabled": F("bool", default="false"), "comment": F(),
+    }, unique=_list_entry, dup_message="failure: already have such entry")
+    return [address_list]
+
+
 def build_menus() -> dict[str, Menu]:
     """Every list menu a virtual router serves, keyed by path."""
-    menus = hotspot_menus() + ppp_menus() + network_menus()
+    menus = hotspot_menus() + ppp_menus() + network_menus() + firewall_menus()
     return {m.path: m for m in menus}

@@ -14,10 +14,12 @@ from .living import Living
 from .menus import Item, Menu
 from .population import HS, PPP, Population
 from .schema import build_menus
+from .values import format_duration, parse_duration
 
 MAX_STEP = 5.0  # simulated seconds per step; rules still cut sessions at the exact second
 MAX_STEPS = 20000  # beyond this a long advance uses coarser steps
 MIN_SYNC = 0.25  # simulated seconds; commands closer together than this share one step
+ADDRESS_LIST = "/ip/firewall/address-list"
 
 
 def wg_public_key(private_key: str) -> str:
@@ -36,6 +38,7 @@ class RouterState:
         self.rng = random.Random("%s:%s:state" % (config.seed, config.name))
         self.boot_time = self.last_sync = clock.now()
         self._session_seq = 0
+        self._timed: dict[int, Item] = {}  # address-list entries with a timeout, by id()
         self.menus: dict[str, Menu] = build_menus()
         for menu in self.menus.values():
             menu.resolve_ref = self._ref_exists
@@ -82,6 +85,7 @@ class RouterState:
             self.living.step(dt)
             t += dt
         self.last_sync = now
+        self._expire_addresses(now)
 
     def reboot(self) -> None:
         """Forget active sessions and hand out new .ids; configuration survives."""
@@ -90,6 +94,9 @@ class RouterState:
             self.population.reset(self.last_sync)
             self.boot_time = self.last_sync
             start = self.rng.randrange(0x10, 0x1000)
+            addresses = self.menus[ADDRESS_LIST]
+            for entry in [e for e in addresses.items.values() if e.get("dynamic") == "true"]:
+                addresses.delete(entry)  # timed entries do not survive a reboot
             for menu in self.menus.values():
                 menu.items.clear() if not menu.persistent else menu.renumber(start)
             for iface in self.menus["/interface"].items.values():
@@ -104,8 +111,10 @@ class RouterState:
             out: dict[str, Any] = {"identity": self.identity, "menus": {}}
             for path, menu in self.menus.items():
                 if menu.persistent:
-                    # WireGuard's /interface twins are rebuilt from /interface/wireguard on load.
-                    out["menus"][path] = [_saved(i) for i in menu.items.values() if i.get("type") != "wg"]
+                    # WireGuard's /interface twins are rebuilt from /interface/wireguard on load;
+                    # dynamic items (pppoe-in interfaces, timed address-list entries) are not kept.
+                    out["menus"][path] = [_saved(i) for i in menu.items.values()
+                                          if i.get("type") != "wg" and i.get("dynamic") != "true"]
             return out
 
     def load_dict(self, data: dict[str, Any]) -> None:
@@ -113,6 +122,7 @@ class RouterState:
         with self.lock:
             self.population.reset(self.last_sync)
             self.identity = data.get("identity", self.identity)
+            self._timed.clear()  # timed entries are dynamic, so never saved
             for path, items in data.get("menus", {}).items():
                 menu = self.menus[path]
                 menu.items.clear()
@@ -135,6 +145,8 @@ class RouterState:
         m["/interface/wireguard"].prepare = self._wg_keys
         m["/interface/wireguard"].on_change = self._on_wg_change
         m["/queue/simple"].prepare = self._queue_name
+        m[ADDRESS_LIST].prepare = self._address_entry
+        m[ADDRESS_LIST].on_change = self._on_address_change
 
     def _on_active_change(self, what: str, item: Item) -> None:
         # Removing an active entry through the API logs the client out.
@@ -175,6 +187,31 @@ class RouterState:
             while "queue%d" % n in taken:
                 n += 1
             item["name"] = "queue%d" % n
+
+    def _address_entry(self, item: Item) -> None:
+        item["creation-time"] = format_date(self.last_sync, self.config.version_tuple)
+        self._on_address_change("add", item)
+
+    def _on_address_change(self, what: str, item: Item) -> None:
+        # An entry given a timeout is dynamic and is removed when the timeout runs out.
+        secs = parse_duration(str(item.get("timeout") or "")) if what != "remove" else None
+        if secs:
+            item.update({"dynamic": "true", "_expires": self.last_sync + secs})
+            self._timed[id(item)] = item
+        else:
+            item.pop("_expires", None)
+            if what != "remove":
+                item.pop("timeout", None)
+            self._timed.pop(id(item), None)
+
+    def _expire_addresses(self, now: float) -> None:
+        menu = self.menus[ADDRESS_LIST]
+        for entry in list(self._timed.values()):
+            left = float(entry["_expires"]) - now  # type: ignore[arg-type]
+            if left <= 0:
+                menu.delete(entry)
+            else:
+                entry["timeout"] = format_duration(left)
 
     def _seed_defaults(self) -> None:
         cfg, m, rng = self.config, self.menus, self.rng
