@@ -34,16 +34,25 @@ def handle(fleet: Fleet, cmd: dict[str, Any]) -> dict[str, Any]:
     if cmd.get("reboot"):
         for router in routers:
             router.reboot(float(cmd.get("downtime", 0)))
+    refused = None
     if "login" in cmd:  # {"router": "sim-1", "login": "user5"}: a device logs in with that account now
         if len(routers) != 1:
             raise ValueError("'login' needs one router name")
-        refusal = routers[0].login(str(cmd["login"]), str(cmd.get("kind", "hotspot")))
-        if refusal:
-            raise ValueError(f"login refused: {refusal}")
+        kind = str(cmd.get("kind", "hotspot"))
+        if kind not in ("hotspot", "ppp"):
+            raise ValueError("'kind' is hotspot or ppp")
+        mac = cmd.get("mac")
+        redial = bool(cmd.get("redial"))
+        refused = routers[0].login(str(cmd["login"]), kind, None if mac is None else str(mac), redial)
+        if refused and not redial:
+            raise ValueError(f"login refused: {refused}")
     if cmd.get("save"):
         fleet.save(cmd["save"])
-    return {"ok": True, "time": fleet.clock.now(), "speed": fleet.clock.speed,
-            "routers": [r.snapshot() for r in routers]}
+    answer = {"ok": True, "time": fleet.clock.now(), "speed": fleet.clock.speed,
+              "routers": [r.snapshot() for r in routers]}
+    if refused:  # a redial device stays and tries again; say why its first try failed
+        answer["refused"] = refused
+    return answer
 
 
 async def serve(fleet: Fleet, port: int) -> asyncio.AbstractServer:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import random
 from typing import TYPE_CHECKING
 
-from .values import format_duration
+from .values import format_duration, parse_pair
 
 if TYPE_CHECKING:
     from .state import RouterState
 
 WAN, LAN = "ether1", "ether2"
+ADDRESS_LIST, SUSPENDED = "/ip/firewall/address-list", "isp-suspended"
 AVG_PACKET = 900  # bytes; turns byte rates into plausible packet rates
 
 
@@ -41,6 +43,8 @@ class Living:
         for s in self.state.population.sessions():
             up, down = up + s["_rates"][0], down + s["_rates"][1]
         for iface in self.state.menus["/interface"].items.values():
+            if iface.get("type") == "pppoe-in":
+                continue  # a session's own interface: the population keeps its counters
             name = str(iface["name"])
             rate = self.rate(iface.get("default-name") or name)
             rate[0] = min(max(rate[0] * walk(0.85, 1.18), 500.0), 50e6)
@@ -63,19 +67,55 @@ class Living:
         total = self.state.config.total_memory
         self.free_memory = min(max(self.free_memory + walk(-1, 1) * total * 0.005, total * 0.3), total * 0.9)
         self.temperature = min(max(self.temperature + walk(-0.3, 0.3), 30), 70)
-        self.update_queues()
+        self.update_queues(dt)
 
-    def update_queues(self) -> None:
-        """Simple queues whose target is a subscriber's address count that subscriber's bytes."""
-        by_addr = {str(s["address"]) + "/32": s for s in self.state.population.sessions()}
+    def update_queues(self, dt: float) -> None:
+        """Simple queues count bytes ("upload/download", as the target sees them).
+
+        A queue whose target is a live session's address shows that session's counters. A queue
+        on one other IP is a static subscriber who is always connected: it accumulates its own
+        random-walk traffic, capped by max-limit, unless it is disabled or its IP sits in the
+        `isp-suspended` address list.
+        """
+        by_addr = {str(s["address"]): s for s in self.state.population.sessions()}
+        suspended = {_host(str(e.get("address"))) for e in self.state.menus[ADDRESS_LIST].items.values()
+                     if e.get("list") == SUSPENDED and e.get("disabled") != "true"}
         for queue in self.state.menus["/queue/simple"].items.values():
-            s = by_addr.get(str(queue.get("target")))
-            if s is None or queue.get("disabled") == "true":
+            target = str(queue.get("target"))
+            cached = queue.get("_host")
+            if cached is None or cached[0] != target:  # type: ignore[index]
+                cached = queue["_host"] = (target, _host(target))
+            ip = cached[1]  # type: ignore[index]
+            if ip is None or queue.get("disabled") == "true" or queue.get("dynamic") == "true":
                 queue["rate"] = "0/0"
                 continue
-            queue["rate"] = "%d/%d" % (s["_rates"][0] * 8, s["_rates"][1] * 8)
-            queue["bytes"] = "%d/%d" % (s["_in"], s["_out"])
-            queue["packets"] = "%d/%d" % (s["_in"] / AVG_PACKET, s["_out"] / AVG_PACKET)
+            s = by_addr.get(ip)
+            if s is not None:
+                queue["rate"] = "%d/%d" % (s["_rates"][0] * 8, s["_rates"][1] * 8)
+                queue["bytes"] = "%d/%d" % (s["_in"], s["_out"])
+                queue["packets"] = "%d/%d" % (s["_in"] / AVG_PACKET, s["_out"] / AVG_PACKET)
+                continue
+            if ip in suspended:
+                queue["rate"] = "0/0"
+                continue
+            up, down = self.static_rates(queue)
+            queue["_up"] = queue.get("_up", 0.0) + up * dt
+            queue["_down"] = queue.get("_down", 0.0) + down * dt
+            queue["rate"] = "%d/%d" % (up * 8, down * 8)
+            queue["bytes"] = "%d/%d" % (queue["_up"], queue["_down"])
+            queue["packets"] = "%d/%d" % (queue["_up"] / AVG_PACKET, queue["_down"] / AVG_PACKET)
+
+    def static_rates(self, queue: dict) -> tuple[float, float]:
+        """A static subscriber's [upload, download] bytes per second, walked and capped by max-limit."""
+        walk = self.rng.uniform
+        if "_rates" not in queue:
+            queue["_rates"] = (walk(20e3, 200e3), walk(200e3, 2e6))
+        caps = parse_pair(str(queue.get("max-limit") or "0/0")) or (0, 0)
+        up, down = queue["_rates"]  # type: ignore[misc]
+        up = min(max(up * walk(0.8, 1.25), 1e3), caps[0] / 8 or 2.5e6)
+        down = min(max(down * walk(0.8, 1.25), 1e3), caps[1] / 8 or 2.5e6)
+        queue["_rates"] = (up, down)
+        return up, down
 
     def monitor(self, iface: dict) -> dict[str, str]:
         """One /interface/monitor-traffic row, jittered around the current rate."""
@@ -116,3 +156,14 @@ class Living:
                    ("cpu-temperature", "%d" % (self.temperature + 9), "C"))
         return [{".id": "*%X" % (i + 1), "name": n, "value": v, "type": t}
                 for i, (n, v, t) in enumerate(sensors)]
+
+
+def _host(target: str) -> str | None:
+    """The single IPv4 address a queue target or list entry names ('10.0.0.5', '10.0.0.5/32'), else None."""
+    if "," in target:
+        return None
+    try:
+        net = ipaddress.IPv4Network(target.strip(), strict=False)
+    except ValueError:
+        return None
+    return str(net.network_address) if net.prefixlen == 32 else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import random
 from dataclasses import dataclass, field
@@ -14,7 +15,9 @@ if TYPE_CHECKING:
     from .state import RouterState
 
 RETRY_AFTER = 120.0  # a refused client tries again this much later, on average
+REDIAL = (5.0, 30.0)  # a bound device (a subscriber's CPE) dials again this many seconds after a drop
 HS, PPP = "/ip/hotspot/active", "/ppp/active"
+IFACES = "/interface"
 
 
 @dataclass
@@ -28,6 +31,7 @@ class Client:
     next_try: float = 0.0
     session: dict | None = None
     once: bool = False  # a device brought by login_as: it never logs in again by itself
+    account: str | None = None  # the one account this device uses (login_as), else a random one
 
 
 @dataclass
@@ -81,6 +85,9 @@ class Population:
         if client.kind == "ppp":
             if account.get("service") not in ("any", "pppoe"):
                 return "service mismatch"
+            caller_id = str(account.get("caller-id") or "")
+            if caller_id and caller_id.upper() != client.mac.upper():
+                return "caller-id mismatch"
             profile = menus["/ppp/profile"].by_name(str(account.get("profile"))) or {}
             busy = any(s.get("name") == account["name"] for s in menus[PPP].items.values())
             return "only one session allowed" if profile.get("only-one") == "yes" and busy else None
@@ -95,39 +102,60 @@ class Population:
         count = sum(1 for s in menus[HS].items.values() if s.get("_account") is account)
         return "no more sessions are allowed for user" if count >= shared else None
 
-    def login_as(self, name: str, t: float, kind: str = "hotspot") -> str | None:
-        """A new device logs in with a named account now (tests, demo); returns the refusal or None."""
-        menu = "/ppp/secret" if kind == "ppp" else "/ip/hotspot/user"
-        account = self.state.menus[menu].by_name(name)
-        if account is None:
-            return "no such user"
+    def login_as(self, name: str, t: float, kind: str = "hotspot", mac: str | None = None,
+                 redial: bool = False) -> str | None:
+        """A new device logs in with a named account now (tests, demo); returns the refusal or None.
+
+        mac is the device's MAC (a PPP secret's caller-id lock compares it). A redial device is a
+        subscriber's CPE: after a drop or a refusal it dials the same account again within seconds,
+        forever; otherwise the device gives up after its first session or refusal.
+        """
         i = len(self.clients)
-        client = Client(i, kind, "02:AA:%02X:%02X:%02X:%02X" % (i // 2**24 % 256, i // 65536 % 256, i // 256 % 256, i % 256),
-                        "%s.%d" % ("10.5.60" if kind == "hotspot" else "10.10.1", 10 + i % 240), next_try=1e18, once=True)
+        mac = (mac or "02:AA:%02X:%02X:%02X:%02X" % (i // 2**24 % 256, i // 65536 % 256,
+                                                     i // 256 % 256, i % 256)).upper()
+        client = Client(i, kind, mac, "%s.%d" % ("10.5.60" if kind == "hotspot" else "10.10.1", 10 + i % 240),
+                        next_try=1e18, once=not redial, account=name)
         self.clients.append(client)
+        account = self.bound_account(client)
+        if account is None:
+            if redial:
+                client.next_try = self.when(t + self.rng.uniform(*REDIAL))
+            return "no such user"
         self.login(client, t, account)
         if client.session is None:
             return self.refusal(client, account) or "refused"
-        client.session["_ends"] = 1e18  # it stays until a rule, a kick or a logout ends it
         return None
+
+    def bound_account(self, client: Client) -> dict | None:
+        """The account a login_as device dials with, looked up afresh (it may be re-created)."""
+        menu = self.state.menus["/ppp/secret" if client.kind == "ppp" else "/ip/hotspot/user"]
+        return menu.by_name(client.account) if client.account else None
 
     def login(self, client: Client, t: float, account: dict | None = None) -> None:
         """Try to start a session with a random account that exists on the router (or the given one)."""
         menus = self.state.menus
-        accounts = list(menus["/ppp/secret" if client.kind == "ppp" else "/ip/hotspot/user"].items.values())
-        if not accounts:
-            client.next_try = t + RETRY_AFTER
-            return
-        account = account if account is not None else self.rng.choice(accounts)
+        if client.account is not None:
+            account = account if account is not None else self.bound_account(client)
+            if account is None:  # not (yet, or any more) on the router
+                client.next_try = 1e18 if client.once else self.when(t + self.rng.uniform(*REDIAL))
+                return
+        elif account is None:
+            accounts = list(menus["/ppp/secret" if client.kind == "ppp" else "/ip/hotspot/user"].items.values())
+            if not accounts:
+                client.next_try = t + RETRY_AFTER
+                return
+            account = self.rng.choice(accounts)
         if self.refusal(client, account):
             self.stats["rejected"] += 1
-            client.next_try = self.when(t + self.rng.expovariate(1 / RETRY_AFTER))
+            retry = self.rng.uniform(*REDIAL) if client.account else self.rng.expovariate(1 / RETRY_AFTER)
+            client.next_try = 1e18 if client.once else self.when(t + retry)
             return
         if client.kind == "ppp":
             menu = menus[PPP]
             profile = menus["/ppp/profile"].by_name(str(account.get("profile"))) or {}
             values = {"name": account["name"], "service": "pppoe", "caller-id": client.mac,
-                      "address": client.address, "uptime": "0s", "encoding": "",
+                      "address": _fixed(account.get("remote-address")) or client.address,
+                      "uptime": "0s", "encoding": "",
                       "session-id": "0x81%06X" % (self.state.next_session()),
                       "limit-bytes-in": account.get("limit-bytes-in", "0"),
                       "limit-bytes-out": account.get("limit-bytes-out", "0"), "radius": "false"}
@@ -139,7 +167,8 @@ class Population:
             if server in (None, "all"):
                 first = next(iter(menus["/ip/hotspot"].items.values()), {})
                 server = first.get("name", "hotspot1")
-            values = {"server": server, "user": account["name"], "address": client.address,
+            values = {"server": server, "user": account["name"],
+                      "address": _fixed(account.get("address")) or client.address,
                       "mac-address": client.mac, "login-by": "http-chap", "uptime": "0s",
                       "idle-time": "0s", "keepalive-timeout": "2m", "bytes-in": "0",
                       "bytes-out": "0", "packets-in": "0", "packets-out": "0", "radius": "false"}
@@ -149,8 +178,26 @@ class Population:
         session.update(_client=client, _account=account, _profile=profile, _up=0.0, _in=0.0,
                        _out=0.0, _caps=(limit[0] / 8, limit[1] / 8) if limit else (2.5e6, 2.5e6),
                        _rates=rates, _ends=t + self.rng.expovariate(1 / self.state.config.session_mean))
+        if client.account is not None:
+            session["_ends"] = 1e18  # a subscriber's device stays until a rule, a kick or a logout ends it
+        if client.kind == "ppp":
+            session["_iface"] = self.add_interface(str(account["name"]), session)
         client.session = session
         self.stats["logins"] += 1
+
+    def add_interface(self, user: str, session: dict) -> dict:
+        """The dynamic pppoe-in interface RouterOS makes for a PPPoE session, <pppoe-USER>."""
+        ifaces = self.state.menus[IFACES]
+        name, n = "<pppoe-%s>" % user, 0
+        while ifaces.by_name(name) is not None:  # a second session of the same user
+            n += 1
+            name = "<pppoe-%s-%d>" % (user, n)
+        iface = ifaces.add({"name": name, "type": "pppoe-in", "mtu": "1480", "actual-mtu": "1480",
+                            "dynamic": "true", "running": "true",
+                            "last-link-up-time": format_date(self.state.last_sync, self.state.config.version_tuple)},
+                           internal=True)
+        iface["_session"] = session
+        return iface
 
     # -- using and leaving -----------------------------------------------------
     def cuts(self, s: dict, t: float) -> list[tuple[float, str]]:
@@ -190,6 +237,11 @@ class Population:
         """Refresh the printed fields of an active entry."""
         s["uptime"] = format_duration(s["_up"])
         if s["_client"].kind == "ppp":
+            # The router's view: it receives (rx) what the client uploads.
+            iface = s["_iface"]
+            iface["rx-byte"], iface["tx-byte"] = str(int(s["_in"])), str(int(s["_out"]))
+            iface["rx-packet"], iface["tx-packet"] = str(int(s["_in"] / 900)), str(int(s["_out"] / 1200))
+            iface["_bps"] = (s["_rates"][0] * 8, s["_rates"][1] * 8)
             return
         s["bytes-in"], s["bytes-out"] = str(int(s["_in"])), str(int(s["_out"]))
         s["packets-in"], s["packets-out"] = str(int(s["_in"] / 900)), str(int(s["_out"] / 1200))
@@ -203,7 +255,8 @@ class Population:
         if client.session is not s:
             return
         client.session = None
-        client.next_try = 1e18 if client.once else self.when(t + self.rng.expovariate(1 / self.state.config.idle_mean))
+        idle = self.rng.uniform(*REDIAL) if client.account else self.rng.expovariate(1 / self.state.config.idle_mean)
+        client.next_try = 1e18 if client.once else self.when(t + idle)
         self.stats["logouts"] += 1
         if client.kind == "hotspot":
             account["_used"] = account.get("_used", 0.0) + s["_up"]
@@ -215,6 +268,10 @@ class Population:
             account["last-logged-out"] = format_date(t, self.state.config.version_tuple)
             account["last-caller-id"] = client.mac
             account["last-disconnect-reason"] = reason
+        iface = s.get("_iface")
+        if iface is not None and iface.get("_session") is s:
+            iface["_session"] = None
+            self.state.menus[IFACES].delete(iface)  # the dynamic interface goes with its session
         if not removed:
             s["_ended"] = True
             self.state.menus[PPP if client.kind == "ppp" else HS].delete(s)
@@ -222,3 +279,11 @@ class Population:
     def sessions(self) -> list[dict]:
         """Every live session of this router."""
         return [c.session for c in self.clients if c.session is not None]
+
+
+def _fixed(value: object) -> str | None:
+    """An account's fixed address (a PPP secret's remote-address, a hotspot user's address)."""
+    try:
+        return str(ipaddress.IPv4Address(str(value))) if value else None
+    except ValueError:
+        return None  # a pool name: the device keeps its pool address

@@ -119,11 +119,16 @@ class VirtualRouter:
         if downtime:
             await self._unlisten()
 
-    def login(self, user: str, kind: str = "hotspot") -> str | None:
-        """A device logs in with the named account now; returns why it was refused, or None."""
+    def login(self, user: str, kind: str = "hotspot", mac: str | None = None,
+              redial: bool = False) -> str | None:
+        """A device logs in with the named account now; returns why it was refused, or None.
+
+        kind is "hotspot" or "ppp"; mac is the device's MAC (checked against a secret's caller-id);
+        a redial device dials the same account again within seconds after any drop or refusal.
+        """
         with self.state.lock:
             self.state.sync(force=True)
-            return self.state.population.login_as(user, self.state.last_sync, kind)
+            return self.state.population.login_as(user, self.state.last_sync, kind, mac, redial)
 
     def snapshot(self) -> dict[str, Any]:
         """Name, ports, stats and faults as plain data."""

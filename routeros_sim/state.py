@@ -103,6 +103,8 @@ class RouterState:
                 for key in ("_rx", "_tx"):
                     iface[key] = 0.0
                 iface["link-downs"] = "0"
+            for queue in self.menus["/queue/simple"].items.values():
+                queue.update(_up=0.0, _down=0.0, bytes="0/0", packets="0/0")  # counters restart at boot
 
     # -- persistence -----------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
