@@ -1,0 +1,305 @@
+"""Customers: sign-up (race-free account numbers), edits recorded on the timeline, notes, status; scoped reads."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from sqlalchemy import Select, false, func, select, union
+from sqlalchemy.orm import selectinload
+
+from isp.extensions import db
+from isp.models import (
+    Customer,
+    CustomerEvent,
+    CustomerStatus,
+    Invoice,
+    LedgerAccount,
+    Payment,
+    Role,
+    Subscription,
+    SubscriptionState,
+    User,
+)
+from isp.services import audit, ledger, numbering, paging, validators
+from isp.services.errors import ServiceError
+from isp.sqlutil import chunked
+
+# (field, label, max length) of the free-text fields; phones, email and tags have their own checks.
+TEXT_FIELDS = (("name", "Name", 120), ("address", "Address", 255), ("national_id", "National ID", 64),
+               ("location", "Location", 255))
+LABELS = {"name": "name", "phone": "phone", "phone2": "second phone", "email": "email", "address": "address",
+          "national_id": "national ID", "location": "location", "tags": "tags", "notes": "notes", "reseller_id": "owner"}
+MAX_NOTES = 4000
+
+
+# -- who may do what ------------------------------------------------------------------------------------------
+
+def may_sell(user: User) -> bool:
+    """True if the user may sign up customers and give them services (staff, or a reseller allowed to)."""
+    return user.has_role("admin", "operator") or (user.has_role("reseller") and bool(user.can_sell_services))
+
+
+def scoped(stmt: Select, user: User) -> Select:
+    """Limit a customer query to what the user may see: a reseller only their own (none unless allowed to sell)."""
+    if user.has_role("reseller"):
+        if not user.can_sell_services:
+            return stmt.where(false())
+        stmt = stmt.where(Customer.reseller_id == user.id)
+    return stmt
+
+
+def get(user: User, customer_id: int) -> Customer | None:
+    """A customer the user may see, else None (the view answers 404)."""
+    return db.session.scalar(scoped(select(Customer).where(Customer.id == customer_id), user))
+
+
+# -- writing --------------------------------------------------------------------------------------------------
+
+def _owner(data: dict, actor: User, current: int | None) -> int | None:
+    """The reseller a customer belongs to: a reseller's own sign-ups are theirs; staff may pick any reseller."""
+    if actor.has_role("reseller"):
+        return actor.id
+    raw = data.get("reseller_id", current)
+    if raw in (None, "", 0, "0"):
+        return None
+    try:
+        reseller_id = int(raw)
+    except (TypeError, ValueError):
+        raise ServiceError("Choose a reseller from the list.", "reseller_id") from None
+    if reseller_id == current:
+        return current
+    reseller = db.session.get(User, reseller_id)
+    if reseller is None or reseller.role != Role.reseller or not reseller.can_sell_services:
+        raise ServiceError("That reseller is not allowed to sell services.", "reseller_id")
+    return reseller_id
+
+
+def clean(data: dict) -> dict:
+    """Check and normalise the customer's fields; raises ServiceError naming the field."""
+    out = {field: validators.text(data.get(field), field, size, required=field == "name", label=label)
+           for field, label, size in TEXT_FIELDS}
+    out["phone"] = validators.phone(data.get("phone"), "phone")
+    out["phone2"] = validators.phone(data.get("phone2"), "phone2")
+    out["email"] = validators.email(data.get("email"), "email")
+    out["tags"] = validators.tags(data.get("tags"), "tags")
+    out["notes"] = validators.text(data.get("notes"), "notes", MAX_NOTES, multiline=True)
+    return out
+
+
+def event(customer: Customer, kind: str, summary: str, actor: User | None, from_state: str = "",
+          to_state: str = "", subscription_id: int | None = None) -> CustomerEvent:
+    """Add one line to the customer's timeline."""
+    row = CustomerEvent(customer_id=customer.id, subscription_id=subscription_id, kind=kind, summary=summary,
+                        actor_id=actor.id if actor else None, from_state=from_state, to_state=to_state)
+    db.session.add(row)
+    return row
+
+
+def create(data: dict, actor: User) -> Customer:
+    """Sign up a customer: a fresh account number (race-free), a ledger account, a timeline line."""
+    if not may_sell(actor):
+        raise ServiceError("Your account may not sign up customers.")
+    values = clean(data)
+    reseller_id = _owner(data, actor, None)
+    account_no = numbering.account_numbers(1)[0]
+    customer = Customer(account_no=account_no, reseller_id=reseller_id, created_by_id=actor.id,
+                        status=CustomerStatus.active, **values)
+    db.session.add(customer)
+    db.session.flush()
+    ledger.customer_account(customer.id)
+    event(customer, "created", f"Customer {account_no} signed up.", actor)
+    audit.record(actor, "customer.create", f"customer:{customer.id}", account_no)
+    return customer
+
+
+def _shown(value: object) -> str:
+    text = str(value) if value not in (None, "") else "—"
+    return text if len(text) <= 80 else text[:80] + "…"
+
+
+def update(customer: Customer, data: dict, actor: User) -> list[str]:
+    """Save edits; each changed field becomes one timeline line ("phone: a → b"). Returns the lines."""
+    values = clean(data)
+    values["reseller_id"] = _owner(data, actor, customer.reseller_id)
+    lines: list[str] = []
+    for field, new in values.items():
+        old = getattr(customer, field)
+        if old == new:
+            continue
+        if field == "notes":
+            lines.append("notes edited")
+        elif field == "reseller_id":
+            names = {u.id: u.username for u in db.session.scalars(select(User).where(User.id.in_([i for i in (old, new) if i])))}
+            lines.append(f"owner: {names.get(old, 'operator')} → {names.get(new, 'operator')}")
+        else:
+            lines.append(f"{LABELS[field]}: {_shown(old)} → {_shown(new)}")
+        setattr(customer, field, new)
+    for line in lines:
+        event(customer, "updated", line, actor)
+    if lines:
+        audit.record(actor, "customer.update", f"customer:{customer.id}", ", ".join(line.split(":")[0] for line in lines))
+    db.session.flush()
+    return lines
+
+
+def add_note(customer: Customer, text: object, actor: User) -> CustomerEvent:
+    """Append a note to the customer's timeline."""
+    note = validators.text(text, "text", MAX_NOTES, required=True, label="The note", multiline=True)
+    row = event(customer, "note", note, actor)
+    db.session.flush()
+    return row
+
+
+def set_status(customer: Customer, status: str, actor: User, reason: str = "") -> None:
+    """Mark the customer active, suspended or closed (a closed customer has no live services)."""
+    try:
+        to = CustomerStatus(status)
+    except ValueError:
+        raise ServiceError("Choose active, suspended or closed.", "status") from None
+    reason = validators.text(reason, "reason", 200, label="Reason")
+    if to == customer.status:
+        return
+    if to == CustomerStatus.closed:
+        live = db.session.scalar(select(func.count()).select_from(Subscription).where(
+            Subscription.customer_id == customer.id, Subscription.state != SubscriptionState.terminated))
+        if live:
+            raise ServiceError(f"Terminate the customer's {live} service(s) before closing the account.", "status")
+    before = customer.status
+    customer.status = to
+    event(customer, "status", f"Account {to.value}" + (f": {reason}" if reason else "."), actor, before.value, to.value)
+    audit.record(actor, "customer.status", f"customer:{customer.id}", f"{before.value} → {to.value}")
+    db.session.flush()
+
+
+# -- search and lists -----------------------------------------------------------------------------------------
+
+def _like(text: str) -> str:
+    """A prefix LIKE pattern (the column's index reads it as a range), with the wildcards escaped."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+
+
+def _account_exact(q: str) -> str | None:
+    """'123', '000123' or 'isp-123' -> 'ISP-000123' (an exact, indexed match), else None."""
+    settings = numbering._settings()
+    rest = q.upper()
+    prefix = settings.account_prefix.upper()
+    if prefix and rest.startswith(prefix):
+        rest = rest[len(prefix):]
+    if not (rest.isascii() and rest.isdigit()) or not 0 < int(rest) < 10 ** settings.account_digits:
+        return None
+    return numbering.format_account(int(rest), settings)
+
+
+def matching_ids(q: str):
+    """Ids of customers whose account number, name, phone, email or a service username starts with `q`.
+
+    One SELECT per indexed column, combined with UNION: each part is a range on its own index, and the
+    union (the matches, not the table) is what the list joins to.
+    """
+    q = q.strip()[:100]
+    pattern = _like(q)
+    parts = [select(Customer.id).where(Customer.name.like(pattern, escape="!")),
+             select(Customer.id).where(Customer.account_no.like(pattern, escape="!")),
+             select(Subscription.customer_id).where(Subscription.username.like(pattern, escape="!"))]
+    if exact := _account_exact(q):
+        parts.append(select(Customer.id).where(Customer.account_no == exact))
+    phone = q.replace(" ", "").replace("-", "")
+    if phone.lstrip("+").isdigit() and len(phone) >= 2:
+        phone_pattern = _like(phone)
+        parts += [select(Customer.id).where(Customer.phone.like(phone_pattern, escape="!")),
+                  select(Customer.id).where(Customer.phone2.like(phone_pattern, escape="!"))]
+    if " " not in q:
+        parts.append(select(Customer.id).where(Customer.email.like(pattern, escape="!")))
+    return union(*parts).subquery("matches")
+
+
+FILTERS = ("q", "status", "plan_id", "router_id", "reseller_id", "debt")
+
+
+def list_query(user: User, filters: dict) -> Select:
+    """Customers newest first, scoped to the user, filtered in SQL; related rows load per page."""
+    stmt = scoped(select(Customer), user).order_by(Customer.id.desc())
+    q = (filters.get("q") or "").strip()
+    if q:
+        matches = matching_ids(q)
+        stmt = stmt.join(matches, matches.c.id == Customer.id)
+    if filters.get("status"):
+        stmt = stmt.where(Customer.status == CustomerStatus(filters["status"]))
+    if filters.get("reseller_id"):
+        stmt = stmt.where(Customer.reseller_id == int(filters["reseller_id"]))
+    # Through subscriptions as semi-joins: the database reads the (plan_id, id) / (router_id, id) index once.
+    for key, column in (("plan_id", Subscription.plan_id), ("router_id", Subscription.router_id)):
+        if filters.get(key):
+            stmt = stmt.where(Customer.id.in_(select(Subscription.customer_id).where(column == int(filters[key]))))
+    if filters.get("debt"):
+        stmt = stmt.where(Customer.id.in_(select(LedgerAccount.customer_id).where(LedgerAccount.balance < 0)))
+    return stmt
+
+
+def list_page(user: User, filters: dict, per_page: int) -> paging.IdPagination:
+    """One page of `list_query`: its ids off the indexes, then those rows."""
+    return paging.paginate(list_query(user, filters), Customer.id, per_page)
+
+
+def balances(customer_ids: Iterable[int]) -> dict[int, Decimal]:
+    """Cached ledger balance per customer, one IN query per 500 (no account yet: zero)."""
+    ids = list(customer_ids)
+    out = {i: Decimal("0.00") for i in ids}
+    for chunk in chunked(ids):
+        out.update(db.session.execute(select(LedgerAccount.customer_id, LedgerAccount.balance).where(
+            LedgerAccount.customer_id.in_(chunk))).tuples().all())
+    return out
+
+
+def service_counts(customer_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Per customer: how many services in each state, in one grouped query."""
+    ids = list(customer_ids)
+    out: dict[int, dict[str, int]] = {i: {} for i in ids}
+    for chunk in chunked(ids):
+        for customer_id, state, n in db.session.execute(
+                select(Subscription.customer_id, Subscription.state, func.count()).where(
+                    Subscription.customer_id.in_(chunk)).group_by(Subscription.customer_id, Subscription.state)):
+            out[customer_id][state.value] = n
+    return out
+
+
+def filter_choices(user: User) -> dict[str, list]:
+    """Options of the list filters (small tables): plans and routers; resellers for staff."""
+    from isp.services import routers, service_plans
+
+    resellers = [] if user.has_role("reseller") else list(db.session.scalars(
+        select(User).where(User.role == Role.reseller).order_by(User.username)))
+    return {"plans": service_plans.by_name(), "routers": [] if user.has_role("reseller") else routers.by_name(),
+            "resellers": resellers, "statuses": [s.value for s in CustomerStatus]}
+
+
+# -- the customer page ----------------------------------------------------------------------------------------
+
+def services_of(customer: Customer) -> list[Subscription]:
+    """The customer's services, live ones first, then newest."""
+    rows = db.session.scalars(select(Subscription).where(Subscription.customer_id == customer.id)
+                              .options(selectinload(Subscription.plan)).order_by(Subscription.id.desc()))
+    return sorted(rows, key=lambda s: s.state == SubscriptionState.terminated)
+
+
+def timeline_query(customer: Customer) -> Select:
+    """The customer's timeline, newest first (paginate it)."""
+    return select(CustomerEvent).where(CustomerEvent.customer_id == customer.id).order_by(CustomerEvent.id.desc())
+
+
+def statement_query(customer: Customer) -> Select:
+    """Ledger entries of the customer's account, newest first (paginate it)."""
+    account_id = select(LedgerAccount.id).where(LedgerAccount.customer_id == customer.id).scalar_subquery()
+    return ledger.entries_query(account_id)
+
+
+def invoices(customer: Customer, limit: int = 20) -> list[Invoice]:
+    """The customer's latest invoices and credit notes, newest first."""
+    return list(db.session.scalars(select(Invoice).where(Invoice.customer_id == customer.id)
+                                   .order_by(Invoice.id.desc()).limit(limit)))
+
+
+def payments(customer: Customer, limit: int = 20) -> list[Payment]:
+    """The customer's latest payments, newest first."""
+    return list(db.session.scalars(select(Payment).where(Payment.customer_id == customer.id)
+                                   .order_by(Payment.id.desc()).limit(limit)))
