@@ -118,8 +118,8 @@ def _shown(value: object) -> str:
 
 
 def update(customer: Customer, data: dict, actor: User) -> list[str]:
-    """Save edits; each changed field becomes one timeline line ("phone: a → b"). Returns the lines."""
-    values = clean(data)
+    """Save edits (fields left out keep their value); each changed field becomes one timeline line ("phone: a → b")."""
+    values = clean({**{field: getattr(customer, field) for field in LABELS if field != "reseller_id"}, **data})
     values["reseller_id"] = _owner(data, actor, customer.reseller_id)
     lines: list[str] = []
     for field, new in values.items():
