@@ -67,7 +67,25 @@ def transition(sub: Subscription, to: SubscriptionState, actor: User | None, rea
 
 
 def start(sub: Subscription, actor: User | None) -> None:
-    """A new (pending) service: bill its first period and activate it if the balance covers it.
+    """A new (pending) service: invoice and charge its first period, and activate it if the balance covers it.
 
-    (Filled in by the billing work: first invoice, charge, activation when paid.)
+    The period starts at `sub.started_at` (an imported or back-dated start) or now. With the balance >= 0 after
+    the charge the service is active until the period's end; otherwise it stays pending and the payment that
+    covers the invoice starts it (isp.services.billing.settle). Idempotent: the charge is keyed on the period.
     """
+    from isp.services import billing, periods
+
+    if sub.state != S.pending:
+        raise ServiceError(f"Only a pending service can be started; this one is {sub.state.value}.", field="state")
+    begin = periods.second(sub.started_at or utcnow())
+    invoice = billing.charge_period(sub, begin, actor)
+    sub.period_start = begin
+    if billing.balance_of(sub.customer_id) >= 0:
+        sub.started_at = sub.started_at or begin
+        sub.paid_until = periods.period_end(begin, sub.plan)
+        transition(sub, S.active, actor, "Service started" + (f": invoice {invoice.number} paid from the balance"
+                                                             if invoice else ""))
+    elif invoice is not None:
+        record(sub, "state", f"Awaiting payment of invoice {invoice.number}: the service starts when it is paid", actor,
+               S.pending.value, S.pending.value)
+        db.session.flush()

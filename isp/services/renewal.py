@@ -1,0 +1,271 @@
+"""The billing run, set-based: renew what is due, move the rest to grace, suspend where grace ran out.
+
+1. Renew: services active or in grace, past paid_until, auto-renew on, whose customer's balance covers the
+   price. Customers are taken a few thousand at a time; each unit locks their ledger accounts (UPDATE, the
+   same lock every posting takes), locks the due services, re-reads them, and allocates each customer's
+   balance to their due services oldest first in memory, so two services never spend the same money. Then
+   it writes with a handful of multi-row statements: invoices (numbers reserved in one counter bump and
+   assigned in order), ledger entries ("renewal:<service>:<period start>", unique), the cached balances,
+   the services' new periods and the timeline lines. A service several periods behind gets them all while
+   the money lasts (at most MAX_PERIODS per run).
+2. Grace: every other active service past paid_until (balance short, or auto-renew off): one UPDATE per
+   chunk sets grace_until = paid_until + grace days (the service's, else its plan's, else Settings') in SQL,
+   and one INSERT … SELECT writes the timeline lines.
+3. Suspend: services in grace whose grace_until passed: one UPDATE and one INSERT … SELECT per chunk, then
+   the router changes go out on `critical` with a kick (provisioning.sync_many). The 10-second tick
+   (isp.jobs.billing.suspend_due) runs only this step.
+
+Running twice, or in two processes at once, never bills twice: the second run finds the services locked,
+then no longer due; and the unique keys (invoice per service, period start and kind; ledger idem_key) stand
+behind the locks. `unit` wraps each chunk (the job passes isp.transaction.atomic: one commit per chunk,
+re-run on a deadlock); by default the chunks only flush and the caller commits.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from itertools import groupby
+from typing import TypeVar
+
+from sqlalchemy import case, func, insert, literal, null, select, update
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from isp.extensions import db
+from isp.models import (
+    CustomerEvent,
+    EntryKind,
+    Invoice,
+    InvoiceKind,
+    LedgerAccount,
+    LedgerEntry,
+    Priority,
+    ServicePlan,
+    Subscription,
+    SubscriptionState,
+)
+from isp.models.base import UTCDateTime
+from isp.services import billing, branding, numbering, periods, provisioning
+from isp.sqlutil import chunked
+from isp.units import with_currency
+
+T = TypeVar("T")
+S = SubscriptionState
+CHUNK = 2000        # customers (renewal) or services (grace, suspension) per unit of work
+MAX_PERIODS = 24    # periods one service may be renewed in one run (a clock that was down for a while)
+
+
+class add_days(FunctionElement):  # noqa: N801 - reads as SQL
+    """`moment + days` in SQL on both profiles (days: an integer expression)."""
+
+    type = UTCDateTime()
+    inherit_cache = True
+
+
+@compiles(add_days, "sqlite")
+def _add_days_sqlite(element: add_days, compiler: object, **kw: object) -> str:
+    moment, days = (compiler.process(c, **kw) for c in element.clauses)  # type: ignore[attr-defined]
+    # datetime() drops the fraction SQLAlchemy stores ("….000000"); put it back so comparisons stay textual.
+    return f"(datetime({moment}, '+' || ({days}) || ' days') || substr({moment}, 20))"
+
+
+@compiles(add_days, "mysql")
+@compiles(add_days, "mariadb")
+def _add_days_mysql(element: add_days, compiler: object, **kw: object) -> str:
+    moment, days = (compiler.process(c, **kw) for c in element.clauses)  # type: ignore[attr-defined]
+    return f"DATE_ADD({moment}, INTERVAL ({days}) DAY)"
+
+
+def _inline(work: Callable[[], T]) -> T:
+    return work()
+
+
+def run(now: datetime | None = None, unit: Callable[[Callable[[], int]], int] = _inline) -> dict[str, int]:
+    """Renew, move to grace, suspend; returns how many services each step changed."""
+    now = periods.second(now)
+    return {"renewed": renew(now, unit), "grace": to_grace(now, unit), "suspended": suspend(now, unit)}
+
+
+# -- 1. renewal ----------------------------------------------------------------------------------------------
+
+
+def _due(now: datetime) -> list:
+    """The due-for-renewal condition (active or grace, past paid_until, auto-renew on)."""
+    return [Subscription.state.in_((S.active, S.grace)), Subscription.paid_until <= now, Subscription.auto_renew.is_(True)]
+
+
+def renew(now: datetime, unit: Callable[[Callable[[], int]], int] = _inline) -> int:
+    """Renew every due service whose customer's balance covers it; returns the number of services renewed."""
+    now = periods.second(now)
+    customers = list(db.session.scalars(
+        select(Subscription.customer_id).join(ServicePlan, ServicePlan.id == Subscription.plan_id)
+        .outerjoin(LedgerAccount, LedgerAccount.customer_id == Subscription.customer_id)
+        .where(*_due(now), func.coalesce(LedgerAccount.balance, 0) >= ServicePlan.price)
+        .distinct().order_by(Subscription.customer_id)))
+    return sum(unit(lambda ids=ids: _renew_customers(ids, now)) for ids in chunked(customers, CHUNK))
+
+
+def _renew_customers(customer_ids: list[int], now: datetime) -> int:
+    """One unit: lock the customers' accounts and due services, allocate the balances, write set-based."""
+    for ids in chunked(customer_ids):
+        db.session.execute(update(LedgerAccount).where(LedgerAccount.customer_id.in_(ids))
+                           .values(lock_version=LedgerAccount.lock_version + 1), execution_options={"synchronize_session": False})
+    rows = []
+    for ids in chunked(customer_ids):
+        locked = list(db.session.scalars(select(Subscription.id).where(Subscription.customer_id.in_(ids), *_due(now))
+                                         .with_for_update()))
+        if locked:
+            rows += db.session.execute(
+                select(Subscription.id, Subscription.customer_id, Subscription.state, Subscription.paid_until,
+                       Subscription.state_changed_at, Subscription.fup_active, Subscription.kind, Subscription.username,
+                       ServicePlan.name, ServicePlan.price, ServicePlan.period_unit, ServicePlan.period_count,
+                       LedgerAccount.id.label("account_id"), LedgerAccount.balance)
+                .join(ServicePlan, ServicePlan.id == Subscription.plan_id)
+                .outerjoin(LedgerAccount, LedgerAccount.customer_id == Subscription.customer_id)
+                .where(Subscription.id.in_(locked))).all()
+    rows.sort(key=lambda r: (r.customer_id, r.paid_until, r.id))
+    docs, subs, balances, fup = [], [], [], []
+    for _customer, group in groupby(rows, key=lambda r: r.customer_id):
+        group = list(group)
+        balance = Decimal(group[0].balance or 0).quantize(periods.CENT)
+        for row in group:
+            price, start, end, count = Decimal(row.price).quantize(periods.CENT), row.paid_until, row.paid_until, 0
+            while end <= now and balance >= price and count < MAX_PERIODS:
+                start, end = end, periods.advance(end, row.period_unit, row.period_count)
+                if price > 0:
+                    balance -= price
+                    docs.append((row, start, end, price, balance))
+                count += 1
+            if count:
+                subs.append((row, start, end))
+                fup += [row.id] if row.fup_active else []
+        if group[0].account_id is not None and balance != group[0].balance:
+            balances.append({"id": group[0].account_id, "balance": balance})
+    if not subs:
+        return 0
+    numbers = _write_documents(docs, now)
+    _write_services(subs, numbers, now)
+    if balances:
+        db.session.execute(update(LedgerAccount), balances)
+    db.session.flush()
+    if fup:
+        provisioning.sync_many(fup, Priority.normal)  # a new period lifts the fair-use cap
+    return len(subs)
+
+
+def _write_documents(docs: list, now: datetime) -> dict[int, tuple[str, Decimal]]:
+    """Invoices and their ledger entries, a few statements for the lot; returns each service's last invoice."""
+    if not docs:
+        return {}
+    currency = branding.get().currency
+    numbers = numbering.document_numbers("invoice", now, len(docs))
+    invoices = [{"number": number, "kind": InvoiceKind.invoice, "customer_id": row.customer_id, "subscription_id": row.id,
+                 "corrects_id": None, "period_start": start, "period_end": end, "amount": price, "currency": currency,
+                 "issued_at": now, "created_by_id": None,
+                 "description": f"{row.name}, {row.kind.value} {row.username}: {start:%Y-%m-%d} to {end:%Y-%m-%d}"[:255]}
+                for number, (row, start, end, price, _after) in zip(numbers, docs, strict=True)]
+    db.session.execute(insert(Invoice), invoices)
+    ids = {}
+    for part in chunked(numbers):
+        ids.update(db.session.execute(select(Invoice.number, Invoice.id).where(Invoice.number.in_(part))).tuples().all())
+    db.session.execute(insert(LedgerEntry), [
+        {"account_id": row.account_id, "kind": EntryKind.charge, "amount": -price, "balance_after": after,
+         "memo": f"Invoice {number}: {inv['description']}"[:200], "batch_id": None, "invoice_id": ids[number],
+         "payment_id": None, "idem_key": f"renewal:{row.id}:{periods.key(start)}", "created_by_id": None, "created_at": now}
+        for number, inv, (row, start, _end, price, after) in zip(numbers, invoices, docs, strict=True)])
+    return {row.id: (number, price) for number, (row, *_rest, price, _after) in zip(numbers, docs, strict=True)}
+
+
+def _write_services(subs: list, numbers: dict[int, tuple[str, Decimal]], now: datetime) -> None:
+    """The services' new periods (active again if they were in grace) and one timeline line each."""
+    currency = branding.get().currency
+    db.session.execute(update(Subscription), [
+        {"id": row.id, "period_start": start, "paid_until": end, "state": S.active, "grace_until": None,
+         "state_changed_at": now if row.state != S.active else row.state_changed_at, "period_bytes": 0,
+         "fup_active": False, "updated_at": now} for row, start, end in subs])
+    lines = []
+    for row, _start, end in subs:
+        number, price = numbers.get(row.id, ("", Decimal("0.00")))
+        paid = f"invoice {number}, {with_currency(f'{price:,.2f}', currency)}; " if number else ""
+        lines.append({"customer_id": row.customer_id, "subscription_id": row.id, "actor_id": None, "at": now,
+                      "kind": "renewal" if row.state == S.active else "state", "from_state": row.state.value,
+                      "to_state": S.active.value, "summary": f"Renewed ({paid}paid until {end:%Y-%m-%d %H:%M} UTC)"})
+    db.session.execute(insert(CustomerEvent), lines)
+
+
+# -- 2. grace and 3. suspension --------------------------------------------------------------------------------
+
+
+def _move(now: datetime, frm: SubscriptionState, to: SubscriptionState, due: object, values: dict, summary: object) -> list[int]:
+    """One unit: lock a chunk of services in `frm` matching `due`, move them to `to`, write their timeline lines."""
+    ids = list(db.session.scalars(select(Subscription.id).where(Subscription.state == frm, due)
+                                  .order_by(Subscription.id).limit(CHUNK).with_for_update()))
+    if not ids:
+        return []
+    db.session.execute(update(Subscription).where(Subscription.id.in_(ids), Subscription.state == frm, due)
+                       .values(state=to, state_changed_at=now, updated_at=now, **values),
+                       execution_options={"synchronize_session": False})
+    moved = select(Subscription.customer_id, Subscription.id, literal("state"), literal(frm.value), literal(to.value), summary,
+                   null(), literal(now, UTCDateTime)).where(Subscription.id.in_(ids), Subscription.state == to,
+                                                            Subscription.state_changed_at == now)
+    db.session.execute(insert(CustomerEvent).from_select(
+        ["customer_id", "subscription_id", "kind", "from_state", "to_state", "summary", "actor_id", "at"], moved))
+    return list(db.session.scalars(select(Subscription.id).where(Subscription.id.in_(ids), Subscription.state == to,
+                                                                 Subscription.state_changed_at == now)))
+
+
+def _grace_chunk(now: datetime) -> int:
+    days = func.coalesce(Subscription.grace_days,
+                         select(ServicePlan.grace_days).where(ServicePlan.id == Subscription.plan_id).scalar_subquery(),
+                         branding.get().default_grace_days)
+    summary = case((Subscription.auto_renew.is_(True),
+                    literal("Not renewed: the balance does not cover the price; grace begins")),
+                   else_=literal("Period ended with auto-renew off; grace begins"))
+    return len(_move(now, S.active, S.grace, Subscription.paid_until <= now,
+                     {"grace_until": add_days(Subscription.paid_until, days)}, summary))
+
+
+def _suspend_chunk(now: datetime) -> int:
+    ids = _move(now, S.grace, S.suspended, Subscription.grace_until <= now, {},
+                literal("Grace ended without payment: suspended"))
+    if ids:
+        db.session.flush()
+        provisioning.sync_many(ids, Priority.critical, kick=True)
+        _notify_suspended(ids)
+    return len(ids)
+
+
+def _notify_suspended(ids: list[int]) -> None:
+    """A 'suspended' message per service, when the notifications outbox is installed."""
+    if billing.notifier() is None:
+        return
+    for sub in db.session.scalars(select(Subscription).where(Subscription.id.in_(ids))):
+        billing.notify("suspended", sub.customer, subscription=sub,
+                       dedupe_key=f"suspended:{sub.id}:{periods.key(sub.state_changed_at)}")
+
+
+def _loop(unit: Callable[[Callable[[], int]], int], chunk: Callable[[], int]) -> int:
+    total = 0
+    while moved := unit(chunk):
+        total += moved
+    return total
+
+
+def to_grace(now: datetime, unit: Callable[[Callable[[], int]], int] = _inline) -> int:
+    """Move every active service past paid_until to grace (those the renewal could not renew)."""
+    now = periods.second(now)
+    return _loop(unit, lambda: _grace_chunk(now))
+
+
+def suspend(now: datetime, unit: Callable[[Callable[[], int]], int] = _inline) -> int:
+    """Suspend every service whose grace ended, and queue the router changes with a kick on `critical`."""
+    now = periods.second(now)
+    return _loop(unit, lambda: _suspend_chunk(now))
+
+
+def due_moments(now: datetime, seconds: float) -> list[datetime]:
+    """The distinct moments grace ends in the next `seconds` (the tick books an extra run at each)."""
+    return sorted(set(db.session.scalars(select(Subscription.grace_until).where(
+        Subscription.state == S.grace, Subscription.grace_until > now,
+        Subscription.grace_until <= now + timedelta(seconds=seconds)).distinct().limit(100))))
