@@ -103,7 +103,7 @@ def usage_chart(days: list[tuple[date, int, int]], height: int = 60) -> dict:
     """Bars for an inline SVG: per day the download and upload heights (stacked), scaled to the busiest day."""
     peak = max((i + o for _, i, o in days), default=0)
     bars = []
-    for n, (day, down, up) in enumerate(days):
+    for n, (day, up, down) in enumerate(days):  # bytes_in is what the subscriber sent (upload)
         total = down + up
         h = round(height * total / peak, 1) if peak else 0
         h_up = round(h * up / total, 1) if total else 0

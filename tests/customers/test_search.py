@@ -1,0 +1,100 @@
+"""The customer list: search as you type on every indexed field, filters, id-first paging, the htmx block."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from isp.extensions import db
+from isp.models import EntryKind, User
+from isp.services import customers, ledger
+
+
+@pytest.fixture
+def people(app, staff, make_seller, make_router, make_service_plan, make_customer, make_service):
+    """Five customers with distinct fields, services on two plans and routers, one in debt, one of a reseller."""
+    r1, r2 = make_router(), make_router()
+    gold, basic = make_service_plan([r1.id], price="0", name="Gold"), make_service_plan([r2.id], price="0", name="Basic")
+    seller = make_seller()
+    out = {
+        "jane": make_customer(staff.id, name="Jane Wanjiru", phone="+254 711 000 111", email="jane@example.com"),
+        "john": make_customer(staff.id, name="John Otieno", phone="0722 333 444", phone2="0733 555 666", email="jo@mail.net"),
+        "acme": make_customer(staff.id, name="Acme Ltd", email="it@acme.co"),
+        "mary": make_customer(seller.id, name="Mary Akinyi"),
+        "pct": make_customer(staff.id, name="100% Fiber_Shop"),
+    }
+    make_service(out["jane"].id, gold.id, staff.id, username="jwanjiru")
+    make_service(out["john"].id, basic.id, staff.id, username="otieno-home")
+    with app.app_context():
+        account = ledger.customer_account(out["acme"].id)
+        ledger.post(account, EntryKind.adjustment, Decimal("-40.00"), "old debt", allow_overdraft=True)
+        customers.set_status(db.session.get(customers.Customer, out["pct"].id), "suspended", db.session.get(User, staff.id))
+        db.session.commit()
+    return {**out, "gold": gold, "basic": basic, "r1": r1, "r2": r2, "seller": seller, "staff": staff}
+
+
+def _names(app, user_id: int, **filters) -> list[str]:
+    with app.app_context():
+        page = customers.list_page(db.session.get(User, user_id), {k: str(v) for k, v in filters.items()}, 50)
+        return [c.name for c in page.items]
+
+
+@pytest.mark.parametrize("q,expected", [
+    ("jane", ["Jane Wanjiru"]), ("JO", ["John Otieno"]), ("Acme", ["Acme Ltd"]),             # name prefix, any case
+    ("+254711", ["Jane Wanjiru"]), ("0722 333", ["John Otieno"]), ("0733", ["John Otieno"]),  # phone, second phone
+    ("it@acme", ["Acme Ltd"]), ("jo@", ["John Otieno"]),                                     # email
+    ("jwan", ["Jane Wanjiru"]), ("otieno-h", ["John Otieno"]),                               # service username
+    ("ISP-000002", ["John Otieno"]), ("2", ["John Otieno"]), ("000003", ["Acme Ltd"]), ("isp-3", ["Acme Ltd"]),  # account
+    ("100%", ["100% Fiber_Shop"]), ("1_0", []), ("%", []), ("zzz", []),                     # wildcards are literal
+])
+def test_search_by_each_field(app, people, q, expected):
+    assert _names(app, people["staff"].id, q=q) == expected
+
+
+def test_filters(app, people):
+    staff = people["staff"].id
+    assert _names(app, staff, plan_id=people["gold"].id) == ["Jane Wanjiru"]
+    assert _names(app, staff, router_id=people["r2"].id) == ["John Otieno"]
+    assert _names(app, staff, debt=1) == ["Acme Ltd"]
+    assert _names(app, staff, status="suspended") == ["100% Fiber_Shop"]
+    assert _names(app, staff, reseller_id=people["seller"].id) == ["Mary Akinyi"]
+    assert _names(app, staff, q="j", plan_id=people["basic"].id) == ["John Otieno"]
+    assert _names(app, staff, q="jane", status="suspended") == []
+
+
+def test_a_reseller_searches_only_their_own(app, people):
+    assert _names(app, people["seller"].id) == ["Mary Akinyi"]
+    assert _names(app, people["seller"].id, q="jane") == []
+
+
+def test_list_page_shows_columns_and_answers_htmx_with_the_block(app, client, auth, people):
+    auth.login(people["staff"].username)
+    page = client.get("/customers/?q=john").get_data(as_text=True)
+    assert "<html" in page and "John Otieno" in page and "Jane Wanjiru" not in page
+    assert "ISP-000002" in page and "0722333444" in page and "1 active" in page
+    block = client.get("/customers/?q=acme", headers={"HX-Request": "true"})
+    text = block.get_data(as_text=True)
+    assert "HX-Request" in block.headers["Vary"] and "<html" not in text and "Acme Ltd" in text
+    assert "-40.00" in text  # the balance column
+    assert "No customer matches" in client.get("/customers/?q=nobody").get_data(as_text=True)
+
+
+def test_bad_filter_values_are_ignored_not_errors(app, client, auth, people):
+    auth.login(people["staff"].username)
+    for query in ("plan_id=abc", "router_id=99999999999", "status=weird", "page=-3", "page=999999999999", "debt=maybe"):
+        assert client.get(f"/customers/?{query}").status_code == 200
+
+
+def test_paging_is_newest_first_fifty_a_page(app, staff, make_customer):
+    with app.app_context():
+        actor = db.session.get(User, staff.id)
+        for n in range(55):
+            customers.create({"name": f"Bulk {n:02d}"}, actor)
+        db.session.commit()
+    with app.test_request_context("/customers/?page=2"):
+        second = customers.list_page(db.session.get(User, staff.id), {}, 50)
+        assert [c.name for c in second.items] == [f"Bulk {n:02d}" for n in range(4, -1, -1)]
+        assert second.total == 55 and second.pages == 2
+    with app.test_request_context("/customers/"):
+        first = customers.list_page(db.session.get(User, staff.id), {"q": "bulk"}, 50)
+        assert len(first.items) == 50 and first.items[0].name == "Bulk 54"
