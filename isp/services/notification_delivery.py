@@ -156,3 +156,9 @@ def customers_of(rows: list[Notification]) -> dict[int, Customer]:
     """The customers of a page of messages (one query)."""
     ids = {r.customer_id for r in rows if r.customer_id}
     return {c.id: c for c in db.session.scalars(select(Customer).where(Customer.id.in_(ids)))} if ids else {}
+
+
+def recent_tests(limit: int = 5) -> list[Notification]:
+    """The latest test messages sent from Settings, newest first."""
+    return list(db.session.scalars(select(Notification).where(Notification.event == mt.TEST_EVENT)
+                                   .order_by(Notification.id.desc()).limit(limit)))
