@@ -1,10 +1,13 @@
 """Idempotent router operations: "ensure X has these attributes", "ensure removed", "kick".
 
-Each takes a librouteros Api and the command payload and returns a small dict.
-Running one twice leaves the router exactly as running it once.
+Each takes a librouteros Api and the command payload and returns a small dict (never a value that was
+sent: results are stored, and a payload may hold a password). Running one twice leaves the router exactly
+as running it once. Operation names are `<MENUS key>.<verb>`: the worker pipelines a chunk of one `.ensure`
+through `MENUS[key]` by name, so an item keyed otherwise (an address-list entry) has a `.put` instead.
 """
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -14,10 +17,26 @@ MENUS = {
     "hotspot_user": "/ip/hotspot/user",
     "hotspot_profile": "/ip/hotspot/user/profile",
     "hotspot_active": "/ip/hotspot/active",
+    "ppp_secret": "/ppp/secret",
+    "ppp_profile": "/ppp/profile",
+    "ppp_active": "/ppp/active",
+    "queue": "/queue/simple",
+    "address_list": "/ip/firewall/address-list",
 }
+# The field naming the user of a live session, per active menu.
+SESSION_USER = {"hotspot_active": "user", "ppp_active": "name"}
 # Read-only fields the router computes; never compared or sent.
 READ_ONLY = {".id", "uptime", "bytes-in", "bytes-out", "packets-in", "packets-out", "last-logged-out", "dynamic",
-             "default", "rate", "bytes", "invalid"}
+             "default", "rate", "bytes", "invalid", "packets", "packet-rate", "last-caller-id",
+             "last-disconnect-reason", "creation-time"}
+# A subscriber's simple queue ends its comment with the plan it follows ("… plan 7", "… plan 7 fup"), so one
+# command per router can re-apply a plan's limits to all its queues; "restricted" queues keep their own.
+PLAN_MARK = re.compile(r" plan ([0-9]+)(?: (fup|restricted))?\Z")
+
+
+def plan_mark(plan_id: int, variant: str = "") -> str:
+    """The comment suffix marking a queue as following plan `plan_id` ("", "fup" or "restricted")."""
+    return f" plan {plan_id}" + (f" {variant}" if variant else "")
 
 
 def _norm(value: object) -> str:
@@ -28,6 +47,14 @@ def _norm(value: object) -> str:
     return {"yes": "true", "no": "false"}.get(text, text)
 
 
+def _wire(value: object) -> str:
+    """A value as sent: Python booleans as yes/no, anything else as its text (a choice such as only-one=yes
+    must go as written; only the comparison treats yes and true alike)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
 def _find(api: Api, menu: str, key: str, value: str) -> list[dict]:
     """Rows of a menu whose `key` equals `value` (server-side query)."""
     return list(api.rawCmd(f"{menu}/print", f"?={key}={value}"))
@@ -35,20 +62,27 @@ def _find(api: Api, menu: str, key: str, value: str) -> list[dict]:
 
 def differences(row: dict, attrs: dict, fields: tuple[str, ...] | None = None) -> dict:
     """The attributes (of `fields`, or all) whose value on the router differs from what we want, as we would set them."""
-    wanted = {k: _norm(v) for k, v in attrs.items() if k not in READ_ONLY and (fields is None or k in fields)}
-    return {k: v for k, v in wanted.items() if _norm(row.get(k, "")) != v}
+    wanted = {k: v for k, v in attrs.items() if k not in READ_ONLY and (fields is None or k in fields)}
+    return {k: _wire(v) for k, v in wanted.items() if _norm(row.get(k, "")) != _norm(v)}
 
 
-def ensure(api: Api, menu: str, attrs: dict, key: str = "name") -> dict:
-    """Create the item, or set only the attributes that differ."""
-    attrs = {k: _norm(v) for k, v in attrs.items() if k not in READ_ONLY}
+def _add(api: Api, menu: str, attrs: dict) -> dict:
+    """Add an item; empty values are left out (they are the defaults, and a router may refuse an empty address)."""
+    new_id = None
+    for reply in api(f"{menu}/add", **{k: v for k, v in attrs.items() if v != ""}):
+        new_id = reply.get("ret", new_id)
+    return {"action": "added", "id": new_id}
+
+
+def ensure(api: Api, menu: str, attrs: dict, key: str = "name", create_only: bool = False) -> dict:
+    """Create the item, or set only the attributes that differ (`create_only`: leave an existing one as it is)."""
+    attrs = {k: _wire(v) for k, v in attrs.items() if k not in READ_ONLY}
     rows = _find(api, menu, key, attrs[key])
     if not rows:
-        new_id = None
-        for reply in api(f"{menu}/add", **attrs):
-            new_id = reply.get("ret", new_id)
-        return {"action": "added", "id": new_id}
+        return _add(api, menu, attrs)
     row = rows[0]
+    if create_only:
+        return {"action": "present", "id": row[".id"]}
     diff = differences(row, attrs)
     for extra in rows[1:]:  # a duplicate made outside the panel: keep one
         tuple(api(f"{menu}/remove", **{".id": extra[".id"]}))
@@ -102,12 +136,94 @@ def test_connection(api: Api, payload: dict) -> dict:
     }
 
 
+def _entries(api: Api, list_name: str | None = None, address: str | None = None, comment: str | None = None) -> list[dict]:
+    """Static (not dynamic) address-list entries matching every criterion given."""
+    words = [f"?={k}={v}" for k, v in (("list", list_name), ("address", address), ("comment", comment)) if v is not None]
+    rows = api.rawCmd(f"{MENUS['address_list']}/print", *words)
+    return [r for r in rows if _norm(r.get("dynamic", "false")) != "true"]
+
+
+def put_entry(api: Api, attrs: dict) -> dict:
+    """Ensure the address-list entry (list, address) exists with these attributes; its key is the pair."""
+    attrs = {k: _wire(v) for k, v in attrs.items() if k not in READ_ONLY}
+    rows = _entries(api, attrs["list"], attrs["address"])
+    if not rows:
+        return _add(api, MENUS["address_list"], attrs)
+    for extra in rows[1:]:
+        tuple(api(f"{MENUS['address_list']}/remove", **{".id": extra[".id"]}))
+    diff = differences(rows[0], attrs)
+    if diff:
+        tuple(api(f"{MENUS['address_list']}/set", **{".id": rows[0][".id"], **diff}))
+        return {"action": "updated", "id": rows[0][".id"], "changed": sorted(diff)}
+    return {"action": "unchanged", "id": rows[0][".id"]}
+
+
+def remove_entry(api: Api, payload: dict) -> dict:
+    """Remove the static entries of (list, address), if present."""
+    rows = _entries(api, payload["list"], payload["address"])
+    if rows:
+        tuple(api(f"{MENUS['address_list']}/remove", **{".id": ",".join(r[".id"] for r in rows)}))
+    return {"action": "removed" if rows else "absent", "count": len(rows)}
+
+
+def own_entries(api: Api, payload: dict) -> dict:
+    """Make the entries carrying one owner's comment exactly `entries`: put each, remove the others.
+
+    A subscriber's entries are found by their comment, so a new static IP, a move between the active and
+    suspended lists, or a removal needs no memory of what was there before.
+    """
+    wanted = {(e["list"], e["address"]) for e in payload["entries"]}
+    for entry in payload["entries"]:
+        put_entry(api, {**entry, "comment": payload["comment"]})
+    stale = [r for r in _entries(api, comment=payload["comment"]) if (r.get("list"), r.get("address")) not in wanted]
+    if stale:
+        tuple(api(f"{MENUS['address_list']}/remove", **{".id": ",".join(r[".id"] for r in stale)}))
+    return {"action": "owned", "entries": len(wanted), "removed": len(stale)}
+
+
+def retune_queues(api: Api, payload: dict) -> dict:
+    """Re-apply a plan's limits to every simple queue marked with it (one read, a set per queue that differs).
+
+    `limits` maps the mark's variant ("" or "fup") to queue attributes; "restricted" queues are left alone.
+    """
+    plan, limits, changed = str(payload["plan_id"]), payload["limits"], 0
+    fields = sorted({k for attrs in limits.values() for k in attrs})
+    for row in api.rawCmd(f"{MENUS['queue']}/print", "=.proplist=" + ",".join([".id", "comment", *fields])):
+        mark = PLAN_MARK.search(str(row.get("comment", "")))
+        if mark is None or mark.group(1) != plan or (mark.group(2) or "") not in limits:
+            continue
+        diff = differences(row, limits[mark.group(2) or ""])
+        if diff:
+            tuple(api(f"{MENUS['queue']}/set", **{".id": row[".id"], **diff}))
+            changed += 1
+    return {"action": "retuned", "changed": changed}
+
+
 def _ensure_op(kind: str, key: str = "name") -> Callable:
-    return lambda api, payload: ensure(api, MENUS[kind], payload["attrs"], key)
+    return lambda api, payload: ensure(api, MENUS[kind], payload["attrs"], key, bool(payload.get("create_only")))
 
 
 def _remove_op(kind: str, key: str = "name") -> Callable:
     return lambda api, payload: remove(api, MENUS[kind], payload["name"], key)
+
+
+def _kick_op(kind: str) -> Callable:
+    return lambda api, payload: kick(api, MENUS[kind], SESSION_USER[kind], payload["name"])
+
+
+def apply(api: Api, payload: dict) -> dict:
+    """Run an ordered list of steps `[[operation, payload], …]` as one command (a subscription's or a plan's
+    whole desired state on one router): pending changes collapse into it, the latest state winning.
+
+    A trap stops the list and the command is retried as a whole; every step is idempotent.
+    """
+    results = []
+    for operation, step in payload["steps"]:
+        if operation in COMPOSITE or operation in PROBES:
+            raise ValueError(f"{operation!r} cannot be a step")
+        result = run(api, operation, step)
+        results.append({"op": operation, **{k: v for k, v in result.items() if k in ("action", "count", "changed")}})
+    return {"action": "applied", "steps": results}
 
 
 OPERATIONS: dict[str, Callable[[Api, dict], dict]] = {
@@ -117,7 +233,23 @@ OPERATIONS: dict[str, Callable[[Api, dict], dict]] = {
     "hotspot_user.retire": retire,
     "hotspot_profile.ensure": _ensure_op("hotspot_profile"),
     "hotspot_profile.remove": _remove_op("hotspot_profile"),
+    "hotspot_active.kick": _kick_op("hotspot_active"),
+    "ppp_secret.ensure": _ensure_op("ppp_secret"),
+    "ppp_secret.remove": _remove_op("ppp_secret"),
+    "ppp_profile.ensure": _ensure_op("ppp_profile"),
+    "ppp_profile.remove": _remove_op("ppp_profile"),
+    "ppp_active.kick": _kick_op("ppp_active"),
+    "queue.ensure": _ensure_op("queue"),
+    "queue.remove": _remove_op("queue"),
+    "queue.retune": retune_queues,
+    "address_list.put": lambda api, payload: put_entry(api, payload["attrs"]),
+    "address_list.remove": remove_entry,
+    "address_list.own": own_entries,
+    "service.apply": apply,  # one subscription on one router
+    "plan.apply": apply,     # one service plan's profiles (or queue limits) on one router
 }
+# Operations made of steps: never nested.
+COMPOSITE = frozenset({"service.apply", "plan.apply"})
 
 # Operator probes: they run even when the circuit is open, and answer once (never retried or dead-lettered).
 PROBES = frozenset({"router.test"})

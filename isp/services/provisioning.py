@@ -1,15 +1,77 @@
 """Where a subscription lives: one interface, a back end per router mode.
 
-`api` routers hold the users themselves (PPP secrets, hotspot users, simple queues and address lists, all
-through the outbox); `radius` routers ask FreeRADIUS (the RADIUS capability adds that back end). Callers
-(subscriptions, lifecycle, billing) never know which: they say what state a subscription is in, and this
-module queues what its router must hold.
+Callers (subscriptions, lifecycle, billing, reconcile) never know where users are stored: they say what state a
+subscription is in (`sync`, `sync_many`, `place`), where it no longer lives (`unplace`), that its sessions must
+end (`kick`) or that a plan changed (`push_plan`), and the back end chosen by `router.mode` queues what the
+router must hold. A back end is any object with `place`, `unplace`, `kick` and `push_plan` (the `Backend`
+protocol) registered in `BACKENDS` under its `RouterMode`:
 
-(Interface fixed; the api back end is being filled in by the router work.)
+- `api` (`isp/services/provisioning_api.py`): the router holds the users (PPP secrets, hotspot users, simple
+  queues and address lists), one `service.apply` outbox command per subscription per router.
+- `radius`: nothing on the router. Until the FreeRADIUS capability registers its back end (writing radcheck /
+  radreply rows and sending CoA / disconnects), `NoBackend` answers and nothing is queued.
+
+States: pending/terminated → absent (and kicked); active/grace → enabled on the plan's profile (its FUP variant
+when `fup_active`); suspended → Settings `suspend_mode`: "disable" (disabled, static IP listed in
+`isp-suspended` instead of `isp-active`, queue disabled, kicked) or "restrict" (the `isp-suspended` profile,
+ensured in the same command; static IP in `isp-suspended`, queue at the restricted rate).
 """
 from __future__ import annotations
 
-from isp.models import Priority, Router, ServiceKind, ServicePlan, Subscription
+from collections import defaultdict
+from typing import Protocol
+
+from sqlalchemy import select
+
+from isp.extensions import db
+from isp.models import Priority, Router, RouterMode, ServiceKind, ServicePlan, Subscription, SubscriptionState
+from isp.services.provisioning_api import ApiBackend
+from isp.sqlutil import chunked
+
+
+class Backend(Protocol):
+    """What a router mode does with subscriptions."""
+
+    def place(self, router: Router, subs: list[Subscription], priority: Priority, kick: bool) -> int:
+        """Queue the current state of `subs` (all on `router`); returns the commands queued."""
+
+    def unplace(self, router: Router, kind: ServiceKind, username: str, static_ip: str | None, priority: Priority) -> None:
+        """Queue the removal of everything one subscription put on `router`, and a kick."""
+
+    def kick(self, sub: Subscription) -> None:
+        """Queue the end of the subscription's live sessions."""
+
+    def push_plan(self, plan: ServicePlan, router: Router) -> int:
+        """Queue the plan's profiles (or queue limits) on `router`; returns the commands queued."""
+
+
+class NoBackend:
+    """A mode whose back end is not installed: nothing is queued."""
+
+    def place(self, router: Router, subs: list[Subscription], priority: Priority, kick: bool) -> int:
+        """Nothing to queue."""
+        return 0
+
+    def unplace(self, router: Router, kind: ServiceKind, username: str, static_ip: str | None, priority: Priority) -> None:
+        """Nothing to remove."""
+
+    def kick(self, sub: Subscription) -> None:
+        """Nothing to kick."""
+
+    def push_plan(self, plan: ServicePlan, router: Router) -> int:
+        """Nothing to push."""
+        return 0
+
+
+BACKENDS: dict[RouterMode, Backend] = {RouterMode.api: ApiBackend(), RouterMode.radius: NoBackend()}
+
+
+def backend(router: Router) -> Backend:
+    """The back end serving `router`'s mode."""
+    return BACKENDS.get(router.mode, NoBackend())
+
+
+# -- the interface ----------------------------------------------------------------------------------------------
 
 
 def sync(sub: Subscription, priority: Priority = Priority.high, kick: bool = False) -> None:
@@ -20,22 +82,46 @@ def sync(sub: Subscription, priority: Priority = Priority.high, kick: bool = Fal
     `isp-suspended`; "restrict": the `isp-suspended` profile / address list). `kick=True` also disconnects
     the live sessions, after the change, in the same command.
     """
+    backend(sub.router).place(sub.router, [sub], priority, kick)
+
+
+def place(subs: list[Subscription], priority: Priority, kick: bool = False) -> int:
+    """`sync` for subscriptions already loaded (reconcile, the billing run): grouped by router, one call each."""
+    by_router: dict[int, list[Subscription]] = defaultdict(list)
+    for sub in subs:
+        by_router[sub.router_id].append(sub)
+    return sum(backend(group[0].router).place(group[0].router, group, priority, kick) for group in by_router.values())
 
 
 def sync_many(sub_ids: list[int], priority: Priority = Priority.critical, kick: bool = False) -> int:
     """`sync` for many subscriptions at once (the billing run): set-based, one bulk queue per router."""
-    return 0
+    subs: list[Subscription] = []
+    for part in chunked(sorted(set(sub_ids))):
+        # Plan, router and customer come joined in (the relationships are lazy="joined"): one query per 500.
+        subs.extend(db.session.scalars(select(Subscription).where(Subscription.id.in_(part))).unique())
+    return place(subs, priority, kick)
 
 
 def unplace(router: Router, kind: ServiceKind, username: str, static_ip: str | None,
             priority: Priority = Priority.high) -> None:
     """Remove everything a subscription put on `router` (router move, username change, termination) and kick it."""
+    backend(router).unplace(router, kind, username, static_ip, priority)
 
 
 def kick(sub: Subscription) -> None:
     """Disconnect the subscription's live sessions now, on `critical`."""
+    backend(sub.router).kick(sub)
 
 
 def push_plan(plan: ServicePlan, routers: list[Router] | None = None) -> int:
-    """Ensure the plan's profile (and FUP variant) on each of its routers: one command per router, not per user."""
-    return 0
+    """Ensure the plan's profile (and FUP variant) on each of its routers: one command per router, not per user.
+
+    By default: the routers it is sold on and those its subscribers live on.
+    """
+    if routers is None:
+        routers = list(plan.routers)
+        live = (Subscription.plan_id == plan.id, Subscription.state != SubscriptionState.terminated)
+        elsewhere = set(db.session.scalars(select(Subscription.router_id).where(*live).distinct())) - {r.id for r in routers}
+        if elsewhere:  # subscribers kept on a router the plan is no longer sold on still need its profile
+            routers += list(db.session.scalars(select(Router).where(Router.id.in_(sorted(elsewhere)))))
+    return sum(backend(router).push_plan(plan, router) for router in routers)
