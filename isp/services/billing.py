@@ -318,7 +318,7 @@ def agent_side(payment: Payment, customer: Customer, agent: User) -> None:
 # -- the names the rest of the house calls (the work lives in renewal and proration) ----------------------------
 
 
-def run(now: datetime | None = None, unit: Callable[[Callable[[], int]], int] | None = None) -> dict[str, int]:
+def run(now: datetime | None = None, unit: Callable | None = None) -> dict[str, int]:
     """The billing run over every due service: {renewed, grace, suspended} (see isp.services.renewal)."""
     from isp.services import renewal
 

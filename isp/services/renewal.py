@@ -81,7 +81,7 @@ def _inline(work: Callable[[], T]) -> T:
     return work()
 
 
-def run(now: datetime | None = None, unit: Callable[[Callable[[], int]], int] = _inline) -> dict[str, int]:
+def run(now: datetime | None = None, unit: Callable = _inline) -> dict[str, int]:
     """Renew, move to grace, suspend; returns how many services each step changed."""
     now = periods.second(now)
     return {"renewed": renew(now, unit), "grace": to_grace(now, unit), "suspended": suspend(now, unit)}
@@ -95,7 +95,7 @@ def _due(now: datetime) -> list:
     return [Subscription.state.in_((S.active, S.grace)), Subscription.paid_until <= now, Subscription.auto_renew.is_(True)]
 
 
-def renew(now: datetime, unit: Callable[[Callable[[], int]], int] = _inline) -> int:
+def renew(now: datetime, unit: Callable = _inline) -> int:
     """Renew every due service whose customer's balance covers it; returns the number of services renewed."""
     now = periods.second(now)
     customers = list(db.session.scalars(
@@ -197,43 +197,53 @@ def _write_services(subs: list, numbers: dict[int, tuple[str, Decimal]], now: da
 # -- 2. grace and 3. suspension --------------------------------------------------------------------------------
 
 
-def _move(now: datetime, frm: SubscriptionState, to: SubscriptionState, due: object, values: dict, summary: object) -> list[int]:
-    """One unit: lock a chunk of services in `frm` matching `due`, move them to `to`, write their timeline lines."""
-    ids = list(db.session.scalars(select(Subscription.id).where(Subscription.state == frm, due)
-                                  .order_by(Subscription.id).limit(CHUNK).with_for_update()))
+def _move(now: datetime, frm: SubscriptionState, to: SubscriptionState, due: object, values: dict,
+          summary: object) -> tuple[int, list[int]]:
+    """One unit: lock a chunk of services in `frm` matching `due`, move them to `to`, write their timeline lines.
+
+    Returns (candidates seen, ids moved). The candidates are read, then locked with a no-op UPDATE (row locks on
+    MariaDB, the write lock on SQLite), then read again: what another process moved meanwhile drops out, so
+    the timeline lines and the router changes are exactly this unit's.
+    """
+    candidates = list(db.session.scalars(select(Subscription.id).where(Subscription.state == frm, due)
+                                         .order_by(Subscription.id).limit(CHUNK)))
+    if not candidates:
+        return 0, []
+    db.session.execute(update(Subscription).where(Subscription.id.in_(candidates)).values(updated_at=Subscription.updated_at),
+                       execution_options={"synchronize_session": False})
+    ids = list(db.session.scalars(select(Subscription.id).where(Subscription.id.in_(candidates), Subscription.state == frm, due)))
     if not ids:
-        return []
-    db.session.execute(update(Subscription).where(Subscription.id.in_(ids), Subscription.state == frm, due)
+        return len(candidates), []
+    db.session.execute(update(Subscription).where(Subscription.id.in_(ids))
                        .values(state=to, state_changed_at=now, updated_at=now, **values),
                        execution_options={"synchronize_session": False})
     moved = select(Subscription.customer_id, Subscription.id, literal("state"), literal(frm.value), literal(to.value), summary,
-                   null(), literal(now, UTCDateTime)).where(Subscription.id.in_(ids), Subscription.state == to,
-                                                            Subscription.state_changed_at == now)
+                   null(), literal(now, UTCDateTime)).where(Subscription.id.in_(ids))
     db.session.execute(insert(CustomerEvent).from_select(
         ["customer_id", "subscription_id", "kind", "from_state", "to_state", "summary", "actor_id", "at"], moved))
-    return list(db.session.scalars(select(Subscription.id).where(Subscription.id.in_(ids), Subscription.state == to,
-                                                                 Subscription.state_changed_at == now)))
+    return len(candidates), ids
 
 
-def _grace_chunk(now: datetime) -> int:
+def _grace_chunk(now: datetime) -> tuple[int, int]:
     days = func.coalesce(Subscription.grace_days,
                          select(ServicePlan.grace_days).where(ServicePlan.id == Subscription.plan_id).scalar_subquery(),
                          branding.get().default_grace_days)
     summary = case((Subscription.auto_renew.is_(True),
                     literal("Not renewed: the balance does not cover the price; grace begins")),
                    else_=literal("Period ended with auto-renew off; grace begins"))
-    return len(_move(now, S.active, S.grace, Subscription.paid_until <= now,
-                     {"grace_until": add_days(Subscription.paid_until, days)}, summary))
+    seen, ids = _move(now, S.active, S.grace, Subscription.paid_until <= now,
+                      {"grace_until": add_days(Subscription.paid_until, days)}, summary)
+    return seen, len(ids)
 
 
-def _suspend_chunk(now: datetime) -> int:
-    ids = _move(now, S.grace, S.suspended, Subscription.grace_until <= now, {},
+def _suspend_chunk(now: datetime) -> tuple[int, int]:
+    seen, ids = _move(now, S.grace, S.suspended, Subscription.grace_until <= now, {},
                 literal("Grace ended without payment: suspended"))
     if ids:
         db.session.flush()
         provisioning.sync_many(ids, Priority.critical, kick=True)
         _notify_suspended(ids)
-    return len(ids)
+    return seen, len(ids)
 
 
 def _notify_suspended(ids: list[int]) -> None:
@@ -245,20 +255,23 @@ def _notify_suspended(ids: list[int]) -> None:
                        dedupe_key=f"suspended:{sub.id}:{periods.key(sub.state_changed_at)}")
 
 
-def _loop(unit: Callable[[Callable[[], int]], int], chunk: Callable[[], int]) -> int:
+def _loop(unit: Callable, chunk: Callable[[], tuple[int, int]]) -> int:
+    """Run `chunk` in units until no candidate is left; the total moved."""
     total = 0
-    while moved := unit(chunk):
+    while True:
+        seen, moved = unit(chunk)
         total += moved
-    return total
+        if not seen:
+            return total
 
 
-def to_grace(now: datetime, unit: Callable[[Callable[[], int]], int] = _inline) -> int:
+def to_grace(now: datetime, unit: Callable = _inline) -> int:
     """Move every active service past paid_until to grace (those the renewal could not renew)."""
     now = periods.second(now)
     return _loop(unit, lambda: _grace_chunk(now))
 
 
-def suspend(now: datetime, unit: Callable[[Callable[[], int]], int] = _inline) -> int:
+def suspend(now: datetime, unit: Callable = _inline) -> int:
     """Suspend every service whose grace ended, and queue the router changes with a kick on `critical`."""
     now = periods.second(now)
     return _loop(unit, lambda: _suspend_chunk(now))

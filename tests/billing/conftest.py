@@ -34,8 +34,7 @@ def spy_sync(monkeypatch):
 @pytest.fixture
 def bill(app, make_router, make_user):
     """Factories for billing tests; each commits and returns ids (use inside `ctx`/`db` or not)."""
-    from isp.models import (Customer, EntryKind, PeriodUnit, ServiceKind, ServicePlan, Subscription, SubscriptionState,
-                            User)
+    from isp.models import Customer, EntryKind, PeriodUnit, ServiceKind, ServicePlan, Subscription, SubscriptionState, User
     from isp.services import ledger, numbering
 
     router = make_router()
