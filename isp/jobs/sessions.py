@@ -17,6 +17,7 @@ from isp.models import Router, RouterMode, ServiceKind
 from isp.models.base import utcnow
 from isp.routeros.runtime import RouterUnavailable, guarded
 from isp.services import job_problems, sessions
+from isp.services.provisioning_api import SERVICE_TAG
 from isp.transaction import atomic
 from isp.units import router_duration
 
@@ -26,8 +27,6 @@ HOTSPOT_FIELDS = ".id,user,address,mac-address,uptime,bytes-in,bytes-out"
 IFACE_FIELDS = "name,rx-byte,tx-byte"
 QUEUE_FIELDS = ".id,target,bytes,disabled,dynamic,comment"
 READS = 4
-# How the provisioning back end marks everything a subscription puts on a router (its queue comments start so).
-SERVICE_TAG = "isp service"
 
 
 def poll_sessions_all() -> int:

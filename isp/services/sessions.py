@@ -33,6 +33,7 @@ from isp.models import (
 )
 from isp.models.base import utcnow
 from isp.services import job_problems, lifecycle, provisioning
+from isp.services.provisioning_api import has_fup
 from isp.sqlutil import chunked
 from isp.units import format_bytes
 
@@ -235,7 +236,7 @@ def _raise_fup(sub_ids: list[int]) -> int:
             lifecycle.record(sub, "usage", f"Data cap of {format_bytes(sub.plan.data_cap_bytes)} reached; "
                                            f"fair-use rate {rate} until the next period")
             db.session.flush()
-            if sub.state.served and sub.plan.fup_rate_limit:  # a cap without a fallback rate only records it
+            if sub.state.served and has_fup(sub.plan):  # a cap without a fallback rate is only recorded
                 # A PPP session keeps its rate until it reconnects, so it is kicked; the CPE redials at once.
                 provisioning.sync(sub, Priority.high, kick=sub.kind == ServiceKind.pppoe)
 
