@@ -872,10 +872,14 @@ _CUSTOMER_FIELDS = (Customer.account_no, Customer.name, Customer.phone, Customer
                     LedgerAccount.balance)
 
 
-def _scoped(stmt: object, user: User) -> object:
-    """A reseller exports only their own customers."""
-    if user.has_role("reseller"):
-        return stmt.where(Customer.reseller_id == user.id)  # type: ignore[attr-defined]
+def export_scope(user: User) -> int | None:
+    """Whose customers `user` may export: a reseller's id (their own only), None for staff (all)."""
+    return user.id if user.has_role("reseller") else None
+
+
+def _scoped(stmt: object, reseller_id: int | None) -> object:
+    if reseller_id is not None:
+        return stmt.where(Customer.reseller_id == reseller_id)  # type: ignore[attr-defined]
     return stmt
 
 
@@ -884,15 +888,15 @@ def _customer_cells(row: tuple) -> list:
     return [*text, status.value, f"{balance if balance is not None else Decimal('0.00'):.2f}"]
 
 
-def export_customers(user: User) -> Iterator[list]:
-    """Rows of customers.csv (CUSTOMER_COLUMNS), in id order, streamed from the database in slices."""
+def export_customers(reseller_id: int | None) -> Iterator[list]:
+    """Rows of customers.csv (CUSTOMER_COLUMNS), in id order, streamed in slices; `reseller_id` from export_scope."""
     stmt = (select(*_CUSTOMER_FIELDS).outerjoin(LedgerAccount, LedgerAccount.customer_id == Customer.id)
             .order_by(Customer.id))
-    for row in db.session.execute(_scoped(stmt, user).execution_options(yield_per=1000)):  # type: ignore[attr-defined]
+    for row in db.session.execute(_scoped(stmt, reseller_id).execution_options(yield_per=1000)):  # type: ignore[attr-defined]
         yield _customer_cells(tuple(row))
 
 
-def export_services(user: User, passwords: bool = False) -> Iterator[list]:
+def export_services(reseller_id: int | None, passwords: bool = False) -> Iterator[list]:
     """Rows of services.csv (COLUMNS): one per service, one per customer without any; terminated services left out.
 
     Passwords only when `passwords` (an admin's explicit, audited choice); otherwise the column stays empty.
@@ -908,7 +912,7 @@ def export_services(user: User, passwords: bool = False) -> Iterator[list]:
             .outerjoin(ServicePlan, ServicePlan.id == Subscription.plan_id)
             .outerjoin(Router, Router.id == Subscription.router_id)
             .order_by(Customer.id, Subscription.id))
-    for row in db.session.execute(_scoped(stmt, user).execution_options(yield_per=1000)):  # type: ignore[attr-defined]
+    for row in db.session.execute(_scoped(stmt, reseller_id).execution_options(yield_per=1000)):  # type: ignore[attr-defined]
         cells = tuple(row)
         customer = _customer_cells(cells[:len(_CUSTOMER_FIELDS)])
         kind, username, secret, plan, router, static_ip, caller_id, paid_until, auto_renew = cells[len(_CUSTOMER_FIELDS):]

@@ -1,4 +1,117 @@
 """CSV import (dry run, then real) and export of customers and services: views."""
 from __future__ import annotations
 
-from isp.web.imports import bp  # noqa: F401
+import posixpath
+from collections.abc import Iterable
+
+from flask import Response, flash, redirect, stream_with_context, url_for
+from flask_login import current_user
+
+from isp.services import csvout, importer, routers
+from isp.services.errors import ServiceError
+from isp.transaction import atomic
+from isp.web.imports import bp
+from isp.web.imports.forms import ConfirmForm, PasswordExportForm, UploadForm
+from isp.web.render import render
+from isp.web.security import ALL_ROLES, STAFF, role_required
+
+
+def _upload_form() -> UploadForm:
+    form = UploadForm()
+    form.router.choices = [("", "— every line names its router —")] + [(r.name, r.name) for r in routers.by_name()]
+    return form
+
+
+def _page(form: UploadForm, status: int = 200) -> Response:
+    return render("imports/index.html", form=form, columns=importer.COLUMN_DOCS, password_form=PasswordExportForm(),
+                  status=status)
+
+
+def _dry_run(form: UploadForm) -> tuple[importer.Report, bytes, importer.Options] | None:
+    """Check the uploaded file; a refusal goes on its form field and None comes back."""
+    upload = form.file.data
+    try:
+        options = importer.Options(form.router.data or "", importer.parse_mapping(form.plan_map.data, "plan_map"),
+                                   importer.parse_mapping(form.router_map.data, "router_map"))
+        data = importer.read_upload(upload.stream)
+        name = posixpath.basename((upload.filename or "").replace("\\", "/"))
+        return importer.check(data, options, name), data, options
+    except ServiceError as err:
+        form[err.field if err.field in form else "file"].errors.append(err.message)
+        return None
+
+
+@bp.route("/", methods=["GET", "POST"])
+@role_required(*STAFF)
+def index():
+    """Upload a CSV for a dry run (nothing is written); the format, and the exports."""
+    form = _upload_form()
+    checked = _dry_run(form) if form.validate_on_submit() else None
+    if checked is None:
+        return _page(form, status=422 if form.errors else 200)
+    report, data, options = checked
+    token = importer.stash(data, report.filename, options, current_user.id) if report.ok else ""
+    return render("imports/result.html", report=report, confirm_form=ConfirmForm(token=token),
+                  status=200 if report.ok else 422)
+
+
+@bp.route("/confirm", methods=["POST"])
+@role_required(*STAFF)
+def confirm():
+    """Import a file whose dry run was clean: checked again and written in one transaction."""
+    form = ConfirmForm()
+    stashed = importer.unstash(form.token.data, current_user.id) if form.validate_on_submit() else None
+    if stashed is None or not importer.claim(stashed.token):
+        flash("This import has expired, already ran or is running: upload the file again.", "error")
+        return redirect(url_for("imports.index"))
+    done = False
+    try:
+        report = atomic(lambda: importer.run(stashed.data, stashed.options, current_user, stashed.filename))
+        done = True
+    except importer.ImportRefused as err:
+        return render("imports/result.html", report=err.report, confirm_form=None, status=422)
+    except ServiceError as err:
+        flash(err.message, "error")
+        return redirect(url_for("imports.index"))
+    finally:
+        importer.release(stashed.token, done)
+    flash(f"Imported {report.customer_count} customers and {report.service_count} services.", "success")
+    return redirect(url_for("imports.index"))
+
+
+def _csv(name: str, header: Iterable[str], rows: Iterable[Iterable[object]]) -> Response:
+    return Response(stream_with_context(csvout.stream(header, rows)), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+@bp.route("/export/customers.csv")
+@role_required(*ALL_ROLES)
+def export_customers():
+    """Customers in the import format (a reseller gets their own), streamed."""
+    return _csv("customers.csv", importer.CUSTOMER_COLUMNS, importer.export_customers(importer.export_scope(current_user)))
+
+
+@bp.route("/export/services.csv")
+@role_required(*ALL_ROLES)
+def export_services():
+    """Customers with their services in the import format, without passwords (a reseller gets their own), streamed."""
+    return _csv("services.csv", importer.COLUMNS, importer.export_services(importer.export_scope(current_user)))
+
+
+@bp.route("/export/services-with-passwords.csv", methods=["POST"])
+@role_required("admin")
+def export_passwords():
+    """Services with their passwords, after an explicit confirmation; the download is audited."""
+    if not PasswordExportForm().validate_on_submit():
+        flash("Tick the box to confirm you want the passwords in the file.", "error")
+        return redirect(url_for("imports.index"))
+    atomic(lambda: importer.record_password_export(current_user))
+    return _csv("services-with-passwords.csv", importer.COLUMNS,
+                importer.export_services(None, passwords=True))
+
+
+@bp.route("/sample.csv")
+@role_required(*STAFF)
+def sample():
+    """A small example file in the import format."""
+    return _csv("import-sample.csv", importer.COLUMNS, importer.sample_rows())
