@@ -17,14 +17,18 @@ def send_due() -> int:
 
     A claim and each outcome are their own committed units, and no network call runs inside a
     transaction, so a slow SMTP server holds no locks and a crash resends at most the row in hand.
+    A server found unreachable is not waited on again in the same run: its other rows back off at once.
     """
-    sent, deadline = 0, time.monotonic() + BUDGET
+    sent, deadline, down = 0, time.monotonic() + BUDGET, {}
     while time.monotonic() < deadline:
         claimed = atomic(lambda: notification_delivery.claim_due(BATCH))
         if not claimed:
             break
-        for notification_id in claimed:
-            outcome = notification_delivery.attempt(notification_id)
+        for n, notification_id in enumerate(claimed):
+            if time.monotonic() >= deadline:  # out of time: the rest go back, due at once for the next run
+                atomic(lambda rest=claimed[n:]: notification_delivery.release(rest))
+                break
+            outcome = notification_delivery.attempt(notification_id, down)
             state = atomic(lambda nid=notification_id, done=outcome: notification_delivery.settle(nid, done))
             sent += state is not None and state.value == "sent"
     if sent:

@@ -42,7 +42,15 @@ SMS_PLACEHOLDERS = ("phone", "message", "subject", "sender", "token")
 
 
 class DeliveryError(Exception):
-    """A message could not be handed over; the reason goes to the delivery log and the row is retried."""
+    """A message could not be handed over; the reason goes to the delivery log and the row is retried.
+
+    `down` marks a failure to reach the server at all (refused, timed out): the rest of the run does not
+    wait on the same server again.
+    """
+
+    def __init__(self, message: str, down: bool = False) -> None:
+        super().__init__(message)
+        self.down = down
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -65,7 +73,7 @@ def _http(request: urllib.request.Request, what: str) -> int:
         raise DeliveryError(f"{what} answered HTTP {err.code} {err.reason}") from None
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
-        raise DeliveryError(f"{what} unreachable: {reason}") from None
+        raise DeliveryError(f"{what} unreachable: {reason}", down=True) from None
 
 
 def _http_url(value: str, field: str, label: str) -> str:
@@ -234,7 +242,7 @@ class EmailChannel(Channel):
         except smtplib.SMTPNotSupportedError:
             raise DeliveryError(f"{what} does not offer STARTTLS; choose TLS or none") from None
         except (smtplib.SMTPException, ssl.SSLError, OSError) as err:
-            raise DeliveryError(f"{what} unreachable: {_short(err)}") from None
+            raise DeliveryError(f"{what} unreachable: {_short(err)}", down=True) from None
         if refused:
             raise DeliveryError(f"{what} refused the recipient")
 

@@ -55,6 +55,14 @@ def claim_due(limit: int = 20) -> list[int]:
     return claimed
 
 
+def release(notification_ids: list[int]) -> None:
+    """Give back claimed rows this run had no time to send: due again at once, the claim's attempt undone."""
+    if notification_ids:
+        db.session.execute(update(Notification).where(Notification.id.in_(notification_ids),
+                                                      Notification.state == S.pending, Notification.attempts > 0).values(
+            attempts=Notification.attempts - 1, next_attempt_at=utcnow()), execution_options={"synchronize_session": False})
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What one attempt came to: sent, failed (retry), skipped or dead, and why."""
@@ -63,8 +71,12 @@ class Outcome:
     error: str = ""
 
 
-def attempt(notification_id: int) -> Outcome | None:
-    """Hand one claimed row to its channel (network I/O; writes nothing). None: the row is no longer pending."""
+def attempt(notification_id: int, down: dict[str, str] | None = None) -> Outcome | None:
+    """Hand one claimed row to its channel (network I/O; writes nothing). None: the row is no longer pending.
+
+    `down` (channel -> error) carries what this run learnt: once a server could not be reached, the other
+    rows for it fail at once with the same error (and back off) instead of each waiting out the timeout.
+    """
     row = db.session.get(Notification, notification_id, populate_existing=True)
     if row is None or row.state != S.pending:
         return None
@@ -77,10 +89,14 @@ def attempt(notification_id: int) -> Outcome | None:
     config = settings.config_of(setting)
     if not config:
         return Outcome("failed", f"{channel.label} is not configured")
+    if down is not None and row.channel in down:
+        return Outcome("failed", f"{down[row.channel]} (not tried again in this run)")
     try:
         channel.send(row, config, settings.stored_secret(setting, channel, config))
     except DeliveryError as err:
         log.info("notification %s by %s failed: %s", row.id, row.channel, err)
+        if err.down and down is not None:
+            down[row.channel] = str(err)[:900]
         return Outcome("failed", str(err)[:1000])
     except Exception as err:  # a bug in a channel must not stop the others
         log.exception("notification %s by %s: unexpected error", row.id, row.channel)

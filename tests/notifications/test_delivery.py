@@ -185,3 +185,62 @@ def test_two_workers_never_send_the_same_row(app, channel, receiver, make_custom
         db.session.commit()
     assert sorted(first) == sorted(ids) and second == []
     assert all(r.attempts == 1 for r in rows(app))
+
+
+def test_two_workers_sending_at_once_deliver_each_message_exactly_once(app, channel, receiver, make_customer):
+    import threading
+
+    channel("webhook", url=receiver.url(), secret="k")
+    customer_id = make_customer()
+    with app.app_context():
+        from isp.models import Customer
+        from isp.services import notifications
+
+        customer = db.session.get(Customer, customer_id)
+        for n in range(30):
+            notifications.notify("payment", customer, dedupe_key=f"payment:{n}")
+        db.session.commit()
+    start = threading.Barrier(2)
+    results: list[int] = []
+
+    def worker() -> None:
+        start.wait()
+        results.append(send(app))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    deliveries = [r.headers["X-ISP-Delivery"] for r in receiver.requests]
+    assert len(deliveries) == 30 and len(set(deliveries)) == 30 and sum(results) == 30
+    assert all(r.state == S.sent and r.attempts == 1 for r in rows(app))
+
+
+def test_an_unreachable_server_is_tried_once_per_run_and_every_row_backs_off(app, channel, make_customer):
+    from tests.notifications.conftest import free_port
+
+    channel("webhook", url=f"http://127.0.0.1:{free_port()}/hook", secret="k")  # nothing listens there
+    customer_id = make_customer()
+    ids = [i for n in range(3) for i in notify(app, "payment", customer_id, dedupe_key=f"payment:{n}")]
+    send(app)
+    waiting = [row(app, i) for i in ids]
+    assert all(r.state == S.pending and r.attempts == 1 and r.next_attempt_at > utcnow() for r in waiting)
+    assert "unreachable" in waiting[0].last_error and "not tried again" not in waiting[0].last_error
+    assert all("unreachable" in r.last_error and "(not tried again in this run)" in r.last_error for r in waiting[1:])
+
+
+def test_claimed_rows_a_run_has_no_time_for_are_given_back(app, channel, receiver, make_customer):
+    from isp.services import notification_delivery
+
+    channel("webhook", url=receiver.url(), secret="k")
+    ids = notify(app, "welcome", make_customer())
+    with app.app_context():
+        assert notification_delivery.claim_due(10) == ids
+        db.session.commit()
+        notification_delivery.release(ids)
+        db.session.commit()
+    given_back = row(app, ids[0])
+    assert given_back.attempts == 0 and given_back.next_attempt_at <= utcnow()
+    send(app)
+    assert row(app, ids[0]).state == S.sent and len(receiver.requests) == 1
