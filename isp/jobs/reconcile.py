@@ -10,17 +10,30 @@ from isp.extensions import db
 from isp.models import Router, RouterMode
 from isp.routeros.operations import MENUS
 from isp.routeros.runtime import RouterUnavailable, guarded
-from isp.services import reconcile
+from isp.services import reconcile, reconcile_services
+from isp.services.provisioning_api import OUR_LISTS
 from isp.transaction import atomic
 
 log = logging.getLogger(__name__)
 
 
-def _read(api: Api) -> tuple[list[dict], list[dict]]:
-    """Hotspot users and user profiles, only the fields we compare (one print each)."""
-    users = list(api.rawCmd(f"{MENUS['hotspot_user']}/print", "=.proplist=" + ",".join(reconcile.USER_FIELDS)))
-    profiles = list(api.rawCmd(f"{MENUS['hotspot_profile']}/print", "=.proplist=" + ",".join(reconcile.PROFILE_FIELDS)))
-    return users, profiles
+def _print(api: Api, kind: str, fields: tuple[str, ...], *query: str) -> list[dict]:
+    """One print of a menu, only the fields we compare."""
+    return list(api.rawCmd(f"{MENUS[kind]}/print", "=.proplist=" + ",".join(dict.fromkeys(fields)), *query))
+
+
+def _read(api: Api) -> dict[str, list[dict]]:
+    """Every menu the panel writes, one print each: hotspot users and profiles (vouchers and subscribers share
+    them), PPP secrets and profiles, simple queues, and the entries of our address lists."""
+    lists = [f"?=list={name}" for name in OUR_LISTS] + ["?#" + "|" * (len(OUR_LISTS) - 1)]
+    return {
+        "users": _print(api, "hotspot_user", reconcile.USER_FIELDS + reconcile_services.SUBSCRIBER_FIELDS),
+        "hotspot_profiles": _print(api, "hotspot_profile", reconcile.PROFILE_FIELDS + reconcile_services.HOTSPOT_PROFILE_FIELDS),
+        "secrets": _print(api, "ppp_secret", reconcile_services.SECRET_FIELDS),
+        "ppp_profiles": _print(api, "ppp_profile", reconcile_services.PPP_PROFILE_FIELDS),
+        "queues": _print(api, "queue", reconcile_services.QUEUE_FIELDS),
+        "entries": _print(api, "address_list", reconcile_services.ENTRY_FIELDS, *lists),
+    }
 
 
 def reconcile_router(router_id: int, reason: str = "scheduled") -> str:
@@ -30,21 +43,27 @@ def reconcile_router(router_id: int, reason: str = "scheduled") -> str:
         return "skipped"
     started = time.perf_counter()
     try:
-        users, profiles = guarded(router, _read, count=2)
+        read = guarded(router, _read, count=6)
     except RouterUnavailable as exc:
         reconcile.record(router.id, reason, error=exc.message, seconds=time.perf_counter() - started)
         return exc.message
 
     def unit() -> tuple:
-        udrift, pdrift, profile_items, user_items = reconcile.compare(router, users, profiles)
-        return udrift, pdrift, reconcile.queue_fixes(router, profile_items, user_items)
+        busy = reconcile.in_flight(router.id)
+        users, profiles = reconcile_services.voucher_rows(read["users"], read["hotspot_profiles"])
+        udrift, pdrift, profile_items, user_items = reconcile.compare(router, users, profiles, busy)
+        services, service_profiles, service_items = reconcile_services.compare(router, read, busy)
+        queued = reconcile.queue_fixes(router, profile_items, user_items)
+        queued += reconcile_services.queue_fixes(router, service_profiles, service_items)
+        return udrift, pdrift, services, queued
 
-    udrift, pdrift, queued = atomic(unit)
-    reconcile.record(router.id, reason, udrift, pdrift, seconds=time.perf_counter() - started)
+    udrift, pdrift, services, queued = atomic(unit)
+    reconcile.record(router.id, reason, udrift, pdrift, seconds=time.perf_counter() - started, services=services)
+    drifted = sum(d.total() for d in services.values())
     if queued:
-        log.warning("reconcile %s (%s): %s users and %s profiles drifted; fixes queued", router.name, reason,
-                    udrift.total(), pdrift.total())
-    return f"users {udrift.total()} drifted, profiles {pdrift.total()} drifted, {queued} fixes queued"
+        log.warning("reconcile %s (%s): %s users, %s profiles and %s service items drifted; fixes queued", router.name,
+                    reason, udrift.total(), pdrift.total(), drifted)
+    return f"users {udrift.total()} drifted, profiles {pdrift.total()} drifted, services {drifted} drifted, {queued} fixes queued"
 
 
 def reconcile_all() -> int:

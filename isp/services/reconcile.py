@@ -61,7 +61,7 @@ class Drift:
         return len(self.missing) + len(self.changed) + len(self.leftover)
 
 
-def _in_flight(router_id: int) -> set[str]:
+def in_flight(router_id: int) -> set[str]:
     """Idempotency keys with an unfinished command: their change is already on its way."""
     return set(db.session.scalars(select(RouterCommand.idempotency_key).where(
         RouterCommand.router_id == router_id, RouterCommand.state.in_(CommandState.unfinished()))))
@@ -93,13 +93,14 @@ def _compare_fields(row: dict, used: bool) -> tuple[str, ...] | None:
     return tuple(f for f in fields if f != "password" or "password" in row)
 
 
-def compare(router: Router, users: list[dict], profiles: list[dict]) -> tuple[Drift, Drift, list[tuple], list[tuple]]:
+def compare(router: Router, users: list[dict], profiles: list[dict],
+            busy: set[str] | None = None) -> tuple[Drift, Drift, list[tuple], list[tuple]]:
     """Diff the router's rows with SQL; returns (user drift, profile drift, profile fixes, user fixes).
 
     Ours are users tagged with VOUCHER_TAG in their comment and profiles named after a plan; a user
     or profile we did not make is never changed, even when it holds a name we need (a conflict).
     """
-    busy = _in_flight(router.id)
+    busy = in_flight(router.id) if busy is None else busy
     udrift, pdrift = Drift(), Drift()
     ours, foreign, referenced = {}, set(), set()
     for row in users:
@@ -201,17 +202,26 @@ def _sample(names: list[str]) -> list[str]:
     return sorted(names)[:SAMPLE]
 
 
+def _counts(drift: Drift) -> dict:
+    return {"missing": len(drift.missing), "changed": len(drift.changed), "leftover": len(drift.leftover),
+            "conflict": len(drift.conflict), "unmanaged": drift.unmanaged, "in_flight": drift.in_flight,
+            "examples": {"missing": _sample(drift.missing), "changed": _sample(drift.changed),
+                         "leftover": _sample(drift.leftover), "conflict": _sample(drift.conflict)}}
+
+
 def record(router_id: int, reason: str, users: Drift | None = None, profiles: Drift | None = None,
-           error: str = "", seconds: float = 0.0) -> dict:
-    """Keep the last reconcile's outcome for the router page (Redis; a report, not business data)."""
+           error: str = "", seconds: float = 0.0, services: dict[str, Drift] | None = None) -> dict:
+    """Keep the last reconcile's outcome for the router page (Redis; a report, not business data).
+
+    `users` and `profiles` are the vouchers' hotspot menus; `services` holds the subscriptions' menus by name
+    (secrets, subscribers, queues, address_lists, ppp_profiles, service_profiles).
+    """
     report: dict = {"at": time.time(), "reason": reason, "error": error, "seconds": round(seconds, 2)}
-    for name, drift in (("users", users), ("profiles", profiles)):
+    drifts = {"users": users, "profiles": profiles, **(services or {})}
+    for name, drift in drifts.items():
         if drift is not None:
-            report[name] = {"missing": len(drift.missing), "changed": len(drift.changed), "leftover": len(drift.leftover),
-                            "conflict": len(drift.conflict), "unmanaged": drift.unmanaged, "in_flight": drift.in_flight,
-                            "examples": {"missing": _sample(drift.missing), "changed": _sample(drift.changed),
-                                         "leftover": _sample(drift.leftover), "conflict": _sample(drift.conflict)}}
-    report["fixed"] = sum(d.total() for d in (users, profiles) if d is not None)
+            report[name] = _counts(drift)
+    report["fixed"] = sum(d.total() for d in drifts.values() if d is not None)
     redis_store.client.set(report_key(router_id), json.dumps(report), ex=REPORT_TTL)
     return report
 
