@@ -27,7 +27,8 @@ class CustomerForm(FlaskForm):
     def values(self) -> dict:
         """Submitted values for the service."""
         data = {name: getattr(self, name).data for name in CUSTOMER_FIELDS}
-        data["reseller_id"] = self.reseller_id.data or None
+        if "reseller_id" in self:  # staff only; a reseller's customers are always theirs
+            data["reseller_id"] = self.reseller_id.data or None
         return data
 
     @classmethod
