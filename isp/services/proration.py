@@ -93,6 +93,8 @@ def quote(sub: Subscription, plan: ServicePlan, at: datetime | None = None) -> Q
         first = db.session.scalar(select(Invoice).where(Invoice.subscription_id == sub.id, Invoice.kind == InvoiceKind.invoice)
                                   .order_by(Invoice.id.desc()).limit(1))
         credit = first.amount - adjustments.credited(first.id) if first else ZERO
+        if first is not None and first.period_start >= at:
+            at = first.period_start + timedelta(seconds=1)  # changed the second it was signed up: keep the keys apart
         end = periods.period_end(at, plan)
         return Quote(at, sub.plan, plan, at, end, end - at, end - at, max(credit, ZERO),
                      Decimal(plan.price).quantize(periods.CENT), first, balance)
@@ -125,6 +127,7 @@ def change_plan(sub: Subscription, plan: ServicePlan, actor: User, at: datetime 
     account = ledger.customer_account(sub.customer_id)
     ledger.lock(account)
     figures = quote(sub, plan, at)
+    at = figures.at
     stamp = f"{sub.id}:{periods.key(at)}"
     end = figures.period_end or at
     try:

@@ -10,6 +10,23 @@ import pytest
 from isp.extensions import db as _db
 
 
+@pytest.fixture(autouse=True)
+def _credit_notes_first(app):
+    """Delete credit notes before the app fixture empties the tables: they point at invoices (RESTRICT, same table)."""
+    yield
+    from sqlalchemy import delete
+
+    from isp.models import Invoice, LedgerEntry
+
+    with app.app_context():
+        _db.session.remove()
+        with _db.engine.begin() as conn:
+            notes = Invoice.__table__.c.corrects_id.is_not(None)
+            conn.execute(delete(LedgerEntry.__table__).where(LedgerEntry.invoice_id.in_(
+                Invoice.__table__.select().with_only_columns(Invoice.id).where(notes))))
+            conn.execute(delete(Invoice.__table__).where(notes))
+
+
 @pytest.fixture
 def spy_sync(monkeypatch):
     """Record every provisioning.sync / sync_many call (and still run them): what the router is told, and how urgently."""
@@ -78,10 +95,18 @@ def bill(app, make_router, make_user):
             ledger.post(ledger.customer_account(customer_id), EntryKind(kind), Decimal(amount), memo, allow_overdraft=True)
             _db.session.commit()
 
+    def agent(can_sell=True):
+        """A reseller allowed (or not) to sell services."""
+        made = make_user("reseller")
+        with app.app_context():
+            _db.session.get(User, made.id).can_sell_services = can_sell
+            _db.session.commit()
+        return made
+
     def user(user_id=None):
         return _db.session.get(User, user_id or staff.id)
 
-    return SimpleNamespace(plan=plan, customer=customer, service=service, fund=fund, user=user, staff=staff,
+    return SimpleNamespace(plan=plan, customer=customer, service=service, fund=fund, user=user, agent=agent, staff=staff,
                            router_id=router.id, days=lambda n: timedelta(days=n))
 
 
