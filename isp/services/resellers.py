@@ -14,12 +14,26 @@ from isp.services.errors import ServiceError
 MANUAL_KINDS = {"topup": EntryKind.topup, "refund": EntryKind.refund, "adjustment": EntryKind.adjustment}
 
 
-def create_reseller(username: str, password: str, full_name: str, plan_ids: list[int], actor: User | None) -> User:
-    """A reseller login with its ledger account and allowed plans."""
+def create_reseller(username: str, password: str, full_name: str, plan_ids: list[int], actor: User | None,
+                    can_sell_services: bool = False) -> User:
+    """A reseller login with its ledger account, allowed plans and whether they may sell services."""
     user = users.create_user(username, password, Role.reseller, full_name, actor)
     ledger.account_for(user)
     set_plans(user, plan_ids, actor)
+    set_can_sell_services(user, can_sell_services, actor)
     return user
+
+
+def set_can_sell_services(user: User, allowed: bool, actor: User | None) -> bool:
+    """Let a reseller sign up customers and take payments for their own customers (or stop them); audited."""
+    if not user.has_role("reseller"):
+        raise ServiceError("Only resellers sell services on the operator's behalf.", field="can_sell_services")
+    if user.can_sell_services == bool(allowed):
+        return False
+    user.can_sell_services = bool(allowed)
+    audit.record(actor, "reseller.can_sell_services", f"user:{user.id}", "on" if allowed else "off")
+    db.session.flush()
+    return True
 
 
 def set_plans(user: User, plan_ids: list[int], actor: User | None) -> set[int]:

@@ -1,9 +1,11 @@
 """Forms of the resellers blueprint."""
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, StringField
+from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from isp.web.plans.forms import MultiCheckboxField
+
+SELL_LABEL = "May sign up customers and take payments"
 
 
 class ResellerForm(FlaskForm):
@@ -14,6 +16,13 @@ class ResellerForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired()])
     confirm = PasswordField("Repeat password", validators=[DataRequired(), EqualTo("password", "Passwords do not match.")])
     plan_ids = MultiCheckboxField("Plans they may sell", coerce=int, validate_choice=False)
+    can_sell_services = BooleanField(SELL_LABEL)
+
+
+class SellServicesForm(FlaskForm):
+    """Whether a reseller may sign up customers and take their payments."""
+
+    can_sell_services = BooleanField(SELL_LABEL)
 
 
 class PlansForm(FlaskForm):

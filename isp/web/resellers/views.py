@@ -15,7 +15,7 @@ from isp.web.filters import money
 from isp.web.forms import submit
 from isp.web.render import render
 from isp.web.resellers import bp
-from isp.web.resellers.forms import EntryForm, PlansForm, ResellerForm
+from isp.web.resellers.forms import EntryForm, PlansForm, ResellerForm, SellServicesForm
 from isp.web.security import role_required
 
 _PlanChoiceForm = TypeVar("_PlanChoiceForm", ResellerForm, PlansForm)
@@ -42,7 +42,8 @@ def create():
     """Create a reseller login and choose the plans they may sell."""
     form = _plan_choices(ResellerForm())
     user = submit(form, lambda: resellers.create_reseller(form.username.data, form.password.data, form.full_name.data or "",
-                                                          form.plan_ids.data or [], current_user), field="username")
+                                                          form.plan_ids.data or [], current_user,
+                                                          can_sell_services=form.can_sell_services.data), field="username")
     if user is not None:
         flash(f"Reseller '{user.username}' created. Top up their balance so they can buy vouchers.", "success")
         return redirect(url_for("resellers.detail", user_id=user.id))
@@ -62,7 +63,11 @@ def detail(user_id: int):
     """A reseller: balance, ledger, allowed plans; forms to post money and change plans."""
     user = resellers.get_reseller(user_id) or abort(404)
     plans_form = _plan_choices(PlansForm(data={"plan_ids": sorted(resellers.allowed_plan_ids(user.id))}))
-    return _account_page(user, entry_form=EntryForm(), plans_form=plans_form)
+    return _account_page(user, entry_form=EntryForm(), plans_form=plans_form, sell_form=_sell_form(user))
+
+
+def _sell_form(user: User) -> SellServicesForm:
+    return SellServicesForm(data={"can_sell_services": user.can_sell_services})
 
 
 @bp.route("/<int:user_id>/entries", methods=["POST"])
@@ -78,7 +83,7 @@ def entry(user_id: int):
               "success")
         return redirect(url_for("resellers.detail", user_id=user.id))
     plans_form = _plan_choices(PlansForm(data={"plan_ids": sorted(resellers.allowed_plan_ids(user.id))}))
-    return _account_page(user, status=422, entry_form=form, plans_form=plans_form)
+    return _account_page(user, status=422, entry_form=form, plans_form=plans_form, sell_form=_sell_form(user))
 
 
 @bp.route("/<int:user_id>/plans", methods=["POST"])
@@ -89,6 +94,19 @@ def plans(user_id: int):
     form = _plan_choices(PlansForm())
     if submit(form, lambda: resellers.set_plans(user, form.plan_ids.data or [], current_user)) is not None:
         flash("Allowed plans saved.", "success")
+    return redirect(url_for("resellers.detail", user_id=user.id))
+
+
+@bp.route("/<int:user_id>/selling", methods=["POST"])
+@role_required("admin")
+def selling(user_id: int):
+    """Allow or stop a reseller signing up customers and taking their payments."""
+    user = resellers.get_reseller(user_id) or abort(404)
+    form = SellServicesForm()
+    changed = submit(form, lambda: resellers.set_can_sell_services(user, form.can_sell_services.data, current_user))
+    if changed is not None:
+        flash(("Allowed to sign up customers and take payments." if user.can_sell_services else
+               "No longer signs up customers or takes payments.") if changed else "Nothing changed.", "success")
     return redirect(url_for("resellers.detail", user_id=user.id))
 
 
