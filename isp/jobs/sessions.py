@@ -71,7 +71,7 @@ def _parse(out: list[sessions.Seen], what: str, rows: list) -> None:
     for row, parse in rows:
         try:
             seen = parse(row)
-        except (TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             job_problems.record(sessions.JOB, f"{what} {row.get('.id', '?')}", exc)
             continue
         if seen is not None:

@@ -185,6 +185,7 @@ def _observe(change: _Change, prev: Row | None, s: Seen, router_id: int, now: da
 
 def _write(changes: list[_Change], day: date) -> None:
     """The statements of one poll, each an executemany over every subscription in `changes`."""
+    changes = sorted(changes, key=lambda c: c.sub_id)  # one lock order for every writer of these rows
     closes = [c for change in changes for c in change.closes]
     updates = [u for change in changes for u in change.updates]
     inserts = [i for change in changes for i in change.inserts]

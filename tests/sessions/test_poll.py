@@ -185,3 +185,22 @@ def test_a_router_that_is_down_changes_nothing(app, box, make_sub):
     assert result.startswith("failed") or result.startswith("circuit")
     assert (usage(app, sub_id), [(s.id, s.ended_at, s.bytes_in) for s in sessions_of(app, sub_id)]) == before
     assert live(app, sub_id)[sub_id].online is True  # the last poll's view stands until the router answers
+
+
+def test_a_router_row_that_cannot_be_read_is_skipped_and_listed_the_others_go_on(app, box, make_sub):
+    from isp.services import job_problems
+
+    good = make_sub(box.id, "pppoe", "nina")
+    odd = make_sub(box.id, "pppoe", "otto")
+    for name in ("nina", "otto"):
+        box.sim.state.add("/ppp/secret", name=name, password="pw")
+        box.sim.login(name, "ppp")
+    box.fleet.advance(60)
+    with box.sim.state.lock:
+        box.sim.state.menu("/interface").by_name("<pppoe-otto>")["_session"]["_iface"] = {}  # freeze its counters
+        box.sim.state.menu("/interface").by_name("<pppoe-otto>")["rx-byte"] = "lots"
+    assert poll(app, box.id).startswith("online 1, opened 1")
+    assert live(app, good)[good].online and not live(app, odd)[odd].online
+    with app.app_context():
+        (problem,) = job_problems.recent()
+    assert problem["job"] == "session poll" and "invalid literal" in problem["error"]
