@@ -196,40 +196,52 @@ def _pending_owed(sub_ids: list[int]) -> dict[int, Decimal]:
     return {sub_id: Decimal(total or 0).quantize(periods.CENT) for sub_id, total in rows}
 
 
+def allocation(customer_id: int, extra: Decimal = Decimal("0.00"), now: datetime | None = None,
+               lock: bool = False) -> list[tuple[Subscription, Decimal, bool]]:
+    """(service, amount it needs, covered?) for each service money could bring back, oldest first.
+
+    `extra` is money about to arrive (the payment form's preview). Money not yet allocated is the balance as if
+    the pending services' invoices were not charged yet; each service it covers takes its share, one it does
+    not cover is skipped. A suspended service still paid up (suspended by staff) is not listed.
+    """
+    now = periods.second(now)
+    stmt = select(Subscription.id).where(Subscription.customer_id == customer_id, Subscription.state.in_(OPEN))
+    ids = list(db.session.scalars(stmt.with_for_update() if lock else stmt))
+    if not ids:
+        return []
+    subs = [s for s in db.session.scalars(select(Subscription).where(Subscription.id.in_(ids)).order_by(Subscription.id)
+                                          .execution_options(populate_existing=True)).unique()
+            if not (s.state == S.suspended and s.paid_until is not None and s.paid_until > now)]
+    owed = _pending_owed([s.id for s in subs if s.state == S.pending])
+    available = balance_of(customer_id) + sum(owed.values(), Decimal("0.00")) + extra
+    out = []
+    for sub in subs:
+        need = owed.get(sub.id, Decimal(sub.plan.price).quantize(periods.CENT))
+        covered = available >= need
+        available -= need if covered else 0
+        out.append((sub, need, covered))
+    return out
+
+
 def settle(customer_id: int, actor: User | None, now: datetime | None = None) -> list[Subscription]:
     """Bring back the customer's pending, grace and suspended services the balance now covers, oldest first."""
     now = periods.second(now)
-    subs = list(db.session.scalars(select(Subscription).where(Subscription.customer_id == customer_id,
-                                                              Subscription.state.in_(OPEN))
-                                   .order_by(Subscription.id).with_for_update()))
-    if not subs:
-        return []
-    owed = _pending_owed([s.id for s in subs if s.state == S.pending])
-    # Money not yet allocated: the balance as if the pending services' invoices were not charged yet.
-    available = balance_of(customer_id) + sum(owed.values(), Decimal("0.00"))
     done = []
-    for sub in subs:
-        price = Decimal(sub.plan.price).quantize(periods.CENT)
+    for sub, _need, covered in allocation(customer_id, now=now, lock=True):
+        if not covered:
+            continue
         if sub.state == S.pending:
-            need = owed.get(sub.id, price)
-            if available < need:
-                continue
-            if sub.id not in owed:
+            if not db.session.scalar(select(Invoice.id).where(Invoice.subscription_id == sub.id).limit(1)):
                 charge_period(sub, now, actor)
             _activate(sub, now, actor, "Payment received: the service starts")
-        elif sub.state == S.suspended and sub.paid_until is not None and sub.paid_until > now:
-            continue  # suspended by staff while paid up: money does not overrule them
         else:
-            need = price
-            if available < need:
-                continue
             start = now
             if sub.state == S.grace and sub.paid_until is not None and periods.period_end(sub.paid_until, sub.plan) > now:
                 start = periods.second(sub.paid_until)
+            reason = "Payment received: the service is renewed" if sub.state == S.grace else \
+                "Payment received: the service is reconnected"
             charge_period(sub, start, actor)
-            _activate(sub, start, actor, "Payment received: the service is renewed"
-                      if sub.state == S.grace else "Payment received: the service is reconnected")
-        available -= need
+            _activate(sub, start, actor, reason)
         done.append(sub)
     return done
 

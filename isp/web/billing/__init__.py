@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("billing", __name__, url_prefix="/billing")
 
-from isp.web.billing import views  # noqa: E402,F401
+from isp.web.billing import actions, documents, views  # noqa: E402,F401
