@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+from decimal import Decimal
 
 from sqlalchemy import select
 
@@ -144,3 +145,80 @@ def set_hotspot_dns(actor: User, values: dict[int, str]) -> list[Router]:
 def routers() -> list[Router]:
     """Every router, by name, for the hotspot DNS section."""
     return list(db.session.scalars(select(Router).order_by(Router.name)))
+
+
+# -- billing settings -----------------------------------------------------------------------------------------------
+
+SUSPEND_MODES = ("disable", "restrict")
+_PREFIX = re.compile(r"[A-Za-z0-9/._-]{0,16}\Z")
+MAX_REMINDERS = 6
+
+
+def _prefix(value: str | None, field: str, label: str) -> str:
+    text = (value or "").strip()
+    if not _PREFIX.match(text):
+        raise ServiceError(f"{label}: up to 16 letters, digits, dashes, dots, slashes or underscores (e.g. INV-).", field=field)
+    return text
+
+
+def _whole(value: object, field: str, label: str, low: int, high: int) -> int:
+    raw = str(value if value is not None else "").strip()
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+        raise ServiceError(f"{label}: a whole number from {low} to {high}.", field=field)
+    return int(raw)
+
+
+def reminder_days(value: str | None) -> str:
+    """'3, 1' → '3,1': whole days before paid_until (0 to 90), largest first, at most six; '' for none."""
+    parts = [p.strip() for p in (value or "").replace(";", ",").split(",") if p.strip()]
+    if any(not (p.isascii() and p.isdigit()) or int(p) > 90 for p in parts) or len(set(parts)) > MAX_REMINDERS:
+        raise ServiceError(f"Reminder days: whole days from 0 to 90 separated by commas, e.g. 3,1 (at most {MAX_REMINDERS}).",
+                           field="reminder_days")
+    return ",".join(str(d) for d in sorted({int(p) for p in parts}, reverse=True))
+
+
+def _percent(value: object) -> Decimal:
+    from isp.services.ledger import parse_money
+
+    try:
+        rate = parse_money(str(value or "0").strip().rstrip("%"), "agent_commission_percent", allow_zero=True)
+    except ServiceError:
+        rate = Decimal(-1)
+    if not 0 <= rate <= 100:
+        raise ServiceError("Agent commission: a percentage from 0 to 100, at most two decimals (e.g. 7.5).",
+                           field="agent_commission_percent")
+    return rate
+
+
+def check_billing(values: dict) -> dict:
+    """The billing settings as stored, each checked; a ServiceError names the first bad field."""
+    out = {"account_prefix": _prefix(values.get("account_prefix"), "account_prefix", "Account prefix"),
+           "account_digits": _whole(values.get("account_digits"), "account_digits", "Account digits", 3, 12),
+           "invoice_prefix": _prefix(values.get("invoice_prefix"), "invoice_prefix", "Invoice prefix"),
+           "receipt_prefix": _prefix(values.get("receipt_prefix"), "receipt_prefix", "Receipt prefix"),
+           "default_grace_days": _whole(values.get("default_grace_days"), "default_grace_days", "Grace days", 0, 90),
+           "suspend_mode": values.get("suspend_mode") or "",
+           "reminder_days": reminder_days(values.get("reminder_days")),
+           "agent_commission_percent": _percent(values.get("agent_commission_percent"))}
+    if out["suspend_mode"] not in SUSPEND_MODES:
+        raise ServiceError("Suspension: choose 'disable' or 'restrict'.", field="suspend_mode")
+    if out["invoice_prefix"] and out["invoice_prefix"] == out["receipt_prefix"]:
+        raise ServiceError("Give receipts a prefix of their own, so a receipt number never reads like an invoice's.",
+                           field="receipt_prefix")
+    if len(out["account_prefix"]) + out["account_digits"] > 32:
+        raise ServiceError("Account numbers hold at most 32 characters: shorten the prefix or the digits.",
+                           field="account_digits")
+    return out
+
+
+def save_billing(actor: User, values: dict) -> Branding:
+    """Apply the Billing section of Settings: numbering, grace, suspension, reminders, agents' commission; audited."""
+    clean = check_billing(values)
+    branding = get()
+    changed = [name.replace("_", " ") for name, new in clean.items() if getattr(branding, name) != new]
+    for name, new in clean.items():
+        setattr(branding, name, new)
+    if changed:
+        audit.record(actor, "settings.billing", "branding", "changed " + ", ".join(changed))
+    db.session.flush()
+    return branding

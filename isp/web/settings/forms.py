@@ -79,3 +79,41 @@ def settings_form(current: Branding, routers: list[Router]) -> SettingsForm:
     Form.router_ids = [router.id for router in routers]
     return Form(data={"business_name": current.business_name, "currency": current.currency,
                       "expiry_action": current.expiry_action or "remove"})
+
+
+SUSPEND_CHOICES = [
+    ("disable", "Disable: the PPP secret or hotspot user is disabled, a static IP is listed in isp-suspended, and live "
+                "sessions are kicked. The subscriber cannot connect until they pay."),
+    ("restrict", "Restrict: the subscriber is moved to the isp-suspended profile (static IPs to the isp-suspended address "
+                 "list) and kicked so the change takes effect; they can still connect, and you redirect that profile or "
+                 "list to a payment notice on the router."),
+]
+
+
+class BillingSettingsForm(FlaskForm):
+    """The Billing section: numbering, grace, suspension, reminders, agents' commission (checked by the service)."""
+
+    account_prefix = StringField("Account number prefix", validators=[Length(max=16)], render_kw={"maxlength": 16})
+    account_digits = StringField("Account number digits", validators=[Length(max=3)], render_kw={"inputmode": "numeric"})
+    invoice_prefix = StringField("Invoice prefix", validators=[Length(max=16)], render_kw={"maxlength": 16})
+    receipt_prefix = StringField("Receipt prefix", validators=[Length(max=16)], render_kw={"maxlength": 16})
+    default_grace_days = StringField("Grace days", validators=[Length(max=3)], render_kw={"inputmode": "numeric"})
+    suspend_mode = RadioField("When grace ends without payment", choices=SUSPEND_CHOICES, default="disable")
+    reminder_days = StringField("Reminder days before expiry", validators=[Length(max=32)], render_kw={"placeholder": "3,1"})
+    agent_commission_percent = StringField("Agent commission (%)", validators=[Length(max=8)],
+                                           render_kw={"inputmode": "decimal", "placeholder": "0"})
+
+    def values(self) -> dict:
+        """The submitted values as the service expects them."""
+        return {name: self[name].data for name in ("account_prefix", "account_digits", "invoice_prefix", "receipt_prefix",
+                                                   "default_grace_days", "suspend_mode", "reminder_days",
+                                                   "agent_commission_percent")}
+
+
+def billing_settings_form(current: Branding) -> BillingSettingsForm:
+    """The Billing section filled from the stored settings (a POST fills it from the request instead)."""
+    return BillingSettingsForm(data={
+        "account_prefix": current.account_prefix, "account_digits": str(current.account_digits),
+        "invoice_prefix": current.invoice_prefix, "receipt_prefix": current.receipt_prefix,
+        "default_grace_days": str(current.default_grace_days), "suspend_mode": current.suspend_mode or "disable",
+        "reminder_days": current.reminder_days, "agent_commission_percent": f"{current.agent_commission_percent or 0:g}"})

@@ -9,7 +9,7 @@ from isp.web.forms import submit
 from isp.web.render import render
 from isp.web.security import ALL_ROLES, role_required
 from isp.web.settings import bp
-from isp.web.settings.forms import settings_form
+from isp.web.settings.forms import billing_settings_form, settings_form
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -22,8 +22,21 @@ def index():
                                           form.dns_values()), field="business_name") is not None:
         flash("Settings saved.", "success")
         return redirect(url_for("settings.index"))
-    return render("settings/index.html", form=form, branding=current, logo_version=branding.logo_version(current),
-                  status=422 if form.errors else 200)
+    return render("settings/index.html", form=form, billing_form=billing_settings_form(current), branding=current,
+                  logo_version=branding.logo_version(current), status=422 if form.errors else 200)
+
+
+@bp.route("/billing", methods=["POST"])
+@role_required("admin")
+def billing():
+    """Save the Billing section: numbering prefixes, grace days, suspension mode, reminder days, agent commission."""
+    current = branding.get()
+    form = billing_settings_form(current)
+    if submit(form, lambda: branding.save_billing(current_user, form.values()), field="account_prefix") is not None:
+        flash("Billing settings saved.", "success")
+        return redirect(url_for("settings.index", _anchor="billing"))
+    return render("settings/index.html", form=settings_form(current, branding.routers()), billing_form=form, branding=current,
+                  logo_version=branding.logo_version(current), status=422)
 
 
 @bp.route("/logo")
