@@ -197,9 +197,10 @@ def _pending_owed(sub_ids: list[int]) -> dict[int, Decimal]:
 
 
 def allocation(customer_id: int, extra: Decimal = Decimal("0.00"), now: datetime | None = None,
-               lock: bool = False) -> list[tuple[Subscription, Decimal, bool]]:
-    """(service, amount it needs, covered?) for each service money could bring back, oldest first.
+               lock: bool = False) -> list[tuple[Subscription, Decimal, Decimal]]:
+    """(service, what it costs, how much is still missing for it) for each service money could bring back, oldest first.
 
+    Missing 0.00 means the money covers it.
     `extra` is money about to arrive (the payment form's preview). Money not yet allocated is the balance as if
     the pending services' invoices were not charged yet; each service it covers takes its share, one it does
     not cover is skipped. A suspended service still paid up (suspended by staff) is not listed.
@@ -217,9 +218,9 @@ def allocation(customer_id: int, extra: Decimal = Decimal("0.00"), now: datetime
     out = []
     for sub in subs:
         need = owed.get(sub.id, Decimal(sub.plan.price).quantize(periods.CENT))
-        covered = available >= need
-        available -= need if covered else 0
-        out.append((sub, need, covered))
+        missing = max(need - available, Decimal("0.00"))
+        available -= need if not missing else 0
+        out.append((sub, need, missing))
     return out
 
 
@@ -227,8 +228,8 @@ def settle(customer_id: int, actor: User | None, now: datetime | None = None) ->
     """Bring back the customer's pending, grace and suspended services the balance now covers, oldest first."""
     now = periods.second(now)
     done = []
-    for sub, _need, covered in allocation(customer_id, now=now, lock=True):
-        if not covered:
+    for sub, _need, missing in allocation(customer_id, now=now, lock=True):
+        if missing:
             continue
         if sub.state == S.pending:
             if not db.session.scalar(select(Invoice.id).where(Invoice.subscription_id == sub.id).limit(1)):
