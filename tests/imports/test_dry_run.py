@@ -7,8 +7,9 @@ import pytest
 
 from isp.extensions import db as _db
 from isp.models import Customer, ServiceKind, Subscription
-from isp.services import importer
-from isp.services.importer import ImportFileError, Options
+from isp.services import import_checks, import_format, importer
+from isp.services.import_checks import Options
+from isp.services.import_format import ImportFileError
 from tests.imports.conftest import HEADER, csv_bytes
 
 GOOD = ",Jane Doe,+254712345678,,jane@example.com,Plot 1,,,vip,,active,10.00,pppoe,jane,pw-jane,Home 10M,core-1,,,2030-01-31,yes"
@@ -122,12 +123,12 @@ def test_paid_until_reads_dates_in_the_operators_time_zone(app, ctx, world):
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo("Africa/Nairobi")  # UTC+3
-    assert importer.when("2030-01-31", tz).isoformat() == "2030-01-31T21:00:00+00:00"  # through the end of the day
-    assert importer.when("2030-01-31 10:30", tz).isoformat() == "2030-01-31T07:30:00+00:00"
-    assert importer.when("2030-01-31T10:30:00+00:00", tz).isoformat() == "2030-01-31T10:30:00+00:00"
+    assert import_checks.when("2030-01-31", tz).isoformat() == "2030-01-31T21:00:00+00:00"  # through the end of the day
+    assert import_checks.when("2030-01-31 10:30", tz).isoformat() == "2030-01-31T07:30:00+00:00"
+    assert import_checks.when("2030-01-31T10:30:00+00:00", tz).isoformat() == "2030-01-31T10:30:00+00:00"
     for bad in ("31/01/2030", "2030-13-01", "1999-12-31", "tomorrow"):
-        with pytest.raises(importer.ServiceError):
-            importer.when(bad, tz)
+        with pytest.raises(import_checks.ServiceError):
+            import_checks.when(bad, tz)
 
 
 @pytest.mark.parametrize("data,message", [
@@ -150,8 +151,8 @@ def test_size_and_line_caps(ctx, world, monkeypatch):
     import io
 
     with pytest.raises(ImportFileError, match="larger than 5 MB"):
-        importer.read_upload(io.BytesIO(b"x" * (importer.MAX_BYTES + 1)))
-    monkeypatch.setattr(importer, "MAX_LINES", 3)
+        import_format.read_upload(io.BytesIO(b"x" * (import_format.MAX_BYTES + 1)))
+    monkeypatch.setattr(import_format, "MAX_LINES", 3)
     assert importer.check(csv_bytes(*[f",N{i},,,,,,,,,,,,,,,,,,," for i in range(3)]), Options()).ok
     with pytest.raises(ImportFileError, match="more than 3 lines"):
         importer.check(csv_bytes(*[f",N{i},,,,,,,,,,,,,,,,,,," for i in range(4)]), Options())

@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from isp.services import importer
-from isp.services.importer import Options
+from isp.services.import_checks import Options
 
 PNB_LIST = b"""id;username;fullname;address;phonenumber;email;balance;service_type
 1;jane;"Jane Doe";"Plot 1";0712345678;jane@example.com;15.00;PPPoE

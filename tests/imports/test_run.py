@@ -26,7 +26,8 @@ from isp.models import (
 )
 from isp.services import importer
 from isp.services.errors import ServiceError
-from isp.services.importer import ImportRefused, Options
+from isp.services.import_checks import Options
+from isp.services.importer import ImportRefused
 from isp.transaction import atomic
 from tests.imports.conftest import csv_bytes
 

@@ -11,8 +11,8 @@ from sqlalchemy import delete, func, select
 from isp import crypto
 from isp.extensions import db as _db
 from isp.models import AuditEntry, Counter, Customer, CustomerEvent, LedgerAccount, LedgerEntry, ServiceKind, Subscription
-from isp.services import importer
-from isp.services.importer import Options
+from isp.services import import_format, importer
+from isp.services.import_checks import Options
 from isp.transaction import atomic
 from tests.conftest import csrf_from
 from tests.imports.conftest import confirm_token, csv_bytes, upload
@@ -163,7 +163,7 @@ def test_exports_leave_passwords_out_and_only_an_admin_gets_them_with_an_audit_e
     services = _rows(client.get("/imports/export/services.csv"))
     assert {r["username"] for r in services} == {"'-jane", "office", "bob", "cat", ""} and {r["password"] for r in services} == {""}
     customers = _rows(client.get("/imports/export/customers.csv"))
-    assert list(customers[0]) == list(importer.CUSTOMER_COLUMNS) and len(customers) == 4
+    assert list(customers[0]) == list(import_format.CUSTOMER_COLUMNS) and len(customers) == 4
     assert client.post("/imports/export/services-with-passwords.csv", data={"csrf_token": auth.token(), "understood": "y"}).status_code == 302
     auth.logout()
     auth.login_as("admin")

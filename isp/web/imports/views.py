@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from flask import Response, flash, redirect, stream_with_context, url_for
 from flask_login import current_user
 
-from isp.services import csvout, importer, routers
+from isp.services import csvout, customer_export, import_checks, import_format, importer, routers
 from isp.services.errors import ServiceError
 from isp.transaction import atomic
 from isp.web.imports import bp
@@ -23,17 +23,17 @@ def _upload_form() -> UploadForm:
 
 
 def _page(form: UploadForm, status: int = 200) -> Response:
-    return render("imports/index.html", form=form, columns=importer.COLUMN_DOCS, password_form=PasswordExportForm(),
+    return render("imports/index.html", form=form, columns=import_format.COLUMN_DOCS, password_form=PasswordExportForm(),
                   status=status)
 
 
-def _dry_run(form: UploadForm) -> tuple[importer.Report, bytes, importer.Options] | None:
+def _dry_run(form: UploadForm) -> tuple[importer.Report, bytes, import_checks.Options] | None:
     """Check the uploaded file; a refusal goes on its form field and None comes back."""
     upload = form.file.data
     try:
-        options = importer.Options(form.router.data or "", importer.parse_mapping(form.plan_map.data, "plan_map"),
-                                   importer.parse_mapping(form.router_map.data, "router_map"))
-        data = importer.read_upload(upload.stream)
+        options = import_checks.Options(form.router.data or "", import_checks.parse_mapping(form.plan_map.data, "plan_map"),
+                                   import_checks.parse_mapping(form.router_map.data, "router_map"))
+        data = import_format.read_upload(upload.stream)
         name = posixpath.basename((upload.filename or "").replace("\\", "/"))
         return importer.check(data, options, name), data, options
     except ServiceError as err:
@@ -88,14 +88,16 @@ def _csv(name: str, header: Iterable[str], rows: Iterable[Iterable[object]]) -> 
 @role_required(*ALL_ROLES)
 def export_customers():
     """Customers in the import format (a reseller gets their own), streamed."""
-    return _csv("customers.csv", importer.CUSTOMER_COLUMNS, importer.export_customers(importer.export_scope(current_user)))
+    scope = customer_export.export_scope(current_user)
+    return _csv("customers.csv", import_format.CUSTOMER_COLUMNS, customer_export.export_customers(scope))
 
 
 @bp.route("/export/services.csv")
 @role_required(*ALL_ROLES)
 def export_services():
     """Customers with their services in the import format, without passwords (a reseller gets their own), streamed."""
-    return _csv("services.csv", importer.COLUMNS, importer.export_services(importer.export_scope(current_user)))
+    scope = customer_export.export_scope(current_user)
+    return _csv("services.csv", import_format.COLUMNS, customer_export.export_services(scope))
 
 
 @bp.route("/export/services-with-passwords.csv", methods=["POST"])
@@ -106,12 +108,12 @@ def export_passwords():
         flash("Tick the box to confirm you want the passwords in the file.", "error")
         return redirect(url_for("imports.index"))
     atomic(lambda: importer.record_password_export(current_user))
-    return _csv("services-with-passwords.csv", importer.COLUMNS,
-                importer.export_services(None, passwords=True))
+    return _csv("services-with-passwords.csv", import_format.COLUMNS,
+                customer_export.export_services(None, passwords=True))
 
 
 @bp.route("/sample.csv")
 @role_required(*STAFF)
 def sample():
     """A small example file in the import format."""
-    return _csv("import-sample.csv", importer.COLUMNS, importer.sample_rows())
+    return _csv("import-sample.csv", import_format.COLUMNS, customer_export.sample_rows())
