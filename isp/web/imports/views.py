@@ -31,8 +31,9 @@ def _dry_run(form: UploadForm) -> tuple[importer.Report, bytes, import_checks.Op
     """Check the uploaded file; a refusal goes on its form field and None comes back."""
     upload = form.file.data
     try:
-        options = import_checks.Options(form.router.data or "", import_checks.parse_mapping(form.plan_map.data, "plan_map"),
-                                   import_checks.parse_mapping(form.router_map.data, "router_map"))
+        options = import_checks.Options(form.router.data or "",
+                                        import_checks.parse_mapping(form.plan_map.data, "plan_map"),
+                                        import_checks.parse_mapping(form.router_map.data, "router_map"))
         data = import_format.read_upload(upload.stream)
         name = posixpath.basename((upload.filename or "").replace("\\", "/"))
         return importer.check(data, options, name), data, options
