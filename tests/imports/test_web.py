@@ -193,3 +193,12 @@ def test_the_sample_file_passes_its_own_dry_run_once_its_plans_exist(app, client
     sample = client.get("/imports/sample.csv")
     assert sample.mimetype == "text/csv" and sample.data.startswith(b"account_no,name,")
     assert "Import 2 customers and 3 services" in upload(client, sample.data).get_data(as_text=True)
+
+
+def test_a_file_or_mapping_that_cannot_be_read_is_shown_on_the_form(app, client, auth, world):
+    auth.login_as("operator")
+    latin = upload(client, "name\nJos\xe9\n".encode("latin-1"))
+    assert latin.status_code == 422 and "The file is not UTF-8 (byte 0xe9 on line 2)" in latin.get_data(as_text=True)
+    mapping = upload(client, CLEAN, plan_map="just words")
+    assert mapping.status_code == 422 and "Line 1: write &#39;their name = our name&#39;." in mapping.get_data(as_text=True)
+    assert _customers(app) == 0
