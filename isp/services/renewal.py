@@ -81,6 +81,16 @@ def _inline(work: Callable[[], T]) -> T:
     return work()
 
 
+def _expire(model: type, ids: set[int]) -> None:
+    """Forget what the session holds of rows the set-based statements just changed, so later reads see the new values.
+
+    (They changed in SQL, not through the objects; provisioning.sync_many, for one, reads the services again.)
+    """
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, model) and obj.id in ids:
+            db.session.expire(obj)
+
+
 def run(now: datetime | None = None, unit: Callable = _inline) -> dict[str, int]:
     """Renew, move to grace, suspend; returns how many services each step changed."""
     now = periods.second(now)
@@ -149,6 +159,8 @@ def _renew_customers(customer_ids: list[int], now: datetime) -> int:
     if balances:
         db.session.execute(update(LedgerAccount), balances)
     db.session.flush()
+    _expire(Subscription, {row.id for row, _start, _end in subs})
+    _expire(LedgerAccount, {b["id"] for b in balances})
     if fup:
         provisioning.sync_many(fup, Priority.normal)  # a new period lifts the fair-use cap
     return len(subs)
@@ -221,6 +233,7 @@ def _move(now: datetime, frm: SubscriptionState, to: SubscriptionState, due: obj
                    null(), literal(now, UTCDateTime)).where(Subscription.id.in_(ids))
     db.session.execute(insert(CustomerEvent).from_select(
         ["customer_id", "subscription_id", "kind", "from_state", "to_state", "summary", "actor_id", "at"], moved))
+    _expire(Subscription, set(ids))
     return len(candidates), ids
 
 

@@ -1,13 +1,24 @@
 """Payments: receipts, duplicate references, settling services, the whole grace → suspension → payment story."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
-from isp.models import EntryKind, Invoice, LedgerAccount, LedgerEntry, Payment, Subscription, SubscriptionState, User
+from isp.models import (
+    EntryKind,
+    Invoice,
+    LedgerAccount,
+    LedgerEntry,
+    Payment,
+    RouterCommand,
+    Subscription,
+    SubscriptionState,
+    User,
+)
 from isp.services import billing, branding, ledger, lifecycle, periods
 from isp.services.errors import ServiceError
 from tests.billing.conftest import balance, entries
@@ -118,6 +129,9 @@ def test_grace_suspension_payment_reactivation_with_exact_ledger_figures(db, bil
     assert sub.state == SubscriptionState.active and abs(sub.period_start - payment.received_at) <= timedelta(seconds=1)
     assert sub.paid_until == sub.period_start + timedelta(days=30) and sub.grace_until is None
     assert spy_sync.sync[-1] == (sub_id, "active", "critical", True)
+    command = db.session.scalar(select(RouterCommand).where(RouterCommand.idempotency_key == f"service:pppoe:{sub.username}")
+                                .order_by(RouterCommand.id.desc()).limit(1))
+    assert (command.priority.value, json.loads(command.payload_json)["state"]) == ("critical", "served")
     assert entries(customer) == [
         ("charge", "-3000.00", "-3000.00"),   # first invoice
         ("payment", "3000.00", "0.00"),       # paid: active

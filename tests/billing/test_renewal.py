@@ -1,12 +1,13 @@
 """The billing run: renewal with and without balance, grace, suspension on time, and nothing twice."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from isp.extensions import db as _db
-from isp.models import CustomerEvent, Invoice, LedgerEntry, Subscription
+from isp.models import CustomerEvent, Invoice, LedgerEntry, RouterCommand, Subscription
 from isp.models.base import utcnow
 from isp.services import billing, branding, periods
 from tests.billing.conftest import balance, entries
@@ -73,6 +74,11 @@ def test_no_balance_means_grace_then_suspension_after_grace_days_with_a_critical
     db.session.expire_all()
     assert db.session.get(Subscription, sub_id).state.value == "suspended"
     assert spy_sync.many == [([sub_id], "critical", True)]
+    sub = db.session.get(Subscription, sub_id)
+    command = db.session.scalar(select(RouterCommand).where(RouterCommand.idempotency_key == f"service:pppoe:{sub.username}")
+                                .order_by(RouterCommand.id.desc()).limit(1))
+    payload = json.loads(command.payload_json)
+    assert (command.priority.value, payload["kick"], payload["state"]) == ("critical", True, "disabled")
     lines = db.session.execute(select(CustomerEvent.from_state, CustomerEvent.to_state).where(
         CustomerEvent.subscription_id == sub_id).order_by(CustomerEvent.id)).all()
     assert [tuple(r) for r in lines] == [("active", "grace"), ("grace", "suspended")]
@@ -175,3 +181,27 @@ def test_job_commits_each_chunk(app, bill, monkeypatch):
         _db.session.remove()
         states = dict(_db.session.execute(select(Subscription.id, Subscription.state)).tuples().all())
         assert {states[i].value for i in ids} == {"active"} and {states[i].value for i in poor} == {"grace"}
+
+
+def test_suspension_tick_suspends_on_time_and_books_a_run_at_the_next_grace_end(app, bill):
+    from rq import Queue
+    from rq.registry import ScheduledJobRegistry
+
+    from isp.extensions import redis_store
+    from isp.jobs import billing as job
+
+    plan = bill.plan("10.00", "day", 30)
+    with app.app_context():
+        now = periods.second()
+    ended = bill.service(bill.customer(), plan, state="grace", period_start=now - timedelta(days=33),
+                         paid_until=now - timedelta(days=3), grace_until=now - timedelta(seconds=1))
+    soon = bill.service(bill.customer(), plan, state="grace", period_start=now - timedelta(days=33),
+                        paid_until=now - timedelta(days=3), grace_until=now + timedelta(seconds=6))
+    with app.app_context():
+        assert job.suspend_due() == 1
+        _db.session.remove()
+        assert _db.session.get(Subscription, ended).state.value == "suspended"
+        assert _db.session.get(Subscription, soon).state.value == "grace"
+        booked = ScheduledJobRegistry(queue=Queue("critical", connection=redis_store.client)).get_job_ids()
+        moment = (now + timedelta(seconds=6)).strftime("%Y%m%d%H%M%S")
+        assert f"suspend-at-{moment}" in booked
