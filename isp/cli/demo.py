@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +19,7 @@ from isp.services import users
 
 embedded_redis_cli = AppGroup("embedded-redis", help="Start or stop the embedded Redis of the default profile.")
 CREDENTIALS_FILE = "demo-credentials.txt"
+MAX_CUSTOMERS = 700  # distinct demo names (isp/services/demo_subscribers.py)
 
 
 def demo_url() -> str:
@@ -30,8 +32,8 @@ def credentials_path() -> str:
     return os.path.join(current_app.instance_path, CREDENTIALS_FILE)
 
 
-def write_credentials(url: str, logins: list[tuple[str, str, str]]) -> str:
-    """Write the URL and the (role, username, password) logins to the credentials file, readable by its owner only."""
+def write_credentials(url: str, logins: list[tuple[str, str, str]], notes: list[str] | None = None) -> str:
+    """Write the URL, the (role, username, password) logins and a few notes to the credentials file (owner-only)."""
     path = credentials_path()
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -41,6 +43,8 @@ def write_credentials(url: str, logins: list[tuple[str, str, str]]) -> str:
         handle.write(f"URL: {url}\n")
         for role, username, password in logins:
             handle.write(f"{role}: {username} / {password}\n")
+        for note in notes or []:
+            handle.write(f"{note}\n")
     return path
 
 
@@ -60,9 +64,11 @@ def _demo_password() -> str:
 
 
 @click.group("demo", invoke_without_command=True)
+@click.option("--customers", type=click.IntRange(0, MAX_CUSTOMERS), default=200, show_default=True,
+              help="Demo customers with services (seeded once; 0 for none).")
 @with_appcontext
-def demo_command() -> None:
-    """Prepare demo data: the admin and reseller logins (new passwords each run, or ISP_DEMO_PASSWORD)."""
+def demo_command(customers: int) -> None:
+    """Prepare demo data: the admin and reseller logins (new passwords each run, or ISP_DEMO_PASSWORD), vouchers, subscribers."""
     if click.get_current_context().invoked_subcommand is not None:
         return
     password = _demo_password()
@@ -76,6 +82,8 @@ def demo_command() -> None:
     _register_demo_routers()
     db.session.flush()
     _seed_vouchers(user)
+    db.session.commit()
+    notes = _seed_subscribers(user, customers)
     logins = [("admin", "admin", password)]
     shop = users.find_by_username("shop")
     if shop is not None and shop.role == Role.reseller:
@@ -84,7 +92,7 @@ def demo_command() -> None:
         users.reset_password(shop, shop_password)
         logins.append(("reseller", "shop", shop_password))
     db.session.commit()
-    path = write_credentials(demo_url(), logins)
+    path = write_credentials(demo_url(), logins, notes)
     for line in banner_lines(path, "isp demo is seeded; this banner repeats once all runs"):
         click.echo(line)
 
@@ -186,6 +194,89 @@ def _seed_vouchers(admin: User) -> None:
     vouchers.generate(admin, made[0].id, 120, core, prefix="Q", length=6, note="demo: expire within minutes")
     vouchers.generate(shop, made[1].id, 40, core, prefix="H", length=6, note="demo: reseller stock")
     vouchers.generate(shop, made[2].id, 30, core, prefix="D", length=6, note="demo: data quota")
+
+
+def _seed_subscribers(admin: User, count: int) -> list[str]:
+    """About 200 customers on the demo routers (once) and the watch customer re-armed; the banner's lines about them."""
+    from zoneinfo import ZoneInfo
+
+    from isp.services import demo_fleet, demo_subscribers
+
+    started = time.perf_counter()
+    facts = demo_subscribers.seed(admin, demo_fleet.routers(), commit=db.session.commit, count=count)
+    if not facts:
+        return []
+    states, kinds = facts["states"], facts["kinds"]
+    lines = [f"Subscribers: {facts['customers']} demo customers ({facts['created']} new, seeded in "
+             f"{time.perf_counter() - started:.1f} s): " + ", ".join(f"{states.get(s, 0)} {s}" for s in
+                                                                  ("active", "grace", "suspended", "pending"))
+             + f"; {facts['in_debt']} in debt; " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))]
+    watch = facts.get("watch")
+    if watch and watch["grace_until"] is not None:
+        tz = ZoneInfo(current_app.config["ISP_TIMEZONE"])
+        lines.append(f"Watch: {watch['account_no']} {watch['name']} (PPPoE {watch['username']} on {watch['router']}) "
+                     f"goes from grace to suspended and kicked at {watch['grace_until'].astimezone(tz):%H:%M:%S %Z}: "
+                     f"{demo_url()}customers/{watch['customer_id']}")
+    return lines
+
+
+@demo_command.command("dial")
+@click.option("--every", type=click.FloatRange(1, 3600), default=10.0, show_default=True,
+              help="Seconds between looks for new services.")
+@click.option("--once", is_flag=True, help="Dial what exists now and stop.")
+@with_appcontext
+def dial_command(every: float, once: bool) -> None:
+    """Give every PPPoE and hotspot service on the demo routers a simulated CPE that dials in and redials after a drop.
+
+    Talks to the simulator's control port (demo/fleet.toml); a suspended service's CPE is refused by its disabled
+    secret and keeps trying, so it comes back by itself once the service is reactivated.
+    """
+    from isp.services import demo_fleet, demo_subscribers
+
+    port = _control_port()
+    names = [entry["name"] for entry in demo_fleet.entries()]
+    dialled: set[tuple[str, str, str]] = set()
+    while True:
+        try:
+            rows = demo_subscribers.dial_list(names)
+            db.session.rollback()  # no transaction held open between looks
+            for router, kind, username, mac in rows:
+                if (router, kind, username) in dialled:
+                    continue
+                command = {"router": router, "login": username, "kind": kind, "redial": True, **({"mac": mac} if mac else {})}
+                answer = sim_control(port, command)
+                if answer.get("ok"):
+                    dialled.add((router, kind, username))
+        except OSError:
+            pass  # the simulator is not up yet (or is restarting): try again at the next look
+        if once:
+            click.echo(f"{len(dialled)} simulated CPEs dialling")
+            return
+        time.sleep(every)
+
+
+def _control_port() -> int:
+    """The simulator's control port from demo/fleet.toml."""
+    import tomllib
+
+    from isp.services import demo_fleet
+
+    with open(demo_fleet.fleet_path(), "rb") as handle:
+        return int(tomllib.load(handle)["fleet"]["control_port"])
+
+
+def sim_control(port: int, command: dict, timeout: float = 5.0) -> dict:
+    """One JSON line to the simulator's control port and its JSON answer (the protocol of routeros_sim/control.py).
+
+    Spoken over the socket rather than imported: the product package never imports the simulator.
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(json.dumps(command).encode() + b"\n")
+        with sock.makefile("rb") as answer:
+            line = answer.readline()
+    if not line:
+        raise ConnectionResetError("the simulator closed the control connection")
+    return json.loads(line)
 
 
 @embedded_redis_cli.command("start")

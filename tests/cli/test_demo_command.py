@@ -6,13 +6,26 @@ import re
 import stat
 import threading
 import time
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from isp.extensions import db
 from isp.jobs.maintenance import HEARTBEAT_KEY
-from isp.models import LedgerEntry
+from isp.models import (
+    Customer,
+    Invoice,
+    LedgerAccount,
+    LedgerEntry,
+    Payment,
+    RouterCommand,
+    Subscription,
+    SubscriptionState,
+    User,
+)
+from isp.models.base import utcnow
 from isp.services import users
 
 
@@ -42,8 +55,13 @@ def test_demo_writes_the_logins_to_an_owner_only_file(demo_app, monkeypatch):
         assert users.authenticate("admin", logins["admin"][1]) is not None
         assert users.authenticate("shop", logins["reseller"][1]) is not None
         # README: the shop starts with 100.00 and has bought 40 × 0.80 and 30 × 1.60, so it shows 20.00.
-        amounts = [e.amount for e in db.session.scalars(db.select(LedgerEntry).order_by(LedgerEntry.id))]
+        shop = db.session.scalar(select(LedgerAccount.id).join(User, User.id == LedgerAccount.user_id)
+                                 .where(User.username == "shop"))
+        amounts = [e.amount for e in db.session.scalars(select(LedgerEntry).where(LedgerEntry.account_id == shop))]
         assert sum(amounts) == 20 and sorted(amounts) == [-48, -32, 100]
+        first = _subscribers()
+    assert re.search(r"^Subscribers: 200 demo customers", text, re.M)
+    assert f"Watch: {first['watch'].account_no} {first['watch'].name}" in text
 
     os.chmod(path, 0o644)  # a second run tightens the mode again and writes the new passwords
     again = demo_app.test_cli_runner().invoke(args=["demo"])
@@ -54,6 +72,55 @@ def test_demo_writes_the_logins_to_an_owner_only_file(demo_app, monkeypatch):
     with demo_app.app_context():
         assert users.authenticate("shop", new["reseller"][1]) is not None
         assert users.authenticate("shop", logins["reseller"][1]) is None
+        again = _subscribers()
+    # Nothing seeded twice; the watch customer is back in grace, ending minutes from now again.
+    assert again["customers"] == 200 and again["invoices"] == first["invoices"] and again["payments"] == first["payments"]
+    assert again["watch"].id == first["watch"].id and again["watch_sub"].state == SubscriptionState.grace
+    assert again["watch_sub"].grace_until > first["watch_sub"].grace_until - timedelta(seconds=1)
+
+
+def _subscribers() -> dict:
+    """What an operator sees of the demo's subscribers (inside an app context), checked for consistency."""
+    now = utcnow()
+    subs = list(db.session.scalars(select(Subscription)))
+    by_state = {state: [s for s in subs if s.state == state] for state in SubscriptionState}
+    # Most paid, some in grace (still served), some suspended, some awaiting their first payment.
+    assert len(subs) == 200 and len(by_state[SubscriptionState.active]) > 120
+    assert all(len(by_state[s]) >= 5 for s in (SubscriptionState.grace, SubscriptionState.suspended, SubscriptionState.pending))
+    assert {s.kind.value for s in subs} == {"pppoe", "static", "hotspot"}
+    assert len({s.router_id for s in subs}) == 3 and all(s.static_ip for s in subs if s.kind.value == "static")
+    assert all(s.paid_until > now for s in by_state[SubscriptionState.active])
+    assert all(s.grace_until > now for s in by_state[SubscriptionState.grace])
+    assert all(s.grace_until <= now for s in by_state[SubscriptionState.suspended])
+    # Numbering is real and follows the sign-up dates (the watch customer comes last, on top of the list).
+    numbers = db.session.execute(select(Customer.account_no, Customer.created_at).order_by(Customer.id)).all()
+    assert [n for n, _ in numbers] == [f"ISP-{i:06d}" for i in range(1, 201)]
+    assert [at for _, at in numbers[:-1]] == sorted(at for _, at in numbers[:-1])
+    # Every cached balance is the sum of its entries; those in debt are customers still short of their first invoice.
+    sums = dict(db.session.execute(select(LedgerEntry.account_id, func.sum(LedgerEntry.amount))
+                                   .group_by(LedgerEntry.account_id)).tuples().all())
+    accounts = list(db.session.scalars(select(LedgerAccount).where(LedgerAccount.customer_id.is_not(None))))
+    assert len(accounts) == 200 and all(a.balance == sums.get(a.id, 0) for a in accounts)
+    debtors = {a.customer_id for a in accounts if a.balance < 0}
+    assert debtors and debtors <= {s.customer_id for s in by_state[SubscriptionState.pending]}
+    # Each service's invoices cover its periods back to back from its start (backdated sign-ups included).
+    for sub in by_state[SubscriptionState.active]:
+        spans = db.session.execute(select(Invoice.period_start, Invoice.period_end)
+                                   .where(Invoice.subscription_id == sub.id).order_by(Invoice.period_start)).all()
+        assert spans[0][0] == sub.started_at and spans[-1][1] == sub.paid_until
+        assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
+    # The routers are told: every service has its command set; suspended ones are disabled and kicked.
+    commands = {c.idempotency_key: c for c in db.session.scalars(select(RouterCommand).where(
+        RouterCommand.operation == "service.apply"))}
+    for sub in by_state[SubscriptionState.suspended]:
+        payload = commands[f"service:{sub.kind.value}:{sub.username}"].payload
+        assert payload["state"] == "disabled" and payload["kick"] is True
+    watch = db.session.scalar(select(Customer).where(Customer.tags.like("%demo-watch%")))
+    watch_sub = next(s for s in subs if s.customer_id == watch.id)
+    assert watch_sub.state == SubscriptionState.grace
+    assert timedelta(seconds=60) < watch_sub.grace_until - now <= timedelta(seconds=150)
+    return {"customers": len(numbers), "invoices": db.session.scalar(select(func.count()).select_from(Invoice)),
+            "payments": db.session.scalar(select(func.count()).select_from(Payment)), "watch": watch, "watch_sub": watch_sub}
 
 
 def test_banner_waits_for_web_worker_and_clock(demo_app, monkeypatch):
@@ -64,7 +131,7 @@ def test_banner_waits_for_web_worker_and_clock(demo_app, monkeypatch):
     monkeypatch.setenv("PORT", str(server.server_port))  # as bin/demo exports them for every process
     runner = demo_app.test_cli_runner()
     try:
-        assert runner.invoke(args=["demo"]).exit_code == 0
+        assert runner.invoke(args=["demo", "--customers", "0"]).exit_code == 0  # the subscribers are tested above
         since = time.time()
         # Web answers but no clock heartbeat since start-up: the banner still comes, saying what is missing.
         late = runner.invoke(args=["demo", "banner", "--since", str(since), "--timeout", "1"])
@@ -76,3 +143,44 @@ def test_banner_waits_for_web_worker_and_clock(demo_app, monkeypatch):
     assert up.exit_code == 0 and "Still waiting" not in up.output
     assert "isp demo is up" in up.output and f"URL: http://127.0.0.1:{server.server_port}/" in up.output
     assert "admin: admin / demo-pass-for-tests-7" in up.output and "demo-credentials.txt" in up.output
+
+
+def test_demo_cpes_dial_in_and_suspended_ones_stay_out(demo_app, monkeypatch):
+    """`flask demo dial`: every served PPPoE/hotspot subscriber comes online; suspended and unpaid ones are refused."""
+    from isp.cli import demo as demo_cli
+    from isp.jobs.sessions import poll_sessions
+    from isp.models import Router, ServiceKind
+    from isp.services import routers, sessions
+    from routeros_sim import Fleet, RouterConfig
+    from tests.conftest import run_worker
+
+    monkeypatch.setenv("ISP_DEMO_PASSWORD", "demo-pass-for-tests-7")
+    configs = [RouterConfig(name=name, password="demo-router-pass", tls_port=None)
+               for name in ("demo-core", "demo-slow", "demo-flaky")]
+    runner = demo_app.test_cli_runner()
+    with Fleet(configs, speed=1.0, control_port=0) as fleet:
+        assert runner.invoke(args=["demo", "--customers", "24"]).exit_code == 0
+        with demo_app.app_context():  # the registered demo routers, pointed at this fleet's free ports
+            for router in db.session.scalars(select(Router)):
+                routers.update_router(router, {"name": router.name, "addresses": "127.0.0.1", "username": "admin",
+                                               "api_port": fleet[router.name].port, "password": "demo-router-pass",
+                                               "mode": "api", "enabled": True, "max_sessions": 20})
+            db.session.commit()
+        run_worker(demo_app)  # secrets, hotspot users and queues reach the routers (suspended ones disabled)
+        monkeypatch.setattr(demo_cli, "_control_port", lambda: fleet.control_port)
+        dialled = runner.invoke(args=["demo", "dial", "--once"])
+        assert dialled.exit_code == 0, dialled.output
+        online = {(row["name"] if "name" in row else row["user"])
+                  for router in fleet.routers for menu in ("/ppp/active", "/ip/hotspot/active")
+                  for row in router.state.rows(menu)}
+        with demo_app.app_context():
+            subs = list(db.session.scalars(select(Subscription).where(Subscription.kind != ServiceKind.static)))
+            for router_id in {s.router_id for s in subs}:
+                poll_sessions(router_id)
+            live = sessions.live_state([s.id for s in subs])
+    served = {s.username for s in subs if s.state.served}
+    out = {s.username for s in subs if not s.state.served}
+    assert f"{len(subs)} simulated CPEs dialling" in dialled.output
+    assert served and out and served <= online and not out & online
+    # The customer pages say so: online now for every served one, offline for the others.
+    assert all(live[s.id].online == s.state.served for s in subs)
