@@ -19,7 +19,7 @@ from isp.models import (
     User,
     Voucher,
 )
-from isp.services import audit, lifecycle, paging, provisioning, validators
+from isp.services import audit, customers, lifecycle, provisioning, validators
 from isp.services.customers import may_sell
 from isp.services.errors import ServiceError
 
@@ -85,9 +85,9 @@ def list_query(user: User, filters: dict) -> Select:
     return stmt
 
 
-def list_page(user: User, filters: dict, per_page: int) -> paging.IdPagination:
-    """One page of `list_query`: its ids off the index, then those rows."""
-    return paging.paginate(list_query(user, filters), Subscription.id, per_page)
+def list_page(user: User, filters: dict, per_page: int) -> customers.Pagination:
+    """One page of `list_query`: its ids off the index, then those rows (counted like the customer list)."""
+    return customers.paginate(list_query(user, filters), Subscription.id, per_page)
 
 
 # -- checks shared by create and edit ---------------------------------------------------------------------------

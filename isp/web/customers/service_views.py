@@ -5,7 +5,7 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
 from isp.models import ServiceKind, Subscription, SubscriptionState
-from isp.services import customers, routers, service_plans, sessions
+from isp.services import customers, service_plans, sessions
 from isp.services import subscriptions as subs
 from isp.web.auth.forms import EmptyForm
 from isp.web.customers import bp
@@ -38,9 +38,9 @@ def services():
     """Every service with its live state, filtered in SQL and paged by ids."""
     filters = _filters()
     page = subs.list_page(current_user, filters, current_app.config["PAGE_SIZE"])
+    choices = customers.filter_choices(current_user)
     return render("customers/services.html", block="results", page=page, filters=filters,
-                  live=sessions.live_state([s.id for s in page.items]), plans=service_plans.by_name(),
-                  routers=[] if current_user.has_role("reseller") else routers.by_name(),
+                  live=sessions.live_state([s.id for s in page.items]), plans=choices["plans"], routers=choices["routers"],
                   states=[s.value for s in SubscriptionState], kinds=list(ServiceKind))
 
 
