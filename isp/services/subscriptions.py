@@ -175,7 +175,9 @@ def create(customer: Customer, data: dict, actor: User) -> Subscription:
         raise ServiceError("Your account may not sell services.")
     if customer.status == CustomerStatus.closed:
         raise ServiceError("This account is closed; reopen it before adding a service.")
-    plan = db.session.get(ServicePlan, int(data.get("plan_id") or 0))
+    raw_plan = str(data.get("plan_id") or "").strip()
+    digits = raw_plan.isascii() and raw_plan.isdigit() and len(raw_plan) < 10
+    plan = db.session.get(ServicePlan, int(raw_plan)) if digits else None
     if plan is None or not plan.active:
         raise ServiceError("Choose an active service plan.", "plan_id")
     kind = plan.kind

@@ -79,6 +79,11 @@ def test_hotspot_username_may_not_be_a_voucher_code(app, world, make_plan, make_
     assert err.field == "username" and "voucher code" in err.message
 
 
+def test_plan_must_be_an_active_plan(app, world):
+    for bad in ("abc", "", "99999", "-1"):
+        assert _refused(app, world, plan_id=bad, username="p-x").field == "plan_id"
+
+
 def test_router_must_be_one_of_the_plans(app, world):
     err = _refused(app, world, plan_id=world["hotspot"].id, router_id=world["r2"].id, username="x1")
     assert err.field == "router_id" and "not sold on that router" in err.message
