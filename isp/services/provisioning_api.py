@@ -19,6 +19,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from flask import current_app
@@ -107,7 +108,7 @@ def _seconds(text: str) -> int:
     return int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
 
 
-def _pair(text: str, convert: object) -> tuple:
+def _pair(text: str, convert: Callable[[str], int]) -> tuple[int, int]:
     first, _, second = text.partition("/")
     return convert(first), convert(second or first)
 
@@ -309,8 +310,8 @@ class ApiBackend:
         for sub in subs:
             try:
                 commands.append(apply_command(sub, mode, kick or command_key(sub.kind, sub.username) in kicking))
-            except ValueError:  # its password cannot be decrypted: one bad row must not stop a billing run
-                log.error("subscription %s: stored password cannot be decrypted; its router change is skipped", sub.id)
+            except ValueError as exc:  # e.g. a password the key no longer opens: one bad row must not stop a billing run
+                log.error("subscription %s: %s; its router change is skipped", sub.id, exc)
         return queue_commands(router, commands, priority)
 
     def unplace(self, router: Router, kind: ServiceKind, username: str, static_ip: str | None, priority: Priority) -> None:

@@ -5,6 +5,9 @@ Only objects the panel owns are touched: hotspot users whose comment carries our
 Anything else on the router is counted as unmanaged and left alone, even when it holds a name we
 need (reported as a conflict for a person to resolve).
 
+What subscriptions put on routers (PPP secrets and profiles, subscriber hotspot users, simple queues, address
+lists) is compared by `reconcile_services`, in the same job and report.
+
 The router side is read by the job (one read per menu); everything here is SQL and the outbox.
 """
 from __future__ import annotations

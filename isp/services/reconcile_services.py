@@ -16,6 +16,7 @@ import logging
 from collections import defaultdict
 
 from sqlalchemy import select
+from sqlalchemy.orm import noload
 
 from isp.extensions import db
 from isp.models import Priority, Router, ServiceKind, ServicePlan, Subscription, SubscriptionState, service_plan_routers
@@ -66,9 +67,8 @@ def ours(row: dict) -> bool:
 def _profile_names() -> dict[ServiceKind, set[str]]:
     """Every profile name a service plan may put on a router, per kind (the restricted one included)."""
     names: dict[ServiceKind, set[str]] = {ServiceKind.pppoe: {SUSPENDED_PROFILE}, ServiceKind.hotspot: {SUSPENDED_PROFILE}}
-    for kind, name in db.session.execute(select(ServicePlan.kind, ServicePlan.profile_name).where(
-            ServicePlan.kind != ServiceKind.static)).tuples():
-        names[kind].update({name, f"{name}-fup"[:64]})
+    for plan in db.session.scalars(select(ServicePlan).where(ServicePlan.kind != ServiceKind.static).options(noload("*"))):
+        names[plan.kind].update({plan.profile_name, plan.fup_profile_name})
     return names
 
 
@@ -115,8 +115,8 @@ def compare(router: Router, read: dict[str, list[dict]], busy: set[str]) -> tupl
             continue
         try:
             items = desired(sub, mode)
-        except ValueError:  # its password cannot be decrypted: reported, never pushed half-made
-            log.error("reconcile %s: subscription %s has a password that cannot be decrypted", router.name, sub.id)
+        except ValueError as exc:  # e.g. a password the key no longer opens: logged, never pushed half-made
+            log.error("reconcile %s: subscription %s: %s", router.name, sub.id, exc)
             continue
         if _drifted(sub, items, index, by_owner, drift):
             fixes.append(apply_command(sub, mode, items=items))

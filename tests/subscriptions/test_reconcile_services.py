@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from isp.extensions import db as _db
-from isp.models import CommandState, Router
+from isp.models import CommandState, Router, Subscription
 from isp.services import provisioning, reconcile
 from tests.subscriptions.test_provisioning import (
     LISTS,
@@ -120,8 +120,6 @@ def test_owned_leftovers_are_removed_and_unowned_items_left_alone(placed):
 def test_a_terminated_service_still_on_the_router_is_removed(placed):
     world, subs = placed
     with world.app.app_context():
-        from isp.models import Subscription
-
         _db.session.get(Subscription, subs["eve"]).state = S.terminated  # as if its removal had been lost
         _db.session.commit()
     report = reconcile_now(world)
