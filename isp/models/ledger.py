@@ -36,13 +36,15 @@ class LedgerAccount(db.Model):
     """One balance holder; the row is locked while an entry is being decided."""
 
     __tablename__ = "ledger_accounts"
+    # The "in debt" filter reads (balance, customer) off the index alone.
+    __table_args__ = (Index("ix_ledger_accounts_balance_customer", "balance", "customer_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[AccountKind] = mapped_column(Enum(AccountKind, native_enum=False, length=16), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), unique=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"), unique=True)
     # The sum of the entries, kept by every posting under the row lock (the "in debt" filter reads it off an index).
-    balance: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0.00"), index=True)
+    balance: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0.00"))
     # Bumped by every posting: the UPDATE takes the row lock that serialises concurrent spending.
     lock_version: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -43,6 +43,9 @@ class Subscription(db.Model):
         Index("ix_subscriptions_plan_id_id", "plan_id", "id"),
         Index("ix_subscriptions_router_id_id", "router_id", "id"),
         Index("ix_subscriptions_customer_id", "customer_id"),
+        # The customer list's plan and router filters are semi-joins that read (filter, customer) off the index.
+        Index("ix_subscriptions_plan_customer", "plan_id", "customer_id"),
+        Index("ix_subscriptions_router_customer", "router_id", "customer_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

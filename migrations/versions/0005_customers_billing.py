@@ -162,6 +162,8 @@ def upgrade():
     )
     with op.batch_alter_table('subscriptions', schema=None) as batch_op:
         batch_op.create_index('ix_subscriptions_customer_id', ['customer_id'], unique=False)
+        batch_op.create_index('ix_subscriptions_plan_customer', ['plan_id', 'customer_id'], unique=False)
+        batch_op.create_index('ix_subscriptions_router_customer', ['router_id', 'customer_id'], unique=False)
         batch_op.create_index('ix_subscriptions_plan_id_id', ['plan_id', 'id'], unique=False)
         batch_op.create_index('ix_subscriptions_router_id_id', ['router_id', 'id'], unique=False)
         batch_op.create_index('ix_subscriptions_state_grace_until', ['state', 'grace_until'], unique=False)
@@ -282,7 +284,7 @@ def upgrade():
     with op.batch_alter_table('ledger_accounts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('customer_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('balance', sa.Numeric(precision=12, scale=2), nullable=False, server_default='0'))
-        batch_op.create_index(batch_op.f('ix_ledger_accounts_balance'), ['balance'], unique=False)
+        batch_op.create_index('ix_ledger_accounts_balance_customer', ['balance', 'customer_id'], unique=False)
         batch_op.create_unique_constraint(batch_op.f('uq_ledger_accounts_customer_id'), ['customer_id'])
         batch_op.create_foreign_key(batch_op.f('fk_ledger_accounts_customer_id_customers'), 'customers', ['customer_id'], ['id'], ondelete='RESTRICT')
 
@@ -323,7 +325,7 @@ def downgrade():
     with op.batch_alter_table('ledger_accounts', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_ledger_accounts_customer_id_customers'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('uq_ledger_accounts_customer_id'), type_='unique')
-        batch_op.drop_index(batch_op.f('ix_ledger_accounts_balance'))
+        batch_op.drop_index('ix_ledger_accounts_balance_customer')
         batch_op.drop_column('balance')
         batch_op.drop_column('customer_id')
 
