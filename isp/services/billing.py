@@ -70,13 +70,13 @@ def money(amount: Decimal) -> str:
     return with_currency(f"{Decimal(amount):,.2f}", branding.get().currency)
 
 
-def notifier() -> Callable[..., object] | None:
-    """isp.services.notifications.notify when that module is installed (it lands beside billing), else None."""
+def notifier(name: str = "notify") -> Callable[..., object] | None:
+    """isp.services.notifications.<name> when that module has it (it lands beside billing), else None."""
     try:
         from isp.services import notifications  # type: ignore[attr-defined]
     except ImportError:
         return None
-    return getattr(notifications, "notify", None)
+    return getattr(notifications, name, None)
 
 
 def notify(event: str, customer: Customer, subscription: Subscription | None = None, **context: object) -> None:

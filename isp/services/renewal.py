@@ -22,14 +22,31 @@ re-run on a deadlock); by default the chunks only flush and the caller commits.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import groupby
 from typing import TypeVar
 
-from sqlalchemy import case, func, insert, literal, null, select, update
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    Numeric,
+    Table,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.functions import FunctionElement
 
 from isp.extensions import db
@@ -51,6 +68,7 @@ from isp.sqlutil import chunked
 from isp.units import with_currency
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 S = SubscriptionState
 CHUNK = 2000        # customers (renewal) or services (grace, suspension) per unit of work
 MAX_PERIODS = 24    # periods one service may be renewed in one run (a clock that was down for a while)
@@ -156,14 +174,49 @@ def _renew_customers(customer_ids: list[int], now: datetime) -> int:
         return 0
     numbers = _write_documents(docs, now)
     _write_services(subs, numbers, now)
-    if balances:
-        db.session.execute(update(LedgerAccount), balances)
+    _update_rows(LedgerAccount, balances)
     db.session.flush()
     _expire(Subscription, {row.id for row, _start, _end in subs})
     _expire(LedgerAccount, {b["id"] for b in balances})
     if fup:
         provisioning.sync_many(fup, Priority.normal)  # a new period lifts the fair-use cap
     return len(subs)
+
+
+_scratch = MetaData()
+# Per-connection scratch tables for MariaDB/MySQL, which has no multi-row UPDATE: rows go in with one multi-row
+# INSERT, then one UPDATE … JOIN applies them (an executemany of UPDATEs is a network round trip per row there).
+_SCRATCH = {
+    "subscriptions": Table("tmp_billing_periods", _scratch, Column("id", Integer, primary_key=True),
+                           Column("period_start", UTCDateTime), Column("paid_until", UTCDateTime), prefixes=["TEMPORARY"]),
+    "ledger_accounts": Table("tmp_billing_balances", _scratch, Column("id", Integer, primary_key=True),
+                             Column("balance", Numeric(12, 2)), prefixes=["TEMPORARY"]),
+}
+
+
+def _update_rows(model: type, rows: list[dict], **same: object) -> None:
+    """Set per-row values (each dict: "id" and columns) and `same` on every row, in a few statements.
+
+    SQLite runs in-process, so an executemany is cheap there; MariaDB/MySQL gets the scratch table and a JOIN.
+    """
+    if not rows:
+        return
+    table = model.__table__
+    columns = [name for name in rows[0] if name != "id"]
+    if db.session.get_bind().dialect.name == "sqlite":
+        stmt = update(table).where(table.c.id == bindparam("row_id")).values(
+            **{name: bindparam(f"new_{name}") for name in columns}, **same)
+        db.session.execute(stmt, [{"row_id": r["id"], **{f"new_{n}": r[n] for n in columns}} for r in rows],
+                           execution_options={"synchronize_session": False})
+        return
+    scratch = _SCRATCH[table.name]
+    db.session.execute(CreateTable(scratch, if_not_exists=True))
+    db.session.execute(delete(scratch))
+    db.session.execute(insert(scratch), rows)
+    db.session.execute(update(table).where(table.c.id == scratch.c.id)
+                       .values(**{name: scratch.c[name] for name in columns}, **same),
+                       execution_options={"synchronize_session": False})
+    db.session.execute(delete(scratch))
 
 
 def _write_documents(docs: list, now: datetime) -> dict[int, tuple[str, Decimal]]:
@@ -177,11 +230,11 @@ def _write_documents(docs: list, now: datetime) -> dict[int, tuple[str, Decimal]
                  "issued_at": now, "created_by_id": None,
                  "description": f"{row.name}, {row.kind.value} {row.username}: {start:%Y-%m-%d} to {end:%Y-%m-%d}"[:255]}
                 for number, (row, start, end, price, _after) in zip(numbers, docs, strict=True)]
-    db.session.execute(insert(Invoice), invoices)
+    db.session.execute(insert(Invoice.__table__), invoices)
     ids = {}
     for part in chunked(numbers):
         ids.update(db.session.execute(select(Invoice.number, Invoice.id).where(Invoice.number.in_(part))).tuples().all())
-    db.session.execute(insert(LedgerEntry), [
+    db.session.execute(insert(LedgerEntry.__table__), [
         {"account_id": row.account_id, "kind": EntryKind.charge, "amount": -price, "balance_after": after,
          "memo": f"Invoice {number}: {inv['description']}"[:200], "batch_id": None, "invoice_id": ids[number],
          "payment_id": None, "idem_key": f"renewal:{row.id}:{periods.key(start)}", "created_by_id": None, "created_at": now}
@@ -192,10 +245,9 @@ def _write_documents(docs: list, now: datetime) -> dict[int, tuple[str, Decimal]
 def _write_services(subs: list, numbers: dict[int, tuple[str, Decimal]], now: datetime) -> None:
     """The services' new periods (active again if they were in grace) and one timeline line each."""
     currency = branding.get().currency
-    db.session.execute(update(Subscription), [
-        {"id": row.id, "period_start": start, "paid_until": end, "state": S.active, "grace_until": None,
-         "state_changed_at": now if row.state != S.active else row.state_changed_at, "period_bytes": 0,
-         "fup_active": False, "updated_at": now} for row, start, end in subs])
+    _update_rows(Subscription, [{"id": row.id, "period_start": start, "paid_until": end} for row, start, end in subs],
+                 state=S.active, grace_until=None, period_bytes=0, fup_active=False, updated_at=now,
+                 state_changed_at=case((Subscription.state != S.active, now), else_=Subscription.state_changed_at))
     lines = []
     for row, _start, end in subs:
         number, price = numbers.get(row.id, ("", Decimal("0.00")))
@@ -203,7 +255,7 @@ def _write_services(subs: list, numbers: dict[int, tuple[str, Decimal]], now: da
         lines.append({"customer_id": row.customer_id, "subscription_id": row.id, "actor_id": None, "at": now,
                       "kind": "renewal" if row.state == S.active else "state", "from_state": row.state.value,
                       "to_state": S.active.value, "summary": f"Renewed ({paid}paid until {end:%Y-%m-%d %H:%M} UTC)"})
-    db.session.execute(insert(CustomerEvent), lines)
+    db.session.execute(insert(CustomerEvent.__table__), lines)
 
 
 # -- 2. grace and 3. suspension --------------------------------------------------------------------------------
@@ -249,23 +301,26 @@ def _grace_chunk(now: datetime) -> tuple[int, int]:
     return seen, len(ids)
 
 
-def _suspend_chunk(now: datetime) -> tuple[int, int]:
+def _suspend_chunk(now: datetime) -> tuple[int, list[int]]:
     seen, ids = _move(now, S.grace, S.suspended, Subscription.grace_until <= now, {},
-                literal("Grace ended without payment: suspended"))
+                      literal("Grace ended without payment: suspended"))
     if ids:
         db.session.flush()
         provisioning.sync_many(ids, Priority.critical, kick=True)
-        _notify_suspended(ids)
-    return seen, len(ids)
+    return seen, ids
 
 
-def _notify_suspended(ids: list[int]) -> None:
-    """A 'suspended' message per service, when the notifications outbox is installed."""
-    if billing.notifier() is None:
+def _notify_suspended(ids: list[int], now: datetime) -> None:
+    """A 'suspended' message per service, when the notifications outbox is installed (one call for all if it can)."""
+    send, many = billing.notifier(), billing.notifier("notify_many")
+    if send is None and many is None:
         return
-    for sub in db.session.scalars(select(Subscription).where(Subscription.id.in_(ids))):
-        billing.notify("suspended", sub.customer, subscription=sub,
-                       dedupe_key=f"suspended:{sub.id}:{periods.key(sub.state_changed_at)}")
+    subs = list(db.session.scalars(select(Subscription).where(Subscription.id.in_(ids))).unique())
+    if many is not None:
+        many("suspended", subs, dedupe_key=lambda sub: f"suspended:{sub.id}:{periods.key(now)}")
+        return
+    for sub in subs:
+        send("suspended", sub.customer, subscription=sub, dedupe_key=f"suspended:{sub.id}:{periods.key(now)}")
 
 
 def _loop(unit: Callable, chunk: Callable[[], tuple[int, int]]) -> int:
@@ -287,7 +342,18 @@ def to_grace(now: datetime, unit: Callable = _inline) -> int:
 def suspend(now: datetime, unit: Callable = _inline) -> int:
     """Suspend every service whose grace ended, and queue the router changes with a kick on `critical`."""
     now = periods.second(now)
-    return _loop(unit, lambda: _suspend_chunk(now))
+    total = 0
+    while True:
+        seen, ids = unit(lambda: _suspend_chunk(now))
+        total += len(ids)
+        if ids:
+            # After the suspension's own commit: the kicks never wait behind the messages.
+            try:
+                unit(lambda ids=ids: _notify_suspended(ids, now))
+            except Exception:
+                log.exception("suspended %d services but could not queue their notifications", len(ids))
+        if not seen:
+            return total
 
 
 def due_moments(now: datetime, seconds: float) -> list[datetime]:

@@ -205,3 +205,23 @@ def test_suspension_tick_suspends_on_time_and_books_a_run_at_the_next_grace_end(
         booked = ScheduledJobRegistry(queue=Queue("critical", connection=redis_store.client)).get_job_ids()
         moment = (now + timedelta(seconds=6)).strftime("%Y%m%d%H%M%S")
         assert f"suspend-at-{moment}" in booked
+
+
+def test_suspension_and_payment_hand_their_messages_to_the_notification_outbox(db, bill, monkeypatch):
+    from isp.services import notifications
+
+    sent = []
+    monkeypatch.setattr(notifications, "notify", lambda event, customer, subscription=None, dedupe_key=None, **context:
+                        sent.append((event, customer.id, subscription.id if subscription else None, dedupe_key,
+                                     context.get("amount"))))
+    now = periods.second()
+    plan = bill.plan("10.00", "day", 30)
+    customer = bill.customer()
+    sub_id = bill.service(customer, plan, state="grace", period_start=now - timedelta(days=33),
+                          paid_until=now - timedelta(days=3), grace_until=now - timedelta(seconds=5))
+    assert billing.run(now)["suspended"] == 1
+    db.session.commit()
+    assert sent == [("suspended", customer, sub_id, f"suspended:{sub_id}:{now.isoformat()}", None)]
+    payment = billing.record_payment(db.session.get(billing.Customer, customer), "10.00", "cash", "", "", bill.user())
+    db.session.commit()
+    assert sent[-1] == ("payment", customer, None, f"payment:{payment.id}", payment.amount)
