@@ -62,8 +62,10 @@ PLANS = (
     ("Business static 50M", "static", "90.00", "25M/50M", "", "", 1),
     ("Hotspot home 5M", "hotspot", "10.00", "2M/5M", "", "", 2),
 )
-# Share of customers per story (the rest of the 199 are plain "paid").
-STORIES = (("paid", 55), ("prepaid", 10), ("veteran", 12), ("pending", 4), ("partial", 2), ("grace", 7), ("suspended", 10))
+# Customer n's story is STORIES[n % 19] (19 is coprime with the 20 plan slots and the 3 routers, so every plan and
+# router gets every story): 8 paid, 2 paid ahead, 3 veterans, 1 awaiting payment, 1 paid half, 2 in grace, 2 suspended.
+STORIES = ("paid", "grace", "veteran", "paid", "suspended", "prepaid", "paid", "pending", "veteran", "paid", "grace",
+           "paid", "suspended", "prepaid", "paid", "veteran", "partial", "paid", "paid")
 FIRST = ("Amina", "Brian", "Caroline", "David", "Esther", "Faith", "George", "Halima", "Ibrahim", "Joyce", "Kevin",
          "Lilian", "Moses", "Naomi", "Otieno", "Purity", "Quincy", "Rose", "Samuel", "Tabitha", "Umar", "Violet",
          "Wanjiru", "Xavier", "Yusuf", "Zawadi", "Aisha", "Bernard", "Cynthia", "Dennis", "Eunice", "Felix")
@@ -109,10 +111,6 @@ def plans(router_ids: list[int], actor: User) -> dict[str, ServicePlan]:
     return out
 
 
-def _story(rng: random.Random) -> str:
-    return rng.choices([s for s, _ in STORIES], [w for _, w in STORIES])[0]
-
-
 def _plan_of(n: int) -> str:
     slot = n % 20
     return PLANS[0 if slot < 12 else 1 if slot < 16 else 2 if slot < 19 else 3][0]
@@ -140,7 +138,7 @@ def specs(now: datetime, routers: int, count: int = COUNT) -> list[Spec]:
         watch = n == count - 1
         plan = PLANS[0][0] if watch else _plan_of(n)
         kind = next(k for name, k, *_ in PLANS if name == plan)
-        story = "watch" if watch else _story(rng)
+        story = "watch" if watch else STORIES[n % len(STORIES)]
         router = 0 if watch else n % routers
         username = f"{first}.{last}".lower() if kind != "static" else f"{first[0]}{last}".lower() + f"-{n}"
         business = kind == "static"
