@@ -180,6 +180,8 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: str = "inst
         "SESSION_COOKIE_SECURE": parse_bool("SESSION_COOKIE_SECURE", get("SESSION_COOKIE_SECURE"), production),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # Largest request body (logo, CSV import): refused with 413 before CSRF or a form reads it.
+        "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
         "REMEMBER_COOKIE_SECURE": parse_bool("SESSION_COOKIE_SECURE", get("SESSION_COOKIE_SECURE"), production),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "PERMANENT_SESSION_LIFETIME": parse_int("SESSION_LIFETIME_MINUTES", get("SESSION_LIFETIME_MINUTES"), 720, minimum=5) * 60,

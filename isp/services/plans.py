@@ -7,7 +7,7 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 
 from isp.extensions import db
-from isp.models import HotspotPlan, Priority, Router, RouterMode, User
+from isp.models import HotspotPlan, Priority, Router, RouterMode, ServicePlan, User
 from isp.services import audit, outbox
 from isp.services.errors import ServiceError
 from isp.services.ledger import parse_money
@@ -20,7 +20,9 @@ def _profile_name(name: str) -> str:
     """A RouterOS-safe, unique profile name derived from the plan name."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "plan"
     candidate, n = f"isp-{slug}", 1
-    while db.session.scalar(select(HotspotPlan.id).where(HotspotPlan.profile_name == candidate)) is not None:
+    # Service plans' profiles (isp-svc-…) share the router's profile menus: a name must be free in both.
+    while (db.session.scalar(select(HotspotPlan.id).where(HotspotPlan.profile_name == candidate)) is not None
+           or db.session.scalar(select(ServicePlan.id).where(ServicePlan.profile_name == candidate)) is not None):
         n += 1
         candidate = f"isp-{slug}-{n}"
     return candidate

@@ -17,6 +17,7 @@ NAV = (
     ("Services", "customers.services", STAFF, "users"),
     ("Service plans", "customers.plans", STAFF, "layers"),
     ("Billing", "billing.index", ALL_ROLES, "wallet"),
+    ("Import / export", "imports.index", STAFF, "download"),
     ("Resellers", "resellers.index", ("admin",), "briefcase"),
     ("My account", "resellers.mine", ("reseller",), "wallet"),
     ("Reports", "reports.index", STAFF, "chart-column"),
@@ -24,6 +25,21 @@ NAV = (
     ("Users", "users.index", ("admin",), "user-cog"),
     ("Settings", "settings.index", ("admin",), "settings"),
 )
+
+
+# Blueprints that serve several navigation entries: the entry is chosen by endpoint, not by blueprint.
+SHARED = {"customers.services": ("customers.services", "customers.service_"),
+          "customers.plans": ("customers.plan",)}
+
+
+def _active(endpoint: str, blueprint: str) -> bool:
+    """True if the page being served belongs to this navigation entry."""
+    here = request.endpoint or ""
+    if endpoint in SHARED:
+        return here.startswith(SHARED[endpoint])
+    if endpoint == "customers.index":
+        return blueprint == "customers" and not any(here.startswith(p) for ps in SHARED.values() for p in ps)
+    return endpoint.split(".")[0] == blueprint
 
 
 def nav_items() -> list[dict]:
@@ -39,7 +55,7 @@ def nav_items() -> list[dict]:
             url = url_for(endpoint)
         except BuildError:
             url = None
-        items.append({"label": label, "url": url, "icon": icon, "active": endpoint.split(".")[0] == current})
+        items.append({"label": label, "url": url, "icon": icon, "active": _active(endpoint, current)})
     return items
 
 

@@ -46,8 +46,38 @@ def _samples(app, make_user, make_router) -> dict[str, int]:
         samples = {"command_id": command.id, "plan_id": plan.id, "batch_id": batch.id,
                    "voucher_id": vouchers.list_query(db.session.get(User, admin.id), {}).limit(1).subquery().c.id}
         samples["voucher_id"] = db.session.scalar(db.select(samples["voucher_id"]))
+        samples.update(_subscriber_samples(db.session.get(User, admin.id), router.id))
     # A reseller: the resellers pages need one, and the users pages accept any account.
     return {**samples, "user_id": make_user("reseller").id, "router_id": router.id}
+
+
+def _subscriber_samples(admin, router_id: int) -> dict[str, int]:
+    """A staff-owned customer with a paid PPPoE service: its plan, service, invoice and payment."""
+    from isp.extensions import db
+    from isp.models import Invoice
+    from isp.services import billing, customers, service_plans, subscriptions
+
+    plan = service_plans.create_plan({"name": "Matrix home", "kind": "pppoe", "price": "10.00", "period_unit": "month",
+                                      "period_count": "1", "rate_limit": "5M/10M", "data_cap": "", "fup_rate_limit": "",
+                                      "shared_users": "1", "address_pool": "", "grace_days": "", "active": True,
+                                      "router_ids": [router_id]})
+    customer = customers.create({"name": "Matrix customer", "phone": "+254700000001"}, admin)
+    sub = subscriptions.create(customer, {"plan_id": plan.id, "username": "matrix-user", "password": "", "auto_renew": True},
+                               admin)
+    payment = billing.record_payment(customer, "10.00", "cash", None, "", admin)
+    db.session.commit()
+    invoice_id = db.session.scalar(db.select(Invoice.id).where(Invoice.customer_id == customer.id))
+    return {"service_plan_id": plan.id, "customer_id": customer.id, "subscription_id": sub.id,
+            "invoice_id": invoice_id, "payment_id": payment.id}
+
+
+# Sample objects owned by staff: a reseller let in by role is scoped out of them (404).
+STAFF_OWNED = ("<int:batch_id>", "<int:voucher_id>", "<int:customer_id>", "<int:subscription_id>", "<int:invoice_id>",
+               "<int:payment_id>")
+
+
+# Routes a reseller reaches only when allowed to sell services.
+SELLERS_ONLY = {"customers.create"}
 
 
 def _url(rule, samples: dict[str, int]) -> str:
@@ -87,8 +117,11 @@ def test_role_matrix(app, client, auth, make_user, make_router, rule, role):
             assert response.status_code in (204, 400)
         else:
             assert response.status_code == 204 and response.headers["HX-Redirect"].startswith("/auth/login")
-    elif role in allowed and role == "reseller" and ("<int:batch_id>" in rule.rule or "<int:voucher_id>" in rule.rule):
-        # The sample batch belongs to staff: a reseller is let in by role and then scoped out (404).
+    elif role in allowed and role == "reseller" and rule.endpoint in SELLERS_ONLY:
+        # Let in by role, refused by permission: the sample reseller may not sign up customers (can_sell_services).
+        assert response.status_code == 403
+    elif role in allowed and role == "reseller" and any(part in rule.rule for part in STAFF_OWNED):
+        # The sample objects belong to staff: a reseller is let in by role and then scoped out (404).
         assert response.status_code == 404
     elif role in allowed:
         assert response.status_code not in (401, 403, 404), response.get_data(as_text=True)[:300]
