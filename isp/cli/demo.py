@@ -203,7 +203,9 @@ def _seed_subscribers(admin: User, count: int) -> list[str]:
     from isp.services import demo_fleet, demo_subscribers
 
     started = time.perf_counter()
-    facts = demo_subscribers.seed(admin, demo_fleet.routers(), commit=db.session.commit, count=count)
+    shop = users.find_by_username("shop")
+    agent = shop if shop is not None and shop.role == Role.reseller else None
+    facts = demo_subscribers.seed(admin, demo_fleet.routers(), commit=db.session.commit, count=count, agent=agent)
     if not facts:
         return []
     states, kinds = facts["states"], facts["kinds"]

@@ -43,7 +43,7 @@ from isp.models import (
     UsageDaily,
     User,
 )
-from isp.services import billing, branding, customers, lifecycle, periods, service_plans, sessions, subscriptions
+from isp.services import billing, branding, customers, lifecycle, periods, resellers, service_plans, sessions, subscriptions
 
 S = SubscriptionState
 DEMO_TAG = "demo"
@@ -244,7 +244,7 @@ Step = tuple[datetime, str, object]  # (when, "pay" or "run", what)
 
 
 def seed_one(spec: Spec, plan: ServicePlan, router: Router, actor: User, now: datetime, rng: random.Random,
-             history: _History) -> tuple[int, list[Step]]:
+             history: _History, agent: User | None = None) -> tuple[int, list[Step]]:
     """Sign up one customer, give it its service and first payment; what moves back in time goes to `history`.
 
     Returns the service's id and what happens to it later: a payment ("pay", (customer id, amount, tag, spec)) and the
@@ -254,6 +254,8 @@ def seed_one(spec: Spec, plan: ServicePlan, router: Router, actor: User, now: da
             "location": spec.location, "tags": spec.tags,
             "notes": "Demo: grace ends minutes after `make demo` starts; watch the clock suspend it and kick its session."
             if spec.story == "watch" else ""}
+    if agent is not None and spec.n % 10 == 3 and spec.story != "watch":
+        data["reseller_id"] = agent.id  # one in ten signed up through the agent (who sees only these)
     customer = customers.create(data, actor)
     price = Decimal(plan.price)
     service = {"plan_id": plan.id, "router_id": router.id, "username": spec.username, "static_ip": spec.static_ip or "",
@@ -316,10 +318,11 @@ def _usage(subs: list[tuple[Subscription, datetime, datetime]], now: datetime, r
 
 
 def seed(actor: User, routers: list[Router], now: datetime | None = None, commit: object = None,
-         count: int = COUNT) -> dict:
+         count: int = COUNT, agent: User | None = None) -> dict:
     """Seed the demo subscribers (once) and re-arm the watch customer; returns the facts the banner prints.
 
-    `commit` is called every COMMIT_EVERY customers (the command passes db.session.commit) so a 200-customer seed
+    `agent`: a reseller (allowed to sell services from now on) who owns one customer in ten. `commit` is called every
+    COMMIT_EVERY customers (the command passes db.session.commit) so a 200-customer seed
     stays a few seconds on SQLite; without it everything stays in the caller's transaction.
     """
     now = periods.second(now)
@@ -330,6 +333,8 @@ def seed(actor: User, routers: list[Router], now: datetime | None = None, commit
     # the services read the settings row several times per customer (otherwise one SELECT each time).
     settings = branding.get()  # noqa: F841
     by_name = plans([r.id for r in routers], actor)
+    if agent is not None:
+        resellers.set_can_sell_services(agent, True, actor)
     all_specs = specs(now, len(routers), count)
     kinds = {name: ServiceKind(kind) for name, kind, *_ in PLANS}
     taken = set(db.session.execute(select(Subscription.kind, Subscription.username).where(
@@ -352,7 +357,7 @@ def seed(actor: User, routers: list[Router], now: datetime | None = None, commit
             customer_id, amount, tag, spec = arg
             history.paid_later(_pay(db.session.get(Customer, customer_id), amount, spec, actor, tag), at)
         else:
-            sub_id, later = seed_one(arg, by_name[arg.plan], routers[arg.router], actor, now, rng, history)
+            sub_id, later = seed_one(arg, by_name[arg.plan], routers[arg.router], actor, now, rng, history, agent)
             made.append((arg, sub_id))
             for when, kind, what in later:
                 heapq.heappush(todo, (when, seq, kind, what))

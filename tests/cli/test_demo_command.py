@@ -82,6 +82,13 @@ def test_demo_seeds_subscribers_once_and_rearms_the_watch_customer(demo_app, mon
     text = open(os.path.join(demo_app.instance_path, "demo-credentials.txt"), encoding="utf-8").read()
     with demo_app.app_context():
         first = _subscribers(60, before, after)
+        # The reseller `shop` signed up one in ten and, logged in, sees only those.
+        from isp.services import customers
+
+        shop = users.find_by_username("shop")
+        owned = set(db.session.scalars(customers.scoped(select(Customer.id), shop)))
+        assert shop.can_sell_services and len(owned) == 6
+        assert owned == set(db.session.scalars(select(Customer.id).where(Customer.reseller_id == shop.id)))
     assert re.search(r"^Subscribers: 60 demo customers \(60 new, seeded in [0-9.]+ s\): \d+ active, \d+ grace", text, re.M)
     assert f"Watch: {first['watch'].account_no} {first['watch'].name}" in text and "suspended and kicked at" in text
 
