@@ -57,6 +57,7 @@ from isp.models import (
     InvoiceKind,
     LedgerAccount,
     LedgerEntry,
+    NotificationChannel,
     Priority,
     ServicePlan,
     Subscription,
@@ -315,6 +316,8 @@ def _notify_suspended(ids: list[int], now: datetime) -> None:
     send, many = billing.notifier(), billing.notifier("notify_many")
     if send is None and many is None:
         return
+    if not db.session.scalar(select(NotificationChannel.channel).where(NotificationChannel.enabled.is_(True)).limit(1)):
+        return  # no channel is on: notify would queue nothing, so do not ask it thousands of times
     subs = list(db.session.scalars(select(Subscription).where(Subscription.id.in_(ids))).unique())
     if many is not None:
         many("suspended", subs, dedupe_key=lambda sub: f"suspended:{sub.id}:{periods.key(now)}")

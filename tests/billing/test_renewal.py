@@ -208,6 +208,7 @@ def test_suspension_tick_suspends_on_time_and_books_a_run_at_the_next_grace_end(
 
 
 def test_suspension_and_payment_hand_their_messages_to_the_notification_outbox(db, bill, monkeypatch):
+    from isp.models import NotificationChannel
     from isp.services import notifications
 
     sent = []
@@ -217,11 +218,17 @@ def test_suspension_and_payment_hand_their_messages_to_the_notification_outbox(d
     now = periods.second()
     plan = bill.plan("10.00", "day", 30)
     customer = bill.customer()
-    sub_id = bill.service(customer, plan, state="grace", period_start=now - timedelta(days=33),
-                          paid_until=now - timedelta(days=3), grace_until=now - timedelta(seconds=5))
+    _first, second = (bill.service(customer, plan, state="grace", period_start=now - timedelta(days=33),
+                                  paid_until=now - timedelta(days=3), grace_until=now + timedelta(hours=h)) for h in (-1, 1))
     assert billing.run(now)["suspended"] == 1
     db.session.commit()
-    assert sent == [("suspended", customer, sub_id, f"suspended:{sub_id}:{now.isoformat()}", None)]
+    assert sent == []  # no channel is switched on: nothing to hand over
+    db.session.add(NotificationChannel(channel="email", enabled=True))
+    db.session.commit()
+    later = now + timedelta(hours=2)
+    assert billing.run(later)["suspended"] == 1
+    db.session.commit()
+    assert sent == [("suspended", customer, second, f"suspended:{second}:{later.isoformat()}", None)]
     payment = billing.record_payment(db.session.get(billing.Customer, customer), "10.00", "cash", "", "", bill.user())
     db.session.commit()
     assert sent[-1] == ("payment", customer, None, f"payment:{payment.id}", payment.amount)
