@@ -96,6 +96,8 @@ def app(_migrated):
     with app.app_context():
         _db.session.remove()
         with _db.engine.begin() as conn:
+            # Credit notes point at the invoices they correct (RESTRICT): unlink them before emptying the table.
+            conn.execute(_db.metadata.tables["invoices"].update().values(corrects_id=None))
             for table in reversed(_db.metadata.sorted_tables):
                 conn.execute(table.delete())
     app.config["REDIS_CLIENT"].flushdb()

@@ -10,23 +10,6 @@ import pytest
 from isp.extensions import db as _db
 
 
-@pytest.fixture(autouse=True)
-def _credit_notes_first(app):
-    """Delete credit notes before the app fixture empties the tables: they point at invoices (RESTRICT, same table)."""
-    yield
-    from sqlalchemy import delete
-
-    from isp.models import Invoice, LedgerEntry
-
-    with app.app_context():
-        _db.session.remove()
-        with _db.engine.begin() as conn:
-            notes = Invoice.__table__.c.corrects_id.is_not(None)
-            conn.execute(delete(LedgerEntry.__table__).where(LedgerEntry.invoice_id.in_(
-                Invoice.__table__.select().with_only_columns(Invoice.id).where(notes))))
-            conn.execute(delete(Invoice.__table__).where(notes))
-
-
 @pytest.fixture
 def spy_sync(monkeypatch):
     """Record every provisioning.sync / sync_many call (and still run them): what the router is told, and how urgently."""
