@@ -141,7 +141,7 @@ def _urls(data: Subscribers, total: int) -> list[tuple[str, str]]:
             ("phone prefix", f"q=%2B2547{mid:08d}"[:-3]), ("account no", f"q=ISP-{mid:06d}"), ("account digits", f"q={mid}"),
             ("username", f"q={given.lower()}.{family.lower()}{mid}"), ("list", ""), ("suspended", "status=suspended"),
             ("active", "status=active"), ("plan", f"plan_id={data.plans[1][0]}"), ("router", f"router_id={data.router_ids[2]}"),
-            ("in debt", "debt=1"), ("active+plan+debt", f"status=active&plan_id={data.plans[0][0]}&debt=1"),
+            ("in debt", "debt=1"), ("active+plan+debt", f"status=active&plan_id={data.plans[1][0]}&debt=1"),
             ("router+debt", f"router_id={data.router_ids[0]}&debt=1")]
     return [(f"{what} p{p}", f"/customers/?{query}&page={p}") for what, query in asks for p in (1, 50)]
 
