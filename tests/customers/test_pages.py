@@ -8,7 +8,7 @@ from sqlalchemy import select
 from isp.extensions import db
 from isp.models import Customer, CustomerEvent, ServicePlan, Subscription, UsageDaily
 from isp.models.base import utcnow
-from tests.conftest import csrf_from
+from tests.conftest import TEST_PASSWORD, csrf_from
 from tests.customers.helpers import commands
 
 
@@ -196,3 +196,17 @@ def test_timeline_names_the_actor(app, client, auth, staff, make_customer):
     auth.login(staff.username)
     page = client.get(f"/customers/{c.id}").get_data(as_text=True)
     assert "System" in page and staff.username in page
+
+
+def test_money_corrections_are_offered_to_staff_only(app, client, auth, staff, make_customer, make_seller):
+    customer = make_customer(staff.id)
+    auth.login(staff.username)
+    page = client.get(f"/customers/{customer.id}").get_data(as_text=True)
+    assert f'href="/billing/customers/{customer.id}/adjust"' in page and f'href="/billing/customers/{customer.id}/refund"' in page
+    seller = make_seller()
+    own = make_customer(seller.id)
+    reseller = app.test_client()
+    token = csrf_from(reseller.get("/auth/login").get_data(as_text=True))
+    reseller.post("/auth/login", data={"username": seller.username, "password": TEST_PASSWORD, "csrf_token": token})
+    page = reseller.get(f"/customers/{own.id}").get_data(as_text=True)
+    assert "Take payment" in page and "/adjust" not in page and "/refund" not in page
