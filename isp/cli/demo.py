@@ -19,7 +19,7 @@ from isp.services import users
 
 embedded_redis_cli = AppGroup("embedded-redis", help="Start or stop the embedded Redis of the default profile.")
 CREDENTIALS_FILE = "demo-credentials.txt"
-MAX_CUSTOMERS = 700  # distinct demo names (isp/services/demo_subscribers.py)
+MAX_CUSTOMERS = 700  # distinct demo names (isp/services/demo_specs.py)
 
 
 def demo_url() -> str:
