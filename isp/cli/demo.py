@@ -251,6 +251,9 @@ def dial_command(every: float, once: bool) -> None:
                     dialled.add((router, kind, username))
         except OSError:
             pass  # the simulator is not up yet (or is restarting): try again at the next look
+        except Exception as exc:  # noqa: BLE001 - a busy database or an odd answer must not end the demo's CPEs
+            db.session.rollback()
+            click.echo(f"demo dial: {exc}; trying again in {every:g} s", err=True)
         if once:
             click.echo(f"{len(dialled)} simulated CPEs dialling")
             return
