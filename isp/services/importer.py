@@ -5,25 +5,33 @@ hotspot-user export recognised by their headers (isp.services.import_format). `c
 file (isp.services.import_checks) and lists every problem with its line and column; `run` re-runs `check` inside
 the caller's transaction and, only when it is clean, writes everything set-based (multi-row inserts, account
 numbers reserved in one call) and queues the router pushes. Between the two the file waits in Redis, bound to
-the user who uploaded it. The export (isp.services.customer_export) writes the same columns.
+the user who uploaded it; the confirmation claims it once and queues the real run on `bulk` (isp.jobs.imports),
+whose outcome waits in Redis for the uploader's run page. The export (isp.services.customer_export) writes the same
+columns.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import re
 import secrets
+import time
 from collections import Counter as Tally
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 
+from redis.exceptions import RedisError
 from sqlalchemy import case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from isp import crypto
+from isp import crypto, dispatch
 from isp.extensions import db, redis_store
 from isp.models import (
     AccountKind,
+    AuditEntry,
     Counter,
     Customer,
     CustomerEvent,
@@ -43,7 +51,12 @@ from isp.services.import_checks import CustomerDraft, Options, Refs, check_db, g
 from isp.services.import_format import FORMAT_NAMES, Problem, parse
 from isp.sqlutil import chunked
 
+log = logging.getLogger(__name__)
 STASH_TTL = 30 * 60  # seconds a checked file waits for its confirmation
+RUN_TTL = 24 * 3600  # seconds a started run (who started it, its outcome) stays readable on its page
+START_GRACE = 60  # seconds a claimed run may show no job yet (the confirm that claimed it is still queueing it)
+SHOWN_PROBLEMS = 1000  # problems kept with a refused run's outcome (their count is always exact)
+FINAL = ("done", "refused", "failed")
 OPENING_MEMO = "import opening balance"
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{20,64}", re.ASCII)
 _STASH = "isp:import:"
@@ -116,17 +129,18 @@ def check(data: bytes, options: Options, filename: str = "") -> Report:
 # -- the real run ---------------------------------------------------------------
 
 
-def run(data: bytes, options: Options, actor: User | None, filename: str = "") -> Report:
+def run(data: bytes, options: Options, actor: User | None, filename: str = "", ref: str = "") -> Report:
     """Check the file again inside the caller's transaction and, only when clean, write it all (flushes, never commits).
 
     A problem found now (say a username taken since the dry run) raises ImportRefused with the report; a collision
     the checks could not see (a concurrent insert) raises ServiceError. Either way the caller rolls everything back.
+    `ref` (a queued run's reference) goes into the audit entry, so a run whose worker died can be looked up.
     """
     report = check(data, options, filename)
     if not report.ok:
         raise ImportRefused(report)
     try:
-        _write(report, actor, hashlib.sha256(data).hexdigest())
+        _write(report, actor, hashlib.sha256(data).hexdigest(), ref)
     except IntegrityError:
         raise ServiceError("Nothing was imported: another change took one of these usernames, static IPs or account "
                            "numbers while the import ran. Upload the file again to see which.", field="file") from None
@@ -167,7 +181,7 @@ def _floor_account_counter(kept: list[str]) -> None:
                        execution_options={"synchronize_session": False})
 
 
-def _write(report: Report, actor: User | None, digest: str) -> None:
+def _write(report: Report, actor: User | None, digest: str, ref: str) -> None:
     """Multi-row inserts: customers, their ledger accounts, opening balances, services, timeline; one audit entry."""
     now, actor_id, drafts = utcnow(), actor.id if actor else None, report.customers
     _floor_account_counter([str(c.values["account_no"]) for c in drafts if c.keep_account])
@@ -210,7 +224,8 @@ def _write(report: Report, actor: User | None, digest: str) -> None:
     states = ", ".join(f"{n} {s}" for s, n in sorted(report.states.items())) or "none"
     audit.record(actor, "customers.import", f"file:{report.filename}"[:128],
                  f"{report.customer_count} customers, {report.service_count} services ({states}); opening balances on "
-                 f"{count} accounts, total {total:.2f}; {FORMAT_NAMES[report.format]}; sha256 {digest[:16]}")
+                 f"{count} accounts, total {total:.2f}; {FORMAT_NAMES[report.format]}; sha256 {digest[:16]}"
+                 + (f"; run {ref}" if ref else ""))
     db.session.flush()
     served = (SubscriptionState.active, SubscriptionState.suspended)
     sync_ids: list[int] = []
@@ -259,15 +274,120 @@ def unstash(token: str | None, user_id: int) -> Stashed | None:
     return Stashed(token, data, str(meta.get("filename", "")), Options.from_dict(meta.get("options", {})))
 
 
-def claim(token: str) -> bool:
-    """Take the token's run lock (a second click on Import waits out the first instead of racing it)."""
-    return bool(redis_store.client.set(_STASH + token + ":running", b"1", nx=True, ex=600))
+# -- the real run, queued: claimed once, run by a worker, its outcome kept for the uploader -------------
 
 
-def release(token: str, done: bool) -> None:
-    """Give the run lock back; a finished import also forgets the file."""
-    keys = [_STASH + token + ":running"] + ([_STASH + token] if done else [])
-    redis_store.client.delete(*keys)
+def run_ref(token: str) -> str:
+    """A run's public reference (job id, audit entry, logs): the token itself stays out of them."""
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def run_job_id(token: str) -> str:
+    """The RQ job id of the run started with `token`."""
+    return f"import-{run_ref(token)}"
+
+
+def start(stashed: Stashed, user_id: int) -> bool:
+    """Claim the checked file (once: a second confirm or a double click starts nothing) and queue its run on `bulk`.
+
+    False when it was claimed already. There is no SQL row to commit first, so the job is sent at once.
+    """
+    client, key = redis_store.client, _STASH + stashed.token + ":run"
+    claim = {"user_id": user_id, "filename": stashed.filename, "claimed_at": time.time()}
+    if not client.set(key, json.dumps(claim), nx=True, ex=RUN_TTL):
+        return False
+    try:
+        # The file must outlive the job's wait in the queue and its run; the job forgets it when it ends.
+        client.expire(_STASH + stashed.token, dispatch.IMPORT_RUN.ttl + dispatch.IMPORT_RUN.timeout + 60)
+        dispatch.Enqueue(dispatch.IMPORT_RUN, (stashed.token, user_id), run_job_id(stashed.token)).send()
+    except RedisError:
+        log.exception("could not queue import %s", run_ref(stashed.token))
+        with contextlib.suppress(RedisError):
+            client.delete(key)  # nothing started: the same confirmation may be pressed again
+        raise ServiceError("The import could not be queued (Redis did not answer): nothing was imported. Try again.",
+                           field="file") from None
+    return True
+
+
+def mark_running(token: str) -> None:
+    """The worker has picked the run up (its page says "Importing…" instead of waiting for a worker)."""
+    redis_store.client.set(_STASH + token + ":outcome", json.dumps({"state": "running", "started_at": time.time()}),
+                           ex=RUN_TTL)
+
+
+def finish(token: str, outcome: dict) -> None:
+    """Keep the run's outcome for its page and forget the file (each checked file is imported at most once)."""
+    pipe = redis_store.client.pipeline()
+    pipe.set(_STASH + token + ":outcome", json.dumps({**outcome, "finished_at": time.time()}), ex=RUN_TTL)
+    pipe.delete(_STASH + token)
+    pipe.execute()
+
+
+def done(report: Report) -> dict:
+    """The outcome of a run that wrote everything: what the run page shows."""
+    count, total = report.balances
+    return {"state": "done", "lines": report.lines, "customers": report.customer_count, "services": report.service_count,
+            "states": report.states, "balances": count, "balance_total": f"{total:.2f}"}
+
+
+def refused(report: Report) -> dict:
+    """The outcome of a run whose checks failed inside the transaction: nothing written, every problem counted."""
+    return {"state": "refused", "lines": report.lines, "bad_lines": report.bad_lines, "problem_count": len(report.problems),
+            "problems": [[p.line, p.column, p.message] for p in report.problems[:SHOWN_PROBLEMS]]}
+
+
+def failed(message: str) -> dict:
+    """The outcome of a run that stopped on an error: nothing written."""
+    return {"state": "failed", "message": message}
+
+
+@dataclass
+class Run:
+    """What a run's page shows: queued, running, its outcome, or lost (its job is gone without one)."""
+
+    token: str
+    filename: str
+    claimed_at: float
+    state: str = "queued"
+    outcome: dict = field(default_factory=dict)
+    written: str | None = None  # a lost run that did commit: its audit entry's detail
+
+    @property
+    def pending(self) -> bool:
+        """True while the page should keep polling."""
+        return self.state in ("queued", "running")
+
+
+def status(token: str | None, user_id: int) -> Run | None:
+    """The run started with `token`, if this user started it (None for anyone else or an unknown token)."""
+    if not token or not _TOKEN_RE.fullmatch(token):
+        return None
+    client = redis_store.client
+    claimed, raw = client.mget(_STASH + token + ":run", _STASH + token + ":outcome")
+    meta = json.loads(claimed) if claimed else {}
+    if meta.get("user_id") != user_id:
+        return None
+    run = Run(token, str(meta.get("filename", "")), float(meta.get("claimed_at", 0)))
+    outcome = json.loads(raw) if raw else {}
+    if outcome.get("state") not in FINAL and dispatch.alive([run_job_id(token)]):
+        run.state, run.outcome = ("running" if outcome else "queued"), outcome
+        return run
+    if outcome.get("state") not in FINAL:
+        raw = client.get(_STASH + token + ":outcome")  # it may have finished between the two looks
+        outcome = json.loads(raw) if raw else {}
+    if outcome.get("state") in FINAL or (not outcome and time.time() - run.claimed_at < START_GRACE):
+        run.state, run.outcome = outcome.get("state", "queued"), outcome
+        return run
+    run.state, run.written = "lost", _committed(token, user_id, run.claimed_at)
+    return run
+
+
+def _committed(token: str, user_id: int, since: float) -> str | None:
+    """The audit detail of a run that committed but never reported (its worker died between the two), else None."""
+    return db.session.scalar(select(AuditEntry.detail).where(
+        AuditEntry.action == "customers.import", AuditEntry.actor_id == user_id,
+        AuditEntry.at >= datetime.fromtimestamp(since - 3600, UTC),  # clocks of web and worker may differ a little
+        AuditEntry.detail.contains(f"; run {run_ref(token)}", autoescape=True)).limit(1))
 
 
 def record_password_export(actor: User) -> None:

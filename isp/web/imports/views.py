@@ -4,7 +4,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable
 
-from flask import Response, flash, redirect, stream_with_context, url_for
+from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
 from flask_login import current_user
 
 from isp.services import csvout, customer_export, import_checks, import_format, importer, routers
@@ -59,25 +59,35 @@ def index():
 @bp.route("/confirm", methods=["POST"])
 @role_required(*STAFF)
 def confirm():
-    """Import a file whose dry run was clean: checked again and written in one transaction."""
+    """Queue the real run of a file whose dry run was clean (once per file), then show its progress."""
     form = ConfirmForm()
-    stashed = importer.unstash(form.token.data, current_user.id) if form.validate_on_submit() else None
-    if stashed is None or not importer.claim(stashed.token):
-        flash("This import has expired, already ran or is running: upload the file again.", "error")
-        return redirect(url_for("imports.index"))
-    done = False
+    token = form.token.data if form.validate_on_submit() else None
+    stashed = importer.unstash(token, current_user.id)
     try:
-        report = atomic(lambda: importer.run(stashed.data, stashed.options, current_user, stashed.filename))
-        done = True
-    except importer.ImportRefused as err:
-        return render("imports/result.html", report=err.report, confirm_form=None, status=422)
+        started = stashed is not None and importer.start(stashed, current_user.id)
     except ServiceError as err:
         flash(err.message, "error")
         return redirect(url_for("imports.index"))
-    finally:
-        importer.release(stashed.token, done)
-    flash(f"Imported {report.customer_count} customers and {report.service_count} services.", "success")
+    if started:
+        return redirect(url_for("imports.run", token=token))
+    if importer.status(token, current_user.id) is not None:
+        flash("This import was already started: each checked file is imported once.", "info")
+        return redirect(url_for("imports.run", token=token))
+    flash("This import has expired, already ran or is running: upload the file again.", "error")
     return redirect(url_for("imports.index"))
+
+
+@bp.route("/run")
+@role_required(*STAFF)
+def run():
+    """A queued import: waiting, importing, then its counts or its problems (its block polls itself until the end)."""
+    token = request.args.get("token", "")
+    if not token:
+        return redirect(url_for("imports.index"))
+    state = importer.status(token, current_user.id)
+    if state is None:
+        abort(404)  # unknown, expired, or somebody else's
+    return render("imports/run.html", block="run", run=state)
 
 
 def _csv(name: str, header: Iterable[str], rows: Iterable[Iterable[object]]) -> Response:
