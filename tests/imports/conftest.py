@@ -1,4 +1,5 @@
-"""Fixtures for the import tests: two routers, service plans of each kind, table counts, and the upload round."""
+"""Fixtures for the import tests: two routers, service plans of each kind, table counts, the upload round and the
+confirmed run (queued on `bulk`, run here by the real worker class)."""
 from __future__ import annotations
 
 import io
@@ -84,3 +85,26 @@ def confirm_token(html: str) -> str:
     match = re.search(r'id="token" name="token" type="hidden" value="([^"]+)"', html)
     assert match, "no confirm form on the page"
     return match.group(1)
+
+
+def confirm(client, page: str, token: str | None = None):
+    """Press Import on a dry-run result page (or post another token with that page's CSRF token)."""
+    return client.post("/imports/confirm", data={"csrf_token": csrf_from(page), "token": token or confirm_token(page)})
+
+
+def import_jobs(app) -> list[str]:
+    """Dotted paths of the jobs waiting on the `bulk` queue."""
+    from rq import Queue
+
+    return [job.func_name for job in Queue("bulk", connection=app.config["REDIS_CLIENT"]).jobs]
+
+
+def run_imports(app) -> None:
+    """Run what waits on `bulk` in-process with the real worker class (only that queue: these routers are not reachable)."""
+    from rq import Queue
+
+    from isp.jobs.worker import IspWorker
+
+    connection = app.config["REDIS_CLIENT"]
+    IspWorker.app = app
+    IspWorker([Queue("bulk", connection=connection)], connection=connection).work(burst=True)

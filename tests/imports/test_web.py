@@ -1,4 +1,5 @@
-"""The import pages: staff only, dry run then confirm (file kept server-side), escaped output, exports that import back."""
+"""The import pages: staff only, dry run then confirm (file kept server-side, run by a worker), escaped output,
+exports that import back."""
 from __future__ import annotations
 
 import csv
@@ -15,7 +16,7 @@ from isp.services import import_format, importer
 from isp.services.import_checks import Options
 from isp.transaction import atomic
 from tests.conftest import csrf_from
-from tests.imports.conftest import confirm_token, csv_bytes, upload
+from tests.imports.conftest import confirm, confirm_token, csv_bytes, import_jobs, run_imports, upload
 
 FUTURE = (date.today() + timedelta(days=45)).isoformat()
 CLEAN = csv_bytes(f",Jane,0712345678,,,,,,,,,5.00,pppoe,jane,pw-jane,Home 10M,core-1,,,{FUTURE},yes",
@@ -60,33 +61,72 @@ def test_markup_in_names_values_and_file_names_is_shown_escaped(app, client, aut
     assert "<img src=x" not in bad and "&lt;img src=x onerror=alert(1)&gt;" in bad
 
 
-def test_confirm_imports_the_checked_file_once(app, client, auth, world, counts):
+def test_confirm_queues_one_run_and_its_page_shows_the_counts(app, client, auth, world, counts):
     auth.login_as("operator")
     page = upload(client, CLEAN).get_data(as_text=True)
     assert "Import 2 customers and 1 services" in page
     token = confirm_token(page)
-    done = client.post("/imports/confirm", data={"csrf_token": csrf_from(page), "token": token})
-    assert done.status_code == 302
-    assert "Imported 2 customers and 1 services." in client.get("/imports/").get_data(as_text=True)
+    started = confirm(client, page)
+    assert started.status_code == 302 and started.headers["Location"] == f"/imports/run?token={token}"
+    assert import_jobs(app) == ["isp.jobs.imports.run_import"] and _customers(app) == 0  # queued, not run in the request
+    waiting = client.get(started.headers["Location"]).get_data(as_text=True)
+    assert "Waiting for a worker to start the import" in waiting and 'hx-trigger="every 2s"' in waiting
+
+    again = confirm(client, page)  # a second click, or the form sent twice
+    assert again.headers["Location"] == started.headers["Location"] and import_jobs(app) == ["isp.jobs.imports.run_import"]
+    assert "already started: each checked file is imported once" in client.get(again.headers["Location"]).get_data(as_text=True)
+
+    run_imports(app)
+    assert _customers(app) == 2 and import_jobs(app) == []
+    result = client.get(started.headers["Location"], headers={"HX-Request": "true"})  # the polling block
+    html = result.get_data(as_text=True)
+    assert result.status_code == 200 and html.lstrip().startswith('<div id="import-run"')
+    assert 'data-state="done"' in html and "hx-get" not in html  # finished: it stops polling
+    assert '<span class="stat-value" data-test="customers">2</span>' in html
+    assert '<span class="stat-value" data-test="services">1</span>' in html and "1 active" in html
+    assert 'href="/customers/"' in html
+    with app.app_context():
+        entry = _db.session.scalar(select(AuditEntry).where(AuditEntry.action == "customers.import"))
+        assert "2 customers, 1 services (1 active)" in entry.detail and entry.detail.endswith(f"; run {importer.run_ref(token)}")
+        assert token not in entry.detail
+
+    late = confirm(client, page)  # after the run: still once
+    assert late.headers["Location"] == started.headers["Location"] and import_jobs(app) == []
+    run_imports(app)
     assert _customers(app) == 2
-    again = client.post("/imports/confirm", data={"csrf_token": csrf_from(page), "token": token}, follow_redirects=True)
-    assert "has expired, already ran or is running" in again.get_data(as_text=True) and _customers(app) == 2
 
 
-def test_the_checked_file_is_bound_to_who_uploaded_it(app, client, auth, world, make_user):
+def test_the_checked_file_and_its_run_are_bound_to_who_uploaded_it(app, client, auth, world):
     auth.login_as("operator")
-    token = confirm_token(upload(client, CLEAN).get_data(as_text=True))
+    page = upload(client, CLEAN).get_data(as_text=True)
+    token = confirm_token(page)
     auth.logout()
     auth.login_as("operator")
     for forged in (token, "A" * 32, "../../etc"):
         response = client.post("/imports/confirm", data={"csrf_token": auth.token(), "token": forged}, follow_redirects=True)
         assert "has expired" in response.get_data(as_text=True)
-    assert _customers(app) == 0
-
-
-def test_a_change_between_dry_run_and_confirm_is_listed_and_nothing_is_imported(app, client, auth, world, counts):
+    assert import_jobs(app) == [] and _customers(app) == 0
+    auth.logout()
     auth.login_as("admin")
     page = upload(client, CLEAN).get_data(as_text=True)
+    run_url = confirm(client, page).headers["Location"]
+    run_imports(app)
+    assert "Imported" in client.get(run_url).get_data(as_text=True)
+    auth.logout()
+    auth.login_as("admin")  # staff too, but not who started it
+    assert client.get(run_url).status_code == 404
+    assert client.get(run_url, headers={"HX-Request": "true"}).status_code == 404
+    assert client.get("/imports/run?token=" + "A" * 32).status_code == 404
+    auth.logout()
+    auth.login_as("reseller")
+    assert client.get(run_url, headers={"HX-Request": "true"}).status_code == 403
+    assert _customers(app) == 2
+
+
+def test_a_username_taken_between_confirm_and_run_lists_the_problem_and_writes_nothing(app, client, auth, world, counts):
+    auth.login_as("admin")
+    page = upload(client, CLEAN).get_data(as_text=True)
+    run_url = confirm(client, page).headers["Location"]
     with app.app_context():
         other = Customer(account_no="X-1", name="Somebody")
         _db.session.add(other)
@@ -95,10 +135,13 @@ def test_a_change_between_dry_run_and_confirm_is_listed_and_nothing_is_imported(
                                      plan_id=world.plans["Home 10M"], router_id=world.core.id))
         _db.session.commit()
     before = counts()
-    response = client.post("/imports/confirm", data={"csrf_token": csrf_from(page), "token": confirm_token(page)})
-    html = response.get_data(as_text=True)
-    assert response.status_code == 422 and "already used by a PPPoE service" in html
+    run_imports(app)
     assert counts() == before
+    html = client.get(run_url).get_data(as_text=True)
+    assert 'data-state="refused"' in html and "Nothing was imported" in html
+    assert '<td data-label="Line" class="nowrap">2</td><td data-label="Column"><code>username</code></td>' in html
+    assert "already used by a PPPoE service" in html and "hx-get" not in html
+    assert confirm(client, page).headers["Location"] == run_url and import_jobs(app) == []  # upload again, not retry
 
 
 def _rows(response):
@@ -149,7 +192,8 @@ def test_export_then_import_gives_back_the_same_customers_and_services(app, clie
     _wipe(app)
     checked = upload(client, text.encode(), filename="services-with-passwords.csv").get_data(as_text=True)
     assert "Import 4 customers and 4 services" in checked
-    client.post("/imports/confirm", data={"csrf_token": csrf_from(checked), "token": confirm_token(checked)})
+    confirm(client, checked)
+    run_imports(app)
     second = _snapshot(app)
     assert second[0] == first[0] and second[1] == first[1]
     # Bob's suspended service stays suspended (his account is); every other field comes back as it was.
