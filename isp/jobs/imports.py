@@ -19,7 +19,9 @@ IMPORTERS = (Role.admin, Role.operator)  # who may import (the confirm view's ro
 def run_import(token: str, user_id: int) -> str:
     """Check the confirmed file again and write it in one transaction as the user who confirmed it; keep the outcome."""
     ref = importer.run_ref(token)
-    importer.mark_running(token)
+    if not importer.mark_running(token):
+        log.warning("import %s had started before; this copy of its job does nothing", ref)
+        return "started before"  # never a second run, nor an outcome overwritten
     try:
         outcome = _run(token, user_id)
     except JobTimeoutException:

@@ -309,10 +309,10 @@ def start(stashed: Stashed, user_id: int) -> bool:
     return True
 
 
-def mark_running(token: str) -> None:
-    """The worker has picked the run up (its page says "Importing…" instead of waiting for a worker)."""
-    redis_store.client.set(_STASH + token + ":outcome", json.dumps({"state": "running", "started_at": time.time()}),
-                           ex=RUN_TTL)
+def mark_running(token: str) -> bool:
+    """The worker has picked the run up (its page says "Importing…"); False if the run had started before."""
+    return bool(redis_store.client.set(_STASH + token + ":outcome", json.dumps({"state": "running", "started_at": time.time()}),
+                                       nx=True, ex=RUN_TTL))
 
 
 def finish(token: str, outcome: dict) -> None:

@@ -7,6 +7,7 @@ from rq.job import Job
 from sqlalchemy import select
 
 from isp.extensions import db as _db
+from isp.jobs.imports import run_import
 from isp.models import AuditEntry, User
 from isp.services import importer
 from isp.services.import_checks import Options
@@ -97,3 +98,13 @@ def test_a_run_that_committed_but_never_reported_says_so(app, client, auth, worl
     assert "Nothing was imported" not in html and import_jobs(app) == []
     with app.app_context():
         assert _db.session.scalar(select(AuditEntry.actor_id).where(AuditEntry.action == "customers.import")) == user.id
+
+
+def test_the_same_run_queued_twice_imports_once_and_keeps_its_outcome(app, client, auth, world, counts):
+    user, run_url, token = _started(client, auth)
+    run_imports(app)
+    imported = counts()
+    with app.app_context():  # the job's function run again (a copy of the job, or a hand re-queue)
+        assert run_import(token, user.id) == "started before"
+    assert counts() == imported and imported["customers"] == 2
+    assert 'data-state="done"' in client.get(run_url).get_data(as_text=True)
