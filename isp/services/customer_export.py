@@ -6,11 +6,12 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, select
 
 from isp import crypto
 from isp.extensions import db
 from isp.models import Customer, LedgerAccount, Router, ServicePlan, Subscription, SubscriptionState, User
+from isp.services import customers
 from isp.services.import_format import SERVICE_COLUMNS
 
 _CUSTOMER_FIELDS = (Customer.account_no, Customer.name, Customer.phone, Customer.phone2, Customer.email, Customer.address,
@@ -18,15 +19,14 @@ _CUSTOMER_FIELDS = (Customer.account_no, Customer.name, Customer.phone, Customer
                     LedgerAccount.balance)
 
 
-def export_scope(user: User) -> int | None:
-    """Whose customers `user` may export: a reseller's id (their own only), None for staff (all)."""
-    return user.id if user.has_role("reseller") else None
+def export_scope(user: User) -> User | None:
+    """Whose customers `user` may export: the user, whose reach customers.scoped decides (a reseller their own, and
+    none once their right to sell is withdrawn); None means every customer (the admin's audited password export)."""
+    return user
 
 
-def _scoped(stmt: object, reseller_id: int | None) -> object:
-    if reseller_id is not None:
-        return stmt.where(Customer.reseller_id == reseller_id)  # type: ignore[attr-defined]
-    return stmt
+def _scoped(stmt: Select, scope: User | None) -> Select:
+    return stmt if scope is None else customers.scoped(stmt, scope)
 
 
 def _customer_cells(row: tuple) -> list:
@@ -34,15 +34,15 @@ def _customer_cells(row: tuple) -> list:
     return [*text, status.value, f"{balance if balance is not None else Decimal('0.00'):.2f}"]
 
 
-def export_customers(reseller_id: int | None) -> Iterator[list]:
-    """Rows of customers.csv (CUSTOMER_COLUMNS), in id order, streamed in slices; `reseller_id` from export_scope."""
+def export_customers(scope: User | None) -> Iterator[list]:
+    """Rows of customers.csv (CUSTOMER_COLUMNS), in id order, streamed in slices; `scope` from export_scope."""
     stmt = (select(*_CUSTOMER_FIELDS).outerjoin(LedgerAccount, LedgerAccount.customer_id == Customer.id)
             .order_by(Customer.id))
-    for row in db.session.execute(_scoped(stmt, reseller_id).execution_options(yield_per=1000)):  # type: ignore[attr-defined]
+    for row in db.session.execute(_scoped(stmt, scope).execution_options(yield_per=1000)):
         yield _customer_cells(tuple(row))
 
 
-def export_services(reseller_id: int | None, passwords: bool = False) -> Iterator[list]:
+def export_services(scope: User | None, passwords: bool = False) -> Iterator[list]:
     """Rows of services.csv (COLUMNS): one per service, one per customer without any; terminated services left out.
 
     Passwords only when `passwords` (an admin's explicit, audited choice); otherwise the column stays empty.
@@ -58,7 +58,7 @@ def export_services(reseller_id: int | None, passwords: bool = False) -> Iterato
             .outerjoin(ServicePlan, ServicePlan.id == Subscription.plan_id)
             .outerjoin(Router, Router.id == Subscription.router_id)
             .order_by(Customer.id, Subscription.id))
-    for row in db.session.execute(_scoped(stmt, reseller_id).execution_options(yield_per=1000)):  # type: ignore[attr-defined]
+    for row in db.session.execute(_scoped(stmt, scope).execution_options(yield_per=1000)):
         cells = tuple(row)
         customer = _customer_cells(cells[:len(_CUSTOMER_FIELDS)])
         kind, username, secret, plan, router, static_ip, caller_id, paid_until, auto_renew = cells[len(_CUSTOMER_FIELDS):]

@@ -17,9 +17,9 @@ from isp import dispatch
 from isp.extensions import db
 from isp.models import Customer, CustomerEvent, Notification, NotificationChannel, NotificationState, User
 from isp.models.base import utcnow
+from isp.services import customers, paging
 from isp.services import message_templates as mt
 from isp.services import notification_settings as settings
-from isp.services import paging
 from isp.services.channels import CHANNELS, DeliveryError, mask
 
 log = logging.getLogger(__name__)
@@ -140,12 +140,10 @@ def settle(notification_id: int, outcome: Outcome | None) -> NotificationState |
 def customer_log(user: User, customer_id: int, limit: int = 50) -> tuple[Customer | None, list[Notification]]:
     """A customer's latest messages, newest first; (None, []) when the customer does not exist for this user.
 
-    A reseller reaches only their own customers: the scope is in the query, so a guessed id finds nothing.
+    A reseller reaches only their own customers, and none once their right to sell is withdrawn (customers.scoped,
+    in the query, so a guessed id finds nothing).
     """
-    query = select(Customer).where(Customer.id == customer_id)
-    if user.has_role("reseller"):
-        query = query.where(Customer.reseller_id == user.id)
-    customer = db.session.scalar(query)
+    customer = customers.get(user, customer_id)
     if customer is None:
         return None, []
     rows = db.session.scalars(select(Notification).where(Notification.customer_id == customer.id)

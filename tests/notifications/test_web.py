@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from isp.extensions import db
-from isp.models import AuditEntry, Notification, NotificationChannel, NotificationState, NotificationTemplate
+from isp.models import AuditEntry, Notification, NotificationChannel, NotificationState, NotificationTemplate, User
 from tests.conftest import csrf_from
 from tests.notifications.helpers import notify, rows, send
 
@@ -117,6 +117,7 @@ def _seed_log(app, make_customer, make_user):
     own = make_customer(reseller_id=reseller.id, email="own@example.com")
     other = make_customer(email="other@example.com")
     with app.app_context():
+        db.session.get(User, reseller.id).can_sell_services = True
         for customer_id, state, error in ((own, S.dead, "<script>alert(1)</script>"), (other, S.sent, "")):
             db.session.add(Notification(customer_id=customer_id, event="payment", channel="email",
                                         recipient=f"{'own' if customer_id == own else 'other'}@example.com",
@@ -143,6 +144,16 @@ def test_a_reseller_sees_only_their_own_customers_log(app, client, auth, make_cu
     assert client.get(f"/notifications/customers/{other}/log").status_code == 404
     assert client.get("/notifications/customers/999999/log").status_code == 404
     assert client.get("/notifications/", headers={"HX-Request": "true"}).status_code == 403
+
+
+def test_a_reseller_whose_right_to_sell_is_withdrawn_sees_no_log_any_more(app, client, auth, make_customer, make_user):
+    reseller, own, _ = _seed_log(app, make_customer, make_user)
+    auth.login(reseller.username)
+    assert client.get(f"/notifications/customers/{own}/log").status_code == 200
+    with app.app_context():
+        db.session.get(User, reseller.id).can_sell_services = False
+        db.session.commit()
+    assert client.get(f"/notifications/customers/{own}/log").status_code == 404
 
 
 def test_global_log_filters_by_state_and_channel(app, client, auth, make_customer, make_user):
