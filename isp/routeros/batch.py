@@ -11,7 +11,7 @@ from collections import deque
 from librouteros.api import Api
 from librouteros.exceptions import ProtocolError, TrapError
 
-from isp.routeros.operations import READ_ONLY, _norm
+from isp.routeros.operations import READ_ONLY, _norm, unseal
 
 
 def query_words(key: str, values: list[str]) -> list[str]:
@@ -35,7 +35,7 @@ def _parse(words: tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
 
 def ensure_many(api: Api, menu: str, attrs_list: list[dict], key: str = "name", window: int = 64) -> list:
     """Ensure every item; returns per item a result dict or a TrapError (the connection stays usable)."""
-    wanted = [{k: _norm(v) for k, v in attrs.items() if k not in READ_ONLY} for attrs in attrs_list]
+    wanted = [{k: _norm(v) for k, v in unseal(attrs).items() if k not in READ_ONLY} for attrs in attrs_list]
     existing = {}
     for row in api.rawCmd(f"{menu}/print", *query_words(key, [w[key] for w in wanted])):
         existing.setdefault(_norm(row.get(key, "")), row)

@@ -1,9 +1,14 @@
 """Idempotent router operations: "ensure X has these attributes", "ensure removed", "kick".
 
 Each takes a librouteros Api and the command payload and returns a small dict (never a value that was
-sent: results are stored, and a payload may hold a password). Running one twice leaves the router exactly
-as running it once. Operation names are `<MENUS key>.<verb>`: the worker pipelines a chunk of one `.ensure`
-through `MENUS[key]` by name, so an item keyed otherwise (an address-list entry) has a `.put` instead.
+sent: results are stored). Running one twice leaves the router exactly as running it once. Operation names
+are `<MENUS key>.<verb>`: the worker pipelines a chunk of one `.ensure` through `MENUS[key]` by name, so an
+item keyed otherwise (an address-list entry) has a `.put` instead.
+
+A subscriber's password travels sealed: the payload (an outbox row, kept for ever) holds its Fernet token
+under `password_sealed`, opened here only for the API call (`unseal`), never stored, returned or logged.
+A step carrying `owner` (a comment prefix) only changes or removes rows whose comment starts with it: a row
+of that name owned by someone else (the operator's own secret, a voucher) fails the step (`NotManaged`).
 """
 from __future__ import annotations
 
@@ -12,6 +17,9 @@ import time
 from collections.abc import Callable
 
 from librouteros.api import Api
+from librouteros.exceptions import TrapError
+
+from isp import crypto
 
 MENUS = {
     "hotspot_user": "/ip/hotspot/user",
@@ -32,6 +40,34 @@ READ_ONLY = {".id", "uptime", "bytes-in", "bytes-out", "packets-in", "packets-ou
 # A subscriber's simple queue ends its comment with the plan it follows ("… plan 7", "… plan 7 fup"), so one
 # command per router can re-apply a plan's limits to all its queues; "restricted" queues keep their own.
 PLAN_MARK = re.compile(r" plan ([0-9]+)(?: (fup|restricted))?\Z")
+
+
+SEALED = "password_sealed"  # a payload's Fernet token of the password, opened only for the API call
+# What an owned item is called in an error an operator reads.
+LABELS = {"/ppp/secret": "PPP secret", "/ip/hotspot/user": "hotspot user", "/queue/simple": "simple queue"}
+# The user menu whose owner a session kick checks, per active menu.
+USER_MENU = {"ppp_active": "ppp_secret", "hotspot_active": "hotspot_user"}
+
+
+class NotManaged(TrapError):
+    """A step refused locally: handled like a router trap (this command fails, the connection stays, retried
+    then dead-lettered with this message)."""
+
+
+def unseal(attrs: dict) -> dict:
+    """`attrs` with a sealed password opened (a copy; the payload itself is never changed)."""
+    if SEALED not in attrs:
+        return attrs
+    opened = {k: v for k, v in attrs.items() if k != SEALED}
+    try:
+        opened["password"] = crypto.decrypt(attrs[SEALED]) if attrs[SEALED] else ""
+    except ValueError as exc:
+        raise NotManaged(f"{attrs.get('name', '')}: {exc}") from None
+    return opened
+
+
+def _owned(row: dict, owner: str) -> bool:
+    return str(row.get("comment", "")).startswith(owner)
 
 
 def plan_mark(plan_id: int, variant: str = "") -> str:
@@ -74,10 +110,21 @@ def _add(api: Api, menu: str, attrs: dict) -> dict:
     return {"action": "added", "id": new_id}
 
 
-def ensure(api: Api, menu: str, attrs: dict, key: str = "name", create_only: bool = False) -> dict:
-    """Create the item, or set only the attributes that differ (`create_only`: leave an existing one as it is)."""
-    attrs = {k: _wire(v) for k, v in attrs.items() if k not in READ_ONLY}
+def ensure(api: Api, menu: str, attrs: dict, key: str = "name", create_only: bool = False,
+           owner: str | None = None) -> dict:
+    """Create the item, or set only the attributes that differ (`create_only`: leave an existing one as it is).
+
+    With `owner`, only a row whose comment starts with it is ours to change; one of that name that is not
+    raises NotManaged (never taken over).
+    """
+    attrs = {k: _wire(v) for k, v in unseal(attrs).items() if k not in READ_ONLY}
     rows = _find(api, menu, key, attrs[key])
+    if owner is not None:
+        owned = [r for r in rows if _owned(r, owner)]
+        if rows and not owned:
+            raise NotManaged(f"a {LABELS.get(menu, menu)} named {attrs[key]} exists on the router and is not managed "
+                             "by the panel")
+        rows = owned
     if not rows:
         return _add(api, menu, attrs)
     row = rows[0]
@@ -92,9 +139,11 @@ def ensure(api: Api, menu: str, attrs: dict, key: str = "name", create_only: boo
     return {"action": "unchanged", "id": row[".id"]}
 
 
-def remove(api: Api, menu: str, value: str, key: str = "name") -> dict:
-    """Remove the item if present."""
+def remove(api: Api, menu: str, value: str, key: str = "name", owner: str | None = None) -> dict:
+    """Remove the item if present (with `owner`: only rows whose comment starts with it)."""
     rows = _find(api, menu, key, value)
+    if owner is not None:
+        rows = [r for r in rows if _owned(r, owner)]
     if rows:
         tuple(api(f"{menu}/remove", **{".id": ",".join(r[".id"] for r in rows)}))
     return {"action": "removed" if rows else "absent", "count": len(rows)}
@@ -200,15 +249,23 @@ def retune_queues(api: Api, payload: dict) -> dict:
 
 
 def _ensure_op(kind: str, key: str = "name") -> Callable:
-    return lambda api, payload: ensure(api, MENUS[kind], payload["attrs"], key, bool(payload.get("create_only")))
+    return lambda api, payload: ensure(api, MENUS[kind], payload["attrs"], key, bool(payload.get("create_only")),
+                                       payload.get("owner"))
 
 
 def _remove_op(kind: str, key: str = "name") -> Callable:
-    return lambda api, payload: remove(api, MENUS[kind], payload["name"], key)
+    return lambda api, payload: remove(api, MENUS[kind], payload["name"], key, payload.get("owner"))
 
 
 def _kick_op(kind: str) -> Callable:
-    return lambda api, payload: kick(api, MENUS[kind], SESSION_USER[kind], payload["name"])
+    def op(api: Api, payload: dict) -> dict:
+        owner = payload.get("owner")
+        if owner is not None:  # the user of that name is someone else's: its sessions are not ours to end
+            users = _find(api, MENUS[USER_MENU[kind]], "name", payload["name"])
+            if users and not any(_owned(r, owner) for r in users):
+                return {"action": "not managed", "count": 0}
+        return kick(api, MENUS[kind], SESSION_USER[kind], payload["name"])
+    return op
 
 
 def apply(api: Api, payload: dict) -> dict:

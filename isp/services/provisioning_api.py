@@ -28,7 +28,7 @@ from sqlalchemy import select
 from isp import crypto
 from isp.extensions import db
 from isp.models import Priority, Router, RouterCommand, ServiceKind, ServicePlan, Subscription, SubscriptionState
-from isp.routeros.operations import plan_mark
+from isp.routeros.operations import SEALED, plan_mark
 from isp.services import branding, outbox
 from isp.sqlutil import chunked
 from isp.units import format_duration
@@ -41,6 +41,7 @@ ACTIVE_LIST, SUSPENDED_LIST = "isp-active", "isp-suspended"
 OUR_LISTS = (ACTIVE_LIST, SUSPENDED_LIST)
 SUSPENDED_PROFILE = "isp-suspended"
 SUSPENDED_RATE = "256k/256k"  # enough for a payment page
+OWNED_MENUS = ("ppp_secret", "hotspot_user", "queue")  # changed or removed only where the comment says ours
 BULK_OVER = 20  # more subscriptions than this on one router go through the bulk path in chunks
 # Where a subscription stands on its router.
 ABSENT, SERVED, DISABLED, RESTRICTED = "absent", "served", "disabled", "restricted"
@@ -167,8 +168,22 @@ def suspended_profile(kind: ServiceKind) -> Item:
     return Item("hotspot_profile", (SUSPENDED_PROFILE,), {"name": SUSPENDED_PROFILE, "rate-limit": SUSPENDED_RATE})
 
 
-def _password(sub: Subscription) -> str:
-    return crypto.decrypt(sub.password_encrypted) if sub.password_encrypted else ""
+def _sealed(sub: Subscription) -> str:
+    """The password as its Fernet token (what a payload carries), checked to open now so a bad one is caught
+    here (ValueError) rather than in the worker."""
+    if not sub.password_encrypted:
+        return ""
+    crypto.decrypt(sub.password_encrypted)
+    return sub.password_encrypted
+
+
+def opened(attrs: dict) -> dict:
+    """`attrs` with a sealed password opened, for comparing with what a router holds (never stored)."""
+    if SEALED not in attrs:
+        return attrs
+    out = {k: v for k, v in attrs.items() if k != SEALED}
+    out["password"] = crypto.decrypt(attrs[SEALED]) if attrs[SEALED] else ""
+    return out
 
 
 def desired(sub: Subscription, suspend_mode: str) -> list[Item]:
@@ -184,7 +199,7 @@ def desired(sub: Subscription, suspend_mode: str) -> list[Item]:
     else:
         profiles = profile_items(sub.plan)
         profile = replace(profiles[-1] if sub.fup_active and has_fup(sub.plan) else profiles[0], create_only=True)
-    attrs = {"name": sub.username, "password": _password(sub), "profile": profile.key[0],
+    attrs = {"name": sub.username, SEALED: _sealed(sub), "profile": profile.key[0],
              "comment": f"{SERVICE_TAG} {sub.customer.account_no}", "disabled": "yes" if where == DISABLED else "no"}
     if sub.kind == ServiceKind.pppoe:
         attrs.update({"service": "pppoe", "caller-id": sub.caller_id or "", "remote-address": sub.static_ip or ""})
@@ -214,19 +229,25 @@ def _static(sub: Subscription, where: str) -> list[Item]:
 def _kick_step(kind: ServiceKind, username: str) -> list | None:
     if kind == ServiceKind.static:
         return None  # a static IP has no session to end: the queue and lists take effect at once
-    return ["ppp_active.kick" if kind == ServiceKind.pppoe else "hotspot_active.kick", {"name": username}]
+    return ["ppp_active.kick" if kind == ServiceKind.pppoe else "hotspot_active.kick", {"name": username, "owner": SERVICE_TAG}]
 
 
 def steps(kind: ServiceKind, username: str, items: list[Item], kick: bool) -> list[list]:
-    """The `service.apply` step list for `items`: ensures and removals in order, address lists, kicks last."""
+    """The `service.apply` step list for `items`: ensures and removals in order, address lists, kicks last.
+
+    The secret, hotspot user or queue (never a shared profile) carries `owner`: the router changes or removes
+    it only when its comment says it is ours, and the step fails on a row of that name that is not.
+    """
     out: list[list] = []
     for item in items:
         if item.kind == "address_list":
             continue
+        owner = {"owner": SERVICE_TAG} if item.kind in OWNED_MENUS else {}
         if item.attrs is None:
-            out.append([f"{item.kind}.remove", {"name": item.key[0]}])
+            out.append([f"{item.kind}.remove", {"name": item.key[0], **owner}])
         else:
-            out.append([f"{item.kind}.ensure", {"attrs": item.attrs, **({"create_only": True} if item.create_only else {})}])
+            out.append([f"{item.kind}.ensure", {"attrs": item.attrs, **owner,
+                                                **({"create_only": True} if item.create_only else {})}])
     if kind == ServiceKind.static:
         entries = [item.attrs for item in items if item.kind == "address_list" and item.attrs is not None]
         out.append(["address_list.own", {"comment": entry_comment(username), "entries": entries}])

@@ -32,6 +32,7 @@ from isp.services.provisioning_api import (
     command_key,
     desired,
     entry_comment,
+    opened,
     placement,
     plan_command,
     profile_items,
@@ -155,6 +156,11 @@ def _leftover(drift: Drift | None, kind: ServiceKind, owner: str, busy: set[str]
         fixes.append(removal_command(kind, owner))
 
 
+def _differs(row: dict, wanted: dict) -> bool:
+    """Whether `row` differs from `wanted` (its password only when the router shows passwords at all)."""
+    return bool(differences(row, wanted, tuple(f for f in wanted if f != "password" or "password" in row)))
+
+
 def _drifted(sub: Subscription, items: list, index: dict, by_owner: dict, drift: dict[str, Drift]) -> bool:
     """Whether the router differs from `items` for this subscription (noting how in `drift`)."""
     found = False
@@ -172,7 +178,7 @@ def _drifted(sub: Subscription, items: list, index: dict, by_owner: dict, drift:
         elif not ours(row):
             kind_drift.conflict.append(sub.username)
             return False  # someone else's item holds the name: never taken over
-        elif differences(row, item.attrs, tuple(f for f in item.attrs if f != "password" or "password" in row)):
+        elif _differs(row, opened(item.attrs)):
             kind_drift.changed.append(sub.username)
             found = True
     if sub.kind == ServiceKind.static:

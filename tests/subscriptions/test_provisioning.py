@@ -490,3 +490,45 @@ def test_a_radius_router_gets_nothing_queued(world, make_router):
         provisioning.kick(row)
         assert _db.session.scalar(select(func.count()).select_from(RouterCommand)) == before
         _db.session.rollback()
+
+
+# -- passwords sealed, and names the panel does not own -------------------------------------------------------
+
+
+def test_the_password_is_never_in_the_outbox_in_clear_yet_reaches_the_router(world):
+    sub = world.sub(world.plan("pppoe"), "sealy", password="plain-Pa55word")
+    world.sync(sub)
+    with world.app.app_context():
+        stored = [c.payload_json for c in _db.session.scalars(select(RouterCommand))]
+    assert stored and not any("plain-Pa55word" in text for text in stored)
+    world.run()
+    assert rows(world.sims[0], SECRETS)["sealy"]["password"] == "plain-Pa55word"
+    with world.app.app_context():  # nor in what the worker stored after running it
+        done = [(c.payload_json, c.result_json or "", c.last_error) for c in _db.session.scalars(select(RouterCommand))]
+    assert not any("plain-Pa55word" in part for row in done for part in row)
+
+
+def test_a_service_never_takes_over_or_deletes_a_secret_or_user_the_panel_does_not_own(world):
+    r1 = world.sims[0]
+    r1.state.add(SECRETS, name="boss", password="operators-own", service="pppoe")
+    r1.state.add(USERS, name="VOUCH1", password="x", comment="isp voucher batch 1")
+    assert r1.login("boss", "ppp") is None
+    ppp, hs = world.plan("pppoe"), world.plan("hotspot")
+    a, b = world.sub(ppp, "boss"), world.sub(hs, "VOUCH1")
+    for sub in (a, b):
+        world.sync(sub)
+    world.run()
+    failed = [c for c in world.commands() if c.key in ("service:pppoe:boss", "service:hotspot:VOUCH1")]
+    assert {c.state for c in failed} == {CommandState.dead}
+    with world.app.app_context():
+        errors = {c.idempotency_key: c.last_error for c in _db.session.scalars(select(RouterCommand))}
+    assert "a PPP secret named boss exists on the router and is not managed by the panel" in errors["service:pppoe:boss"]
+    assert "a hotspot user named VOUCH1 exists" in errors["service:hotspot:VOUCH1"]
+    secret = rows(r1, SECRETS)["boss"]
+    assert (secret["password"], secret.get("comment", ""), secret["disabled"]) == ("operators-own", "", "false")
+    assert rows(r1, USERS)["VOUCH1"]["comment"] == "isp voucher batch 1"
+    for sub in (a, b):
+        world.move(sub, S.terminated)
+    world.run()
+    assert "boss" in rows(r1, SECRETS) and "VOUCH1" in rows(r1, USERS)
+    assert "boss" in rows(r1, PPP_ACTIVE)  # the operator's own session is not ours to end
