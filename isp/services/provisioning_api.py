@@ -7,7 +7,14 @@ list (profile, then the secret / hotspot user / queue, the address-list entries,
 - pppoe → /ppp/secret (name, password, service=pppoe, profile, remote-address = static IP, caller-id lock);
 - hotspot → /ip/hotspot/user (name, password, profile, mac-address lock, address = static IP);
 - static → /queue/simple `isp-<username>` (target IP/32, limits from the plan's rate limit) plus an entry in
-  the `isp-active` address list (`isp-suspended` while suspended).
+  the `isp-active` address list (`isp-suspended` while suspended). A suspended static IP keeps its queue
+  ENABLED at a tiny limit (BLOCKED_RATE in "disable" mode, SUSPENDED_RATE in "restrict" mode): a disabled
+  queue would lift the limit and leave it unshaped. The block itself is the operator's firewall dropping (or,
+  in restrict mode, redirecting to a payment page) `src-address-list=isp-suspended`; the router onboarding
+  script of the FreeRADIUS issue adds that rule.
+
+A password never appears in clear in a command: the payload carries the subscription's Fernet token under
+`password_sealed`, which only the worker's step opens, right before the API call (`isp.routeros.operations`).
 
 Everything we put there says so in its comment ("isp service …"): that is how reconcile tells it from vouchers
 ("isp voucher …") and from the operator's own items. A plan's profile is only made if missing by a
@@ -41,6 +48,7 @@ ACTIVE_LIST, SUSPENDED_LIST = "isp-active", "isp-suspended"
 OUR_LISTS = (ACTIVE_LIST, SUSPENDED_LIST)
 SUSPENDED_PROFILE = "isp-suspended"
 SUSPENDED_RATE = "256k/256k"  # enough for a payment page
+BLOCKED_RATE = "1k/1k"  # a suspended static IP's queue in "disable" mode: limited to nothing, never unshaped
 OWNED_MENUS = ("ppp_secret", "hotspot_user", "queue")  # changed or removed only where the comment says ours
 BULK_OVER = 20  # more subscriptions than this on one router go through the bulk path in chunks
 # Where a subscription stands on its router.
@@ -214,13 +222,12 @@ def _static(sub: Subscription, where: str) -> list[Item]:
         return [Item("queue", (name,), None)]
     plan, variant = sub.plan, ""
     rate = plan.rate_limit
-    if where == RESTRICTED:
-        rate, variant = SUSPENDED_RATE, "restricted"
+    if where in (RESTRICTED, DISABLED):  # a disabled queue would leave the IP unshaped: keep it, nearly closed
+        rate, variant = (SUSPENDED_RATE if where == RESTRICTED else BLOCKED_RATE), "restricted"
     elif sub.fup_active and has_fup(plan):
         rate, variant = plan.fup_rate_limit, "fup"
     queue = {"name": name, "target": f"{sub.static_ip}/32", **queue_limits(rate),
-             "comment": f"{SERVICE_TAG} {sub.customer.account_no}{plan_mark(plan.id, variant)}",
-             "disabled": "yes" if where == DISABLED else "no"}
+             "comment": f"{SERVICE_TAG} {sub.customer.account_no}{plan_mark(plan.id, variant)}", "disabled": "no"}
     listed = ACTIVE_LIST if where == SERVED else SUSPENDED_LIST
     entry = {"list": listed, "address": sub.static_ip, "comment": entry_comment(sub.username)}
     return [Item("queue", (name,), queue), Item("address_list", (listed, sub.static_ip), entry)]

@@ -229,19 +229,26 @@ def test_suspension_of_a_hotspot_user_disables_and_logs_it_out(world):
     assert rows(r1, USERS)["erin"]["disabled"] == "true" and "erin" not in rows(r1, HS_ACTIVE, "user")
 
 
-def test_suspension_of_a_static_ip_moves_it_to_the_suspended_list_and_disables_its_queue(world):
-    plan = world.plan("static")
+def test_suspension_of_a_static_ip_lists_it_suspended_and_chokes_its_queue_never_unshaping_it(world):
+    plan = world.plan("static", "10M/10M")
     sub = world.sub(plan, "frank", static_ip="10.30.0.10")
     world.sync(sub)
     world.run()
     world.move(sub, S.suspended)
     world.run()
     assert entries(world.sims[0]) == {("isp-suspended", "10.30.0.10")}
-    assert rows(world.sims[0], QUEUES)["isp-frank"]["disabled"] == "true"
+    queue = rows(world.sims[0], QUEUES)["isp-frank"]
+    assert (queue["disabled"], queue["max-limit"]) == ("false", "1000/1000")  # enabled: a disabled queue limits nothing
+    with world.app.app_context():  # a plan edit meanwhile does not reopen it
+        provisioning.push_plan(_db.session.get(ServicePlan, plan))
+        _db.session.commit()
+    world.run()
+    assert rows(world.sims[0], QUEUES)["isp-frank"]["max-limit"] == "1000/1000"
     world.move(sub, S.active)
     world.run()
     assert entries(world.sims[0]) == {("isp-active", "10.30.0.10")}
-    assert rows(world.sims[0], QUEUES)["isp-frank"]["disabled"] == "false"
+    queue = rows(world.sims[0], QUEUES)["isp-frank"]
+    assert (queue["disabled"], queue["max-limit"]) == ("false", "10000000/10000000")
 
 
 def test_restrict_mode_moves_services_to_the_restricted_profile_and_list(world):
