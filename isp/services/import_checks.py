@@ -23,6 +23,7 @@ from isp.models import (
     ServicePlan,
     Subscription,
     SubscriptionState,
+    Voucher,
     service_plan_routers,
 )
 from isp.services import ledger, validators
@@ -327,12 +328,16 @@ def gather(lines: list[Line], problems: list[Problem], refs: Refs) -> list[Custo
 
 
 def check_db(customers: list[CustomerDraft], problems: list[Problem], notices: list[Problem], refs: Refs) -> None:
-    """Usernames, static IPs and account numbers already in the database (indexed IN lookups, in chunks)."""
+    """Usernames (and voucher codes, for hotspot logins), static IPs and account numbers already in the database
+    (indexed IN lookups, in chunks)."""
     services = [s for c in customers for s in c.services]
     taken: set[tuple] = set()
     for chunk in chunked(sorted({s.username for s in services})):
         rows = db.session.execute(select(Subscription.kind, Subscription.username).where(Subscription.username.in_(chunk)))
         taken.update((kind, name.casefold()) for kind, name in rows)
+    codes: set[str] = set()  # a hotspot login may not be a voucher code (the router holds both as hotspot users)
+    for chunk in chunked(sorted({s.username for s in services if s.kind == ServiceKind.hotspot})):
+        codes.update(code.casefold() for code in db.session.scalars(select(Voucher.code).where(Voucher.code.in_(chunk))))
     used: set[tuple] = set()
     for chunk in chunked(sorted({s.static_ip for s in services if s.static_ip})):
         used.update(db.session.execute(select(Subscription.router_id, Subscription.static_ip)
@@ -340,6 +345,8 @@ def check_db(customers: list[CustomerDraft], problems: list[Problem], notices: l
     for s in services:
         if (s.kind, s.username.casefold()) in taken:
             problems.append(Problem(s.line, "username", f"'{s.username}' is already used by a {s.kind.label} service."))
+        elif s.kind == ServiceKind.hotspot and s.username.casefold() in codes:
+            problems.append(Problem(s.line, "username", f"'{s.username}' is a voucher code; choose another hotspot username."))
         if s.static_ip and (s.router_id, s.static_ip) in used:
             problems.append(Problem(s.line, "static_ip", f"{s.static_ip} is already used on router "
                                            f"'{refs.router_name(s.router_id)}'."))
