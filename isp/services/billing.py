@@ -48,6 +48,7 @@ from isp.models import (
     LedgerAccount,
     Payment,
     PaymentMethod,
+    ServiceKind,
     ServicePlan,
     Subscription,
     SubscriptionState,
@@ -176,11 +177,16 @@ def charge_period(sub: Subscription, start: datetime, actor: User | None) -> Inv
     return invoice
 
 
-def _activate(sub: Subscription, start: datetime, actor: User | None, reason: str) -> None:
-    """Open a period from `start` and make the service active (the router change is queued at commit)."""
+def activate(sub: Subscription, start: datetime, actor: User | None, reason: str) -> None:
+    """Open a period from `start` and make the service active (the router change is queued at commit).
+
+    A service that was on its fair-use profile is kicked too (pppoe, hotspot), so the live session comes back
+    at the plan's full speed: RouterOS applies a profile's rate limit only when a session starts.
+    """
+    capped = sub.fup_active and sub.kind in (ServiceKind.pppoe, ServiceKind.hotspot)
     sub.period_start, sub.paid_until = start, periods.period_end(start, sub.plan)
     sub.period_bytes, sub.fup_active = 0, False
-    lifecycle.transition(sub, S.active, actor, reason)
+    lifecycle.transition(sub, S.active, actor, reason, kick=capped)
 
 
 # -- settling: money arrived, bring services back -----------------------------------------------------------
@@ -234,7 +240,7 @@ def settle(customer_id: int, actor: User | None, now: datetime | None = None) ->
         if sub.state == S.pending:
             if not db.session.scalar(select(Invoice.id).where(Invoice.subscription_id == sub.id).limit(1)):
                 charge_period(sub, now, actor)
-            _activate(sub, now, actor, "Payment received: the service starts")
+            activate(sub, now, actor, "Payment received: the service starts")
         else:
             start = now
             if sub.state == S.grace and sub.paid_until is not None and periods.period_end(sub.paid_until, sub.plan) > now:
@@ -242,7 +248,7 @@ def settle(customer_id: int, actor: User | None, now: datetime | None = None) ->
             reason = "Payment received: the service is renewed" if sub.state == S.grace else \
                 "Payment received: the service is reconnected"
             charge_period(sub, start, actor)
-            _activate(sub, start, actor, reason)
+            activate(sub, start, actor, reason)
         done.append(sub)
     return done
 

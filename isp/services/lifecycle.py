@@ -44,8 +44,12 @@ def record(sub: Subscription, kind: str, summary: str, actor: User | None = None
     return event
 
 
-def transition(sub: Subscription, to: SubscriptionState, actor: User | None, reason: str) -> None:
-    """Move `sub` to state `to`, record why, and queue the router change (flushes, never commits)."""
+def transition(sub: Subscription, to: SubscriptionState, actor: User | None, reason: str, kick: bool = False) -> None:
+    """Move `sub` to state `to`, record why, and queue the router change (flushes, never commits).
+
+    Live sessions are kicked on a suspension and a return from one, and whenever `kick` asks (a profile change
+    that a session only picks up when it dials in again).
+    """
     before = sub.state
     if to == before:
         return
@@ -63,7 +67,7 @@ def transition(sub: Subscription, to: SubscriptionState, actor: User | None, rea
     record(sub, "state", reason, actor, before.value, to.value)
     db.session.flush()
     urgent = to == S.suspended or before == S.suspended
-    provisioning.sync(sub, Priority.critical if urgent else Priority.high, kick=to == S.suspended or before == S.suspended)
+    provisioning.sync(sub, Priority.critical if urgent else Priority.high, kick=kick or urgent)
 
 
 def start(sub: Subscription, actor: User | None) -> None:

@@ -6,11 +6,13 @@
    balance to their due services oldest first in memory, so two services never spend the same money. Then
    it writes with a handful of multi-row statements: invoices (numbers reserved in one counter bump and
    assigned in order), ledger entries ("renewal:<service>:<period start>", unique), the cached balances,
-   the services' new periods and the timeline lines. A service several periods behind gets them all while
-   the money lasts (at most MAX_PERIODS per run).
-2. Grace: every other active service past paid_until (balance short, or auto-renew off): one UPDATE per
-   chunk sets grace_until = paid_until + grace days (the service's, else its plan's, else Settings') in SQL,
-   and one INSERT … SELECT writes the timeline lines.
+   the services' new periods and the timeline lines. One period per service per run, as settle does it: it
+   follows on from paid_until, unless the service is more than a whole period behind (the clock was down, or
+   it came back from a long gap), then the new period starts now and the missed time is not billed. An
+   active service without a paid_until (never billed) is due at once and its first period starts now.
+2. Grace: every other active service past paid_until or without one (balance short, or auto-renew off): one
+   UPDATE per chunk sets grace_until = paid_until (now when there is none) + grace days (the service's, else
+   its plan's, else Settings') in SQL, and one INSERT … SELECT writes the timeline lines.
 3. Suspend: services in grace whose grace_until passed: one UPDATE and one INSERT … SELECT per chunk, then
    the router changes go out on `critical` with a kick (provisioning.sync_many). The 10-second tick
    (isp.jobs.billing.suspend_due) runs only this step.
@@ -31,6 +33,7 @@ from typing import TypeVar
 
 from sqlalchemy import (
     Column,
+    ColumnElement,
     Integer,
     MetaData,
     Numeric,
@@ -42,6 +45,7 @@ from sqlalchemy import (
     insert,
     literal,
     null,
+    or_,
     select,
     update,
 )
@@ -58,6 +62,7 @@ from isp.models import (
     LedgerAccount,
     LedgerEntry,
     NotificationChannel,
+    PeriodUnit,
     Priority,
     ServicePlan,
     Subscription,
@@ -72,7 +77,6 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 S = SubscriptionState
 CHUNK = 2000        # customers (renewal) or services (grace, suspension) per unit of work
-MAX_PERIODS = 24    # periods one service may be renewed in one run (a clock that was down for a while)
 
 
 class add_days(FunctionElement):  # noqa: N801 - reads as SQL
@@ -120,8 +124,20 @@ def run(now: datetime | None = None, unit: Callable = _inline) -> dict[str, int]
 
 
 def _due(now: datetime) -> list:
-    """The due-for-renewal condition (active or grace, past paid_until, auto-renew on)."""
-    return [Subscription.state.in_((S.active, S.grace)), Subscription.paid_until <= now, Subscription.auto_renew.is_(True)]
+    """The due-for-renewal condition (active or grace, past paid_until or never billed, auto-renew on)."""
+    return [Subscription.state.in_((S.active, S.grace)), _lapsed(now), Subscription.auto_renew.is_(True)]
+
+
+def _lapsed(now: datetime) -> ColumnElement[bool]:
+    """paid_until passed, or never set (an active service that was never billed is due at once)."""
+    return or_(Subscription.paid_until <= now, Subscription.paid_until.is_(None))
+
+
+def next_start(paid_until: datetime | None, unit: PeriodUnit, count: int, now: datetime) -> datetime:
+    """Where a renewal's period begins: at paid_until, or now when a whole period (or more) was missed or none was paid."""
+    if paid_until is None or periods.advance(paid_until, unit, count) <= now:
+        return now
+    return paid_until
 
 
 def renew(now: datetime, unit: Callable = _inline) -> int:
@@ -153,22 +169,22 @@ def _renew_customers(customer_ids: list[int], now: datetime) -> int:
                 .join(ServicePlan, ServicePlan.id == Subscription.plan_id)
                 .outerjoin(LedgerAccount, LedgerAccount.customer_id == Subscription.customer_id)
                 .where(Subscription.id.in_(locked))).all()
-    rows.sort(key=lambda r: (r.customer_id, r.paid_until, r.id))
+    rows.sort(key=lambda r: (r.customer_id, r.paid_until or now, r.id))
     docs, subs, balances, fup = [], [], [], []
     for _customer, group in groupby(rows, key=lambda r: r.customer_id):
         group = list(group)
         balance = Decimal(group[0].balance or 0).quantize(periods.CENT)
         for row in group:
-            price, start, end, count = Decimal(row.price).quantize(periods.CENT), row.paid_until, row.paid_until, 0
-            while end <= now and balance >= price and count < MAX_PERIODS:
-                start, end = end, periods.advance(end, row.period_unit, row.period_count)
-                if price > 0:
-                    balance -= price
-                    docs.append((row, start, end, price, balance))
-                count += 1
-            if count:
-                subs.append((row, start, end))
-                fup += [row.id] if row.fup_active else []
+            price = Decimal(row.price).quantize(periods.CENT)
+            if balance < price:
+                continue  # an older service of the same customer took the money
+            start = next_start(row.paid_until, row.period_unit, row.period_count, now)
+            end = periods.advance(start, row.period_unit, row.period_count)
+            if price > 0:
+                balance -= price
+                docs.append((row, start, end, price, balance))
+            subs.append((row, start, end))
+            fup += [row.id] if row.fup_active else []
         if group[0].account_id is not None and balance != group[0].balance:
             balances.append({"id": group[0].account_id, "balance": balance})
     if not subs:
@@ -180,7 +196,8 @@ def _renew_customers(customer_ids: list[int], now: datetime) -> int:
     _expire(Subscription, {row.id for row, _start, _end in subs})
     _expire(LedgerAccount, {b["id"] for b in balances})
     if fup:
-        provisioning.sync_many(fup, Priority.normal)  # a new period lifts the fair-use cap
+        # A new period lifts the fair-use cap; the kick makes live sessions dial in again on the full-speed profile.
+        provisioning.sync_many(fup, Priority.normal, kick=True)
     return len(subs)
 
 
@@ -297,8 +314,9 @@ def _grace_chunk(now: datetime) -> tuple[int, int]:
     summary = case((Subscription.auto_renew.is_(True),
                     literal("Not renewed: the balance does not cover the price; grace begins")),
                    else_=literal("Period ended with auto-renew off; grace begins"))
-    seen, ids = _move(now, S.active, S.grace, Subscription.paid_until <= now,
-                      {"grace_until": add_days(Subscription.paid_until, days)}, summary)
+    seen, ids = _move(now, S.active, S.grace, _lapsed(now),
+                      {"grace_until": add_days(func.coalesce(Subscription.paid_until, literal(now, UTCDateTime)), days)},
+                      summary)
     return seen, len(ids)
 
 

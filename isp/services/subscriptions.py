@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 
 from sqlalchemy import Select, false, select
 from sqlalchemy.exc import IntegrityError
@@ -11,6 +12,7 @@ from isp.extensions import db
 from isp.models import (
     Customer,
     CustomerStatus,
+    Invoice,
     Router,
     ServiceKind,
     ServicePlan,
@@ -19,7 +21,7 @@ from isp.models import (
     User,
     Voucher,
 )
-from isp.services import audit, customers, lifecycle, provisioning, validators
+from isp.services import audit, billing, customers, ledger, lifecycle, periods, provisioning, validators
 from isp.services.customers import may_sell
 from isp.services.errors import ServiceError
 
@@ -264,9 +266,41 @@ def change_state(sub: Subscription, action: str, actor: User, reason: str) -> Su
     if action not in ACTIONS:
         raise ServiceError("Choose suspend, reactivate or terminate.", "action")
     reason = validators.text(reason, "reason", 200, required=True, label="A reason")
-    lifecycle.transition(sub, ACTIONS[action], actor, f"{action.capitalize()} by hand: {reason}")
+    if action == "reactivate" and _needs_billing(sub):
+        _reactivate_billed(sub, actor, f"Reactivate by hand: {reason}")
+    else:
+        lifecycle.transition(sub, ACTIONS[action], actor, f"{action.capitalize()} by hand: {reason}")
     audit.record(actor, f"subscription.{action}", f"subscription:{sub.id}", reason)
     return sub.state
+
+
+def _needs_billing(sub: Subscription) -> bool:
+    """True when a reactivation must open a paid period: pending, or suspended with no paid time left."""
+    if sub.state == S.pending:
+        return True
+    return sub.state == S.suspended and (sub.paid_until is None or sub.paid_until <= periods.second())
+
+
+def _reactivate_billed(sub: Subscription, actor: User, reason: str) -> None:
+    """Bring a pending or lapsed suspended service back the way a payment would: a charged, paid period from now.
+
+    The period is charged unless already invoiced (a pending service's first invoice); the balance must cover it,
+    otherwise the reactivation is refused with what is missing (take a payment or adjust first: the money then
+    reactivates the service by itself, isp.services.billing.settle).
+    """
+    account = ledger.customer_account(sub.customer_id)
+    ledger.lock(account)
+    now = periods.second()
+    balance = billing.balance_of(sub.customer_id)
+    invoiced = sub.state == S.pending and db.session.scalar(
+        select(Invoice.id).where(Invoice.subscription_id == sub.id).limit(1)) is not None
+    # A pending service's invoice is already in the balance; otherwise the period is still to be charged.
+    missing = -balance if invoiced else Decimal(sub.plan.price).quantize(periods.CENT) - balance
+    if missing > 0:
+        raise ServiceError(f"Take a payment first: {billing.money(missing)} is missing.", "action")
+    if not invoiced:
+        billing.charge_period(sub, now, actor)
+    billing.activate(sub, now, actor, reason)
 
 
 def kick(sub: Subscription, actor: User) -> None:

@@ -123,18 +123,53 @@ def test_auto_renew_off_goes_to_grace_even_with_money(db, bill):
     assert db.session.get(Subscription, sub_id).state.value == "grace" and balance(customer) == "1000.00"
 
 
-def test_a_service_several_periods_behind_is_renewed_while_the_money_lasts(db, bill):
+def test_a_service_more_than_a_period_behind_gets_one_period_from_now(db, bill):
+    """The missed periods are not back-billed (like settle): one charge, the new period starts at the run."""
     now = periods.second()
     plan = bill.plan("100.00", "day", 1)
     customer = bill.customer()
     bill.fund(customer, "250.00")
     start = now - timedelta(days=3, hours=12)
     sub_id = bill.service(customer, plan, period_start=start - timedelta(days=1), paid_until=start)
-    assert billing.run(now) == {"renewed": 1, "grace": 1, "suspended": 0}  # two periods paid, the third is not
+    assert billing.run(now) == {"renewed": 1, "grace": 0, "suspended": 0}
     db.session.commit()
     sub = db.session.get(Subscription, sub_id)
-    assert sub.paid_until == start + timedelta(days=2) and sub.state.value == "grace"
-    assert entries(customer)[1:] == [("charge", "-100.00", "150.00"), ("charge", "-100.00", "50.00")]
+    assert (sub.period_start, sub.paid_until, sub.state.value) == (now, now + timedelta(days=1), "active")
+    assert entries(customer)[1:] == [("charge", "-100.00", "150.00")]
+    invoice = db.session.scalar(select(Invoice))
+    assert (invoice.period_start, invoice.period_end) == (now, now + timedelta(days=1))
+    assert billing.run(now) == {"renewed": 0, "grace": 0, "suspended": 0}
+
+
+def test_a_service_less_than_a_period_behind_follows_on_from_paid_until(db, bill):
+    now = periods.second()
+    plan = bill.plan("100.00", "day", 1)
+    customer = bill.customer()
+    bill.fund(customer, "250.00")
+    paid_until = now - timedelta(hours=20)
+    sub_id = bill.service(customer, plan, period_start=paid_until - timedelta(days=1), paid_until=paid_until)
+    assert billing.run(now) == {"renewed": 1, "grace": 0, "suspended": 0}
+    db.session.commit()
+    sub = db.session.get(Subscription, sub_id)
+    assert (sub.period_start, sub.paid_until) == (paid_until, paid_until + timedelta(days=1))
+
+
+def test_an_active_service_never_billed_is_due_at_once(db, bill):
+    """Safety net: active with paid_until NULL is renewed from now when the balance covers it, else goes to grace."""
+    now = periods.second()
+    plan = bill.plan("100.00", "day", 30, grace_days=2)
+    rich, poor = bill.customer("Rich"), bill.customer("Poor")
+    bill.fund(rich, "100.00")
+    paid = bill.service(rich, plan, paid_until=None)
+    unpaid = bill.service(poor, plan, paid_until=None)
+    assert billing.run(now) == {"renewed": 1, "grace": 1, "suspended": 0}
+    db.session.commit()
+    sub = db.session.get(Subscription, paid)
+    assert (sub.state.value, sub.period_start, sub.paid_until) == ("active", now, now + timedelta(days=30))
+    assert balance(rich) == "0.00"
+    sub = db.session.get(Subscription, unpaid)
+    assert (sub.state.value, sub.grace_until) == ("grace", now + timedelta(days=2))
+    assert billing.run(now) == {"renewed": 0, "grace": 0, "suspended": 0}
 
 
 def test_a_grace_service_renews_when_money_arrived_some_other_way(db, bill):
@@ -215,6 +250,7 @@ def test_suspension_and_payment_hand_their_messages_to_the_notification_outbox(d
     monkeypatch.setattr(notifications, "notify", lambda event, customer, subscription=None, dedupe_key=None, **context:
                         sent.append((event, customer.id, subscription.id if subscription else None, dedupe_key,
                                      context.get("amount"))))
+    monkeypatch.delattr(notifications, "notify_many", raising=False)  # the one-by-one path (notify_many has its own tests)
     now = periods.second()
     plan = bill.plan("10.00", "day", 30)
     customer = bill.customer()
