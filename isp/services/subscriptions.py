@@ -146,7 +146,13 @@ def _static_ip(kind: ServiceKind, raw: object) -> str | None:
     return validators.ipv4(raw, "static_ip", required=kind == ServiceKind.static)
 
 
-def _grace(raw: object) -> int | None:
+def _grace(raw: object, actor: User, current: int | None = None) -> int | None:
+    """Grace days typed by staff (blank: the plan's). A reseller may not set them (free service): refused."""
+    if not _staff(actor):
+        blank = raw is None or str(raw).strip() == ""
+        if not blank and str(raw).strip() != str(current):
+            raise ServiceError("Only staff may set a service's grace days.", "grace_days")
+        return current
     if raw is None or str(raw).strip() == "":
         return None
     try:
@@ -191,7 +197,8 @@ def create(customer: Customer, data: dict, actor: User) -> Subscription:
     password = _password(data.get("password")) or generate_password()
     sub = Subscription(customer_id=customer.id, kind=kind, username=username, password_encrypted=crypto.encrypt(password),
                        plan_id=plan.id, router_id=router.id, static_ip=static_ip,
-                       caller_id=validators.mac(data.get("caller_id"), "caller_id"), grace_days=_grace(data.get("grace_days")),
+                       caller_id=validators.mac(data.get("caller_id"), "caller_id"),
+                       grace_days=_grace(data.get("grace_days"), actor),
                        auto_renew=bool(data.get("auto_renew", True)), state=S.pending)
     db.session.add(sub)
     _flush_unique()
@@ -221,7 +228,7 @@ def edit(sub: Subscription, data: dict, actor: User) -> list[str]:
     _check_static_ip(router, static_ip, sub, actor)
     caller_id = validators.mac(data.get("caller_id", sub.caller_id), "caller_id")
     password = _password(data.get("password"))
-    grace = _grace(data.get("grace_days", sub.grace_days))
+    grace = _grace(data.get("grace_days", sub.grace_days), actor, sub.grace_days)
     auto_renew = bool(data.get("auto_renew", sub.auto_renew))
 
     lines = []

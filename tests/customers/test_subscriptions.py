@@ -220,3 +220,57 @@ def test_kick_queues_one_critical_command(app, world):
         db.session.commit()
     queued = [c for c in commands(app) if c["state"] == "pending"]
     assert [c["key"] for c in queued] == ["kick:pppoe:kickme"]
+
+
+def test_grace_days_are_staff_only(app, world, make_seller, make_customer):
+    """A reseller cannot give a customer free days of service: refused by the service, absent from their form."""
+    seller = make_seller()
+    own = make_customer(seller.id)
+    with app.app_context():
+        actor = db.session.get(User, seller.id)
+        customer = db.session.get(Customer, own.id)
+        with pytest.raises(ServiceError) as err:
+            subscriptions.create(customer, {"plan_id": world["solo"].id, "username": "free1", "grace_days": "365"}, actor)
+        assert err.value.field == "grace_days"
+        db.session.rollback()
+        sub = subscriptions.create(db.session.get(Customer, own.id), {"plan_id": world["solo"].id, "username": "free1"},
+                                   db.session.get(User, seller.id))
+        db.session.commit()
+        sub_id = sub.id
+    with app.app_context():
+        sub, actor = db.session.get(Subscription, sub_id), db.session.get(User, seller.id)
+        with pytest.raises(ServiceError) as err:
+            subscriptions.edit(sub, {"grace_days": "365"}, actor)
+        assert err.value.field == "grace_days"
+        db.session.rollback()
+        sub, actor = db.session.get(Subscription, sub_id), db.session.get(User, seller.id)
+        sub.grace_days = 3  # set by staff
+        db.session.commit()
+        assert subscriptions.edit(sub, {"grace_days": "", "auto_renew": False}, actor) == ["auto-renew: True → False"]
+        db.session.commit()
+        assert db.session.get(Subscription, sub_id).grace_days == 3  # the reseller's form has no field: kept
+        staff = db.session.get(User, world["staff"].id)
+        subscriptions.edit(db.session.get(Subscription, sub_id), {"grace_days": "10"}, staff)
+        db.session.commit()
+        assert db.session.get(Subscription, sub_id).grace_days == 10
+
+
+def test_the_resellers_service_form_has_no_grace_days(app, client, auth, world, make_seller, make_customer):
+    from tests.conftest import TEST_PASSWORD, csrf_from
+
+    seller = make_seller()
+    own = make_customer(seller.id)
+    reseller = app.test_client()
+    token = csrf_from(reseller.get("/auth/login").get_data(as_text=True))
+    reseller.post("/auth/login", data={"username": seller.username, "password": TEST_PASSWORD, "csrf_token": token})
+    page = reseller.get(f"/customers/{own.id}/services/new").get_data(as_text=True)
+    assert 'name="username"' in page and 'name="grace_days"' not in page
+    response = reseller.post(f"/customers/{own.id}/services/new", data={
+        "plan_id": world["solo"].id, "router_id": world["r2"].id, "username": "sneaky", "grace_days": "365",
+        "auto_renew": "y", "csrf_token": csrf_from(page)})
+    assert response.status_code == 302
+    with app.app_context():
+        sub = db.session.scalar(select(Subscription).where(Subscription.username == "sneaky"))
+        assert sub is not None and sub.grace_days is None
+    auth.login(world["staff"].username)
+    assert 'name="grace_days"' in client.get(f"/customers/{own.id}/services/new").get_data(as_text=True)

@@ -1,4 +1,5 @@
 """Forms of the customers blueprint; the services check and normalise the values (phones, IPs, MACs, notation)."""
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length
@@ -72,6 +73,12 @@ class ServiceForm(FlaskForm):
     auto_renew = BooleanField("Renew automatically from the balance", default=True)
 
     FIELDS = ("plan_id", "router_id", "username", "password", "static_ip", "caller_id", "grace_days", "auto_renew")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        """The form; a reseller gets no grace days (staff only: days of service nobody pays for)."""
+        super().__init__(*args, **kwargs)
+        if current_user and current_user.is_authenticated and current_user.has_role("reseller"):
+            del self.grace_days
 
     def values(self) -> dict:
         """Submitted values for the service."""
