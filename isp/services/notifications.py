@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
@@ -30,6 +31,7 @@ from isp.models import (
     NotificationChannel,
     NotificationState,
     NotificationTemplate,
+    ServicePlan,
     Subscription,
     SubscriptionState,
     User,
@@ -134,6 +136,34 @@ def _insert(row: Notification) -> bool:
         return False
 
 
+def _rows_for(setup: _Setup, customer: Customer, sub: Subscription | None, keys: dict[str, str], taken: set[str],
+              context: dict, now: datetime) -> list[dict]:
+    """The notification rows (column values) of one customer/service on every channel, rendered; taken keys left out."""
+    customer_values = _customer_values(customer)
+    values = mt.variables(setup.business_name, setup.currency, customer_values,
+                          _service_values(sub, setup.currency), context)
+    made = []
+    for name, config in setup.channels.items():
+        key = keys.get(name)
+        if key is not None and key in taken:
+            continue
+        channel = CHANNELS[name]
+        recipient = channel.recipient(customer_values, config)
+        row = {"customer_id": customer.id, "subscription_id": sub.id if sub else None, "event": setup.event,
+               "channel": name, "recipient": recipient[:254], "dedupe_key": key, "state": S.pending, "attempts": 0,
+               "next_attempt_at": now, "last_error": "", "subject": "", "body": "", "created_at": now}
+        if not recipient:
+            row["state"], row["last_error"] = S.skipped, channel.missing_address()
+        else:
+            try:
+                row["subject"], row["body"] = mt.render(channel.html, *setup.templates[name], values)
+            except mt.TemplateProblem as err:
+                row["state"], row["last_error"] = S.dead, f"template error, fix it in Settings → Notifications: {err}"
+                log.warning("notification %s/%s for customer %s not rendered: %s", setup.event, name, customer.id, err)
+        made.append(row)
+    return made
+
+
 def _queue(setup: _Setup, customer: Customer, sub: Subscription | None, dedupe_key: str | None, context: dict,
            taken: set[str] | None = None) -> list[Notification]:
     keys = {name: _key(dedupe_key, name) for name in setup.channels} if dedupe_key else {}
@@ -141,32 +171,71 @@ def _queue(setup: _Setup, customer: Customer, sub: Subscription | None, dedupe_k
         taken = _taken(list(keys.values()))
     if "balance" not in context:
         context = {**context, "balance": _balance(customer.id)}
-    customer_values = _customer_values(customer)
-    values = mt.variables(setup.business_name, setup.currency, customer_values,
-                          _service_values(sub, setup.currency), context)
-    now, made = utcnow(), []
-    for name, config in setup.channels.items():
-        key = keys.get(name)
-        if key is not None and key in (taken or ()):
-            continue
-        channel = CHANNELS[name]
-        recipient = channel.recipient(customer_values, config)
-        row = Notification(customer_id=customer.id, subscription_id=sub.id if sub else None, event=setup.event,
-                           channel=name, recipient=recipient[:254], dedupe_key=key, state=S.pending, attempts=0,
-                           next_attempt_at=now, last_error="", subject="", body="")
-        if not recipient:
-            row.state, row.last_error = S.skipped, channel.missing_address()
-        else:
-            try:
-                row.subject, row.body = mt.render(channel.html, *setup.templates[name], values)
-            except mt.TemplateProblem as err:
-                row.state, row.last_error = S.dead, f"template error, fix it in Settings → Notifications: {err}"
-                log.warning("notification %s/%s for customer %s not rendered: %s", setup.event, name, customer.id, err)
-        if _insert(row):
-            made.append(row)
+    made = [Notification(**row) for row in _rows_for(setup, customer, sub, keys, taken or set(), context, utcnow())]
+    made = [row for row in made if _insert(row)]
     if any(r.state == S.pending for r in made):
         _send_soon()
     return made
+
+
+def _load(subs: list[Subscription]) -> None:
+    """Put the services' customers and plans in the session at once (one IN query per 500 each), so reading
+    sub.customer and sub.plan afterwards costs no query per service."""
+    for model, attr, fk in ((Customer, "customer", "customer_id"), (ServicePlan, "plan", "plan_id")):
+        ids = {getattr(s, fk) for s in subs if attr in inspect(s).unloaded}  # usually loaded already (joined)
+        for part in chunked(sorted(i for i in ids if i is not None)):
+            db.session.scalars(select(model).options(lazyload("*")).where(model.id.in_(part))).all()
+
+
+def _queue_many(setup: _Setup, subs: list[Subscription], dedupe_key: Callable[[Subscription], str] | None,
+                context: dict, context_of: Callable[[Subscription], dict] | None = None) -> int:
+    """Queue `setup.event` for every service in a few statements; the number of rows queued as pending."""
+    if not subs or not setup.channels:
+        return 0
+    _load(subs)
+    keys = {s.id: {name: _key(dedupe_key(s), name) for name in setup.channels} for s in subs} if dedupe_key else {}
+    taken = _taken([k for per_sub in keys.values() for k in per_sub.values()]) if keys else set()
+    balances = {} if "balance" in context else _balances([s.customer_id for s in subs])
+    now, rows = utcnow(), []
+    for sub in subs:
+        values = {**context, **(context_of(sub) if context_of else {})}
+        values.setdefault("balance", balances.get(sub.customer_id, Decimal("0")))
+        made = _rows_for(setup, sub.customer, sub, keys.get(sub.id, {}), taken, values, now)
+        taken.update(r["dedupe_key"] for r in made if r["dedupe_key"])  # one key once, even within the batch
+        rows.extend(made)
+    if not rows:
+        return 0
+    try:
+        with db.session.begin_nested():
+            db.session.execute(insert(Notification), rows)
+        inserted = rows
+    except IntegrityError:  # a racing caller queued some of them first: insert one by one, dropping its keys
+        inserted = [row for row in rows if _insert(Notification(**row))]
+    pending = sum(1 for r in inserted if r["state"] == S.pending)
+    if pending:
+        _send_soon()
+    return pending
+
+
+def notify_many(event: str, subs: Iterable[Subscription], dedupe_key: Callable[[Subscription], str] | None = None,
+                context_of: Callable[[Subscription], dict] | None = None, **context: object) -> int:
+    """Queue `event` for many services at once (to each service's customer, on every enabled channel); the
+    number of messages queued to send.
+
+    Same rows as notify() per service, in a bounded number of statements whatever the count: channels and
+    templates read once, one IN query each for the customers, plans, taken dedupe keys and balances, one
+    multi-row insert. `dedupe_key(sub)` names each service's message (a key already used is skipped);
+    `context_of(sub)` adds per-service context (e.g. the amount) to the shared `context`. When a racing caller
+    inserted some keys first, the batch falls back to one SAVEPOINT insert per row. Flushes, never commits;
+    the sending job is enqueued once, after the caller's commit.
+    """
+    if event not in mt.EVENTS:
+        raise ValueError(f"unknown notification event {event!r}")
+    subs = list(subs)
+    if not subs:
+        return 0
+    setup = _setup(event)
+    return _queue_many(setup, subs, dedupe_key, context, context_of)
 
 
 def notify(event: str, customer: Customer, subscription: Subscription | None = None, dedupe_key: str | None = None,
@@ -246,17 +315,13 @@ def queue_reminders(now: datetime | None = None) -> int:
         if not subs:
             continue
         prefix = {s.id: f"reminder:{s.id}:{s.paid_until.astimezone(tz):%Y-%m-%d}:{days}" for s in subs}
-        taken = _taken([_key(prefix[s.id], name) for s in subs for name in setup.channels])
-        balances = _balances([s.customer_id for s in subs])
-        made: list[Notification] = []
+        counts: list[int] = []
 
-        def work(rows: list[Subscription], days: int = days, prefix: dict = prefix, taken: set = taken,
-                 balances: dict = balances, made: list = made) -> None:
-            for sub in rows:
-                made.extend(_queue(setup, sub.customer, sub, prefix[sub.id], {
-                    "days": days, "amount": sub.plan.price, "balance": balances.get(sub.customer_id, Decimal("0"))},
-                    taken))
+        def work(rows: list[Subscription], days: int = days, prefix: dict = prefix, counts: list = counts) -> None:
+            counts.append(_queue_many(setup, rows, lambda sub: prefix[sub.id], {"days": days},
+                                      lambda sub: {"amount": sub.plan.price}))
 
+        # One batch; a bad service makes job_problems retry row by row, so only that one is left out (and logged).
         job_problems.isolated("notifications.queue_reminders", subs, work, lambda s: f"subscription {s.id}")
-        queued += sum(1 for r in made if r.state == S.pending)
+        queued += sum(counts)  # a failed call appends nothing
     return queued
