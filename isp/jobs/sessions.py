@@ -49,7 +49,7 @@ def poll_sessions(router_id: int) -> str:
     counts = atomic(lambda: sessions.apply_poll(router.id, seen, now, baseline_only=first))
     # Only after the commit: a poll that died before it leaves the next one taking no baselines it should not.
     sessions.mark_polled(router.id, now)
-    return "online {online}, opened {opened}, closed {closed}, fup {fup}".format(**counts)
+    return "online {online}, opened {opened}, closed {closed}, fup {fup}, kicked {kicked}".format(**counts)
 
 
 def read_sessions(api: Api) -> list[sessions.Seen]:

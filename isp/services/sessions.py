@@ -8,9 +8,13 @@ open ServiceSession row by the router's session key, and only the growth of its 
 was last seen is added to the day's usage and the period, so two polls never count a byte twice and a
 restarted session (a new key, or the same key with a smaller uptime or smaller counters) starts a new row
 counted from zero.
+
+The poll also enforces: a session of a subscription that may not be online (pending, terminated, or
+suspended in "disable" mode) queues the subscription's state again with a kick, on `critical`.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -32,13 +36,15 @@ from isp.models import (
     UsageDaily,
 )
 from isp.models.base import utcnow
-from isp.services import job_problems, lifecycle, provisioning
+from isp.services import branding, job_problems, lifecycle, provisioning
 from isp.services.provisioning_api import has_fup
 from isp.sqlutil import chunked
 from isp.units import format_bytes
 
+log = logging.getLogger(__name__)
 JOB = "session poll"
 POLLED_TTL = 30 * 86400  # a router not polled for a month starts afresh (its first poll only takes baselines)
+OFFLINE_CANDIDATES = (SubscriptionState.pending, SubscriptionState.suspended, SubscriptionState.terminated)
 SESSIONS = ServiceSession.__table__
 SUBS = Subscription.__table__
 USAGE = UsageDaily.__table__
@@ -116,7 +122,7 @@ def apply_poll(router_id: int, seen: list[Seen], now: datetime | None = None,
     recorded for Monitoring and skipped (job_problems.isolated), the rest of the router carries on.
     """
     now = now or utcnow()
-    subs = _subscriptions(router_id)
+    subs = _subscriptions(router_id, seen)
     open_rows = {(r.subscription_id, r.session_key): r for r in db.session.execute(
         select(ServiceSession.id, ServiceSession.subscription_id, ServiceSession.session_key,
                ServiceSession.started_at, ServiceSession.last_seen_at, ServiceSession.uptime_seconds,
@@ -124,11 +130,17 @@ def apply_poll(router_id: int, seen: list[Seen], now: datetime | None = None,
         .where(ServiceSession.router_id == router_id, ServiceSession.ended_at.is_(None)))}
     changes: dict[int, _Change] = {}
     online: set[tuple[int, str]] = set()
+    offline: set[SubscriptionState] | None = None  # read from Settings only when a candidate is seen
+    intruders: set[int] = set()  # online while their state says they may not be
     for s in seen:
-        sub_id = subs.get((s.kind, s.name))
+        sub_id, state = subs.get((s.kind, s.name), (None, None))
         if sub_id is None or (sub_id, s.key) in online:
             continue  # not ours (a voucher, the operator's own user), or the same session listed twice
         online.add((sub_id, s.key))
+        if state in OFFLINE_CANDIDATES and s.kind != ServiceKind.static:
+            offline = _must_be_offline() if offline is None else offline
+            if state in offline:
+                intruders.add(sub_id)
         change = changes.setdefault(sub_id, _Change(sub_id))
         _observe(change, open_rows.pop((sub_id, s.key), None), s, router_id, now, baseline_only)
     for row in open_rows.values():  # open on our books, gone from the router
@@ -139,21 +151,54 @@ def apply_poll(router_id: int, seen: list[Seen], now: datetime | None = None,
                                  lambda c: f"subscription {c.sub_id}")
     used = [c.sub_id for c in done if c.bytes_in or c.bytes_out]
     return {"online": len({sub_id for sub_id, _ in online}), "opened": sum(len(c.inserts) for c in done),
-            "closed": sum(len(c.closes) for c in done), "fup": _raise_fup(used)}
+            "closed": sum(len(c.closes) for c in done), "fup": _raise_fup(used), "kicked": _enforce(intruders)}
 
 
-def _subscriptions(router_id: int) -> dict[tuple[ServiceKind, str], int]:
-    """(kind, username) → id of the router's live subscriptions; static ones by IP instead (one query)."""
-    out: dict[tuple[ServiceKind, str], int] = {}
-    for sub_id, kind, username, static_ip in db.session.execute(
-            select(Subscription.id, Subscription.kind, Subscription.username, Subscription.static_ip).where(
-                Subscription.router_id == router_id, Subscription.state != SubscriptionState.terminated)):
+def _subscriptions(router_id: int, seen: list[Seen]) -> dict[tuple[ServiceKind, str], tuple[int, SubscriptionState]]:
+    """(kind, username) → (id, state) of the router's live subscriptions, static ones by IP instead (one query),
+    and of its terminated ones among the names seen online (one query per 500 names): a session still up
+    after termination must be ended, not closed on our books as gone."""
+    out: dict[tuple[ServiceKind, str], tuple[int, SubscriptionState]] = {}
+    for sub_id, kind, username, static_ip, state in db.session.execute(
+            select(Subscription.id, Subscription.kind, Subscription.username, Subscription.static_ip, Subscription.state)
+            .where(Subscription.router_id == router_id, Subscription.state != SubscriptionState.terminated)):
         if kind == ServiceKind.static:
             if static_ip:
-                out[(kind, static_ip)] = sub_id
+                out[(kind, static_ip)] = (sub_id, state)
         else:
-            out[(kind, username)] = sub_id
+            out[(kind, username)] = (sub_id, state)
+    unknown = sorted({s.name for s in seen if s.kind != ServiceKind.static and (s.kind, s.name) not in out})
+    for part in chunked(unknown):  # usernames are unique per kind, terminated ones included: no ambiguity
+        for sub_id, kind, username in db.session.execute(
+                select(Subscription.id, Subscription.kind, Subscription.username).where(
+                    Subscription.router_id == router_id, Subscription.state == SubscriptionState.terminated,
+                    Subscription.kind != ServiceKind.static, Subscription.username.in_(part))):
+            out.setdefault((kind, username), (sub_id, SubscriptionState.terminated))
     return out
+
+
+def _must_be_offline() -> set[SubscriptionState]:
+    """States whose subscribers may hold no session (suspended too, unless Settings restrict instead)."""
+    states = {SubscriptionState.pending, SubscriptionState.terminated}
+    if branding.get().suspend_mode != "restrict":
+        states.add(SubscriptionState.suspended)
+    return states
+
+
+def _enforce(sub_ids: set[int]) -> int:
+    """Queue, on `critical`, the state and a kick of each subscription seen online that may not be: a lost or
+    failed suspension (or removal) is applied again and the session ended. The command collapses into any
+    pending one of the subscription, so a poll repeated before the worker runs adds nothing."""
+    subs: list[Subscription] = []
+    for part in chunked(sorted(sub_ids)):
+        subs += db.session.scalars(select(Subscription).where(Subscription.id.in_(part))).unique()
+
+    def kick(rows: list[Subscription]) -> None:
+        for sub in rows:
+            log.info("subscription %s is online while %s: queueing its state and a kick", sub.id, sub.state.value)
+            provisioning.sync(sub, Priority.critical, kick=True)
+
+    return len(job_problems.isolated(JOB, subs, kick, lambda sub: f"subscription {sub.id}"))
 
 
 def _observe(change: _Change, prev: Row | None, s: Seen, router_id: int, now: datetime, baseline_only: bool) -> None:
@@ -238,8 +283,9 @@ def _raise_fup(sub_ids: list[int]) -> int:
                                            f"fair-use rate {rate} until the next period")
             db.session.flush()
             if sub.state.served and has_fup(sub.plan):  # a cap without a fallback rate is only recorded
-                # A PPP session keeps its rate until it reconnects, so it is kicked; the CPE redials at once.
-                provisioning.sync(sub, Priority.high, kick=sub.kind == ServiceKind.pppoe)
+                # A PPP or hotspot session keeps its rate until it reconnects, so it is kicked (the CPE redials,
+                # the hotspot login page or its cookie logs in again); a static IP's queue changes at once.
+                provisioning.sync(sub, Priority.high, kick=sub.kind != ServiceKind.static)
 
     return len(job_problems.isolated(JOB, crossed, limit, lambda sub: f"subscription {sub.id}"))
 
