@@ -19,13 +19,24 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from isp.extensions import db
-from isp.models import EntryKind, Invoice, InvoiceKind, Priority, ServicePlan, Subscription, SubscriptionState, User
+from isp.models import (
+    EntryKind,
+    Invoice,
+    InvoiceKind,
+    Priority,
+    ServiceKind,
+    ServicePlan,
+    Subscription,
+    SubscriptionState,
+    User,
+)
 from isp.services import adjustments, audit, billing, ledger, lifecycle, periods, provisioning
 from isp.services.errors import ServiceError
 
 S = SubscriptionState
 QUOTE_VALID = timedelta(minutes=15)  # a quote confirmed later than this is refused (the figures would have moved)
 ZERO = Decimal("0.00")
+SESSIONS = (ServiceKind.pppoe, ServiceKind.hotspot)  # kinds whose live sessions hold a profile until they redial
 
 
 @dataclass(frozen=True)
@@ -153,6 +164,7 @@ def change_plan(sub: Subscription, plan: ServicePlan, actor: User, at: datetime 
     audit.record(actor, "billing.change_plan", f"{sub.kind.value}:{sub.username}", f"{old.name} → {plan.name}, "
                  f"credit {figures.credit:.2f}, charge {figures.charge:.2f}")
     db.session.flush()
-    provisioning.sync(sub, Priority.high)
+    # A live session keeps the speed it dialled in with: kick it so it comes back on the new plan's profile.
+    provisioning.sync(sub, Priority.high, kick=sub.kind in SESSIONS)
     billing.settle(sub.customer_id, actor, now)
     return figures

@@ -246,8 +246,10 @@ def edit(sub: Subscription, data: dict, actor: User) -> list[str]:
     moved = router.id != old_router.id or username != old_username or static_ip != old_ip
     if moved:
         provisioning.unplace(old_router, sub.kind, old_username, old_ip)
-    if moved or password is not None or caller_id != old_caller:
-        provisioning.sync(sub)
+    relogin = password is not None or caller_id != old_caller
+    if moved or relogin:
+        # A live session outlasts a new password or caller-id lock: kick it so it must log in again under them.
+        provisioning.sync(sub, kick=relogin and sub.kind in (ServiceKind.pppoe, ServiceKind.hotspot))
     for line in lines:
         lifecycle.record(sub, "service", f"{sub.kind.label} '{sub.username}': {line}", actor)
     if lines:

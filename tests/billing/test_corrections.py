@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from isp.models import Customer, Invoice, InvoiceKind, ServicePlan, Subscription
+from isp.models import Customer, Invoice, InvoiceKind, RouterCommand, ServicePlan, Subscription
 from isp.services import adjustments, billing, periods, proration
 from isp.services.errors import ServiceError
 from tests.billing.conftest import balance, entries
@@ -48,7 +48,10 @@ def test_proration_figures_credit_the_unused_part_and_charge_the_new_plan_for_th
         InvoiceKind.invoice, "3000.00", at, sub.paid_until)
     assert entries(customer) == [("payment", "3000.00", "3000.00"), ("charge", "-3000.00", "0.00"),
                                  ("credit", "2000.00", "2000.00"), ("charge", "-3000.00", "-1000.00")]
-    assert spy_sync.sync[-1] == (sub_id, "active", "high", False)  # the router gets the new profile
+    assert spy_sync.sync[-1] == (sub_id, "active", "high", True)  # the new profile, and the session redials onto it
+    applied = db.session.scalars(select(RouterCommand).where(RouterCommand.operation == "service.apply")
+                                 .order_by(RouterCommand.id.desc())).first()
+    assert applied.payload["kick"] is True
 
     # A second change later in the period credits what the last invoice charged for the days still ahead.
     smaller = db.session.get(ServicePlan, bill.plan("1500.00", "day", 30, name="Basic"))

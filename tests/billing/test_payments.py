@@ -257,3 +257,21 @@ def test_an_agent_cannot_take_money_for_someone_elses_customer(db, bill, make_us
     own = bill.customer(reseller_id=idle.id)
     with pytest.raises(ServiceError, match="may not take payments"):
         billing.record_payment(db.session.get(billing.Customer, own), "10.00", "cash", "", "", db.session.get(User, idle.id))
+
+
+def test_a_payment_that_renews_a_capped_grace_service_kicks_the_session(db, bill, spy_sync):
+    from isp.models import Customer, RouterCommand
+
+    now = periods.second()
+    plan = bill.plan("100.00", "day", 30)
+    customer = bill.customer()
+    sub_id = bill.service(customer, plan, state="grace", period_start=now - timedelta(days=31),
+                          paid_until=now - timedelta(days=1), grace_until=now + timedelta(days=2))
+    db.session.get(Subscription, sub_id).fup_active = True
+    db.session.commit()
+    billing.record_payment(db.session.get(Customer, customer), "100.00", "cash", "", "", bill.user())
+    db.session.commit()
+    assert spy_sync.sync == [(sub_id, "active", "high", True)]
+    applied = db.session.scalars(select(RouterCommand).where(RouterCommand.operation == "service.apply")).all()
+    assert [c.payload["kick"] for c in applied] == [True]
+    assert db.session.get(Subscription, sub_id).fup_active is False

@@ -268,3 +268,21 @@ def test_suspension_and_payment_hand_their_messages_to_the_notification_outbox(d
     payment = billing.record_payment(db.session.get(billing.Customer, customer), "10.00", "cash", "", "", bill.user())
     db.session.commit()
     assert sent[-1] == ("payment", customer, None, f"payment:{payment.id}", payment.amount)
+
+
+def test_a_renewal_that_lifts_the_fair_use_cap_kicks_the_session(db, bill, spy_sync):
+    """RouterOS applies a profile's speed when a session starts: the capped session must redial on the full speed."""
+    now = periods.second()
+    plan = bill.plan("100.00", "day", 30)
+    customer = bill.customer()
+    bill.fund(customer, "200.00")
+    capped = bill.service(customer, plan, period_start=now - timedelta(days=30), paid_until=now - timedelta(minutes=1))
+    plain = bill.service(customer, plan, period_start=now - timedelta(days=30), paid_until=now - timedelta(minutes=1))
+    db.session.get(Subscription, capped).fup_active = True
+    db.session.commit()
+    assert billing.run(now)["renewed"] == 2
+    db.session.commit()
+    assert spy_sync.many == [([capped], "normal", True)]  # only the capped one changes on the router
+    applied = db.session.scalars(select(RouterCommand).where(RouterCommand.operation == "service.apply")).all()
+    assert [c.payload["kick"] for c in applied] == [True]
+    assert db.session.get(Subscription, capped).fup_active is False and plain

@@ -131,7 +131,8 @@ def test_router_move_removes_from_old_router_and_adds_on_new(app, world):
     by_router = {c["router_id"]: c for c in queued}
     assert len(queued) == 2 and set(by_router) == {world["r1"].id, world["r2"].id}
     old, new = by_router[world["r1"].id], by_router[world["r2"].id]
-    assert old["payload"]["state"] == "absent" and ["ppp_secret.remove", {"name": "mover"}] in old["payload"]["steps"]
+    assert old["payload"]["state"] == "absent"
+    assert any(op == "ppp_secret.remove" and args["name"] == "mover" for op, args in old["payload"]["steps"])
     ensured = [s[1]["attrs"] for s in new["payload"]["steps"] if s[0] == "ppp_secret.ensure"]
     assert ensured and ensured[0]["name"] == "mover" and ensured[0]["remote-address"] == "10.9.0.7"
 
@@ -160,6 +161,25 @@ def test_password_change_is_one_sync_and_never_on_the_timeline(app, world):
         assert "brand-new-pw" not in text
     queued = [c for c in commands(app) if c["state"] == "pending"]
     assert len(queued) == 1 and queued[0]["key"] == "service:pppoe:pw"
+    assert queued[0]["payload"]["kick"] is True  # the live session must log in again with the new password
+
+
+def test_a_caller_id_lock_kicks_the_session_and_a_setting_alone_changes_nothing_on_the_router(app, world):
+    sub_id = _create(app, world, plan_id=world["solo"].id, username="lock")
+    static_id = _create(app, world, plan_id=world["static"].id, router_id=world["r1"].id, username="st-k",
+                        static_ip="10.3.0.2")
+    settle_all(app)
+    with app.app_context():
+        actor = db.session.get(User, world["staff"].id)
+        subscriptions.edit(db.session.get(Subscription, sub_id), {"auto_renew": False}, actor)
+        db.session.commit()
+        assert [c for c in commands(app) if c["state"] == "pending"] == []
+        subscriptions.edit(db.session.get(Subscription, sub_id), {"caller_id": "aa:bb:cc:dd:ee:01"}, actor)
+        subscriptions.edit(db.session.get(Subscription, static_id), {"caller_id": "aa:bb:cc:dd:ee:02"}, actor)
+        db.session.commit()
+    applied = {c["key"]: c["payload"]["kick"] for c in commands(app, "service.apply") if c["state"] == "pending"}
+    assert applied["service:pppoe:lock"] is True
+    assert [kick for key, kick in applied.items() if key.startswith("service:static")] == [False]  # no session to kick
 
 
 def test_edit_refuses_taken_ip_and_router_outside_plan(app, world):
