@@ -56,7 +56,10 @@ class LedgerEntry(db.Model):
     """An immutable movement of money; positive credits the account."""
 
     __tablename__ = "ledger_entries"
-    __table_args__ = (Index("ix_ledger_entries_account_created", "account_id", "created_at"),)
+    __table_args__ = (Index("ix_ledger_entries_account_created", "account_id", "created_at"),
+                      # The debt age (billing_lists.since): an account's latest entry at zero or above, read
+                      # backwards off the index, then the entries after it, without touching the table.
+                      Index("ix_ledger_entries_account_id_balance", "account_id", "id", "balance_after", "created_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id", ondelete="RESTRICT"))

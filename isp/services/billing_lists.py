@@ -138,14 +138,19 @@ def _iso(moment: datetime | None) -> str:
 
 
 def since() -> object:
-    """Correlated on LedgerAccount: when its balance last went below zero (see the module docstring)."""
+    """Correlated on LedgerAccount: when its balance last went below zero (see the module docstring).
+
+    The account's latest entry at zero or above is found by reading its entries backwards by id and stopping at
+    the first one (ORDER BY id DESC LIMIT 1, not MAX, so the database stops early); the debt starts with the
+    next entry by id (ORDER BY id LIMIT 1). Both read only ix_ledger_entries_account_id_balance (account_id, id,
+    balance_after, created_at) and only the entries of the current debt, however long the account's history.
+    """
     later = aliased(LedgerEntry)
-    last_ok = (select(func.max(later.id)).where(later.account_id == LedgerAccount.id, later.balance_after >= 0)
-               .correlate(LedgerAccount).scalar_subquery())
-    return (select(func.min(LedgerEntry.created_at)).where(LedgerEntry.account_id == LedgerAccount.id,
-                                                           LedgerEntry.balance_after < 0,
-                                                           LedgerEntry.id > func.coalesce(last_ok, 0))
-            .correlate(LedgerAccount).scalar_subquery())
+    last_ok = (select(later.id).where(later.account_id == LedgerAccount.id, later.balance_after >= 0)
+               .order_by(later.id.desc()).limit(1).correlate(LedgerAccount).scalar_subquery())
+    return (select(LedgerEntry.created_at).where(LedgerEntry.account_id == LedgerAccount.id,
+                                                 LedgerEntry.id > func.coalesce(last_ok, 0), LedgerEntry.balance_after < 0)
+            .order_by(LedgerEntry.id).limit(1).correlate(LedgerAccount).scalar_subquery())
 
 
 def _bucket_of(moment: object, now: datetime) -> object:

@@ -63,3 +63,30 @@ def test_debt_buckets_and_totals_on_the_page_and_in_csv(app, client, auth, bill)
     assert [Decimal(r[3]) for r in rows[1:]] == sorted(Decimal(r[3]) for r in rows[1:])  # the largest debt first
     days = {r[1]: int(r[5]) for r in rows[1:]}
     assert (days["Dawit"], days["Esther"], days["Farid"]) == (120, 5, 30)
+
+
+def test_the_debt_age_reads_only_the_debt_index_whatever_the_history(app, bill):
+    """Each customer's debt age is two short reads of ix_ledger_entries_account_id_balance (the latest entry at
+    zero or above, backwards; the next one), never a scan of the account's history or of the table."""
+    from sqlalchemy import select, text
+
+    from isp.models import LedgerAccount
+    from isp.services import billing_lists
+
+    _world(app, bill)
+    with app.app_context():
+        stmt = select(LedgerAccount.customer_id, billing_lists.since()).where(LedgerAccount.balance < 0)
+        sql = str(stmt.compile(_db.engine, compile_kwargs={"literal_binds": True}))
+        if _db.engine.dialect.name == "sqlite":
+            plan = [row[-1] for row in _db.session.execute(text("EXPLAIN QUERY PLAN " + sql))]
+            reads = [line for line in plan if "ledger_entries" in line]
+            assert reads == ["SEARCH ledger_entries USING COVERING INDEX ix_ledger_entries_account_id_balance "
+                             "(account_id=? AND id>?)",
+                             "SEARCH ledger_entries_1 USING COVERING INDEX ix_ledger_entries_account_id_balance "
+                             "(account_id=?)"], plan
+        else:
+            plan = [dict(row._mapping) for row in _db.session.execute(text("EXPLAIN " + sql))]
+            reads = [(row["table"], row["key"]) for row in plan if row["table"].startswith("ledger_entries")]
+            assert reads == [("ledger_entries", "ix_ledger_entries_account_id_balance"),
+                             ("ledger_entries_1", "ix_ledger_entries_account_id_balance")], plan
+            assert all("Using index" in (row["Extra"] or "") for row in plan if row["table"].startswith("ledger_entries"))
