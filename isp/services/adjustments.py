@@ -36,13 +36,27 @@ def _staff(actor: User) -> None:
         raise ServiceError("Only staff may correct a customer's account.", field="amount")
 
 
-def adjust(customer: Customer, amount: Decimal | str, reason: str | None, actor: User) -> LedgerEntry:
-    """Post a signed adjustment with its reason; a positive one settles services like a payment."""
+def _once(account: object, key: str | None, what: str) -> None:
+    """Refuse a second submit of the same form (its nonce's entry is already posted); the account is locked first."""
+    ledger.lock(account)
+    if key and ledger.posted(key) is not None:
+        raise ServiceError(f"This {what} was already recorded.", field="amount")
+
+
+def adjust(customer: Customer, amount: Decimal | str, reason: str | None, actor: User,
+           nonce: str | None = None) -> LedgerEntry:
+    """Post a signed adjustment with its reason; a positive one settles services like a payment.
+
+    `nonce` (optional) is the form's one-time token: the same form posted twice posts once.
+    """
     _staff(actor)
     value = ledger.parse_money(amount, allow_negative=True)
     why = reason_text(reason)
+    key = billing.form_key(nonce)
     account = ledger.customer_account(customer.id)
-    entry = ledger.post(account, EntryKind.adjustment, value, f"Adjustment: {why}", actor, allow_overdraft=True)
+    _once(account, key, "adjustment")
+    entry = ledger.post(account, EntryKind.adjustment, value, f"Adjustment: {why}", actor, allow_overdraft=True,
+                        idem_key=key)
     billing.event(customer.id, "adjustment", f"Adjustment {billing.money(value)}: {why}", actor)
     audit.record(actor, "billing.adjust", customer.account_no, f"{value:.2f}: {why}")
     if value > 0:
@@ -91,19 +105,23 @@ def credit_note(invoice: Invoice, amount: Decimal | str | None, reason: str | No
 
 
 def refund(customer: Customer, amount: Decimal | str, method: PaymentMethod | str, reason: str | None,
-           actor: User) -> LedgerEntry:
-    """Pay credit back out to the customer: a negative `refund`, at most the credit they hold."""
+           actor: User, nonce: str | None = None) -> LedgerEntry:
+    """Pay credit back out to the customer: a negative `refund`, at most the credit they hold.
+
+    `nonce` (optional) is the form's one-time token: the same form posted twice pays out once.
+    """
     _staff(actor)
     value = ledger.parse_money(amount)
     how = PaymentMethod(method)
     why = reason_text(reason)
+    key = billing.form_key(nonce)
     account = ledger.customer_account(customer.id)
-    ledger.lock(account)
+    _once(account, key, "refund")
     held = billing.balance_of(customer.id)
     if value > held:
         raise ServiceError(f"The customer holds {billing.money(max(held, Decimal('0.00')))} in credit; "
                            "a refund cannot be more than that.", field="amount")
-    entry = ledger.post(account, EntryKind.refund, -value, f"Refund by {how.label.lower()}: {why}", actor)
+    entry = ledger.post(account, EntryKind.refund, -value, f"Refund by {how.label.lower()}: {why}", actor, idem_key=key)
     billing.event(customer.id, "refund", f"Refund {billing.money(value)} by {how.label.lower()}: {why}", actor)
     audit.record(actor, "billing.refund", customer.account_no, f"{value:.2f} by {how.value}: {why}")
     return entry

@@ -278,9 +278,27 @@ def duplicate(existing: Payment) -> ServiceError:
                         f"for {existing.customer.account_no}.", field="reference")
 
 
+def form_key(nonce: str | None) -> str | None:
+    """The ledger idem_key of a form's one-time nonce ("form:<nonce>"), None without one.
+
+    Forms that move money carry a nonce made when the page was shown (secrets.token_urlsafe); a second submit of
+    the same page finds its entry already posted and is refused instead of posting the money twice.
+    """
+    nonce = (nonce or "").strip()
+    if not nonce:
+        return None
+    if len(nonce) > 64 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in nonce):
+        raise ServiceError("This form is damaged; reload the page and enter it again.", field="amount")
+    return f"form:{nonce}"
+
+
 def record_payment(customer: Customer, amount: Decimal | str, method: PaymentMethod | str, reference: str | None,
-                   note: str | None, actor: User) -> Payment:
-    """Record money received with its receipt, credit the customer, charge an agent's wallet, and settle services."""
+                   note: str | None, actor: User, nonce: str | None = None) -> Payment:
+    """Record money received with its receipt, credit the customer, charge an agent's wallet, and settle services.
+
+    `nonce` (optional: the CLI, the import and tests go without) is the payment form's one-time token: the same
+    form posted twice records one payment and refuses the second with its receipt number.
+    """
     method = PaymentMethod(method)
     amount = ledger.parse_money(amount)
     note = " ".join((note or "").split())
@@ -288,8 +306,14 @@ def record_payment(customer: Customer, amount: Decimal | str, method: PaymentMet
         raise ServiceError("The note is too long: at most 200 characters.", field="note")
     if actor.has_role("reseller") and (customer.reseller_id != actor.id or not actor.can_sell_services):
         raise ServiceError("Your account may not take payments for this customer.", field="amount")
+    key = form_key(nonce)
     account = ledger.customer_account(customer.id)
     ledger.lock(account)
+    done = ledger.posted(key) if key else None
+    if done is not None:
+        receipt = db.session.get(Payment, done.payment_id) if done.payment_id else None
+        raise ServiceError("This payment was already recorded" + (f" (receipt {receipt.number})." if receipt else "."),
+                           field="amount")
     reference = check_reference(method, reference)
     now = periods.second()
     payment = Payment(number=numbering.document_numbers("receipt", now)[0], customer_id=customer.id, amount=amount,
@@ -305,7 +329,8 @@ def record_payment(customer: Customer, amount: Decimal | str, method: PaymentMet
             raise
         raise duplicate(existing) from None
     ledger.post(account, EntryKind.payment, amount, f"Payment {payment.number} ({method.label}"
-                f"{', ref ' + reference if reference else ''})", actor, payment_id=payment.id, idem_key=f"payment:{payment.id}")
+                f"{', ref ' + reference if reference else ''})", actor, payment_id=payment.id,
+                idem_key=key or f"payment:{payment.id}")
     if actor.has_role("reseller"):
         agent_side(payment, customer, actor)
     event(customer.id, "payment", f"Payment {payment.number}: {money(amount)} by {method.label.lower()}"

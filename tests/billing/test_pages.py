@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from isp.extensions import db as _db
@@ -156,3 +157,66 @@ def test_plan_change_shows_the_figures_before_confirming(app, client, auth, bill
     assert stale.status_code == 422 and "out of date" in stale.get_data(as_text=True)
     bogus = client.post(f"/billing/subscriptions/{sub_id}/change-plan", data={"csrf_token": csrf_from(html), "plan_id": "999999"})
     assert bogus.status_code == 422 and "Choose one of the plans listed" in bogus.get_data(as_text=True)
+
+
+def _nonce(html: str) -> str:
+    import re
+
+    found = re.search(r'name="nonce"[^>]*value="([^"]+)"', html) or re.search(r'value="([^"]+)"[^>]*name="nonce"', html)
+    assert found, "the form carries a one-time nonce"
+    return found.group(1)
+
+
+def test_a_double_submitted_cash_payment_is_recorded_once(app, client, auth, bill):
+    from isp.models import LedgerEntry
+
+    customer = bill.customer()
+    auth.login_as("operator")
+    html = client.get(f"/billing/customers/{customer}/payments/new").get_data(as_text=True)
+    data = {"csrf_token": csrf_from(html), "nonce": _nonce(html), "amount": "500", "method": "cash"}
+    first = client.post(f"/billing/customers/{customer}/payments/new", data=data)
+    assert first.status_code == 302
+    second = client.post(f"/billing/customers/{customer}/payments/new", data=data)
+    with app.app_context():
+        number = _db.session.scalar(select(Payment.number))
+        assert _db.session.scalar(select(func.count()).select_from(Payment)) == 1
+        assert _db.session.scalar(select(func.count()).select_from(LedgerEntry)) == 1 and balance(customer) == "500.00"
+    assert second.status_code == 422
+    assert f"This payment was already recorded (receipt {number})." in second.get_data(as_text=True)
+    # The receipt still shows the balance after the payment (found by the payment, whatever the entry's key).
+    assert "500.00" in client.get(first.headers["Location"]).get_data(as_text=True)
+    fresh = client.get(f"/billing/customers/{customer}/payments/new").get_data(as_text=True)
+    assert _nonce(fresh) != data["nonce"]  # a new page, a new payment
+    assert client.post(f"/billing/customers/{customer}/payments/new",
+                       data={**data, "nonce": _nonce(fresh)}).status_code == 302
+
+
+def test_a_double_submitted_adjustment_or_refund_posts_once(app, client, auth, bill):
+    customer = bill.customer()
+    auth.login_as("admin")
+    form = client.get(f"/billing/customers/{customer}/adjust").get_data(as_text=True)
+    data = {"csrf_token": csrf_from(form), "nonce": _nonce(form), "amount": "500", "reason": "Goodwill"}
+    assert client.post(f"/billing/customers/{customer}/adjust", data=data).status_code == 302
+    again = client.post(f"/billing/customers/{customer}/adjust", data=data)
+    assert again.status_code == 422 and "This adjustment was already recorded." in again.get_data(as_text=True)
+    form = client.get(f"/billing/customers/{customer}/refund").get_data(as_text=True)
+    data = {"csrf_token": csrf_from(form), "nonce": _nonce(form), "amount": "200", "method": "cash", "reason": "Leaving"}
+    assert client.post(f"/billing/customers/{customer}/refund", data=data).status_code == 302
+    again = client.post(f"/billing/customers/{customer}/refund", data=data)
+    assert again.status_code == 422 and "This refund was already recorded." in again.get_data(as_text=True)
+    with app.app_context():
+        assert balance(customer) == "300.00"
+
+
+def test_services_take_money_without_a_nonce_and_refuse_a_damaged_one(db, bill):
+    from isp.services.errors import ServiceError
+
+    customer = db.session.get(Customer, bill.customer())
+    billing.record_payment(customer, "10", "cash", "", "", bill.user())
+    billing.record_payment(customer, "10", "cash", "", "", bill.user())  # the CLI and the import have no form
+    db.session.commit()
+
+    with pytest.raises(ServiceError, match="damaged"):
+        billing.record_payment(customer, "10", "cash", "", "", bill.user(), nonce="x" * 65)
+    db.session.rollback()
+    assert balance(customer.id) == "20.00"

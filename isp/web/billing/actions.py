@@ -34,7 +34,8 @@ def payment_new(customer_id: int):
     customer = customer_or_404(customer_id)
     form = PaymentForm()
     payment = submit(form, lambda: billing.record_payment(customer, form.amount.data, form.method.data, form.reference.data,
-                                                          form.note.data, current_user), field="amount")
+                                                          form.note.data, current_user, form.nonce.data),
+                     field="amount")
     if payment is not None:
         flash(f"Payment {payment.number} recorded: {billing.money(payment.amount)}.", "success")
         return redirect(url_for("billing.receipt", payment_id=payment.id))
@@ -51,7 +52,8 @@ def adjust(customer_id: int):
     """Correct a customer's balance either way, with a reason."""
     customer = customer_or_404(customer_id)
     form = AdjustmentForm()
-    if submit(form, lambda: adjustments.adjust(customer, form.amount.data, form.reason.data, current_user),
+    if submit(form, lambda: adjustments.adjust(customer, form.amount.data, form.reason.data, current_user,
+                                                    form.nonce.data),
               field="amount") is not None:
         flash("Adjustment posted.", "success")
         return redirect(customer_url(customer.id))
@@ -65,7 +67,8 @@ def refund(customer_id: int):
     """Pay a customer's credit back out, with a reason."""
     customer = customer_or_404(customer_id)
     form = RefundForm()
-    if submit(form, lambda: adjustments.refund(customer, form.amount.data, form.method.data, form.reason.data, current_user),
+    if submit(form, lambda: adjustments.refund(customer, form.amount.data, form.method.data, form.reason.data,
+                                                    current_user, form.nonce.data),
               field="amount") is not None:
         flash("Refund posted.", "success")
         return redirect(customer_url(customer.id))

@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from isp.extensions import db
-from isp.models import LedgerEntry, Subscription
+from isp.models import EntryKind, LedgerEntry, Subscription
 from isp.services import adjustments, billing, branding
 from isp.web.billing import bp
 from isp.web.billing.views import customer_url
@@ -50,7 +50,8 @@ def invoice(invoice_id: int):
 def receipt(payment_id: int):
     """The receipt of one payment, printable."""
     payment = billing.payment_for(current_user, payment_id) or abort(404)
-    after = db.session.scalar(select(LedgerEntry.balance_after).where(LedgerEntry.idem_key == f"payment:{payment.id}"))
+    after = db.session.scalar(select(LedgerEntry.balance_after).where(LedgerEntry.payment_id == payment.id,
+                                                                      LedgerEntry.kind == EntryKind.payment))
     services = list(db.session.scalars(select(Subscription).where(Subscription.customer_id == payment.customer_id)
                                        .order_by(Subscription.id)).unique())
     return _print("billing/receipt.html", payment=payment, balance_after=after, services=services,

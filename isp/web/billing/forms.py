@@ -1,6 +1,9 @@
 """Forms of the billing blueprint: payment, adjustment, refund, credit note, plan change."""
 from __future__ import annotations
 
+import secrets
+
+from flask import request
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length
@@ -11,7 +14,19 @@ METHOD_CHOICES = [(m.value, m.label) for m in PaymentMethod]
 AMOUNT = {"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.00"}
 
 
-class PaymentForm(FlaskForm):
+class OnceForm(FlaskForm):
+    """A form that moves money: a one-time nonce, made when the page is shown, so a double submit posts once."""
+
+    nonce = HiddenField()
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        """The form; a fresh nonce on a page shown (a re-shown POST keeps the one it was sent with)."""
+        super().__init__(*args, **kwargs)
+        if request.method == "GET" or not self.nonce.data:
+            self.nonce.data = secrets.token_urlsafe(16)
+
+
+class PaymentForm(OnceForm):
     """Money received from a customer."""
 
     amount = StringField("Amount", validators=[InputRequired(message="Give the amount received."), Length(max=20)],
@@ -23,7 +38,7 @@ class PaymentForm(FlaskForm):
     note = StringField("Note", validators=[Length(max=200, message="At most 200 characters.")])
 
 
-class AdjustmentForm(FlaskForm):
+class AdjustmentForm(OnceForm):
     """A signed correction of a customer's balance, with its reason."""
 
     amount = StringField("Amount", validators=[InputRequired(message="Give the amount."), Length(max=20)],
@@ -31,7 +46,7 @@ class AdjustmentForm(FlaskForm):
     reason = TextAreaField("Reason", validators=[Length(max=200, message="At most 200 characters.")], render_kw={"rows": 2})
 
 
-class RefundForm(FlaskForm):
+class RefundForm(OnceForm):
     """Credit paid back out to a customer."""
 
     amount = StringField("Amount", validators=[InputRequired(message="Give the amount refunded."), Length(max=20)],
