@@ -111,6 +111,8 @@ def quote(sub: Subscription, plan: ServicePlan, at: datetime | None = None) -> Q
                      Decimal(plan.price).quantize(periods.CENT), first, balance)
     if sub.state not in (S.active, S.grace) or sub.paid_until is None or sub.period_start is None or sub.paid_until <= at:
         return Quote(at, sub.plan, plan, sub.period_start, sub.paid_until, timedelta(0), timedelta(0), ZERO, ZERO, None, balance)
+    if at == sub.period_start:
+        at += timedelta(seconds=1)  # changed the second the period began: the period's invoice holds that start
     remaining, total = sub.paid_until - max(at, sub.period_start), sub.paid_until - sub.period_start
     covering = _covering(sub, at)
     if covering is not None:

@@ -59,6 +59,18 @@ def test_proration_figures_credit_the_unused_part_and_charge_the_new_plan_for_th
     assert (second.credit, second.charge) == (Decimal("1500.00"), Decimal("500.00"))  # 3000 × 10/20, 1500 × 10/30
 
 
+def test_a_plan_change_in_the_second_the_period_began_is_made(db, bill):
+    customer, sub_id = _active_with_invoice(db, bill, days_in=0)
+    bigger = db.session.get(ServicePlan, bill.plan("4500.00", "day", 30, name="Faster"))
+    sub = db.session.get(Subscription, sub_id)
+    at = sub.period_start
+    quote = billing.change_plan(sub, bigger, bill.user(), at)
+    db.session.commit()
+    assert quote.at == at + timedelta(seconds=1) and (quote.credit, quote.charge) == (Decimal("3000.00"), Decimal("4500.00"))
+    assert db.session.get(Subscription, sub_id).plan_id == bigger.id
+    assert balance(customer) == "-1500.00"
+
+
 def test_proration_rounds_half_up_to_the_cent():
     assert periods.prorate(Decimal("1000.00"), timedelta(days=1), timedelta(days=3)) == Decimal("333.33")
     assert periods.prorate(Decimal("1000.00"), timedelta(days=2), timedelta(days=3)) == Decimal("666.67")
