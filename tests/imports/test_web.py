@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select
 
 from isp import crypto
 from isp.extensions import db as _db
-from isp.models import AuditEntry, Counter, Customer, CustomerEvent, LedgerAccount, LedgerEntry, ServiceKind, Subscription
+from isp.models import AuditEntry, Counter, Customer, CustomerEvent, LedgerAccount, LedgerEntry, ServiceKind, Subscription, User
 from isp.services import import_format, importer
 from isp.services.import_checks import Options
 from isp.transaction import atomic
@@ -224,6 +224,9 @@ def test_a_reseller_exports_only_their_own_customers(app, client, auth, world, m
     with app.app_context():
         atomic(lambda: importer.run(ROUND_TRIP, Options(), None, "first.csv"))
     reseller = auth.login_as("reseller")
+    with app.app_context():  # a reseller who may sell services (one who may not exports nothing at all)
+        _db.session.execute(User.__table__.update().where(User.id == reseller.id).values(can_sell_services=True))
+        _db.session.commit()
     assert _rows(client.get("/imports/export/customers.csv")) == []
     with app.app_context():
         _db.session.execute(Customer.__table__.update().where(Customer.name == "Bob").values(reseller_id=reseller.id))
