@@ -278,7 +278,7 @@ def unstash(token: str | None, user_id: int) -> Stashed | None:
 
 
 def run_ref(token: str) -> str:
-    """A run's public reference (job id, audit entry, logs): the token itself stays out of them."""
+    """A run's public reference (job id and description, audit entry, logs): the token itself stays out of them."""
     return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
@@ -299,7 +299,9 @@ def start(stashed: Stashed, user_id: int) -> bool:
     try:
         # The file must outlive the job's wait in the queue and its run; the job forgets it when it ends.
         client.expire(_STASH + stashed.token, dispatch.IMPORT_RUN.ttl + dispatch.IMPORT_RUN.timeout + 60)
-        dispatch.Enqueue(dispatch.IMPORT_RUN, (stashed.token, user_id), run_job_id(stashed.token)).send()
+        # RQ logs a job's description, by default its call with the arguments: the token stays out of the logs.
+        dispatch.Enqueue(dispatch.IMPORT_RUN, (stashed.token, user_id), run_job_id(stashed.token),
+                         kwargs={"description": f"import run {run_ref(stashed.token)}"}).send()
     except RedisError:
         log.exception("could not queue import %s", run_ref(stashed.token))
         with contextlib.suppress(RedisError):

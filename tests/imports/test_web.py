@@ -7,6 +7,7 @@ import io
 from datetime import date, timedelta
 
 import pytest
+from rq.job import Job
 from sqlalchemy import delete, func, select
 
 from isp import crypto
@@ -69,6 +70,8 @@ def test_confirm_queues_one_run_and_its_page_shows_the_counts(app, client, auth,
     started = confirm(client, page)
     assert started.status_code == 302 and started.headers["Location"] == f"/imports/run?token={token}"
     assert import_jobs(app) == ["isp.jobs.imports.run_import"] and _customers(app) == 0  # queued, not run in the request
+    job = Job.fetch(importer.run_job_id(token), connection=app.config["REDIS_CLIENT"])
+    assert job.origin == "bulk" and job.description == f"import run {importer.run_ref(token)}"  # workers log this
     waiting = client.get(started.headers["Location"]).get_data(as_text=True)
     assert "Waiting for a worker to start the import" in waiting and 'hx-trigger="every 2s"' in waiting
 
