@@ -107,8 +107,11 @@ def _hotspot(row: dict) -> sessions.Seen:
 
 
 def _queue(row: dict) -> sessions.Seen | None:
-    """A static subscriber's queue (ours by its comment, on one IP, enabled), or None."""
-    if not str(row.get("comment", "")).startswith(SERVICE_TAG) or _true(row.get("disabled")) or _true(row.get("dynamic")):
+    """A static subscriber's queue (ours by its comment, on one IP, enabled, not held for a suspension), or None."""
+    comment = str(row.get("comment", ""))
+    if not comment.startswith(SERVICE_TAG) or _true(row.get("disabled")) or _true(row.get("dynamic")):
+        return None
+    if comment.endswith(" restricted"):  # a suspended static IP's queue stays at a trickle: not a customer online
         return None
     target = str(row.get("target", ""))
     if "," in target:

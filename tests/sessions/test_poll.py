@@ -168,6 +168,17 @@ def test_a_static_subscriber_is_counted_from_its_queue_and_other_queues_are_igno
     assert [s.ended_at is None for s in sessions_of(app, sub_id)] == [False, True]
 
 
+def test_a_suspended_static_ip_held_at_a_trickle_is_not_shown_online(app, box, make_sub):
+    sub_id = make_sub(box.id, "static", "jill", static_ip="10.30.0.9")
+    # What provisioning leaves for a suspended static IP: the queue stays enabled at 1k, marked restricted.
+    box.sim.state.add("/queue/simple", name="isp-jill", target="10.30.0.9/32", max_limit="1k/1k",
+                      comment="isp service T-000002 plan 1 restricted")
+    poll(app, box.id)
+    box.fleet.advance(300)
+    assert poll(app, box.id).startswith("online 0")
+    assert live(app, sub_id)[sub_id].online is False and sessions_of(app, sub_id) == []
+
+
 def test_a_router_that_is_down_changes_nothing(app, box, make_sub):
     sub_id = make_sub(box.id, "pppoe", "ivan")
     box.sim.state.add("/ppp/secret", name="ivan", password="pw")
