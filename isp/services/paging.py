@@ -30,9 +30,18 @@ class IdPagination(SelectPagination):
         ids = list(session.scalars(self._ids().limit(self.per_page).offset(self._query_offset)))
         if not ids:
             return []
-        rows = session.scalars(self._query_args["select"].where(key.in_(ids)).order_by(None)).unique()
+        rows = session.scalars(self._rows(ids)).unique()
         by_id = {getattr(row, key.key): row for row in rows}
         return [by_id[i] for i in ids if i in by_id]
+
+    def _rows(self, ids: list) -> Select:
+        """The page's rows by primary key alone: the ids already passed every filter (and the reseller scope),
+        so the filters, joins and order are not applied again; the select's loader options are kept."""
+        stmt, key = self._query_args["select"], self._query_args["key"]
+        described = stmt.column_descriptions
+        if len(described) != 1 or described[0].get("entity") is None:
+            return stmt.where(key.in_(ids)).order_by(None)
+        return select(described[0]["entity"]).where(key.in_(ids)).options(*stmt._with_options)
 
     more_than: int | None = None
     """Set when the count stopped early: at least this many items (the pager says "more than")."""
