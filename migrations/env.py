@@ -84,9 +84,15 @@ def run_migrations_online():
                 directives[:] = []
                 logger.info('No changes in schema detected.')
 
+    # SQLite-only expression indexes (`column COLLATE NOCASE`, migration 0007): alembic cannot compare an
+    # expression index on SQLite and would drop and re-add them on every autogenerate, so leave them out.
+    def include_object(object, name, type_, reflected, compare_to):
+        return not (type_ == "index" and name and name.endswith("_nocase"))
+
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    conf_args.setdefault("include_object", include_object)
 
     connectable = get_engine()
     if connectable.url.get_backend_name() == "sqlite":

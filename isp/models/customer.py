@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from isp.extensions import db
@@ -45,6 +45,9 @@ class Customer(db.Model):
         # List filters page newest first off (filter, id).
         Index("ix_customers_status_id", "status", "id"),
         Index("ix_customers_reseller_id_id", "reseller_id", "id"),
+        # SQLite's LIKE ignores case, so only a NOCASE index serves the prefix search there (migration 0007).
+        *(Index(f"ix_customers_{column}_nocase", text(f"{column} COLLATE NOCASE")).ddl_if(dialect="sqlite")
+          for column in ("name", "account_no", "phone", "phone2", "email")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Date, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from isp.extensions import db
@@ -46,6 +46,8 @@ class Subscription(db.Model):
         # The customer list's plan and router filters are semi-joins that read (filter, customer) off the index.
         Index("ix_subscriptions_plan_customer", "plan_id", "customer_id"),
         Index("ix_subscriptions_router_customer", "router_id", "customer_id"),
+        # SQLite's LIKE ignores case, so only a NOCASE index serves the username search there (migration 0007).
+        Index("ix_subscriptions_username_nocase", text("username COLLATE NOCASE")).ddl_if(dialect="sqlite"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
