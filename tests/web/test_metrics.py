@@ -51,6 +51,7 @@ def test_metrics_expose_router_counters_latency_circuits_queues_and_workers(app,
 def test_health_detailed_reports_stores_workers_and_circuits(app, client, auth, make_router):
     make_router(name="up-gw")
     down = make_router(name="down-gw")
+    app.config["BREAKER_COOLDOWN"] = 60  # the circuit must still be open when the page is read, however slow the login
     with app.app_context():
         breaker = CircuitBreaker.from_config(redis_store.client, app.config)
         for _ in range(app.config["BREAKER_THRESHOLD"]):

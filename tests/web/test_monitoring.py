@@ -37,6 +37,7 @@ def _state(app, command_id: int) -> CommandState:
 
 def test_monitor_lists_each_router_with_its_circuit_state(app, client, auth, make_router):
     healthy, broken = make_router(name="healthy-gw"), make_router(name="broken-gw")
+    app.config["BREAKER_COOLDOWN"] = 60  # the circuit must still be open when the page is read, however slow the login
     with app.app_context():
         breaker = CircuitBreaker.from_config(redis_store.client, app.config)
         for _ in range(app.config["BREAKER_THRESHOLD"]):
