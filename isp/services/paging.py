@@ -27,12 +27,16 @@ class IdPagination(SelectPagination):
         if self._query_offset > MAX_OFFSET:
             return []
         session, key = self._query_args["session"], self._query_args["key"]
-        ids = list(session.scalars(self._ids().limit(self.per_page).offset(self._query_offset)))
+        ids = self._page_ids()
         if not ids:
             return []
         rows = session.scalars(self._rows(ids)).unique()
         by_id = {getattr(row, key.key): row for row in rows}
         return [by_id[i] for i in ids if i in by_id]
+
+    def _page_ids(self) -> list:
+        """The page's ids, in order."""
+        return list(self._query_args["session"].scalars(self._ids().limit(self.per_page).offset(self._query_offset)))
 
     def _rows(self, ids: list) -> Select:
         """The page's rows by primary key alone: the ids already passed every filter (and the reseller scope),
