@@ -1,0 +1,189 @@
+"""The stock FreeRADIUS 3.2 SQL schema (`mods-config/sql/main/mysql/schema.sql`) as models on the `radius` bind.
+
+Columns, types, defaults and index names follow the stock MySQL schema, so an operator may point
+`RADIUS_DATABASE_URL` at an existing FreeRADIUS database and `flask radius check-schema` reports any difference.
+The key on a check/reply name covers its first 32 characters on MySQL, as upstream does.
+
+Times in `radacct` and `radpostauth` are what FreeRADIUS wrote: naive datetimes in the RADIUS database's
+session time zone (see `isp/radius/__init__.py`), not our UTC columns.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Index, Integer, String, text
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import Mapped, mapped_column
+
+from isp.extensions import db
+
+BIND = "radius"
+
+# MySQL integer widths as upstream declares them; plain INTEGER elsewhere (SQLite needs INTEGER for autoincrement).
+UINT11 = Integer().with_variant(mysql.INTEGER(11, unsigned=True), "mysql", "mariadb")
+INT11 = Integer().with_variant(mysql.INTEGER(11), "mysql", "mariadb")
+INT10 = Integer().with_variant(mysql.INTEGER(10), "mysql", "mariadb")
+INT12 = Integer().with_variant(mysql.INTEGER(12), "mysql", "mariadb")
+UINT12 = Integer().with_variant(mysql.INTEGER(12, unsigned=True), "mysql", "mariadb")
+INT5 = Integer().with_variant(mysql.INTEGER(5), "mysql", "mariadb")
+BIGINT21 = BigInteger().with_variant(mysql.BIGINT(21), "mysql", "mariadb").with_variant(Integer(), "sqlite")
+BIGINT20 = BigInteger().with_variant(mysql.BIGINT(20), "mysql", "mariadb")
+CHAR2 = String(2).with_variant(mysql.CHAR(2), "mysql", "mariadb")
+TIMESTAMP6 = DateTime().with_variant(mysql.TIMESTAMP(fsp=6), "mysql", "mariadb")
+
+
+class RadCheck(db.Model):
+    """Per-user check items: `Cleartext-Password`, `Expiration`, `Simultaneous-Use`, `Calling-Station-Id`…"""
+
+    __bind_key__ = BIND
+    __tablename__ = "radcheck"
+    __table_args__ = (Index("username", "username", mysql_length={"username": 32}),)
+    id: Mapped[int] = mapped_column(UINT11, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
+    attribute: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
+    op: Mapped[str] = mapped_column(CHAR2, nullable=False, default="==", server_default=text("'=='"))
+    value: Mapped[str] = mapped_column(String(253), nullable=False, default="", server_default=text("''"))
+
+
+class RadReply(db.Model):
+    """Per-user reply items: `Framed-IP-Address` for a static address…"""
+
+    __bind_key__ = BIND
+    __tablename__ = "radreply"
+    __table_args__ = (Index("username", "username", mysql_length={"username": 32}),)
+    id: Mapped[int] = mapped_column(UINT11, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
+    attribute: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
+    op: Mapped[str] = mapped_column(CHAR2, nullable=False, default="=", server_default=text("'='"))
+    value: Mapped[str] = mapped_column(String(253), nullable=False, default="", server_default=text("''"))
+
+
+class RadGroupCheck(db.Model):
+    """Per-group check items: a plan's `Simultaneous-Use`, the suspended group's `Auth-Type := Reject`."""
+
+    __bind_key__ = BIND
+    __tablename__ = "radgroupcheck"
+    __table_args__ = (Index("groupname", "groupname", mysql_length={"groupname": 32}),)
+    id: Mapped[int] = mapped_column(UINT11, primary_key=True, autoincrement=True)
+    groupname: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
+    attribute: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
+    op: Mapped[str] = mapped_column(CHAR2, nullable=False, default="==", server_default=text("'=='"))
+    value: Mapped[str] = mapped_column(String(253), nullable=False, default="", server_default=text("''"))
+
+
+class RadGroupReply(db.Model):
+    """Per-group reply items: a plan's `Mikrotik-Rate-Limit`, `Acct-Interim-Interval`, `Framed-Pool`…"""
+
+    __bind_key__ = BIND
+    __tablename__ = "radgroupreply"
+    __table_args__ = (Index("groupname", "groupname", mysql_length={"groupname": 32}),)
+    id: Mapped[int] = mapped_column(UINT11, primary_key=True, autoincrement=True)
+    groupname: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
+    attribute: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
+    op: Mapped[str] = mapped_column(CHAR2, nullable=False, default="=", server_default=text("'='"))
+    value: Mapped[str] = mapped_column(String(253), nullable=False, default="", server_default=text("''"))
+
+
+class RadUserGroup(db.Model):
+    """A user's groups, lowest priority number first."""
+
+    __bind_key__ = BIND
+    __tablename__ = "radusergroup"
+    __table_args__ = (Index("username", "username", mysql_length={"username": 32}),)
+    id: Mapped[int] = mapped_column(UINT11, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
+    groupname: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
+    priority: Mapped[int] = mapped_column(INT11, nullable=False, default=1, server_default=text("'1'"))
+
+
+class RadAcct(db.Model):
+    """One accounting session, written by FreeRADIUS from the routers' Start / Interim-Update / Stop."""
+
+    __bind_key__ = BIND
+    __tablename__ = "radacct"
+    __table_args__ = (
+        Index("acctuniqueid", "acctuniqueid", unique=True),
+        Index("username", "username"),
+        Index("framedipaddress", "framedipaddress"),
+        Index("framedipv6address", "framedipv6address"),
+        Index("framedipv6prefix", "framedipv6prefix"),
+        Index("framedinterfaceid", "framedinterfaceid"),
+        Index("delegatedipv6prefix", "delegatedipv6prefix"),
+        Index("acctsessionid", "acctsessionid"),
+        Index("acctsessiontime", "acctsessiontime"),
+        Index("acctstarttime", "acctstarttime"),
+        Index("acctinterval", "acctinterval"),
+        Index("acctstoptime", "acctstoptime"),
+        Index("nasipaddress", "nasipaddress"),
+        Index("class", "class"),
+    )
+    radacctid: Mapped[int] = mapped_column(BIGINT21, primary_key=True, autoincrement=True)
+    acctsessionid: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
+    acctuniqueid: Mapped[str] = mapped_column(String(32), nullable=False, default="", server_default=text("''"))
+    username: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
+    realm: Mapped[str | None] = mapped_column(String(64), default="", server_default=text("''"))
+    nasipaddress: Mapped[str] = mapped_column(String(15), nullable=False, default="", server_default=text("''"))
+    nasportid: Mapped[str | None] = mapped_column(String(32))
+    nasporttype: Mapped[str | None] = mapped_column(String(32))
+    acctstarttime: Mapped[datetime | None] = mapped_column(DateTime)
+    acctupdatetime: Mapped[datetime | None] = mapped_column(DateTime)
+    acctstoptime: Mapped[datetime | None] = mapped_column(DateTime)
+    acctinterval: Mapped[int | None] = mapped_column(INT12)
+    acctsessiontime: Mapped[int | None] = mapped_column(UINT12)
+    acctauthentic: Mapped[str | None] = mapped_column(String(32))
+    connectinfo_start: Mapped[str | None] = mapped_column(String(128))
+    connectinfo_stop: Mapped[str | None] = mapped_column(String(128))
+    acctinputoctets: Mapped[int | None] = mapped_column(BIGINT20)
+    acctoutputoctets: Mapped[int | None] = mapped_column(BIGINT20)
+    calledstationid: Mapped[str] = mapped_column(String(50), nullable=False, default="", server_default=text("''"))
+    callingstationid: Mapped[str] = mapped_column(String(50), nullable=False, default="", server_default=text("''"))
+    acctterminatecause: Mapped[str] = mapped_column(String(32), nullable=False, default="", server_default=text("''"))
+    servicetype: Mapped[str | None] = mapped_column(String(32))
+    framedprotocol: Mapped[str | None] = mapped_column(String(32))
+    framedipaddress: Mapped[str] = mapped_column(String(15), nullable=False, default="", server_default=text("''"))
+    framedipv6address: Mapped[str] = mapped_column(String(45), nullable=False, default="", server_default=text("''"))
+    framedipv6prefix: Mapped[str] = mapped_column(String(45), nullable=False, default="", server_default=text("''"))
+    framedinterfaceid: Mapped[str] = mapped_column(String(44), nullable=False, default="", server_default=text("''"))
+    delegatedipv6prefix: Mapped[str] = mapped_column(String(45), nullable=False, default="", server_default=text("''"))
+    class_: Mapped[str | None] = mapped_column("class", String(64))
+
+
+class RadPostAuth(db.Model):
+    """One authentication result (`Access-Accept` / `Access-Reject`), written by FreeRADIUS's post-auth."""
+
+    __bind_key__ = BIND
+    __tablename__ = "radpostauth"
+    __table_args__ = (Index("username", "username"), Index("class", "class"))
+    id: Mapped[int] = mapped_column(INT11, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
+    pass_: Mapped[str] = mapped_column("pass", String(64), nullable=False, default="", server_default=text("''"))
+    reply: Mapped[str] = mapped_column(String(32), nullable=False, default="", server_default=text("''"))
+    authdate: Mapped[datetime] = mapped_column(TIMESTAMP6, nullable=False, server_default=text("CURRENT_TIMESTAMP"))
+    class_: Mapped[str | None] = mapped_column("class", String(64))
+
+
+class Nas(db.Model):
+    """A RADIUS client (one per radius-mode router): its tunnel address and shared secret."""
+
+    __bind_key__ = BIND
+    __tablename__ = "nas"
+    __table_args__ = (Index("nasname", "nasname"),)
+    id: Mapped[int] = mapped_column(INT10, primary_key=True, autoincrement=True)
+    nasname: Mapped[str] = mapped_column(String(128), nullable=False)
+    shortname: Mapped[str | None] = mapped_column(String(32))
+    type: Mapped[str | None] = mapped_column(String(30), default="other", server_default=text("'other'"))
+    ports: Mapped[int | None] = mapped_column(INT5)
+    secret: Mapped[str] = mapped_column(String(60), nullable=False, default="secret", server_default=text("'secret'"))
+    server: Mapped[str | None] = mapped_column(String(64))
+    community: Mapped[str | None] = mapped_column(String(50))
+    description: Mapped[str | None] = mapped_column(String(200), default="RADIUS Client",
+                                                    server_default=text("'RADIUS Client'"))
+
+
+class NasReload(db.Model):
+    """When a NAS last rebooted (Accounting-On/Off): sessions open before it are over."""
+
+    __bind_key__ = BIND
+    __tablename__ = "nasreload"
+    nasipaddress: Mapped[str] = mapped_column(String(15), primary_key=True)
+    reloadtime: Mapped[datetime] = mapped_column(DateTime, nullable=False)
