@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: lint demo test test-sqlite test-mysql venv chromium bench clean
+.PHONY: lint demo test test-sqlite test-mysql venv chromium freeradius bench clean
 
 venv: $(VENV)/.installed
 
@@ -22,11 +22,19 @@ chromium:
 	  || echo "NOTE: apt-get install chromium is impossible here; the browser tests will be skipped"; \
 	fi
 
+# The RADIUS tests run a private copy of Debian's FreeRADIUS 3.2 (never the system service); install it when missing.
+freeradius:
+	@if [ ! -x /usr/sbin/freeradius ] || [ ! -e /usr/lib/freeradius/rlm_sql_mysql.so ] || ! command -v radclient >/dev/null; then \
+	  echo "installing Debian freeradius for the RADIUS tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq freeradius freeradius-mysql freeradius-utils >/dev/null) \
+	  || echo "NOTE: apt-get install freeradius is impossible here; the FreeRADIUS tests will be skipped by name"; \
+	fi
+
 demo: venv
 	./bin/demo
 
 # SQLite + fakeredis always (with the simulator's own tests); MariaDB + real Redis too when TEST_DATABASE_URL/TEST_REDIS_URL are set (.ci/run sets them).
-test: venv chromium lint
+test: venv chromium freeradius lint
 	$(MAKE) --no-print-directory test-sqlite
 	@if [ -n "$$TEST_DATABASE_URL" ]; then $(MAKE) --no-print-directory test-mysql; \
 	 else echo "TEST_DATABASE_URL not set: MariaDB profile not run (.ci/run runs it)"; fi

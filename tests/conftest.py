@@ -13,6 +13,7 @@ import pytest
 
 from isp import create_app
 from isp.extensions import db as _db
+from tests.plugins.freeradius import freeradius  # noqa: F401 (a fixture, shared by every test directory)
 
 TEST_PASSWORD = "correct-horse-battery"
 
