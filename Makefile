@@ -33,18 +33,19 @@ freeradius:
 demo: venv
 	./bin/demo
 
-# SQLite + fakeredis always (with the simulator's own tests); MariaDB + real Redis too when TEST_DATABASE_URL/TEST_REDIS_URL are set (.ci/run sets them).
+# SQLite + fakeredis always (with the simulator's own tests); MariaDB + real Redis too when TEST_DATABASE_URL/TEST_REDIS_URL
+# are set (.ci/run sets them). The two profiles share nothing (own database and Redis, free ports, numbered temp
+# dirs), so they run side by side, one per core; each profile's output is printed whole when it ends.
 test: venv chromium freeradius lint
-	$(MAKE) --no-print-directory test-sqlite
-	@if [ -n "$$TEST_DATABASE_URL" ]; then $(MAKE) --no-print-directory test-mysql; \
-	 else echo "TEST_DATABASE_URL not set: MariaDB profile not run (.ci/run runs it)"; fi
+	@if [ -n "$$TEST_DATABASE_URL" ]; then $(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-mysql; \
+	 else $(MAKE) --no-print-directory test-sqlite; echo "TEST_DATABASE_URL not set: MariaDB profile not run (.ci/run runs it)"; fi
 
 lint: venv
 	$(BIN)/ruff check .
 
 test-sqlite:
 	@echo "== profile: SQLite + fakeredis =="
-	env -u TEST_DATABASE_URL -u TEST_REDIS_URL $(BIN)/pytest -q $(PYTEST_ARGS)
+	env -u TEST_DATABASE_URL -u TEST_RADIUS_DATABASE_URL -u TEST_REDIS_URL $(BIN)/pytest -q $(PYTEST_ARGS)
 
 test-mysql:
 	@echo "== profile: $$(echo $$TEST_DATABASE_URL | sed -E 's#//[^@]*@#//***@#') + $${TEST_REDIS_URL:-fakeredis} =="
