@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from redis.exceptions import RedisError
-from sqlalchemy import case, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from isp import crypto, dispatch
@@ -32,7 +32,6 @@ from isp.extensions import db, redis_store
 from isp.models import (
     AccountKind,
     AuditEntry,
-    Counter,
     Customer,
     CustomerEvent,
     CustomerStatus,
@@ -168,17 +167,7 @@ def _floor_account_counter(kept: list[str]) -> None:
               and numbering.format_account(int(m.group(1)), settings) == a]
     if not values:
         return
-    floor = max(values)
-    if db.session.scalar(select(Counter.value).where(Counter.name == "customer")) is None:
-        try:
-            with db.session.begin_nested():
-                db.session.add(Counter(name="customer", value=0))
-        except IntegrityError:
-            pass  # a concurrent sign-up created it
-    # Always matches the row, so it is locked until commit whether or not it moves.
-    db.session.execute(update(Counter).where(Counter.name == "customer")
-                       .values(value=case((Counter.value < floor, floor), else_=Counter.value)),
-                       execution_options={"synchronize_session": False})
+    numbering.raise_floor("customer", max(values))
 
 
 def _write(report: Report, actor: User | None, digest: str, ref: str) -> None:

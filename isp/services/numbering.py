@@ -8,11 +8,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 
 from isp.extensions import db
 from isp.models import Branding, Counter
+
+
+def _ensure(name: str) -> None:
+    """Create the counter row of sequence `name` at 0 if it is missing (a concurrent creator may win the race)."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(Counter(name=name, value=0))
+    except IntegrityError:
+        pass
 
 
 def take(name: str, count: int = 1) -> int:
@@ -25,13 +34,20 @@ def take(name: str, count: int = 1) -> int:
         if bumped.rowcount:
             last = db.session.scalar(select(Counter.value).where(Counter.name == name))
             return int(last) - count + 1
-        # First use of this sequence: create the row (a concurrent creator wins the race; then bump theirs).
-        try:
-            with db.session.begin_nested():
-                db.session.add(Counter(name=name, value=0))
-        except IntegrityError:
-            pass
+        _ensure(name)  # first use of this sequence: create the row, then bump it
     raise RuntimeError(f"counter {name!r} could not be created")
+
+
+def raise_floor(name: str, value: int) -> None:
+    """Move sequence `name` to at least `value`, so the next `take` returns more than it (never moves it back).
+
+    The UPDATE always matches the row, so its lock is held until commit whether or not the value moves.
+    """
+    if db.session.scalar(select(Counter.value).where(Counter.name == name)) is None:
+        _ensure(name)
+    db.session.execute(update(Counter).where(Counter.name == name)
+                       .values(value=case((Counter.value < value, value), else_=Counter.value)),
+                       execution_options={"synchronize_session": False})
 
 
 def _settings() -> Branding:
