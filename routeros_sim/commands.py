@@ -18,6 +18,7 @@ PRINT_OPTS = {".proplist", "count-only", "detail", "without-paging", "terse", "s
 SINGLETONS = {"/system/resource": "print getall get", "/system/health": "print getall get",
               "/system/identity": "print getall get set",
               "/interface": "monitor-traffic", "/system": "reboot"}
+SETTINGS_VERBS = ("print", "getall", "get", "set")
 
 
 @dataclass
@@ -80,7 +81,9 @@ def check_known(state: RouterState, cmd: Command) -> None:
         return
     if verb in SINGLETONS.get(path, "").split():
         return
-    known = set(state.menus) | set(SINGLETONS)
+    if path in state.settings and verb in SETTINGS_VERBS:
+        return
+    known = set(state.menus) | set(SINGLETONS) | set(state.settings)
     dirs = {p.rsplit("/", i)[0] for p in known for i in range(p.count("/"))}
     parts = cmd.word.strip("/").split("/")
     for i, part in enumerate(parts):
@@ -192,6 +195,18 @@ def run_system(state: RouterState, cmd: Command) -> Result:
     return shape(rows, cmd)
 
 
+def run_settings(state: RouterState, cmd: Command) -> Result:
+    """print/get/set on a one-item settings menu such as /ppp/aaa or /radius/incoming."""
+    settings = state.settings[cmd.path]
+    if cmd.verb == "set":
+        settings.update(cmd.args)
+        state.settings_changed(cmd.path)
+        return Result()
+    if cmd.verb == "get":
+        return get_value(settings.row(), cmd)
+    return shape([settings.row()], cmd)
+
+
 def monitor_rows(state: RouterState, cmd: Command) -> list[dict[str, str]]:
     """Rows for /interface/monitor-traffic =interface=a,b."""
     names = [n for n in cmd.args.get("interface", "").split(",") if n]
@@ -210,6 +225,8 @@ def monitor_rows(state: RouterState, cmd: Command) -> list[dict[str, str]]:
 def execute(state: RouterState, cmd: Command) -> Result:
     """Run one non-streaming command; the caller holds state.lock and has synced."""
     check_known(state, cmd)
+    if cmd.path in state.settings:
+        return run_settings(state, cmd)
     if cmd.path in state.menus and cmd.verb != "monitor-traffic":
         return run_menu(state.menus[cmd.path], cmd)
     if cmd.verb == "monitor-traffic":

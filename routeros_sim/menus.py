@@ -218,3 +218,26 @@ class Menu:
         event = {".id": str(item[".id"]), ".dead": "true"} if what == "remove" else self.row(item)
         for listener in list(self.listeners):
             listener(event)
+
+
+class Settings:
+    """A settings menu with one unnamed item, such as /ppp/aaa: print, get and set, no .id."""
+
+    def __init__(self, path: str, fields: dict[str, Field]) -> None:
+        self.path = path
+        self.fields = fields
+        self._checker = Menu(path, fields)  # borrows Menu's validation of typed values
+        self.values: dict[str, str] = {n: f.default for n, f in fields.items() if f.default is not None}
+
+    def row(self) -> dict[str, str]:
+        """The settings as RouterOS prints them."""
+        return dict(self.values)
+
+    def update(self, args: dict[str, str]) -> None:
+        """Validate and apply set arguments (all or none)."""
+        values = {k: self._checker.clean(k, v) for k, v in args.items()}
+        self.values.update(values)
+
+    def get(self, name: str) -> str:
+        """One setting's printed value."""
+        return self.values.get(name, "")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .menus import Field, Menu
+from .menus import Field, Menu, Settings
 
 F = Field
 RO = {"readonly": True}
@@ -10,6 +10,7 @@ READ_VERBS = frozenset({"print", "getall", "get", "listen"})
 ACTIVE_VERBS = READ_VERBS | {"remove"}
 IFACE_VERBS = READ_VERBS | {"set", "enable", "disable"}
 SERVICES = ("ppp", "login", "hotspot", "wireless", "dhcp", "ipsec", "dot1x")
+LOGIN_BY = ("mac", "cookie", "http-chap", "http-pap", "https", "trial", "mac-cookie")
 
 
 def _name(item: dict) -> object:
@@ -63,7 +64,21 @@ def hotspot_menus() -> list[Menu]:
         "server", "user", "domain", "address", "mac-address", "login-by", "uptime", "idle-time",
         "session-time-left", "keepalive-timeout", "bytes-in", "bytes-out", "packets-in",
         "packets-out", "radius")}, verbs=ACTIVE_VERBS, persistent=False)
-    return [server, user, profile, active]
+    # The hotspot *server* profiles (not /ip/hotspot/user/profile): where RADIUS is switched on.
+    server_profile = Menu("/ip/hotspot/profile", {
+        "name": F(required=True), "hotspot-address": F(), "dns-name": F(default=""),
+        "html-directory": F(default="hotspot"), "smtp-server": F(default="0.0.0.0"),
+        "login-by": F("set", default="cookie,http-chap", choices=LOGIN_BY),
+        "http-cookie-lifetime": F("duration", default="3d"), "split-user-domain": F("bool", default="false"),
+        "rate-limit": F(), "use-radius": F("bool", default="false"),
+        "radius-accounting": F("bool", default="true"),
+        "radius-interim-update": F("duration", default="received", extra=("received",)),
+        "radius-default-domain": F(default=""), "radius-location-id": F(default=""),
+        "radius-location-name": F(default=""), "radius-mac-format": F(default="XX:XX:XX:XX:XX:XX"),
+        "nas-port-type": F(default="wireless-802.11"), "default": F(default="false", **RO),
+        "comment": F(),
+    }, unique=_name, dup_message="failure: profile with the same name already exists")
+    return [server, user, profile, active, server_profile]
 
 
 def ppp_menus() -> list[Menu]:
@@ -156,6 +171,20 @@ def firewall_menus() -> list[Menu]:
         "disabled": F("bool", default="false"), "comment": F(),
     }, unique=_list_entry, dup_message="failure: already have such entry")
     return [address_list]
+
+
+def build_settings() -> dict[str, Settings]:
+    """The one-item settings menus (print/get/set without .id): /ppp/aaa and /radius/incoming."""
+    aaa = Settings("/ppp/aaa", {
+        "use-radius": F("bool", default="false"), "accounting": F("bool", default="true"),
+        "interim-update": F("duration", default="0s"),
+        "use-circuit-id-in-nas-port-id": F("bool", default="false"),
+        "enable-ipv6-accounting": F("bool", default="false"),
+    })
+    incoming = Settings("/radius/incoming", {
+        "accept": F("bool", default="false"), "port": F("int", default="3799"), "vrf": F(default="main"),
+    })
+    return {s.path: s for s in (aaa, incoming)}
 
 
 def build_menus() -> dict[str, Menu]:

@@ -11,9 +11,9 @@ from typing import Any
 from .clock import SimClock, format_date
 from .config import RouterConfig
 from .living import Living
-from .menus import Item, Menu
+from .menus import Item, Menu, Settings
 from .population import HS, PPP, Population
-from .schema import build_menus
+from .schema import build_menus, build_settings
 from .values import format_duration, parse_duration
 
 MAX_STEP = 5.0  # simulated seconds per step; rules still cut sessions at the exact second
@@ -40,6 +40,8 @@ class RouterState:
         self._session_seq = 0
         self._timed: dict[int, Item] = {}  # address-list entries with a timeout, by id()
         self.menus: dict[str, Menu] = build_menus()
+        self.settings: dict[str, Settings] = build_settings()
+        self.nas: Any = None  # the router's RADIUS side (routeros_sim.nas.Nas) once it runs on a loop
         for menu in self.menus.values():
             menu.resolve_ref = self._ref_exists
         self._wire_hooks()
@@ -63,6 +65,15 @@ class RouterState:
         with self.lock:
             self.sync(force=True)
             return self.menus[path].rows()
+
+    def configure(self, path: str, **values: Any) -> None:
+        """Set a settings menu such as /ppp/aaa as the API would: configure("/ppp/aaa", use_radius=True)."""
+        with self.lock:
+            self.settings[path].update({k.replace("_", "-"): _api_value(v) for k, v in values.items()})
+            self.settings_changed(path)
+
+    def settings_changed(self, path: str) -> None:
+        """A settings menu changed (the NAS re-reads /radius/incoming on every packet, so nothing to do yet)."""
 
     def next_session(self) -> int:
         """A fresh PPP session number."""
@@ -110,7 +121,8 @@ class RouterState:
     def to_dict(self) -> dict[str, Any]:
         """Configuration and accumulated user counters, as JSON-ready data."""
         with self.lock:
-            out: dict[str, Any] = {"identity": self.identity, "menus": {}}
+            out: dict[str, Any] = {"identity": self.identity, "menus": {},
+                                   "settings": {p: s.row() for p, s in self.settings.items()}}
             for path, menu in self.menus.items():
                 if menu.persistent:
                     # WireGuard's /interface twins are rebuilt from /interface/wireguard on load;
@@ -124,6 +136,8 @@ class RouterState:
         with self.lock:
             self.population.reset(self.last_sync)
             self.identity = data.get("identity", self.identity)
+            for path, values in data.get("settings", {}).items():
+                self.settings[path].values.update(values)
             self._timed.clear()  # timed entries are dynamic, so never saved
             for path, items in data.get("menus", {}).items():
                 menu = self.menus[path]
@@ -230,6 +244,9 @@ class RouterState:
         m["/ppp/profile"].add({"name": "default", "default": "true"}, internal=True)["_builtin"] = True
         m["/ppp/profile"].add({"name": "default-encryption", "use-encryption": "yes", "default": "true"},
                               internal=True)["_builtin"] = True
+        m["/ip/hotspot/profile"].add({"name": "default", "default": "true"}, internal=True)["_builtin"] = True
+        m["/ip/hotspot/profile"].add({"name": "hsprof1", "hotspot-address": "10.5.50.1",
+                                      "dns-name": "hotspot.lan"}, internal=True)
         m["/ip/hotspot"].add({"name": "hotspot1", "interface": "bridge-hotspot",
                               "address-pool": "hs-pool", "profile": "hsprof1"}, internal=True)
         for i in range(1, cfg.hotspot_users + 1):
