@@ -19,6 +19,7 @@ from isp.models.base import utcnow
 from isp.routeros import batch, operations, stats
 from isp.routeros.client import RouterError, classify, is_trap
 from isp.routeros.runtime import RouterUnavailable, guarded
+from isp.services import radius_commands
 from isp.services.outbox import reclaim_keys, settle_unclaimed
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,29 @@ def execute_command(command_id: int) -> str:
         RouterCommand.state == CommandState.running, RouterCommand.id != command.id).limit(1))
     if busy is not None:  # e.g. a kick queued while the push of the same user is still running: keep their order
         return _defer(command.router, [command], command.priority.value, 1.0, f"waiting for command #{busy} on the same item")
+    if command.operation in operations.PACKET_FIRST and command.router.enabled:
+        sent = _send_packets(command)
+        if sent is not None:
+            return sent
     return _run(command.router, [command], command.priority.value)
+
+
+def _send_packets(command: RouterCommand) -> str | None:
+    """A RADIUS Disconnect/CoA goes straight from the worker (no pool, no breaker: the API may be down while
+    RADIUS is not). Answered: the row is done. Otherwise it is handed back unattempted, its packet outcome
+    kept, and None tells the caller to run the API fallback through the normal path."""
+    claimed = _claim([command])
+    if not claimed:
+        return "skipped"
+    row = claimed[0]
+    outcome = radius_commands.deliver(row.router, row.operation, row.payload)
+    if outcome.pop("delivered"):
+        row.result_json = ""
+        _succeed(row, outcome)
+        db.session.commit()
+        return f"done: {outcome['action']}"
+    row.result_json = json.dumps(outcome, default=str)
+    return None if _release([row]) else "superseded"
 
 
 def execute_batch(router_id: int, command_ids: list[int]) -> str:
@@ -198,6 +221,8 @@ def _step_aside(router: Router, rest: list[RouterCommand]) -> None:
 
 
 def _succeed(row: RouterCommand, result: dict) -> None:
+    if row.operation in operations.PACKET_FIRST and row.result_json:  # the packets' outcome, then the API fallback
+        result = {**json.loads(row.result_json), "fallback": "api kick", "kicked": result.get("count", 0)}
     row.state, row.last_error, row.finished_at = CommandState.done, "", utcnow()
     row.result_json = json.dumps(result, default=str)
     if row.operation == "router.test":

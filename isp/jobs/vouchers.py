@@ -12,7 +12,7 @@ from isp.models import Router, RouterMode, Voucher
 from isp.models.base import utcnow
 from isp.routeros.batch import query_words
 from isp.routeros.runtime import RouterUnavailable, guarded
-from isp.services import voucher_lifecycle
+from isp.services import voucher_lifecycle, vouchers_radius
 from isp.sqlutil import chunked
 from isp.transaction import atomic
 from isp.units import router_duration
@@ -63,12 +63,29 @@ def poll_usage_all() -> int:
         select(Voucher.id).where(Voucher.router_id == Router.id, Voucher.state.in_(voucher_lifecycle.LIVE)).exists()))
 
     ids = list(ids)
+    read_radius_logins()
     pipe = redis_store.client.pipeline(transaction=False)  # one round trip for the whole fleet's poll counters
     for router_id in ids:
         pipe.incr(f"isp:voucher-usage:polls:{router_id}")
     polls = pipe.execute()
     return dispatch.enqueue_once(dispatch.SYNC_USAGE, {
         f"voucher-usage-{i}": (i, n % SWEEP_EVERY == 1) for i, n in zip(ids, polls, strict=True)})
+
+
+def read_radius_logins() -> int:
+    """Radius-mode routers: first logins from radacct since the last read (SQL only, both databases in one commit).
+
+    The cursor moves only once the activations are committed; a failure is logged and the next tick reads again.
+    """
+    try:
+        activated, cursor = atomic(lambda: vouchers_radius.read_first_logins(vouchers_radius.load_cursor()))
+    except Exception:
+        log.exception("reading first logins from radacct failed; the next poll reads them again")
+        return 0
+    vouchers_radius.save_cursor(cursor)
+    if activated:
+        log.info("%s radius vouchers logged in for the first time", activated)
+    return activated
 
 
 def _user_row(row: dict) -> dict:

@@ -268,6 +268,14 @@ def _kick_op(kind: str) -> Callable:
     return op
 
 
+def radius_fallback(api: Api, payload: dict) -> dict:
+    """The API side of a RADIUS Disconnect or CoA, run only when the router did not answer the packet (or
+    refused it): kick the user's hotspot and PPP sessions, so the next login takes what RADIUS says now."""
+    name = payload["username"]
+    count = kick(api, MENUS["hotspot_active"], "user", name)["count"] + kick(api, MENUS["ppp_active"], "name", name)["count"]
+    return {"action": "kicked", "count": count}
+
+
 def apply(api: Api, payload: dict) -> dict:
     """Run an ordered list of steps `[[operation, payload], …]` as one command (a subscription's or a plan's
     whole desired state on one router): pending changes collapse into it, the latest state winning.
@@ -276,7 +284,7 @@ def apply(api: Api, payload: dict) -> dict:
     """
     results = []
     for operation, step in payload["steps"]:
-        if operation in COMPOSITE or operation in PROBES:
+        if operation in COMPOSITE or operation in PROBES or operation in PACKET_FIRST:
             raise ValueError(f"{operation!r} cannot be a step")
         result = run(api, operation, step)
         results.append({"op": operation, **{k: v for k, v in result.items() if k in ("action", "count", "changed")}})
@@ -304,9 +312,16 @@ OPERATIONS: dict[str, Callable[[Api, dict], dict]] = {
     "address_list.own": own_entries,
     "service.apply": apply,  # one subscription on one router
     "plan.apply": apply,     # one service plan's profiles (or queue limits) on one router
+    # RADIUS Disconnect / CoA: the worker sends the packet first, without the pool (isp.services.radius_commands);
+    # the entry here is the API fallback it runs only when the router did not answer.
+    "radius.disconnect": radius_fallback,
+    "radius.coa": radius_fallback,
 }
 # Operations made of steps: never nested.
 COMPOSITE = frozenset({"service.apply", "plan.apply"})
+
+# Operations whose real work is a RADIUS packet from the worker; the API entry above is only their fallback.
+PACKET_FIRST = frozenset({"radius.disconnect", "radius.coa"})
 
 # Operator probes: they run even when the circuit is open, and answer once (never retried or dead-lettered).
 PROBES = frozenset({"router.test"})

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 from isp.extensions import db
 from isp.models import EntryKind, Priority, Role, Router, User, Voucher, VoucherEvent, VoucherState
 from isp.models.base import utcnow
-from isp.services import audit, branding, job_problems, ledger, outbox
+from isp.services import audit, branding, job_problems, ledger, outbox, vouchers_radius
 from isp.services.errors import ServiceError
 from isp.services.vouchers import user_attrs
 from isp.sqlutil import chunked
@@ -64,6 +64,7 @@ def retire(vouchers: list[Voucher], priority: Priority, action: str | None = Non
     """Remove (or disable) the router users and kick their sessions."""
     action = action or branding.get().expiry_action
     _queue(vouchers, "hotspot_user.retire", lambda v: {"name": v.code, "action": action}, priority)
+    vouchers_radius.retire([v for v in vouchers if vouchers_radius.is_radius(v)])  # rows out, Disconnect on critical
 
 
 def remaining_attrs(voucher: Voucher) -> dict:
@@ -80,6 +81,7 @@ def remaining_attrs(voucher: Voucher) -> dict:
 def restore(vouchers: list[Voucher], priority: Priority = Priority.high) -> None:
     """Make the router users exist and be enabled again, with the quota they have left."""
     _queue(vouchers, "hotspot_user.ensure", lambda v: {"attrs": remaining_attrs(v)}, priority)
+    vouchers_radius.restore([v for v in vouchers if vouchers_radius.is_radius(v)])
 
 
 # -- driven by the clock and the usage poll ------------------------------------

@@ -25,7 +25,7 @@ from isp.models import (
     VoucherState,
 )
 from isp.models.base import utcnow
-from isp.services import audit, bulk, codes, ledger, outbox, paging, plans, resellers, routers
+from isp.services import audit, bulk, codes, ledger, outbox, paging, plans, resellers, routers, vouchers_radius
 from isp.services.errors import ServiceError
 from isp.sqlutil import chunked
 from isp.units import format_duration
@@ -132,11 +132,12 @@ def user_attrs(voucher_code: str, password: str, batch: VoucherBatch, disabled: 
 def push(batch: VoucherBatch, logins: list[tuple[str, str]] | None = None) -> int:
     """Queue the batch's live vouchers (or the given code/password pairs) on the bulk queue in chunks.
 
-    The plan's profile is queued first, at high priority, so the users find it on the router.
+    The plan's profile is queued first, at high priority, so the users find it on the router. A radius-mode
+    router gets nothing pushed: the new vouchers' RADIUS rows are written in this unit of work instead.
     """
     router = batch.router
     if router.mode != RouterMode.api:
-        return 0  # RADIUS-mode routers read users from the RADIUS tables, not from pushes
+        return vouchers_radius.write_batch(batch, logins) if logins is not None else 0
     plans.push_profile(batch.plan, [router])
     if logins is None:
         logins = list(db.session.execute(select(Voucher.code, Voucher.password).where(
@@ -211,7 +212,12 @@ def batches_query(actor: User, filters: dict | None = None):
 
 
 def batch_progress(batch: VoucherBatch) -> dict:
-    """Push progress of a batch from its outbox rows: pushed, failed, pending and a percentage."""
+    """Push progress of a batch from its outbox rows: pushed, failed, pending and a percentage.
+
+    On a radius-mode router nothing is pushed: the progress says how many live vouchers FreeRADIUS can authenticate.
+    """
+    if batch.router.mode == RouterMode.radius:
+        return vouchers_radius.in_radius(batch)
     rows = dict(db.session.execute(select(RouterCommand.state, func.count()).where(
         RouterCommand.group_key == batch.group_key).group_by(RouterCommand.state)).tuples().all())
     pushed = rows.get(CommandState.done, 0)

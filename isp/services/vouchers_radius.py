@@ -1,0 +1,138 @@
+"""Vouchers on radius-mode routers: their FreeRADIUS rows, first login from `radacct`, and the kicks.
+
+Nothing is pushed to such a router: a batch's rows are written in the batch's own unit of work (both databases
+commit together), first login is read from `radacct` incrementally (a radacctid cursor in Redis; losing it only
+costs one re-read of the unused vouchers' rows), and a voucher that must stop (expired, used up, disabled,
+deleted) loses its rows and gets a Disconnect on `critical` when it is online.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from isp.extensions import db, redis_store
+from isp.models import Priority, Router, RouterMode, Voucher, VoucherBatch, VoucherState
+from isp.models.base import utcnow
+from isp.radius import voucher_writers, writers
+from isp.radius.models import RadAcct
+from isp.services import radius_commands
+from isp.sqlutil import chunked
+
+log = logging.getLogger(__name__)
+CURSOR_KEY = "isp:voucher-radius:radacctid"
+WINDOW = 200     # ids re-read behind the cursor: accounting rows may commit out of id order
+READ_LIMIT = 5000  # radacct rows per run; the next run carries on from the cursor
+
+
+def is_radius(voucher: Voucher) -> bool:
+    """True when the voucher's router asks FreeRADIUS (its rows live in the RADIUS tables)."""
+    return voucher.router.mode == RouterMode.radius
+
+
+def write_batch(batch: VoucherBatch, logins: list[tuple[str, str]]) -> int:
+    """The plan's group and every new voucher's rows, in the batch's unit of work; returns how many users."""
+    voucher_writers.write_plan_group(batch.plan)
+    return voucher_writers.add_batch(batch, logins)
+
+
+def retire(vouchers: list[Voucher]) -> int:
+    """Take the vouchers' rows out and queue a Disconnect for those online (or ever used); returns Disconnects queued."""
+    if not vouchers:
+        return 0
+    voucher_writers.remove(v.code for v in vouchers)
+    online = set(writers.online(v.code for v in vouchers))
+    queued = 0
+    for voucher in vouchers:
+        if voucher.code in online or voucher.first_login_at is not None:
+            radius_commands.queue_disconnect(voucher.router, voucher.code, Priority.critical)
+            queued += 1
+    return queued
+
+
+def restore(vouchers: list[Voucher]) -> None:
+    """Write the vouchers' rows again with what they are owed now (enabled, or revived by an extension)."""
+    if vouchers:
+        voucher_writers.rewrite(vouchers)
+
+
+def in_radius(batch: VoucherBatch) -> dict:
+    """What FreeRADIUS holds of a batch, for its page: live vouchers and how many of them can log in."""
+    codes = list(db.session.scalars(select(Voucher.code).where(
+        Voucher.batch_id == batch.id, Voucher.state.in_([VoucherState.unused, VoucherState.active]))))
+    present = voucher_writers.present(codes)
+    return {"radius": True, "total": len(codes), "pushed": present, "failed": 0, "pending": 0, "retrying": 0,
+            "missing": len(codes) - present, "percent": 100, "finished": True}
+
+
+# -- first login from radacct ------------------------------------------------------------------------------------
+
+
+def _as_utc(moment: datetime | None, session_seconds: int | None, now: datetime) -> datetime:
+    """An accounting start (naive, the RADIUS server's zone: UTC) as aware UTC, never in the future."""
+    if moment is None:
+        return now - timedelta(seconds=session_seconds or 0)
+    start = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return min(start, now)
+
+
+def _unused_codes() -> list[str]:
+    return list(db.session.scalars(select(Voucher.code).join(Router, Router.id == Voucher.router_id).where(
+        Router.mode == RouterMode.radius, Voucher.state == VoucherState.unused)))
+
+
+def _starts(cursor: int | None) -> tuple[dict[str, datetime], int]:
+    """Earliest accounting start per user name seen since the cursor, and the new cursor.
+
+    Without a cursor (Redis lost it), the unused radius vouchers' own rows are read by name instead.
+    """
+    now = utcnow()
+    columns = (RadAcct.radacctid, RadAcct.username, RadAcct.acctstarttime, RadAcct.acctsessiontime)
+    if cursor is None:
+        rows = []
+        for part in chunked(_unused_codes()):
+            rows += db.session.execute(select(*columns).where(RadAcct.username.in_(part))).all()
+        top = db.session.scalar(select(func.max(RadAcct.radacctid))) or 0
+    else:
+        rows = db.session.execute(select(*columns).where(RadAcct.radacctid > max(0, cursor - WINDOW))
+                                  .order_by(RadAcct.radacctid).limit(READ_LIMIT)).all()
+        top = max([cursor, *(r.radacctid for r in rows)])
+    starts: dict[str, datetime] = {}
+    for row in rows:
+        start = _as_utc(row.acctstarttime, row.acctsessiontime, now)
+        if row.username not in starts or start < starts[row.username]:
+            starts[row.username] = start
+    return starts, top
+
+
+def read_first_logins(cursor: int | None) -> tuple[int, int]:
+    """Activate unused radius vouchers that have logged in: first login, expiry, `Expiration` in radcheck.
+
+    Returns (vouchers activated, new cursor); the caller commits, then stores the cursor.
+    """
+    from isp.services import voucher_lifecycle  # it imports this module's callers
+
+    starts, top = _starts(cursor)
+    found: list[Voucher] = []
+    for part in chunked(sorted(starts)):
+        found += db.session.scalars(select(Voucher).join(Router, Router.id == Voucher.router_id).where(
+            Voucher.code.in_(part), Voucher.state == VoucherState.unused, Router.mode == RouterMode.radius))
+    for voucher in found:
+        voucher.first_login_at = starts[voucher.code]
+        voucher.expires_at = voucher_writers.expiry_moment(voucher.first_login_at, voucher.validity_seconds)
+    db.session.flush()
+    voucher_lifecycle.transition(found, VoucherState.active, "first login seen in RADIUS accounting")
+    voucher_writers.set_expiration({v.code: v.expires_at for v in found})
+    return len(found), top
+
+
+def load_cursor() -> int | None:
+    """The radacctid read up to, or None when Redis lost it."""
+    value = redis_store.client.get(CURSOR_KEY)
+    return int(value) if value is not None else None
+
+
+def save_cursor(value: int) -> None:
+    """Remember how far radacct was read (after the activations are committed)."""
+    redis_store.client.set(CURSOR_KEY, int(value))
