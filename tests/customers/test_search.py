@@ -98,3 +98,19 @@ def test_paging_is_newest_first_fifty_a_page(app, staff, make_customer):
     with app.test_request_context("/customers/"):
         first = customers.list_page(db.session.get(User, staff.id), {"q": "bulk"}, 50)
         assert len(first.items) == 50 and first.items[0].name == "Bulk 54"
+
+
+def test_a_capped_search_keeps_exactly_the_newest_matches(app, staff, make_customer, make_service, make_router,
+                                                          make_service_plan):
+    """Each part of the search keeps only its newest `cap` ids: the union's newest `cap` are still exact, a customer
+    matching in two columns (name and a service username) appears once, and older matches are not lost before it."""
+    plan = make_service_plan([make_router().id], price="0", name="Cap")
+    made = [make_customer(staff.id, name=f"Kip {n}") for n in range(4)]
+    make_service(made[0].id, plan.id, staff.id, username="kip-oldest")  # the oldest also matches by username
+    make_service(made[3].id, plan.id, staff.id, username="kip-newest")  # the newest matches in two columns
+    with app.app_context():
+        user = db.session.get(User, staff.id)
+        everything = list(db.session.scalars(customers.list_query(user, {"q": "kip"})))
+        for cap in (1, 2, 3, 5):
+            assert list(db.session.scalars(customers.list_query(user, {"q": "kip"}, cap=cap)))[:cap] == everything[:cap]
+    assert everything == [c.id for c in reversed(made)]
