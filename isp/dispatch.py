@@ -60,10 +60,13 @@ SUSPEND_DUE = JobSpec("isp.jobs.billing.suspend_due", "critical", timeout=60, tt
 SEND_NOTIFICATIONS = JobSpec("isp.jobs.notifications.send_due", "normal", timeout=120, ttl=60, result_ttl=60)
 QUEUE_REMINDERS = JobSpec("isp.jobs.notifications.queue_reminders", "low", timeout=300, ttl=300, result_ttl=60)
 IMPORT_RUN = JobSpec("isp.jobs.imports.run_import", "bulk", timeout=900, ttl=3600, result_ttl=300)  # the CSV import's real run
+# Radius mode: the radacct rollup into daily usage, and closing stale sessions (SQL only).
+RADIUS_ROLLUP = JobSpec("isp.jobs.radius_sessions.rollup", "low", timeout=300, ttl=60, result_ttl=60)
+RADIUS_CLEANUP = JobSpec("isp.jobs.radius_sessions.cleanup", "normal", timeout=120, ttl=60, result_ttl=60)
 JOBS = {spec.path: spec for spec in (EXECUTE_COMMAND, EXECUTE_BATCH, POLL_ROUTER, SYNC_USAGE, RECONCILE, HEARTBEAT,
                                      SWEEP_OUTBOX, POLL_ALL, EXPIRE_VOUCHERS, POLL_USAGE_ALL, RECONCILE_ALL, DEMO_TRAFFIC,
                                      POLL_SESSIONS_ALL, POLL_SESSIONS, BILLING_RUN, SUSPEND_DUE, SEND_NOTIFICATIONS,
-                                     QUEUE_REMINDERS, IMPORT_RUN)}
+                                     QUEUE_REMINDERS, IMPORT_RUN, RADIUS_ROLLUP, RADIUS_CLEANUP)}
 
 
 def queue(name: str) -> Queue:

@@ -29,4 +29,7 @@ SCHEDULE: tuple[dict, ...] = (
     _every(dispatch.SEND_NOTIFICATIONS, 15),
     _every(dispatch.QUEUE_REMINDERS, 300),
     _every(dispatch.DEMO_TRAFFIC, 10, when="ISP_DEMO_TRAFFIC"),
+    # Radius mode: radacct rolled up into daily usage, stale sessions closed (Simultaneous-Use).
+    _every(dispatch.RADIUS_ROLLUP, 60),
+    _every(dispatch.RADIUS_CLEANUP, 60),
 )

@@ -5,6 +5,7 @@ from isp.models.customer import Counter, Customer, CustomerEvent, CustomerStatus
 from isp.models.ledger import AccountKind, EntryKind, LedgerAccount, LedgerEntry
 from isp.models.notification import Notification, NotificationChannel, NotificationState, NotificationTemplate
 from isp.models.plan import HotspotPlan, plan_routers, reseller_plans
+from isp.models.radius_usage import RadiusRollupCursor, RadiusSessionCounter, VoucherUsageDaily
 from isp.models.router import CommandState, Priority, Router, RouterCommand, RouterMode
 from isp.models.service_plan import PeriodUnit, ServiceKind, ServicePlan, service_plan_routers
 from isp.models.settings import Branding
@@ -15,7 +16,9 @@ from isp.models.voucher import Voucher, VoucherBatch, VoucherEvent, VoucherMode,
 __all__ = ["AccountKind", "AuditEntry", "Branding", "CommandState", "Counter", "Customer", "CustomerEvent",
            "CustomerStatus", "EntryKind", "HotspotPlan", "Invoice", "InvoiceKind", "LedgerAccount", "LedgerEntry",
            "Notification", "NotificationChannel", "NotificationState", "NotificationTemplate", "Payment",
-           "PaymentMethod", "PeriodUnit", "Priority", "Role", "Router", "RouterCommand", "RouterMode", "ServiceKind",
+           "PaymentMethod", "PeriodUnit", "Priority", "RadiusRollupCursor", "RadiusSessionCounter", "Role", "Router",
+           "RouterCommand", "RouterMode", "ServiceKind",
            "ServicePlan", "ServiceSession", "Subscription", "SubscriptionState", "UsageDaily", "User", "Voucher",
-           "VoucherBatch", "VoucherEvent", "VoucherMode", "VoucherState", "plan_routers", "reseller_plans",
+           "VoucherBatch", "VoucherEvent", "VoucherMode", "VoucherState", "VoucherUsageDaily", "plan_routers",
+           "reseller_plans",
            "service_plan_routers"]

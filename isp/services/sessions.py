@@ -36,7 +36,7 @@ from isp.models import (
     UsageDaily,
 )
 from isp.models.base import utcnow
-from isp.services import branding, job_problems, lifecycle, provisioning
+from isp.services import branding, job_problems, lifecycle, provisioning, radius_sessions
 from isp.services.provisioning_api import has_fup
 from isp.sqlutil import chunked
 from isp.units import format_bytes
@@ -294,7 +294,46 @@ def _raise_fup(sub_ids: list[int]) -> int:
 
 
 def live_state(sub_ids: list[int]) -> dict[int, LiveState]:
-    """Live state of many subscriptions in one query (absent ids: no such subscription)."""
+    """Live state of many subscriptions in one query (absent ids: no such subscription); radius mode from radacct."""
+    radius = _radius_usernames(sub_ids)
+    if radius:
+        return {**_live_state([i for i in sub_ids if i not in radius]), **_radius_live(radius)}
+    return _live_state(sub_ids)
+
+
+# -- radius mode: sessions from radacct, usage from the rollup (isp.services.radius_sessions) -------------------
+
+def _radius_usernames(sub_ids: list[int]) -> dict[int, str]:
+    """id → username of the subscriptions among `sub_ids` on radius-mode routers (one query per 500)."""
+    out: dict[int, str] = {}
+    for part in chunked(sorted(set(sub_ids))):
+        out.update(db.session.execute(select(Subscription.id, Subscription.username).join(
+            Router, Router.id == Subscription.router_id).where(Subscription.id.in_(part), Router.mode == RouterMode.radius))
+            .tuples().all())
+    return out
+
+
+def _radius_live(names: dict[int, str]) -> dict[int, LiveState]:
+    """LiveState from each username's open radacct row (one query per 500 names)."""
+    live = radius_sessions.open_sessions(list(names.values()))
+    out = {}
+    for sub_id, name in names.items():
+        row = live.get(name)
+        if row is None:
+            out[sub_id] = LiveState(online=False)
+            continue
+        since = radius_sessions.to_utc(row.acctstarttime)
+        out[sub_id] = LiveState(online=True, address=row.framedipaddress or "", caller_id=row.callingstationid or "",
+                                since=since, uptime_seconds=max(0, int((utcnow() - since).total_seconds())) if since else 0,
+                                polled_at=radius_sessions.to_utc(row.acctupdatetime or row.acctstarttime))
+    return out
+
+
+raise_fup = _raise_fup  # the radius rollup raises the fair-use cap as the poll does
+
+
+def _live_state(sub_ids: list[int]) -> dict[int, LiveState]:
+    """Live state of api-mode subscriptions from the session poll's rows."""
     found: dict[int, tuple[int, Row]] = {}
     for part in chunked(sorted(set(sub_ids))):
         rows = db.session.execute(
@@ -338,8 +377,11 @@ def usage_days(sub_id: int, days: int = 30) -> list[tuple[date, int, int]]:
     return out
 
 
-def recent_sessions(sub_id: int, limit: int = 20) -> list[ServiceSession]:
-    """The subscription's latest sessions, newest first."""
+def recent_sessions(sub_id: int, limit: int = 20) -> list:
+    """The subscription's latest sessions, newest first (radius mode: its radacct rows)."""
+    radius = _radius_usernames([sub_id])
+    if radius:
+        return radius_sessions.sessions_of(radius[sub_id], limit)
     return list(db.session.scalars(select(ServiceSession).where(ServiceSession.subscription_id == sub_id)
                                    .order_by(ServiceSession.started_at.desc(), ServiceSession.id.desc()).limit(limit)))
 

@@ -24,13 +24,15 @@ def init_web(app: Flask) -> None:
     from isp.web.resellers import bp as resellers_bp
     from isp.web.routers import bp as routers_bp
     from isp.web.security import init_security
+    from isp.web.sessions import bp as sessions_bp
     from isp.web.settings import bp as settings_bp
     from isp.web.users import bp as users_bp
     from isp.web.vouchers import bp as vouchers_bp
 
     init_numbers(app)  # before the blueprints: their <int:...> rules bind the converter when registered
     for bp in (auth_bp, dashboard_bp, health_bp, metrics_bp, monitoring_bp, routers_bp, users_bp, plans_bp,
-               vouchers_bp, resellers_bp, settings_bp, reports_bp, customers_bp, billing_bp, notifications_bp, imports_bp):
+               vouchers_bp, resellers_bp, settings_bp, reports_bp, customers_bp, billing_bp, notifications_bp, imports_bp,
+               sessions_bp):
         app.register_blueprint(bp)
     init_security(app)
     init_errors(app)

@@ -15,6 +15,7 @@ NAV = (
     ("Voucher plans", "plans.index", STAFF, "layers"),
     ("Customers", "customers.index", ALL_ROLES, "user"),
     ("Services", "customers.services", STAFF, "users"),
+    ("Online now", "sessions.index", ALL_ROLES, "plug-zap"),
     ("Service plans", "customers.plans", STAFF, "layers"),
     ("Billing", "billing.index", ALL_ROLES, "wallet"),
     ("Import / export", "imports.index", STAFF, "download"),
