@@ -154,11 +154,8 @@ def _send(target: Target, code: int, username: str, attributes: dict, session_id
         client._CloseSocket()
     if reply.code in (packet.DisconnectACK, packet.CoAACK):
         return Answer("ack", session_id=session_id)
-    causes = reply.get("Error-Cause") or reply.get(101) or [None]
-    cause = causes[0]
-    if isinstance(cause, str):  # a named value from the dictionary
-        cause = dictionary().attributes["Error-Cause"].values.GetForward(cause)
-    return Answer("nak", int(cause) if cause is not None else None, session_id)
+    raw = (reply.get(101) or [b""])[0]  # Error-Cause, undecoded: a code the dictionary does not name still reads
+    return Answer("nak", int.from_bytes(raw, "big") if len(raw) == 4 else None, session_id)
 
 
 def _each_session(target: Target, code: int, username: str, attributes: dict, sessions: list[tuple[str, str]] | None,
