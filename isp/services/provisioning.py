@@ -8,8 +8,10 @@ protocol) registered in `BACKENDS` under its `RouterMode`:
 
 - `api` (`isp/services/provisioning_api.py`): the router holds the users (PPP secrets, hotspot users, simple
   queues and address lists), one `service.apply` outbox command per subscription per router.
-- `radius`: nothing on the router. Until the FreeRADIUS capability registers its back end (writing radcheck /
-  radreply rows and sending CoA / disconnects), `NoBackend` answers and nothing is queued.
+- `radius` (`isp/services/provisioning_radius.py`): nothing on the router. FreeRADIUS answers from the rows
+  written set-based in the caller's unit of work (isp/radius/writers.py: plan → group, subscription →
+  radcheck / radreply / radusergroup, suspended → the `isp-suspended` group); live sessions get a Disconnect
+  or a CoA through the outbox.
 
 States: pending/terminated → absent (and kicked); active/grace → enabled on the plan's profile (its FUP variant
 when `fup_active`); suspended → Settings `suspend_mode`: "disable" (disabled, static IP listed in
@@ -26,6 +28,7 @@ from sqlalchemy import select
 from isp.extensions import db
 from isp.models import Priority, Router, RouterMode, ServiceKind, ServicePlan, Subscription, SubscriptionState
 from isp.services.provisioning_api import ApiBackend
+from isp.services.provisioning_radius import RadiusBackend
 from isp.sqlutil import chunked
 
 
@@ -63,7 +66,7 @@ class NoBackend:
         return 0
 
 
-BACKENDS: dict[RouterMode, Backend] = {RouterMode.api: ApiBackend(), RouterMode.radius: NoBackend()}
+BACKENDS: dict[RouterMode, Backend] = {RouterMode.api: ApiBackend(), RouterMode.radius: RadiusBackend()}
 
 
 def backend(router: Router) -> Backend:
@@ -100,6 +103,20 @@ def sync_many(sub_ids: list[int], priority: Priority = Priority.critical, kick: 
         # Plan, router and customer come joined in (the relationships are lazy="joined"): one query per 500.
         subs.extend(db.session.scalars(select(Subscription).where(Subscription.id.in_(part))).unique())
     return place(subs, priority, kick)
+
+
+def refresh_expiry(sub_ids: list[int]) -> int:
+    """Paid time moved without a state change (a renewal): back ends that hold an expiry rewrite it.
+
+    Only radius-mode routers hold one (`Expiration` = paid_until + grace, which FreeRADIUS enforces by itself);
+    api-mode routers keep serving until the state changes, so nothing is queued for them. Set-based like
+    `sync_many`: a few statements per 500 services, no kick.
+    """
+    ids: list[int] = []
+    for part in chunked(sorted(set(sub_ids))):
+        ids += db.session.scalars(select(Subscription.id).join(Router, Router.id == Subscription.router_id).where(
+            Subscription.id.in_(part), Router.mode == RouterMode.radius))
+    return sync_many(ids, Priority.normal) if ids else 0
 
 
 def unplace(router: Router, kind: ServiceKind, username: str, static_ip: str | None,

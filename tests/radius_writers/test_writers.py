@@ -1,0 +1,162 @@
+"""What a subscription and its plan write into FreeRADIUS's tables on a radius-mode router, per state."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from isp.extensions import db as _db
+from isp.models import RouterCommand, ServicePlan, Subscription, SubscriptionState
+from isp.radius import writers
+from isp.radius.models import RadCheck, RadGroupCheck, RadGroupReply, RadReply, RadUserGroup
+from isp.services import branding, lifecycle, provisioning
+from tests.radius_writers.conftest import commands, groups_of, rows
+
+S = SubscriptionState
+MAC = "02:11:22:33:44:55"
+
+
+def _sync(app, sub_id, **kw):
+    with app.app_context():
+        provisioning.sync(_db.session.get(Subscription, sub_id), **kw)
+        _db.session.commit()
+
+
+def test_an_active_subscription_gets_password_expiry_lock_address_and_its_plan_group(app, world):
+    plan = world.plan(rate_limit="2M/4M 4M/8M 1M/2M 16/16 8", address_pool="pppoe-pool", shared_users=2)
+    sub = world.sub(plan, "alice", password="Pa55-word", caller_id=MAC, static_ip="10.9.0.20", grace_days=3)
+    with app.app_context():
+        row = _db.session.get(Subscription, sub)
+        row.paid_until = datetime(2026, 9, 20, 12, 0, tzinfo=UTC)
+        _db.session.commit()
+    _sync(app, sub)
+    with app.app_context():
+        group = _db.session.get(ServicePlan, plan).profile_name
+        assert rows(RadCheck, "alice") == {("Cleartext-Password", ":=", "Pa55-word"),
+                                           ("Expiration", ":=", "23 Sep 2026 12:00:00"),  # paid_until + 3 days of grace
+                                           ("Calling-Station-Id", "==", MAC)}
+        assert rows(RadReply, "alice") == {("Framed-IP-Address", "=", "10.9.0.20")}
+        assert groups_of("alice") == [group] and group.startswith("isp-svc-")
+        assert rows(RadGroupReply, group) == {("Mikrotik-Rate-Limit", "=", "2M/4M 4M/8M 1M/2M 16/16 8"),
+                                              ("Acct-Interim-Interval", "=", "300"), ("Framed-Pool", "=", "pppoe-pool")}
+        assert rows(RadGroupCheck, group) == {("Simultaneous-Use", ":=", "2")}
+        assert commands() == []  # nobody was online and no kick was asked
+
+
+def test_a_capped_subscription_is_in_the_fup_group_with_the_fallback_rate(app, world):
+    plan = world.plan(rate_limit="10M/10M", data_cap_bytes=10 ** 9, fup_rate_limit="512k/1M")
+    sub = world.sub(plan, "carol", fup_active=True)
+    _sync(app, sub)
+    with app.app_context():
+        group = _db.session.get(ServicePlan, plan).fup_profile_name
+        assert groups_of("carol") == [group]
+        assert ("Mikrotik-Rate-Limit", "=", "512k/1M") in rows(RadGroupReply, group)
+        assert rows(RadGroupCheck, group) == {("Simultaneous-Use", ":=", "1")}
+
+
+def test_suspension_moves_the_user_to_the_rejecting_group_and_disconnects_the_live_session(app, world):
+    plan = world.plan()
+    sub = world.sub(plan, "dave", state="grace")
+    _sync(app, sub)
+    world.online("dave")
+    with app.app_context():
+        lifecycle.transition(_db.session.get(Subscription, sub), S.suspended, None, "Grace ended without payment")
+        _db.session.commit()
+        assert groups_of("dave") == [writers.SUSPENDED_GROUP]
+        assert rows(RadGroupCheck, writers.SUSPENDED_GROUP) == {("Auth-Type", ":=", "Reject")}
+        # No Expiration while suspended (the group refuses; in the walled garden the login must still work).
+        assert {a for a, _o, _v in rows(RadCheck, "dave")} == {"Cleartext-Password"}
+        assert commands() == [("radius.disconnect", "dave", "critical")]
+
+
+def test_the_walled_garden_lets_a_suspended_login_in_to_the_address_list_at_a_trickle(app, world):
+    plan = world.plan()
+    sub = world.sub(plan, "erin", state="suspended")
+    with app.app_context():
+        branding.get().radius_suspend_action = "walled-garden"
+        _db.session.commit()
+    _sync(app, sub)
+    with app.app_context():
+        assert groups_of("erin") == ["isp-suspended"]
+        assert rows(RadGroupCheck, "isp-suspended") == set()
+        assert rows(RadGroupReply, "isp-suspended") == {("Mikrotik-Address-List", "=", "isp-suspended"),
+                                                        ("Mikrotik-Rate-Limit", "=", "256k/256k"),
+                                                        ("Acct-Interim-Interval", "=", "300")}
+        assert commands() == []  # not online: nothing to disconnect
+
+
+def test_pending_and_terminated_users_hold_no_rows_and_a_live_one_is_disconnected(app, world):
+    plan = world.plan()
+    gone, waiting = world.sub(plan, "fred", caller_id=MAC, static_ip="10.9.0.30"), world.sub(plan, "gina", state="pending")
+    _sync(app, gone)
+    world.online("fred")
+    with app.app_context():
+        assert rows(RadCheck, "fred") and rows(RadReply, "fred") and groups_of("fred")
+        lifecycle.transition(_db.session.get(Subscription, gone), S.terminated, None, "Moved away")
+        provisioning.sync(_db.session.get(Subscription, waiting))
+        _db.session.commit()
+        for name in ("fred", "gina"):
+            assert rows(RadCheck, name) == set() and rows(RadReply, name) == set() and groups_of(name) == []
+        assert commands() == [("radius.disconnect", "fred", "critical")]
+
+
+def test_a_kick_by_staff_queues_a_disconnect_on_critical(app, world):
+    sub = world.sub(world.plan(), "hank")
+    with app.app_context():
+        provisioning.kick(_db.session.get(Subscription, sub))
+        _db.session.commit()
+        assert commands() == [("radius.disconnect", "hank", "critical")]
+
+
+def test_a_new_username_takes_the_old_rows_away(app, world):
+    sub = world.sub(world.plan(), "ivan")
+    _sync(app, sub)
+    with app.app_context():
+        row = _db.session.get(Subscription, sub)
+        provisioning.unplace(row.router, row.kind, "ivan", None)
+        row.username = "ivan2"
+        provisioning.sync(row)
+        _db.session.commit()
+        assert rows(RadCheck, "ivan") == set() and groups_of("ivan") == []
+        assert groups_of("ivan2") == [row.plan.profile_name]
+        assert commands() == [("radius.disconnect", "ivan", "critical")]
+
+
+def test_a_password_the_key_cannot_open_skips_that_user_not_the_run(app, world):
+    plan = world.plan()
+    good, bad = world.sub(plan, "jack"), world.sub(plan, "kate")
+    with app.app_context():
+        _db.session.get(Subscription, bad).password_encrypted = "not-a-fernet-token"
+        _db.session.commit()
+        assert provisioning.sync_many([good, bad]) == 0
+        _db.session.commit()
+        assert groups_of("jack") and groups_of("kate") == []
+
+
+def test_a_renewal_moves_the_expiration_forward(app, world):
+    plan = world.plan()
+    sub = world.sub(plan, "lena", grace_days=0)
+    _sync(app, sub)
+    with app.app_context():
+        row = _db.session.get(Subscription, sub)
+        before = rows(RadCheck, "lena")
+        row.paid_until = datetime(2027, 1, 5, 6, 30, tzinfo=UTC)
+        _db.session.commit()
+        provisioning.refresh_expiry([sub])
+        _db.session.commit()
+        after = rows(RadCheck, "lena")
+        assert ("Expiration", ":=", "05 Jan 2027 06:30:00") in after and after != before
+        assert _db.session.scalar(select(func.count()).select_from(RouterCommand)) == 0
+
+
+def test_the_group_rows_are_shared_not_copied_per_user(app, world):
+    plan = world.plan()
+    for i in range(30):
+        world.sub(plan, f"user{i:02d}")
+    with app.app_context():
+        provisioning.sync_many(list(_db.session.scalars(select(Subscription.id))))
+        _db.session.commit()
+        group = _db.session.get(ServicePlan, plan).profile_name
+        assert _db.session.scalar(select(func.count()).select_from(RadGroupReply).where(RadGroupReply.groupname == group)) == 2
+        assert _db.session.scalar(select(func.count()).select_from(RadUserGroup).where(RadUserGroup.groupname == group)) == 30
+        assert _db.session.scalar(select(func.count()).select_from(RadCheck)) == 60  # password + expiration each
