@@ -56,8 +56,8 @@ def radius_router(app, sim, make_router, radius_db, responder):
         from isp.models import Router
 
         row = _db.session.get(Router, router.id)
-        if hasattr(row, "radius_secret_encrypted"):
-            row.radius_secret_encrypted = crypto.encrypt(SECRET)
+        if hasattr(row, "radius_secret_encrypted"):  # onboarded: packets go to the tunnel address (loopback here)
+            row.tunnel_address, row.radius_secret_encrypted = "127.0.0.1", crypto.encrypt(SECRET)
         _db.session.add(radius_models.Nas(nasname="127.0.0.1", shortname=router.name, secret=SECRET))
         _db.session.commit()
     return SimpleNamespace(id=router.id, name=router.name, sim=sim.routers[0], responder=responder)
