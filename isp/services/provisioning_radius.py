@@ -125,7 +125,7 @@ class RadiusBackend:
         writers.write_groups(groups)
         members = dict(db.session.execute(select(Subscription.username, Subscription.fup_active).where(
             Subscription.plan_id == plan.id, Subscription.router_id == router.id,
-            Subscription.state.in_((S.active, S.grace)))).tuples())
+            Subscription.state.in_((S.active, S.grace)))).tuples().all())
         live = writers.online(members)
         if not live:
             return 0

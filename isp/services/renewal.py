@@ -195,6 +195,8 @@ def _renew_customers(customer_ids: list[int], now: datetime) -> int:
     db.session.flush()
     _expire(Subscription, {row.id for row, _start, _end in subs})
     _expire(LedgerAccount, {b["id"] for b in balances})
+    # radius-mode routers enforce paid time themselves (Expiration): move it with the new periods, set-based.
+    provisioning.refresh_expiry([row.id for row, _start, _end in subs])
     if fup:
         # A new period lifts the fair-use cap; the kick makes live sessions dial in again on the full-speed profile.
         provisioning.sync_many(fup, Priority.normal, kick=True)
