@@ -41,6 +41,15 @@ class Router(db.Model):
     max_sessions: Mapped[int] = mapped_column(default=20)
     # The hotspot's DNS name (e.g. wifi.example.net): printed QR codes log in at http://<it>/login.
     hotspot_dns: Mapped[str] = mapped_column(String(255), default="")
+    # Onboarding (isp.services.onboarding): the WireGuard tunnel address (unique: the constraint is what keeps two
+    # concurrent onboardings apart), the router's WireGuard key pair (private half Fernet-encrypted) and the RADIUS
+    # secret (encrypted). NULL/blank until onboarded; kept while disabled, freed only when the row is deleted.
+    tunnel_address: Mapped[str | None] = mapped_column(String(45), unique=True)
+    wg_private_key_encrypted: Mapped[str] = mapped_column(Text, default="")
+    wg_public_key: Mapped[str] = mapped_column(String(64), default="")
+    radius_secret_encrypted: Mapped[str] = mapped_column(Text, default="")
+    # True when the panel generated the API user and password (the setup script creates that user).
+    api_user_generated: Mapped[bool] = mapped_column(default=False)
     # Facts learnt from the router by workers.
     identity: Mapped[str] = mapped_column(String(120), default="")
     version: Mapped[str] = mapped_column(String(64), default="")
@@ -64,6 +73,11 @@ class Router(db.Model):
     @addresses.setter
     def addresses(self, values: list[str]) -> None:
         self.addresses_text = "\n".join(v.strip() for v in values if v.strip())
+
+    @property
+    def onboarded(self) -> bool:
+        """True once a tunnel address, key pair and RADIUS secret are allocated."""
+        return bool(self.tunnel_address)
 
     def __repr__(self) -> str:
         return f"<Router {self.name}>"

@@ -12,7 +12,7 @@ from isp.extensions import db, redis_store
 from isp.models import CommandState, Priority, Router, RouterCommand, RouterMode, User
 from isp.routeros import status as router_status
 from isp.routeros.pool import GENERATION_KEY
-from isp.services import audit, outbox
+from isp.services import audit, onboarding, outbox
 from isp.services.errors import ServiceError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}\Z")
@@ -54,8 +54,10 @@ def _validate(data: dict, router: Router | None) -> dict:
     if not username or len(username) > 64:
         raise ServiceError("API username is required (at most 64 characters).", field="username")
     password = data.get("password") or ""
-    if router is None and not password:
-        raise ServiceError("API password is required.", field="password")
+    if router is None and not password and username.lower() == "admin":
+        raise ServiceError("Choose another API username, such as isp-panel: with a blank password the panel generates "
+                           "the login and the setup script creates that user ('admin' already exists on the router). "
+                           "Or enter admin's password to log in as admin.", field="username")
     if len(password) > 128:
         raise ServiceError("API password is too long (128 characters at most).", field="password")
     site = (data.get("site") or "").strip()
@@ -112,21 +114,30 @@ def _apply(router: Router, values: dict) -> None:
 
 
 def create_router(data: dict, actor: User | None = None) -> Router:
-    """Register a router; its password is stored encrypted, bound to where it may be sent."""
+    """Register and onboard a router: tunnel address, WireGuard keys, RADIUS secret, `nas` row in radius mode.
+
+    A blank password makes the panel generate the API login (the setup script creates that user, and the
+    tunnel address comes first); a typed one is kept, with the management addresses as given.
+    """
     values = _validate(data, None)
+    generate = not values["password"]
     router = Router(password_encrypted="")
     _apply(router, values)
-    db.session.add(router)
-    db.session.flush()
-    audit.record(actor, "router.create", router.name)
+    audit.record(actor, "router.create", values["name"])
+    onboarding.onboard(router, actor, generate_login=generate, username=values["username"] if generate else None)
     return router
 
 
 def update_router(router: Router, data: dict, actor: User | None = None) -> Router:
-    """Edit a router; a blank password keeps the stored one unless where it is sent changes."""
+    """Edit a router; a blank password keeps the stored one unless where it is sent changes.
+
+    The `nas` row follows: renamed with the router, added when it turns to radius mode, removed when it leaves it.
+    """
     values = _validate(data, router)
+    was_radius = router.mode == RouterMode.radius
     _apply(router, values)
     db.session.flush()
+    onboarding.sync_nas(router, may_exist=was_radius)
     audit.record(actor, "router.update", router.name)
     return router
 
@@ -145,6 +156,7 @@ def delete_router(router: Router, actor: User | None = None, force: bool = False
         detail = ", ".join(f"{v} {k}" for k, v in blockers.items())
         raise ServiceError(f"'{router.name}' still has {detail}. Wait for them to finish, or ask an admin to force the delete.")
     audit.record(actor, "router.delete", router.name, "forced" if blockers else "")
+    onboarding.forget(router)  # the nas row; the tunnel address is freed with the row itself
     db.session.delete(router)
     db.session.flush()
 

@@ -19,7 +19,7 @@ class RouterForm(FlaskForm):
     api_port = IntegerField("API port", validators=[Optional()], default=8728, render_kw={"inputmode": "numeric"})
     use_tls = BooleanField("Use TLS (api-ssl)")
     verify_tls = BooleanField("Verify the router's certificate")
-    username = StringField("API username", default="admin", render_kw={"autocomplete": "off"})
+    username = StringField("API username", default="isp-panel", render_kw={"autocomplete": "off"})
     password = PasswordField("API password", render_kw={"autocomplete": "new-password"})
     mode = SelectField("Mode", choices=MODE_CHOICES, default=RouterMode.api.value)
     site = StringField("Site")
@@ -48,3 +48,9 @@ class DeleteForm(FlaskForm):
 
     confirm = BooleanField("I understand this router and its command history are deleted")
     force = BooleanField("Force: delete even with unfinished commands (admin)")
+
+
+class OnboardForm(FlaskForm):
+    """Onboard a router added before onboarding existed (allocates its tunnel address, keys and secret)."""
+
+    generate_login = BooleanField("Generate a least-privilege API login (isp-panel) for the setup script", default=True)

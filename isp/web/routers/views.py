@@ -1,18 +1,19 @@
 """Views to list, register, edit, delete and test routers (staff only)."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import Response, abort, current_app, flash, make_response, redirect, request, url_for
 from flask_login import current_user
 
 from isp.extensions import db
 from isp.models import Router, RouterCommand
 from isp.routeros.status import latest_metrics
-from isp.services import reconcile, routers
+from isp.services import branding, onboarding, reconcile, routers
+from isp.services.errors import ServiceError
 from isp.web.auth.forms import EmptyForm
 from isp.web.forms import submit
 from isp.web.render import render
 from isp.web.routers import bp, reads
-from isp.web.routers.forms import DeleteForm, RouterForm
+from isp.web.routers.forms import DeleteForm, OnboardForm, RouterForm
 from isp.web.security import STAFF, is_htmx, role_required
 
 
@@ -34,7 +35,8 @@ def create():
     form = RouterForm()
     router = submit(form, lambda: routers.create_router(form.values(), current_user), field="name")
     if router is not None:
-        flash(f"Router '{router.name}' added. Test the connection to check it.", "success")
+        flash(f"Router '{router.name}' added with tunnel address {router.tunnel_address}. Run its setup script, then "
+              "check the connection.", "success")
         return redirect(url_for("routers.detail", router_id=router.id))
     return render("routers/form.html", form=form, router=None, status=422 if form.errors else 200)
 
@@ -59,7 +61,7 @@ def _detail(router: Router, command: RouterCommand | None = None):
     return render("routers/detail.html", router=router, command=command, circuit=circuit, metrics=latest_metrics(router.id),
                   commands=routers.recent_commands(router.id), health=reads.status(router, circuit["state"]),
                   badges=reads.CIRCUIT_BADGE, test_form=EmptyForm(), delete_form=DeleteForm(),
-                  sync=reconcile.last_report(router.id), sync_form=EmptyForm())
+                  sync=reconcile.last_report(router.id), sync_form=EmptyForm(), onboard_form=OnboardForm())
 
 
 @bp.route("/<int:router_id>/sync", methods=["GET", "POST"])
@@ -122,3 +124,75 @@ def delete(router_id: int):
         return redirect(url_for("routers.detail", router_id=router_id))
     flash(f"Router '{router.name}' deleted.", "success")
     return redirect(url_for("routers.index"))
+
+
+def _no_store(response: Response) -> Response:
+    """The setup script carries the router's secrets: no cache may keep a copy."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+@bp.route("/<int:router_id>/onboarding")
+@role_required("admin")
+def onboarding_page(router_id: int):
+    """The setup script (with a copy button and a download), the hub's [Peer] block and Check (admin: it holds secrets)."""
+    router, settings = db.get_or_404(Router, router_id), branding.get()
+    missing = onboarding.ready(router, settings)
+    script = None if missing else onboarding.setup_script(router, settings)
+    return _no_store(make_response(render("routers/onboarding.html", router=router, script=script, missing=missing,
+                                          peer=onboarding.hub_peer(router) if router.onboarded else "",
+                                          settings=settings, check_form=EmptyForm(), onboard_form=OnboardForm())))
+
+
+@bp.route("/<int:router_id>/setup.rsc")
+@role_required("admin")
+def setup_script(router_id: int):
+    """The setup script as `<router-name>.rsc`."""
+    router = db.get_or_404(Router, router_id)
+    try:
+        script = onboarding.setup_script(router)
+    except ServiceError as err:
+        flash(err.message, "error")
+        return redirect(url_for("routers.onboarding_page", router_id=router.id))
+    response = make_response(script)
+    response.mimetype = "text/plain"
+    response.headers["Content-Disposition"] = f'attachment; filename="{onboarding.filename(router)}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return _no_store(response)
+
+
+@bp.route("/<int:router_id>/onboard", methods=["POST"])
+@role_required("admin")
+def onboard(router_id: int):
+    """Allocate a tunnel address, keys and RADIUS secret for a router added before onboarding existed."""
+    router, form = db.get_or_404(Router, router_id), OnboardForm()
+    if not form.validate_on_submit():
+        abort(400)
+    done = submit(None, lambda: onboarding.onboard(router, current_user, generate_login=bool(form.generate_login.data)))
+    if done is not None:
+        flash(f"'{router.name}' onboarded at {router.tunnel_address}: run the setup script on it, then Check.", "success")
+        return redirect(url_for("routers.onboarding_page", router_id=router.id))
+    return redirect(url_for("routers.detail", router_id=router.id))
+
+
+@bp.route("/<int:router_id>/check", methods=["POST"])
+@role_required(*STAFF)
+def check(router_id: int):
+    """Put the tunnel address first and queue the normal connection test (the worker probes; no router I/O here)."""
+    router, form = db.get_or_404(Router, router_id), EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+
+    def work():
+        if not router.onboarded:
+            raise ServiceError(f"'{router.name}' is not onboarded yet: it has no tunnel address to check.")
+        onboarding.tunnel_first(router)
+        return routers.request_test(router, current_user)
+
+    command = submit(None, work)
+    if command is None:
+        return redirect(url_for("routers.detail", router_id=router.id))
+    if is_htmx():
+        return _detail(router, command)
+    return redirect(url_for("routers.test_result", router_id=router.id, command_id=command.id))

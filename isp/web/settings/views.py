@@ -4,12 +4,12 @@ from __future__ import annotations
 from flask import abort, flash, make_response, redirect, request, url_for
 from flask_login import current_user
 
-from isp.services import branding
+from isp.services import branding, wireguard
 from isp.web.forms import submit
 from isp.web.render import render
 from isp.web.security import ALL_ROLES, role_required
 from isp.web.settings import bp
-from isp.web.settings.forms import billing_settings_form, settings_form
+from isp.web.settings.forms import billing_settings_form, hub_settings_form, settings_form
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -23,7 +23,8 @@ def index():
         flash("Settings saved.", "success")
         return redirect(url_for("settings.index"))
     return render("settings/index.html", form=form, billing_form=billing_settings_form(current), branding=current,
-                  logo_version=branding.logo_version(current), status=422 if form.errors else 200)
+                  hub_form=hub_settings_form(current), logo_version=branding.logo_version(current),
+                  status=422 if form.errors else 200)
 
 
 @bp.route("/billing", methods=["POST"])
@@ -36,6 +37,20 @@ def billing():
         flash("Billing settings saved.", "success")
         return redirect(url_for("settings.index", _anchor="billing"))
     return render("settings/index.html", form=settings_form(current, branding.routers()), billing_form=form, branding=current,
+                  hub_form=hub_settings_form(current), logo_version=branding.logo_version(current), status=422)
+
+
+@bp.route("/hub", methods=["POST"])
+@role_required("admin")
+def hub():
+    """Save the WireGuard hub section: endpoint, public key, tunnel range and reserved addresses, RADIUS and panel addresses."""
+    current = branding.get()
+    form = hub_settings_form(current)
+    if submit(form, lambda: wireguard.save_hub(current_user, form.values()), field="hub_endpoint") is not None:
+        flash("WireGuard hub settings saved.", "success")
+        return redirect(url_for("settings.index", _anchor="hub"))
+    return render("settings/index.html", form=settings_form(current, branding.routers()),
+                  billing_form=billing_settings_form(current), hub_form=form, branding=current,
                   logo_version=branding.logo_version(current), status=422)
 
 
