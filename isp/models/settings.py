@@ -27,6 +27,17 @@ class Branding(db.Model):
     logo_mime: Mapped[str] = mapped_column(String(32), default="")
     # What happens on the router when a voucher expires or is used up: "remove" or "disable".
     expiry_action: Mapped[str] = mapped_column(String(16), default="remove")
+    # Router onboarding: the operator's WireGuard hub and what routers see over the tunnel (isp.services.wireguard).
+    hub_endpoint: Mapped[str] = mapped_column(String(262), default="")  # host:port routers dial
+    hub_public_key: Mapped[str] = mapped_column(String(64), default="")
+    hub_tunnel_address: Mapped[str] = mapped_column(String(45), default="10.100.0.1")
+    tunnel_range: Mapped[str] = mapped_column(String(49), default="10.100.0.0/16")
+    # Addresses or CIDR blocks inside the range that are never handed out, comma-separated.
+    tunnel_reserved: Mapped[str] = mapped_column(String(1000), default="")
+    # The RADIUS server as routers see it (blank: the hub's tunnel address) and the panel's address as routers
+    # see it (blank: the hub's tunnel address), which the setup script allows to reach the API.
+    radius_server_address: Mapped[str] = mapped_column(String(45), default="")
+    panel_address: Mapped[str] = mapped_column(String(45), default="")
     # Billing: numbering, grace, suspension and reminders.
     account_prefix: Mapped[str] = mapped_column(String(16), default="ISP-")
     account_digits: Mapped[int] = mapped_column(default=6)

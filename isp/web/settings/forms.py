@@ -116,4 +116,45 @@ def billing_settings_form(current: Branding) -> BillingSettingsForm:
         "account_prefix": current.account_prefix, "account_digits": str(current.account_digits),
         "invoice_prefix": current.invoice_prefix, "receipt_prefix": current.receipt_prefix,
         "default_grace_days": str(current.default_grace_days), "suspend_mode": current.suspend_mode or "disable",
-        "reminder_days": current.reminder_days, "agent_commission_percent": f"{current.agent_commission_percent or 0:g}"})
+        "reminder_days": current.reminder_days, "agent_commission_percent": f"{current.agent_commission_percent or 0:g}",
+        "radius_suspend_action": current.radius_suspend_action or "reject",
+        "radius_plan_change_action": current.radius_plan_change_action or "coa"})
+
+
+HUB_HINTS = {
+    "hub_endpoint": "Where routers dial the hub: its public host name or IP and WireGuard port, e.g. vpn.example.net:51820.",
+    "hub_public_key": "The hub interface's public key (wg pubkey), 44 characters ending in '='.",
+    "hub_tunnel_address": "The hub's own address inside the range; routers reach the panel and RADIUS through it.",
+    "tunnel_range": "Routers get addresses from this block, lowest free first (network, broadcast and the hub skipped).",
+    "tunnel_reserved": "Addresses or blocks never handed out, comma-separated, e.g. 10.100.0.2, 10.100.9.0/24.",
+    "radius_server_address": "FreeRADIUS as routers see it over the tunnel. Blank: the hub tunnel address.",
+    "panel_address": "The only source allowed to the routers' API and api-ssl. Blank: the hub tunnel address.",
+}
+
+
+class HubSettingsForm(FlaskForm):
+    """The WireGuard hub section: what every router's setup script points at (checked by the service)."""
+
+    hub_endpoint = StringField("Hub endpoint (host:port)", validators=[Length(max=262)],
+                               render_kw={"placeholder": "vpn.example.net:51820", "spellcheck": "false"})
+    hub_public_key = StringField("Hub public key", validators=[Length(max=64)],
+                                 render_kw={"spellcheck": "false", "autocomplete": "off"})
+    hub_tunnel_address = StringField("Hub tunnel address", validators=[Length(max=45)], render_kw={"placeholder": "10.100.0.1"})
+    tunnel_range = StringField("Tunnel range", validators=[Length(max=49)], render_kw={"placeholder": "10.100.0.0/16"})
+    tunnel_reserved = StringField("Reserved addresses", validators=[Length(max=1000)])
+    radius_server_address = StringField("RADIUS server address", validators=[Length(max=45)])
+    panel_address = StringField("Panel address", validators=[Length(max=45)])
+    hints = HUB_HINTS
+
+    def values(self) -> dict:
+        """The submitted values as the service expects them."""
+        from isp.services.wireguard import HUB_FIELDS
+
+        return {name: self[name].data for name in HUB_FIELDS}
+
+
+def hub_settings_form(current: Branding) -> HubSettingsForm:
+    """The WireGuard hub section filled from the stored settings (a POST fills it from the request instead)."""
+    from isp.services.wireguard import HUB_FIELDS
+
+    return HubSettingsForm(data={name: getattr(current, name) or "" for name in HUB_FIELDS})
