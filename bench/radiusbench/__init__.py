@@ -1,0 +1,1 @@
+"""RADIUS benchmarks for bench/radius.py: each module exposes `run() -> str`, the line it prints."""
