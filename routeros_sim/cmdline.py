@@ -46,6 +46,8 @@ def _check(opts: dict) -> None:
     _port("--base-port", opts["base_port"])
     _port("--tls-base-port", opts["tls_base_port"], low=-1)
     _port("--control-port", opts["control_port"])
+    opts.setdefault("radius_base_port", 0)
+    _port("--radius-base-port", opts["radius_base_port"])
 
 
 def build_fleet(opts: dict, explicit: set[str]) -> Fleet:
@@ -76,7 +78,10 @@ def build_fleet(opts: dict, explicit: set[str]) -> Fleet:
             cfg.tls_port = None
         elif cfg.tls_port == 0:
             cfg.tls_port = tls_base + i if tls_base else 0
+        if not cfg.radius_incoming_port and opts["radius_base_port"]:
+            cfg.radius_incoming_port = opts["radius_base_port"] + i
         _port("router %s's API port" % cfg.name, cfg.port)
+        _port("router %s's RADIUS incoming port" % cfg.name, cfg.radius_incoming_port)
         _port("router %s's api-ssl port" % cfg.name, cfg.tls_port)
     fleet = Fleet(configs, speed=opts["speed"], control_port=opts["control_port"])
     state = opts["state_file"]
@@ -108,6 +113,8 @@ def build_fleet(opts: dict, explicit: set[str]) -> Fleet:
               help="Seeded hotspot users per router (half as many PPP secrets).")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="TOML fleet file.")
 @click.option("--state", "state_file", type=click.Path(dir_okay=False), help="JSON file loaded at start and saved at exit.")
+@click.option("--radius-base-port", type=int, default=0, show_default=True,
+              help="UDP port for Disconnect/CoA of the first router (0: any free port, shown in the table).")
 @click.option("--control-port", type=int, default=None, help="Port of the JSON control channel (off unless given).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]), help="debug logs every command.")

@@ -82,6 +82,7 @@ class RouterConfig:
     idle_mean: float = 600.0  # simulated seconds between a logout and the next login
     hotspot_users: int = 0  # seeded users named user1..N
     ppp_secrets: int = 0  # seeded secrets named ppp1..N
+    radius_incoming_port: int = 0  # UDP port for Disconnect/CoA (RouterOS: 3799); 0 picks a free port
     faults: FaultConfig = field(default_factory=FaultConfig)
 
     @property
@@ -132,7 +133,7 @@ def router_from_dict(data: dict[str, Any]) -> RouterConfig:
     sample = RouterConfig()
     for key, value in data.items():
         _check_type("router", key, value, getattr(sample, key))
-        if key in ("port", "tls_port") and value is not None and not 0 <= value <= 65535:
+        if key in ("port", "tls_port", "radius_incoming_port") and value is not None and not 0 <= value <= 65535:
             raise ValueError("router setting %r must be a port between 0 and 65535, not %r" % (key, value))
     return RouterConfig(faults=faults, **data)
 

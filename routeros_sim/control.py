@@ -34,7 +34,7 @@ def handle(fleet: Fleet, cmd: dict[str, Any]) -> dict[str, Any]:
     if cmd.get("reboot"):
         for router in routers:
             router.reboot(float(cmd.get("downtime", 0)))
-    refused = None
+    refused = result = None
     if "login" in cmd:  # {"router": "sim-1", "login": "user5"}: a device logs in with that account now
         if len(routers) != 1:
             raise ValueError("'login' needs one router name")
@@ -43,15 +43,32 @@ def handle(fleet: Fleet, cmd: dict[str, Any]) -> dict[str, Any]:
             raise ValueError("'kind' is hotspot or ppp")
         mac = cmd.get("mac")
         redial = bool(cmd.get("redial"))
-        refused = routers[0].login(str(cmd["login"]), kind, None if mac is None else str(mac), redial)
-        if refused and not redial:
-            raise ValueError(f"login refused: {refused}")
+        if "password" in cmd:  # local account first, else RADIUS (when the router uses it): the outcome comes back
+            result = routers[0].radius_login(str(cmd["login"]), str(cmd["password"]), kind,
+                                             None if mac is None else str(mac), cmd.get("method"), redial,
+                                             float(cmd.get("timeout", 10.0)))
+        else:
+            refused = routers[0].login(str(cmd["login"]), kind, None if mac is None else str(mac), redial)
+            if refused and not redial:
+                raise ValueError(f"login refused: {refused}")
+    ended = None
+    if "logout" in cmd:  # {"router": "r", "logout": {"user": "alice"}} (or "session_id", "address")
+        if len(routers) != 1 or not isinstance(cmd["logout"], dict):
+            raise ValueError("'logout' needs one router name and an object: user, session_id and/or address")
+        ended = routers[0].logout(**{k: str(v) for k, v in cmd["logout"].items()
+                                     if k in ("user", "session_id", "address")})
     if cmd.get("save"):
         fleet.save(cmd["save"])
     answer = {"ok": True, "time": fleet.clock.now(), "speed": fleet.clock.speed,
               "routers": [r.snapshot() for r in routers]}
     if refused:  # a redial device stays and tries again; say why its first try failed
         answer["refused"] = refused
+    if result is not None:
+        answer["result"] = result
+    if ended is not None:
+        answer["ended"] = ended
+    if cmd.get("sessions"):
+        answer["sessions"] = {r.name: r.sessions() for r in routers}
     return answer
 
 

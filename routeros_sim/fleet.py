@@ -149,11 +149,11 @@ class Fleet:
 
     def table(self) -> str:
         """A printable table of routers and their ports."""
-        lines = ["%-16s %-8s %-8s %-10s %s" % ("router", "api", "api-ssl", "version", "login")]
+        lines = ["%-16s %-8s %-8s %-10s %-7s %s" % ("router", "api", "api-ssl", "version", "login", "radius-in")]
         for r in self.routers:
-            lines.append("%-16s %-8s %-8s %-10s %s" % (
+            lines.append("%-16s %-8s %-8s %-10s %-7s %s" % (
                 r.name, r.port, r.tls_port or "-", r.config.version,
-                "legacy" if r.config.legacy_login else "plain"))
+                "legacy" if r.config.legacy_login else "plain", r.radius_incoming_port or "-"))
         if self.control_port is not None:
             lines.append("control channel: 127.0.0.1:%s" % self.control_port)
         return "\n".join(lines)

@@ -81,6 +81,12 @@ class Living:
         suspended = {_host(str(e.get("address"))) for e in self.state.menus[ADDRESS_LIST].items.values()
                      if e.get("list") == SUSPENDED and e.get("disabled") != "true"}
         for queue in self.state.menus["/queue/simple"].items.values():
+            own = queue.get("_session")
+            if own is not None:  # a RADIUS session's dynamic queue counts that session
+                queue["rate"] = "%d/%d" % (own["_rates"][0] * 8, own["_rates"][1] * 8)
+                queue["bytes"] = "%d/%d" % (own["_in"], own["_out"])
+                queue["packets"] = "%d/%d" % (own["_in"] / AVG_PACKET, own["_out"] / AVG_PACKET)
+                continue
             target = str(queue.get("target"))
             cached = queue.get("_host")
             if cached is None or cached[0] != target:  # type: ignore[index]

@@ -32,6 +32,12 @@ class Client:
     session: dict | None = None
     once: bool = False  # a device brought by login_as: it never logs in again by itself
     account: str | None = None  # the one account this device uses (login_as), else a random one
+    password: str | None = None  # what the device types (checked locally, sent to RADIUS)
+    method: str | None = None  # "pap" or "chap" towards RADIUS (default: pap on hotspot, chap on PPP)
+    pending: bool = False  # an Access-Request is out
+    waiters: list = field(default_factory=list)  # futures told the outcome of the pending login
+    result: dict | None = None  # the outcome of the last RADIUS login
+    nas_port: int = 0  # NAS-Port, fixed per device
 
 
 @dataclass
@@ -82,6 +88,8 @@ class Population:
         menus = self.state.menus
         if account.get("disabled") == "true":
             return "user disabled"
+        if client.password is not None and str(account.get("password", "")) != client.password:
+            return "invalid password"
         if client.kind == "ppp":
             if account.get("service") not in ("any", "pppoe"):
                 return "service mismatch"
@@ -102,6 +110,18 @@ class Population:
         count = sum(1 for s in menus[HS].items.values() if s.get("_account") is account)
         return "no more sessions are allowed for user" if count >= shared else None
 
+    def device(self, name: str, kind: str = "hotspot", mac: str | None = None, redial: bool = False,
+               password: str | None = None, method: str | None = None) -> Client:
+        """A new device bound to one account (it has not tried to log in yet)."""
+        i = len(self.clients)
+        mac = (mac or "02:AA:%02X:%02X:%02X:%02X" % (i // 2**24 % 256, i // 65536 % 256,
+                                                     i // 256 % 256, i % 256)).upper()
+        net = "10.5.%d" % (60 + i // 240 % 190) if kind == "hotspot" else "10.10.%d" % (1 + i // 240 % 250)
+        client = Client(i, kind, mac, "%s.%d" % (net, 10 + i % 240),
+                        next_try=1e18, once=not redial, account=name, password=password, method=method)
+        self.clients.append(client)
+        return client
+
     def login_as(self, name: str, t: float, kind: str = "hotspot", mac: str | None = None,
                  redial: bool = False) -> str | None:
         """A new device logs in with a named account now (tests, demo); returns the refusal or None.
@@ -110,12 +130,7 @@ class Population:
         subscriber's CPE: after a drop or a refusal it dials the same account again within seconds,
         forever; otherwise the device gives up after its first session or refusal.
         """
-        i = len(self.clients)
-        mac = (mac or "02:AA:%02X:%02X:%02X:%02X" % (i // 2**24 % 256, i // 65536 % 256,
-                                                     i // 256 % 256, i % 256)).upper()
-        client = Client(i, kind, mac, "%s.%d" % ("10.5.60" if kind == "hotspot" else "10.10.1", 10 + i % 240),
-                        next_try=1e18, once=not redial, account=name)
-        self.clients.append(client)
+        client = self.device(name, kind, mac, redial)
         account = self.bound_account(client)
         if account is None:
             if redial:
@@ -134,8 +149,16 @@ class Population:
     def login(self, client: Client, t: float, account: dict | None = None) -> None:
         """Try to start a session with a random account that exists on the router (or the given one)."""
         menus = self.state.menus
+        if client.pending:
+            return
         if client.account is not None:
             account = account if account is not None else self.bound_account(client)
+            nas = self.state.nas
+            if account is None and client.password is not None and nas is not None and nas.wants(client.kind):
+                client.pending = True  # no local account: RouterOS asks RADIUS
+                client.next_try = 1e18
+                nas.authenticate(client)
+                return
             if account is None:  # not (yet, or any more) on the router
                 client.next_try = 1e18 if client.once else self.when(t + self.rng.uniform(*REDIAL))
                 return
@@ -146,32 +169,46 @@ class Population:
                 return
             account = self.rng.choice(accounts)
         if self.refusal(client, account):
-            self.stats["rejected"] += 1
-            retry = self.rng.uniform(*REDIAL) if client.account else self.rng.expovariate(1 / RETRY_AFTER)
-            client.next_try = 1e18 if client.once else self.when(t + retry)
+            self.refused(client, t)
             return
+        self.open(client, t, account)
+
+    def refused(self, client: Client, t: float) -> None:
+        """Count a refused login and schedule the device's next try."""
+        self.stats["rejected"] += 1
+        retry = self.rng.uniform(*REDIAL) if client.account else self.rng.expovariate(1 / RETRY_AFTER)
+        client.next_try = 1e18 if client.once else self.when(t + retry)
+
+    def open(self, client: Client, t: float, account: dict, profile: dict | None = None,
+             address: str | None = None, login_by: str = "http-chap", radius: bool = False) -> dict:
+        """Start a session: the active entry, its counters and (PPPoE) its dynamic interface."""
+        menus = self.state.menus
         if client.kind == "ppp":
             menu = menus[PPP]
-            profile = menus["/ppp/profile"].by_name(str(account.get("profile"))) or {}
+            if profile is None:
+                profile = menus["/ppp/profile"].by_name(str(account.get("profile"))) or {}
             values = {"name": account["name"], "service": "pppoe", "caller-id": client.mac,
-                      "address": _fixed(account.get("remote-address")) or client.address,
+                      "address": address or _fixed(account.get("remote-address")) or client.address,
                       "uptime": "0s", "encoding": "",
                       "session-id": "0x81%06X" % (self.state.next_session()),
                       "limit-bytes-in": account.get("limit-bytes-in", "0"),
-                      "limit-bytes-out": account.get("limit-bytes-out", "0"), "radius": "false"}
+                      "limit-bytes-out": account.get("limit-bytes-out", "0"),
+                      "radius": "true" if radius else "false"}
             rates = (self.rng.uniform(20e3, 200e3), self.rng.uniform(200e3, 2e6))
         else:
             menu = menus[HS]
-            profile = menus["/ip/hotspot/user/profile"].by_name(str(account.get("profile"))) or {}
+            if profile is None:
+                profile = menus["/ip/hotspot/user/profile"].by_name(str(account.get("profile"))) or {}
             server = account.get("server")
             if server in (None, "all"):
                 first = next(iter(menus["/ip/hotspot"].items.values()), {})
                 server = first.get("name", "hotspot1")
             values = {"server": server, "user": account["name"],
-                      "address": _fixed(account.get("address")) or client.address,
-                      "mac-address": client.mac, "login-by": "http-chap", "uptime": "0s",
+                      "address": address or _fixed(account.get("address")) or client.address,
+                      "mac-address": client.mac, "login-by": login_by, "uptime": "0s",
                       "idle-time": "0s", "keepalive-timeout": "2m", "bytes-in": "0",
-                      "bytes-out": "0", "packets-in": "0", "packets-out": "0", "radius": "false"}
+                      "bytes-out": "0", "packets-in": "0", "packets-out": "0",
+                      "radius": "true" if radius else "false"}
             rates = (self.rng.uniform(5e3, 60e3), self.rng.uniform(50e3, 600e3))
         session = menu.add({k: str(v) for k, v in values.items()}, internal=True)
         limit = parse_rate_limit(str(profile.get("rate-limit", "")))
@@ -184,6 +221,90 @@ class Population:
             session["_iface"] = self.add_interface(str(account["name"]), session)
         client.session = session
         self.stats["logins"] += 1
+        return session
+
+    # -- RADIUS ------------------------------------------------------------------
+    def start_radius(self, client: Client, t: float, attrs: dict[str, list], method: str) -> dict:
+        """Open the session an Access-Accept allows, applying its reply attributes, and send Start."""
+        menus, nas = self.state.menus, self.state.nas
+        first = {k: v[0] for k, v in attrs.items() if v}
+        profiles = menus["/ppp/profile" if client.kind == "ppp" else "/ip/hotspot/user/profile"]
+        group = first.get("Mikrotik-Group")  # unverified for PPP/hotspot: picks the user profile
+        profile = (profiles.by_name(str(group)) if group else None) or profiles.by_name("default") or {}
+        account = {"name": client.account, "_radius": True}
+        s = self.open(client, t, account, profile, address=first.get("Framed-IP-Address"),
+                      login_by="http-pap" if method == "pap" else "http-chap", radius=True)
+        acct, interim = nas.policy(client.kind, attrs) if nas is not None else (False, None)
+        s.update(_radius=True, _acct=acct, _interim=interim, _acct_id=nas.next_session_id() if nas else "",
+                 _nas_port=client.nas_port, _class=first.get("Class"), _reply=attrs)
+        if interim:
+            s["_next_interim"] = t + interim
+        if client.kind == "ppp":
+            s["session-id"] = "0x" + s["_acct_id"]
+        if first.get("Session-Timeout"):
+            s["_timeout"] = float(first["Session-Timeout"])
+        if first.get("Mikrotik-Rate-Limit"):
+            self.set_rate(s, str(first["Mikrotik-Rate-Limit"]))
+        if first.get("Mikrotik-Address-List"):
+            entry = menus["/ip/firewall/address-list"].add(
+                {"list": str(first["Mikrotik-Address-List"]), "address": str(s["address"]), "dynamic": "true"},
+                internal=True)
+            entry["_session"] = s
+            s["_list_entry"] = entry
+        if self.state.nas is not None:
+            self.state.nas.account(s, "Start")
+        return s
+
+    def set_rate(self, s: dict, rate_limit: str) -> None:
+        """Apply a Mikrotik-Rate-Limit: the session's caps and its dynamic simple queue <hotspot-USER>/<pppoe-USER>."""
+        limit = parse_rate_limit(rate_limit)
+        if limit is None:
+            return
+        s["_rate_limit"] = rate_limit
+        s["_caps"] = (limit[0] / 8, limit[1] / 8)
+        s["_rates"] = (min(s["_rates"][0], s["_caps"][0]), min(s["_rates"][1], s["_caps"][1]))
+        queues = self.state.menus["/queue/simple"]
+        queue = s.get("_queue")
+        if queue is None:
+            user = str(s["_account"]["name"])
+            prefix = "pppoe" if s["_client"].kind == "ppp" else "hotspot"
+            name, n = "<%s-%s>" % (prefix, user), 0
+            while queues.by_name(name) is not None:
+                n += 1
+                name = "<%s-%s-%d>" % (prefix, user, n)
+            queue = queues.add({"name": name, "target": "%s/32" % s["address"], "dynamic": "true",
+                                "max-limit": "%d/%d" % limit, "comment": ""}, internal=True)
+            queue["_session"] = s
+            s["_queue"] = queue
+        else:
+            queues.update(queue, {"max-limit": "%d/%d" % limit}, internal=True)
+
+    def change(self, s: dict, attrs: dict[str, list]) -> None:
+        """A CoA-Request on a live session: a new rate limit and/or session timeout."""
+        first = {k: v[0] for k, v in attrs.items() if v}
+        if first.get("Mikrotik-Rate-Limit"):
+            self.set_rate(s, str(first["Mikrotik-Rate-Limit"]))
+        if first.get("Session-Timeout"):
+            s["_timeout"] = float(first["Session-Timeout"])  # counted from the session's start, like the Accept's
+
+    @staticmethod
+    def matches(s: dict, ident: dict[str, str]) -> bool:
+        """Whether a session is the one a Disconnect/CoA names (every attribute given must match)."""
+        user = s.get("name") if s["_client"].kind == "ppp" else s.get("user")
+        acct_id = s.get("_acct_id") or str(s.get("session-id", "")).removeprefix("0x")
+        checks = {"User-Name": user, "Acct-Session-Id": acct_id, "Framed-IP-Address": s.get("address")}
+        return all(str(checks[k]) == v for k, v in ident.items())
+
+    def describe(self, s: dict) -> dict:
+        """A session as plain data (control channel, Python API)."""
+        client, profile = s["_client"], s["_profile"]
+        return {"id": s.get(".id"), "kind": client.kind, "user": s["_account"]["name"], "mac": client.mac,
+                "address": s.get("address"), "radius": bool(s.get("_radius")),
+                "acct_session_id": s.get("_acct_id"), "uptime": round(s["_up"], 3),
+                "bytes_in": int(s["_in"]), "bytes_out": int(s["_out"]),
+                "rate_limit": s.get("_rate_limit") or profile.get("rate-limit"),
+                "session_timeout": s.get("_timeout"), "interim_interval": s.get("_interim"),
+                "queue": s["_queue"]["name"] if s.get("_queue") else None}
 
     def add_interface(self, user: str, session: dict) -> dict:
         """The dynamic pppoe-in interface RouterOS makes for a PPPoE session, <pppoe-USER>."""
@@ -204,7 +325,7 @@ class Population:
         """Every pending end of this session as (seconds from t, reason)."""
         account, profile = s["_account"], s["_profile"]
         out = [(s["_ends"] - t, "user-request")]
-        timeout = parse_duration(str(profile.get("session-timeout", "")))
+        timeout = s.get("_timeout") or parse_duration(str(profile.get("session-timeout", "")))
         if timeout:
             out.append((timeout - s["_up"], "session-timeout"))
         if s["_client"].kind == "hotspot":
@@ -226,6 +347,13 @@ class Population:
         s["_in"] += rin * span
         s["_out"] += rout * span
         self.show(s, t + span)
+        nxt = s.get("_next_interim")
+        if nxt is not None and cut > dt and t + span >= nxt:  # a session ending now gets its Stop instead
+            while nxt <= t + span:
+                nxt += s["_interim"]
+            s["_next_interim"] = nxt
+            if self.state.nas is not None:
+                self.state.nas.account(s, "Interim-Update")
         if cut <= dt:
             self.end(s, t + span, reason)
             return
@@ -268,6 +396,13 @@ class Population:
             account["last-logged-out"] = format_date(t, self.state.config.version_tuple)
             account["last-caller-id"] = client.mac
             account["last-disconnect-reason"] = reason
+        if s.get("_radius"):
+            if self.state.nas is not None:
+                self.state.nas.account(s, "Stop", reason)
+            for key, path in (("_queue", "/queue/simple"), ("_list_entry", "/ip/firewall/address-list")):
+                item = s.pop(key, None)
+                if item is not None and self.state.menus[path].items.get(int(str(item[".id"])[1:], 16)) is item:
+                    self.state.menus[path].delete(item)
         iface = s.get("_iface")
         if iface is not None and iface.get("_session") is s:
             iface["_session"] = None

@@ -12,6 +12,7 @@ from typing import Any
 
 from .clock import SimClock
 from .config import RouterConfig
+from .nas import Nas
 from .session import Session
 from .state import RouterState
 
@@ -45,7 +46,9 @@ class VirtualRouter:
         self.faults = config.faults
         self.port = config.port
         self.tls_port = config.tls_port
+        self.radius_incoming_port = config.radius_incoming_port
         self.state = RouterState(config, clock)
+        self.nas = Nas(self)
         self.stats = RouterStats()
         self.loop: asyncio.AbstractEventLoop | None = None
         self._tls = tls if config.tls_port is not None else None
@@ -79,6 +82,9 @@ class VirtualRouter:
     async def start(self) -> None:
         """Bind the listeners (unless down) and start the background tasks."""
         self.loop = asyncio.get_running_loop()
+        await self.nas.start()
+        self.radius_incoming_port = self.nas.port
+        self.state.nas = self.nas
         if not self.is_down():
             await self._listen()
         elif not self.port or (self._tls and not self.tls_port):
@@ -88,7 +94,9 @@ class VirtualRouter:
         self._tasks = [self.loop.create_task(self._watch()), self.loop.create_task(self._tick())]
 
     async def stop(self) -> None:
-        """Close listeners, sessions and background tasks."""
+        """Close listeners, sessions and background tasks (and say Accounting-Off)."""
+        await self.nas.stop()
+        self.state.nas = None
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -115,7 +123,8 @@ class VirtualRouter:
         log.info("%s: rebooting", self.name)
         self._down_until = time.monotonic() + downtime
         self._kill_sessions()
-        self.state.reboot()
+        self.state.reboot()  # RADIUS sessions end with a Stop (Admin-Reboot)
+        self.nas.accounting_onoff("Accounting-On")
         if downtime:
             await self._unlisten()
 
@@ -130,11 +139,94 @@ class VirtualRouter:
             self.state.sync(force=True)
             return self.state.population.login_as(user, self.state.last_sync, kind, mac, redial)
 
+    # -- RADIUS ----------------------------------------------------------------
+    def use_radius(self, address: str = "127.0.0.1", secret: str = "", *, auth_port: int = 1812,
+                   acct_port: int = 1813, service: str = "ppp,hotspot", src_address: str = "0.0.0.0",
+                   timeout: str = "300ms", interim: str = "5m", hotspot_interim: str = "received",
+                   accept: bool = True) -> None:
+        """Configure RADIUS as the onboarding script does: /radius, /radius/incoming, /ppp/aaa, hotspot profiles."""
+        with self.state.lock:
+            self.state.add("/radius", address=address, secret=secret, service=service,
+                           authentication_port=auth_port, accounting_port=acct_port,
+                           src_address=src_address, timeout=timeout)
+            self.state.configure("/radius/incoming", accept=accept)
+            self.state.configure("/ppp/aaa", use_radius=True, accounting=True, interim_update=interim)
+            profiles = self.state.menu("/ip/hotspot/profile")
+            for profile in list(profiles.items.values()):
+                profiles.update(profile, {"use-radius": "yes", "radius-accounting": "yes",
+                                          "radius-interim-update": hotspot_interim})
+
+    async def radius_login_async(self, user: str, password: str, kind: str = "hotspot", mac: str | None = None,
+                                 method: str | None = None, redial: bool = False,
+                                 timeout: float = 10.0) -> dict[str, Any]:
+        """A device logs in with user/password now: a local account first, else RADIUS; returns the outcome."""
+        if kind not in ("hotspot", "ppp"):
+            raise ValueError("kind is hotspot or ppp")
+        if method not in (None, "pap", "chap"):
+            raise ValueError("method is pap or chap")
+        loop = asyncio.get_running_loop()
+        with self.state.lock:
+            self.state.sync(force=True)
+            population = self.state.population
+            client = population.device(user, kind, mac, redial, password, method)
+            waiter = loop.create_future()
+            client.waiters.append(waiter)
+            population.login(client, self.state.last_sync)
+            if not client.pending:  # decided locally (an account on the router, or no RADIUS)
+                client.waiters.clear()
+                if client.session is not None:
+                    return {"user": user, "kind": kind, "via": "local", "accepted": True, "reason": None,
+                            "reply": {}, "session": population.describe(client.session)}
+                account = population.bound_account(client)
+                reason = (population.refusal(client, account) if account else None) or (
+                    "no such user" if account is None else "refused")
+                return {"user": user, "kind": kind, "via": "local", "accepted": False, "reason": reason,
+                        "reply": {}, "session": None}
+        try:
+            return await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            return {"user": user, "kind": kind, "via": "radius", "accepted": False,
+                    "reason": "no answer within %gs" % timeout, "reply": {}, "session": None}
+
+    def radius_login(self, user: str, password: str, kind: str = "hotspot", mac: str | None = None,
+                     method: str | None = None, redial: bool = False, timeout: float = 10.0) -> dict[str, Any]:
+        """Blocking radius_login_async from any thread but the fleet's loop.
+
+        Returns {"accepted", "via" ("local"/"radius"), "reason", "reply" ({attribute: [values]}),
+        "session" (see sessions())}. A redial device keeps dialling after a refusal or a disconnect.
+        """
+        if self.loop is None:
+            raise RuntimeError("router %s is not running" % self.name)
+        coro = self.radius_login_async(user, password, kind, mac, method, redial, timeout)
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout + 5)
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """Every live session (hotspot and PPP, local and RADIUS) as plain data."""
+        with self.state.lock:
+            self.state.sync(force=True)
+            population = self.state.population
+            return [population.describe(s) for s in population.sessions()]
+
+    def logout(self, user: str | None = None, session_id: str | None = None, address: str | None = None) -> int:
+        """End the matching sessions as the user's own logout (Stop with User-Request); returns how many."""
+        ident = {k: v for k, v in (("User-Name", user), ("Acct-Session-Id", session_id),
+                                   ("Framed-IP-Address", address)) if v}
+        if not ident:
+            raise ValueError("logout needs a user, a session id or an address")
+        with self.state.lock:
+            self.state.sync(force=True)
+            population = self.state.population
+            ended = [s for s in population.sessions() if population.matches(s, ident)]
+            for s in ended:
+                population.end(s, self.state.last_sync, "logout")
+            return len(ended)
+
     def snapshot(self) -> dict[str, Any]:
         """Name, ports, stats and faults as plain data."""
         return {"name": self.name, "port": self.port, "tls_port": self.tls_port,
+                "radius_incoming_port": self.radius_incoming_port,
                 "version": self.config.version, "down": self.is_down(),
-                "stats": asdict(self.stats), "faults": self.faults.as_dict()}
+                "stats": asdict(self.stats), "radius": dict(self.nas.stats), "faults": self.faults.as_dict()}
 
     # -- internals -------------------------------------------------------------
     async def _listen(self) -> None:
