@@ -54,6 +54,7 @@ DEFAULT_INTERVAL = 300  # seconds, when a row has no acctinterval yet (the plans
 STALE_FACTOR = 3
 MIN_INTERVAL = 60
 REJECT = "Access-Reject"
+STALE = "Stale-Session"
 ACCT = RadAcct.__table__
 COUNTERS = RadiusSessionCounter.__table__
 
@@ -405,7 +406,8 @@ def interval_default() -> int:
 
 
 def close_stale(now: datetime | None = None) -> int:
-    """Close open rows with no update for 3 × their interval; their stop time is the last update they sent.
+    """Close open rows with no update for 3 × their interval; their stop time is the last update they sent, and
+    acctupdatetime the moment we closed them (the end of the Simultaneous-Use slot they held).
 
     Reads the open rows' times off the acctstoptime index (a bounded set: who is online), then one UPDATE per
     500 ids that re-checks acctstoptime IS NULL, so a Stop that raced in wins.
@@ -420,10 +422,14 @@ def close_stale(now: datetime | None = None) -> int:
         every = interval if interval and interval >= MIN_INTERVAL else default
         if seen is None or to_utc(seen) < now - timedelta(seconds=STALE_FACTOR * every):
             stale.append(rid)
+    closed_at = to_radius(now)
     for part in chunked(stale):
-        db.session.execute(update(ACCT).where(ACCT.c.radacctid.in_(part), ACCT.c.acctstoptime.is_(None)).values(
-            acctstoptime=func.coalesce(ACCT.c.acctupdatetime, ACCT.c.acctstarttime),
-            acctterminatecause="Stale-Session"), execution_options={"synchronize_session": False})
+        # MariaDB assigns left to right, reading values already set: the stop time is taken before acctupdatetime
+        # becomes the moment we closed the row (until then the row held a Simultaneous-Use slot).
+        db.session.execute(update(ACCT).where(ACCT.c.radacctid.in_(part), ACCT.c.acctstoptime.is_(None)).ordered_values(
+            (ACCT.c.acctstoptime, func.coalesce(ACCT.c.acctupdatetime, ACCT.c.acctstarttime)),
+            (ACCT.c.acctupdatetime, closed_at), (ACCT.c.acctterminatecause, STALE)),
+            execution_options={"synchronize_session": False})
     return len(stale)
 
 
@@ -485,15 +491,24 @@ def _state_at(sub: object, at: datetime) -> SubscriptionState:
 
 
 def _online_at(usernames: list[str], earliest: datetime) -> dict[str, list[tuple[datetime, datetime | None]]]:
-    """username → (start, stop) of its sessions that were still open at or after `earliest` (username index)."""
+    """username → (start, end) of its sessions that held a Simultaneous-Use slot at or after `earliest` (username index).
+
+    A row our cleanup closed as stale is stopped at its last update, yet it counted as open until the cleanup ran:
+    that moment, kept in its acctupdatetime, is its end here.
+    """
     out: dict[str, list[tuple[datetime, datetime | None]]] = defaultdict(list)
-    floor = to_radius(earliest)
+    floor = to_radius(earliest - timedelta(days=1))  # a stale row stopped up to a day before it was closed
     for part in chunked(sorted(set(usernames))):
-        for name, start, stop in db.session.execute(
-                select(RadAcct.username, RadAcct.acctstarttime, RadAcct.acctstoptime).where(
+        for name, start, stop, cause, updated in db.session.execute(
+                select(RadAcct.username, RadAcct.acctstarttime, RadAcct.acctstoptime, RadAcct.acctterminatecause,
+                       RadAcct.acctupdatetime).where(
                     RadAcct.username.in_(part), or_(RadAcct.acctstoptime.is_(None), RadAcct.acctstoptime >= floor))):
-            if start is not None:
-                out[name].append((to_utc(start), to_utc(stop)))
+            if start is None:
+                continue
+            end = to_utc(stop)
+            if end is not None and cause == STALE and updated is not None:
+                end = max(end, to_utc(updated))
+            out[name].append((to_utc(start), end))
     return out
 
 
@@ -517,7 +532,9 @@ def explain(rows: list[RadPostAuth]) -> list[Failure]:
         at = to_utc(r.authdate)
         sub, voucher = subs.get(r.username), vouchers.get(r.username)
         # Online at that moment: started before it and not yet stopped (a row stopped later was still open).
-        online = sum(1 for start, stop in sessions.get(r.username, []) if at and start <= at and (stop is None or stop > at))
+        # DATETIME keeps whole seconds: a row stopped within the second of the attempt may still have held its slot.
+        online = sum(1 for start, stop in sessions.get(r.username, [])
+                     if at and start <= at and (stop is None or stop + timedelta(seconds=1) > at))
         if sub is not None:
             state = _state_at(sub, at)
             expiry = sub.grace_until or sub.paid_until
