@@ -52,3 +52,8 @@ class Branding(db.Model):
     # An agent's share of each payment they take, in percent.
     agent_commission_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0.00"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # radius-mode routers (isp.services.provisioning_radius): a suspended login is refused ("reject") or let into
+    # the isp-suspended address list at a trickle ("walled-garden"); a plan edit reaches live sessions as a CoA
+    # with the new rate ("coa") or by ending them ("disconnect").
+    radius_suspend_action: Mapped[str] = mapped_column(String(16), default="reject")
+    radius_plan_change_action: Mapped[str] = mapped_column(String(16), default="coa")

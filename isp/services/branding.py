@@ -150,6 +150,8 @@ def routers() -> list[Router]:
 # -- billing settings -----------------------------------------------------------------------------------------------
 
 SUSPEND_MODES = ("disable", "restrict")
+RADIUS_SUSPEND_ACTIONS = ("reject", "walled-garden")  # isp.radius.writers.SUSPEND_ACTIONS
+RADIUS_PLAN_CHANGE_ACTIONS = ("coa", "disconnect")
 _PREFIX = re.compile(r"[A-Za-z0-9/._-]{0,16}\Z")
 MAX_REMINDERS = 6
 
@@ -202,6 +204,13 @@ def check_billing(values: dict) -> dict:
            "agent_commission_percent": _percent(values.get("agent_commission_percent"))}
     if out["suspend_mode"] not in SUSPEND_MODES:
         raise ServiceError("Suspension: choose 'disable' or 'restrict'.", field="suspend_mode")
+    # The RADIUS choices: checked when given, kept as they are when a caller leaves them out.
+    for name, allowed, label in (("radius_suspend_action", RADIUS_SUSPEND_ACTIONS, "RADIUS suspension"),
+                                 ("radius_plan_change_action", RADIUS_PLAN_CHANGE_ACTIONS, "RADIUS plan change")):
+        if values.get(name) is not None:
+            if values[name] not in allowed:
+                raise ServiceError(f"{label}: choose " + " or ".join(f"'{a}'" for a in allowed) + ".", field=name)
+            out[name] = values[name]
     if out["invoice_prefix"] and out["invoice_prefix"] == out["receipt_prefix"]:
         raise ServiceError("Give receipts a prefix of their own, so a receipt number never reads like an invoice's.",
                            field="receipt_prefix")
@@ -216,9 +225,14 @@ def save_billing(actor: User, values: dict) -> Branding:
     clean = check_billing(values)
     branding = get()
     changed = [name.replace("_", " ") for name, new in clean.items() if getattr(branding, name) != new]
+    suspension_changed = clean.get("radius_suspend_action", branding.radius_suspend_action) != branding.radius_suspend_action
     for name, new in clean.items():
         setattr(branding, name, new)
     if changed:
         audit.record(actor, "settings.billing", "branding", "changed " + ", ".join(changed))
+    if suspension_changed:  # the isp-suspended group's rows follow the choice (its members stay where they are)
+        from isp.services import provisioning_radius
+
+        provisioning_radius.write_suspended_group()
     db.session.flush()
     return branding

@@ -90,6 +90,17 @@ SUSPEND_CHOICES = [
 ]
 
 
+RADIUS_SUSPEND_CHOICES = [
+    ("reject", "Reject: FreeRADIUS refuses the login (Auth-Type := Reject) and live sessions are disconnected."),
+    ("walled-garden", "Walled garden: the login is accepted into the isp-suspended address list at a trickle "
+                      "(redirect that list to a payment notice on the router); live sessions are disconnected."),
+]
+RADIUS_PLAN_CHANGE_CHOICES = [
+    ("coa", "Change the speed of live sessions in place (CoA with the new Mikrotik-Rate-Limit)."),
+    ("disconnect", "Disconnect live sessions; they dial in again on the new speed."),
+]
+
+
 class BillingSettingsForm(FlaskForm):
     """The Billing section: numbering, grace, suspension, reminders, agents' commission (checked by the service)."""
 
@@ -102,12 +113,17 @@ class BillingSettingsForm(FlaskForm):
     reminder_days = StringField("Reminder days before expiry", validators=[Length(max=32)], render_kw={"placeholder": "3,1"})
     agent_commission_percent = StringField("Agent commission (%)", validators=[Length(max=8)],
                                            render_kw={"inputmode": "decimal", "placeholder": "0"})
+    radius_suspend_action = RadioField("RADIUS routers: a suspended subscriber", choices=RADIUS_SUSPEND_CHOICES,
+                                       default="reject")
+    radius_plan_change_action = RadioField("RADIUS routers: a plan's speed changes", choices=RADIUS_PLAN_CHANGE_CHOICES,
+                                           default="coa")
 
     def values(self) -> dict:
         """The submitted values as the service expects them."""
         return {name: self[name].data for name in ("account_prefix", "account_digits", "invoice_prefix", "receipt_prefix",
                                                    "default_grace_days", "suspend_mode", "reminder_days",
-                                                   "agent_commission_percent")}
+                                                   "agent_commission_percent", "radius_suspend_action",
+                                                   "radius_plan_change_action")}
 
 
 def billing_settings_form(current: Branding) -> BillingSettingsForm:
