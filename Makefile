@@ -30,8 +30,9 @@ freeradius:
 	  || echo "NOTE: apt-get install freeradius is impossible here; the FreeRADIUS tests will be skipped by name"; \
 	fi
 
+# RADIUS=1 adds a private FreeRADIUS and a radius-mode simulated router (when freeradius is installed).
 demo: venv
-	./bin/demo
+	ISP_DEMO_RADIUS=$(RADIUS) ./bin/demo
 
 # SQLite + fakeredis always (with the simulator's own tests); MariaDB + real Redis too when TEST_DATABASE_URL/TEST_REDIS_URL
 # are set (.ci/run sets them). The two profiles share nothing (own database and Redis, free ports, numbered temp

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -237,6 +238,52 @@ class FreeRadius:
     def _env() -> dict:
         # Expiration and %S are read in local time: the server lives in UTC, as our columns do.
         return {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "TZ": "UTC", "LANG": "C"}
+
+
+def serve(directory: str, db_url: str, auth_port: int, acct_port: int, dynamic: tuple[str, ...]) -> None:
+    """Run a private FreeRADIUS in the foreground until SIGTERM/SIGINT (the demo's `radius` process)."""
+    conf = build(directory, db_url, auth_port=auth_port, acct_port=acct_port, secret=secrets.token_hex(12),
+                 dynamic_clients=dynamic, reject_delay=1)
+    server = FreeRadius(conf)
+    stop = {"now": False}
+
+    def ask_stop(*_: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, ask_stop)
+    signal.signal(signal.SIGINT, ask_stop)
+    server.start()
+    print(f"FreeRADIUS on {conf.host}:{auth_port}/{acct_port} ({conf.dialect}; nas clients from {', '.join(dynamic)}); "
+          f"log {conf.log_file}", flush=True)
+    try:
+        while not stop["now"] and server.process is not None and server.process.poll() is None:
+            time.sleep(0.5)
+        if server.process is not None and server.process.poll() is not None:
+            print(f"FreeRADIUS exited:\n{server.log(40)}", flush=True)
+    finally:
+        server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m isp.radius.freeradius_conf --dir DIR [--auth-port N --acct-port N]`: serve the app's radius DB."""
+    import argparse
+
+    from isp.config import load_config
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--dir", required=True, help="where the private raddb, log and pid go")
+    parser.add_argument("--auth-port", type=int, default=18120)
+    parser.add_argument("--acct-port", type=int, default=18121)
+    parser.add_argument("--clients", default="127.0.0.0/8", help="CIDRs whose sources are looked up in nas")
+    args = parser.parse_args(argv)
+    reason = installed()
+    if reason:
+        print(reason, flush=True)
+        return 1
+    config = load_config()
+    url = config["SQLALCHEMY_BINDS"]["radius"]
+    serve(os.path.abspath(args.dir), url, args.auth_port, args.acct_port, tuple(c for c in args.clients.split(",") if c))
+    return 0
 
 
 CODE_NAMES = {2: "Access-Accept", 3: "Access-Reject", 5: "Accounting-Response", 11: "Access-Challenge"}
@@ -638,3 +685,7 @@ server dynamic_clients {
 	}
 }
 """
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

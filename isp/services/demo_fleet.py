@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from isp.extensions import db
-from isp.models import Router
+from isp.models import Router, User
 
 ADDRESS = "127.0.0.1"
 
@@ -35,3 +35,88 @@ def routers() -> list[Router]:
     wanted = {(e["name"], e["api_port"]) for e in entries()}
     rows = db.session.scalars(select(Router).where(Router.name.in_([name for name, _ in wanted]), Router.enabled.is_(True)))
     return [r for r in rows if (r.name, r.api_port) in wanted and r.addresses == [ADDRESS]]
+
+
+# -- the radius-mode demo router (`make demo RADIUS=1`) ---------------------------------------------------------
+# A fourth simulated router (demo/radius-fleet.toml, its own `flask sim run`) whose subscribers live in FreeRADIUS.
+# Its `nas` row sits on a loopback address standing in for the WireGuard tunnel address: the simulator's NAS sends
+# from the /radius src-address, so the demo FreeRADIUS (dynamic clients on 127.0.0.0/8) finds that row.
+
+RADIUS_FLEET = "radius-fleet.toml"
+RADIUS_NAS_ADDRESS = "127.0.1.1"
+RADIUS_AUTH_PORT, RADIUS_ACCT_PORT = 18120, 18121
+RADIUS_PLAN = "Radius PPPoE 10M"
+RADIUS_SUBSCRIBERS = ("rad-amina", "rad-brian", "rad-chege")
+
+
+def radius_unavailable() -> str | None:
+    """Why the demo has no radius-mode router (None when it has one): not asked for, or FreeRADIUS missing."""
+    from isp.radius.freeradius_conf import installed
+
+    if os.environ.get("ISP_DEMO_RADIUS", "").strip() not in ("1", "true", "yes"):
+        return "no RADIUS router in this demo (run `make demo RADIUS=1` for one)"
+    reason = installed()
+    return f"no RADIUS router in this demo: {reason}" if reason else None
+
+
+def radius_entry() -> dict:
+    """The radius demo router as the panel registers it (demo/radius-fleet.toml)."""
+    path = os.path.join(os.path.dirname(fleet_path()), RADIUS_FLEET)
+    with open(path, "rb") as handle:
+        fleet = tomllib.load(handle)
+    entry, defaults = fleet["router"][0], fleet.get("defaults", {})
+    return {"name": entry["name"], "address": ADDRESS, "api_port": fleet["fleet"]["base_port"],
+            "control_port": fleet["fleet"]["control_port"], "username": defaults["username"],
+            "password": defaults["password"]}
+
+
+def ensure_radius_router(admin: User) -> Router:
+    """Register the radius demo router (radius mode, its nas row on RADIUS_NAS_ADDRESS), a plan and three paid
+    PPPoE subscribers on it (once); flushes, the caller commits."""
+    from isp.models import RouterMode, ServicePlan
+    from isp.services import onboarding, routers
+
+    entry = radius_entry()
+    data = {"name": entry["name"], "addresses": ADDRESS, "api_port": entry["api_port"], "username": entry["username"],
+            "password": entry["password"], "mode": "api", "enabled": True, "site": "Demo", "max_sessions": 20,
+            "notes": "Simulated radius-mode router (demo/radius-fleet.toml): its users live in FreeRADIUS"}
+    router = db.session.scalar(select(Router).where(Router.name == entry["name"]))
+    if router is None:
+        router = routers.create_router(data, admin)
+    if router.tunnel_address != RADIUS_NAS_ADDRESS:
+        if router.mode == RouterMode.radius:  # leave the nas row of the allocated address first
+            routers.update_router(router, data, admin)
+        router.tunnel_address = RADIUS_NAS_ADDRESS
+        db.session.flush()
+    routers.update_router(router, {**data, "mode": "radius"}, admin)
+    onboarding.sync_nas(router)
+    plan = db.session.scalar(select(ServicePlan).where(ServicePlan.name == RADIUS_PLAN))
+    if plan is None:
+        _radius_subscribers(admin, router)
+    return router
+
+
+def _radius_subscribers(admin: User, router: Router) -> None:
+    """The plan on the radius router and its three paid subscribers (the radius back end writes their rows)."""
+    from isp.services import billing, customers, service_plans, subscriptions
+
+    plan = service_plans.create_plan({"name": RADIUS_PLAN, "kind": "pppoe", "price": "15.00", "period_unit": "month",
+                                      "period_count": 1, "rate_limit": "5M/10M", "shared_users": 1,
+                                      "router_ids": [router.id], "active": True}, admin)
+    for n, username in enumerate(RADIUS_SUBSCRIBERS):
+        customer = customers.create({"name": f"Radius demo {username[4:].title()}", "phone": f"+25471100{n:04d}"}, admin)
+        billing.record_payment(customer, "15.00", "cash", None, "demo: paid up", admin)
+        subscriptions.create(customer, {"plan_id": plan.id, "router_id": router.id, "username": username,
+                                        "password": f"Radius-demo-{n + 1}-{username[4:]}"}, admin)
+
+
+def radius_logins() -> list[tuple[str, str]]:
+    """(username, password) of every PPPoE service on the radius demo router, for the simulated CPEs."""
+    from isp import crypto
+    from isp.models import ServiceKind, Subscription
+
+    name = radius_entry()["name"]
+    rows = db.session.execute(select(Subscription.username, Subscription.password_encrypted)
+                              .join(Router, Router.id == Subscription.router_id)
+                              .where(Router.name == name, Subscription.kind == ServiceKind.pppoe))
+    return [(username, crypto.decrypt(token)) for username, token in rows]
