@@ -43,10 +43,13 @@ MAX_ADDRESSES = 5
 
 
 def settings_row() -> Branding:
-    """The settings row (imported late: branding imports routers, which imports us)."""
-    from isp.services import branding
+    """The settings row, or (never saved yet) an unsaved one with the hub defaults: onboarding only reads it.
 
-    return branding.get()
+    Creating the row here would make two routers onboarded at once on a fresh install race to insert it.
+    """
+    return db.session.get(Branding, 1) or Branding(
+        hub_endpoint="", hub_public_key="", hub_tunnel_address="10.100.0.1", tunnel_range=wireguard.DEFAULT_RANGE,
+        tunnel_reserved="", radius_server_address="", panel_address="")
 
 
 def random_token(length: int) -> str:

@@ -7,7 +7,7 @@ from flask_login import current_user
 from isp.extensions import db
 from isp.models import Router, RouterCommand
 from isp.routeros.status import latest_metrics
-from isp.services import branding, onboarding, reconcile, routers
+from isp.services import onboarding, reconcile, routers
 from isp.services.errors import ServiceError
 from isp.web.auth.forms import EmptyForm
 from isp.web.forms import submit
@@ -137,7 +137,7 @@ def _no_store(response: Response) -> Response:
 @role_required("admin")
 def onboarding_page(router_id: int):
     """The setup script (with a copy button and a download), the hub's [Peer] block and Check (admin: it holds secrets)."""
-    router, settings = db.get_or_404(Router, router_id), branding.get()
+    router, settings = db.get_or_404(Router, router_id), onboarding.settings_row()
     missing = onboarding.ready(router, settings)
     script = None if missing else onboarding.setup_script(router, settings)
     return _no_store(make_response(render("routers/onboarding.html", router=router, script=script, missing=missing,
