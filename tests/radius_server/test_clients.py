@@ -1,14 +1,20 @@
-"""Who the server talks to: nas rows added while it runs (dynamic clients), unknown sources, and radclient itself."""
+"""Who the server talks to: nas rows added while it runs (dynamic clients), unknown sources, a changed secret
+(restart, not HUP), and radclient itself."""
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
+import time
 
 import pytest
 from pyrad import packet
 from pyrad.client import Client, Timeout
+from sqlalchemy import update
 
-from isp.radius.freeradius_conf import dictionary
+from isp.extensions import db
+from isp.radius.freeradius_conf import FreeRadius, build, dictionary, free_udp_ports
 from isp.radius.models import Nas, RadCheck
 
 PASSWORD = "Green-Anchor-19"
@@ -50,3 +56,28 @@ def test_radclient_binary_talks_to_the_server(radius, rows):
                          capture_output=True, text=True, timeout=30)
 
     assert "Access-Accept" in out.stdout, out.stdout + out.stderr
+
+
+def test_a_known_clients_new_secret_needs_a_restart_not_a_hup(radius, rows, tmp_path):
+    rows(RadCheck(username="hup-user", attribute="Cleartext-Password", op=":=", value=PASSWORD),
+         Nas(nasname="127.0.0.4", shortname="tower-4", type="other", secret="first-secret"))
+    auth, acct = free_udp_ports(2)
+    # read_clients only: the nas table is read once, at start.
+    server = FreeRadius(build(tmp_path / "raddb", radius.db_url, auth_port=auth, acct_port=acct, secret="probe-secret"))
+    server.start()
+    try:
+        own = type(radius)(radius.host, auth, acct, "probe-secret", radius.db_url, server)
+        assert login_from(own, "127.0.0.4", "first-secret", "hup-user") == "Access-Accept", server.log()
+
+        db.session.execute(update(Nas).where(Nas.nasname == "127.0.0.4").values(secret="second-secret"))
+        db.session.commit()
+        time.sleep(2.5)  # a HUP within 2 s of start is ignored outright
+        os.kill(server.process.pid, signal.SIGHUP)
+        time.sleep(1)
+        assert login_from(own, "127.0.0.4", "second-secret", "hup-user") == "no answer"   # still the old secret
+        assert login_from(own, "127.0.0.4", "first-secret", "hup-user") == "Access-Accept"
+
+        server.restart()
+        assert login_from(own, "127.0.0.4", "second-secret", "hup-user") == "Access-Accept", server.log()
+    finally:
+        server.stop()
