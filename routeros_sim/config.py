@@ -82,6 +82,7 @@ class RouterConfig:
     idle_mean: float = 600.0  # simulated seconds between a logout and the next login
     hotspot_users: int = 0  # seeded users named user1..N
     ppp_secrets: int = 0  # seeded secrets named ppp1..N
+    radius_users: dict[str, str] = field(default_factory=dict)  # name -> password: living clients try these via RADIUS
     radius_incoming_port: int = 0  # UDP port for Disconnect/CoA (RouterOS: 3799); 0 picks a free port
     faults: FaultConfig = field(default_factory=FaultConfig)
 
@@ -133,6 +134,8 @@ def router_from_dict(data: dict[str, Any]) -> RouterConfig:
     sample = RouterConfig()
     for key, value in data.items():
         _check_type("router", key, value, getattr(sample, key))
+        if key == "radius_users" and not all(isinstance(v, str) for v in value.values()):
+            raise ValueError("router setting 'radius_users' maps user names to password strings")
         if key in ("port", "tls_port", "radius_incoming_port") and value is not None and not 0 <= value <= 65535:
             raise ValueError("router setting %r must be a port between 0 and 65535, not %r" % (key, value))
     return RouterConfig(faults=faults, **data)

@@ -317,11 +317,12 @@ class Nas:
             client.nas_port = client.nas_port or self.state.next_session()
             base = self._port_attrs(client.kind, client.mac, client.address if client.kind == "hotspot" else None,
                                     client.nas_port)
-        password = (client.password or "").encode()
+        name, password_text = client.credentials()
+        password = password_text.encode()
         reply = None
         for entry in entries:
             pkt = rp.AuthPacket(secret=str(entry.get("secret", "")).encode(), dict=dictionary())
-            pkt["User-Name"] = client.account
+            pkt["User-Name"] = name
             for key, value in {**base, **self._nas_ids(entry)}.items():
                 pkt[key] = value
             if method == "chap":
@@ -345,7 +346,7 @@ class Nas:
         population, t = self.state.population, self.state.last_sync
         client.pending = False
         attrs = reply_attributes(reply) if reply is not None else {}
-        result: dict[str, Any] = {"user": client.account, "kind": client.kind, "via": "radius",
+        result: dict[str, Any] = {"user": client.credentials()[0], "kind": client.kind, "via": "radius",
                                   "method": method, "reply": attrs, "session": None}
         if reply is not None and reply.code == rp.AccessAccept:
             self.stats["accepts"] += 1
@@ -376,7 +377,7 @@ class Nas:
         entries = self.servers(service)
         if not entries:
             return
-        attrs: dict[str, Any] = {"Acct-Status-Type": status, "User-Name": client.account,
+        attrs: dict[str, Any] = {"Acct-Status-Type": status, "User-Name": str(s["_account"]["name"]),
                                  "Acct-Session-Id": s["_acct_id"], "Acct-Authentic": "RADIUS",
                                  "Acct-Delay-Time": 0}
         attrs.update(self._port_attrs(client.kind, client.mac, str(s["address"]), s["_nas_port"]))

@@ -38,6 +38,14 @@ class Client:
     waiters: list = field(default_factory=list)  # futures told the outcome of the pending login
     result: dict | None = None  # the outcome of the last RADIUS login
     nas_port: int = 0  # NAS-Port, fixed per device
+    login_name: str | None = None  # a roaming device's current RADIUS user (RouterConfig.radius_users)
+    login_password: str | None = None
+
+    def credentials(self) -> tuple[str, str]:
+        """The user name and password this device sends to RADIUS."""
+        if self.account is not None:
+            return self.account, self.password or ""
+        return self.login_name or "", self.login_password or ""
 
 
 @dataclass
@@ -163,11 +171,28 @@ class Population:
                 client.next_try = 1e18 if client.once else self.when(t + self.rng.uniform(*REDIAL))
                 return
         elif account is None:
-            accounts = list(menus["/ppp/secret" if client.kind == "ppp" else "/ip/hotspot/user"].items.values())
-            if not accounts:
+            menu = menus["/ppp/secret" if client.kind == "ppp" else "/ip/hotspot/user"]
+            accounts = list(menu.items.values())
+            nas = self.state.nas
+            remote = list(self.state.config.radius_users) if nas is not None and nas.wants(client.kind) else []
+            if not accounts and not remote:
                 client.next_try = t + RETRY_AFTER
                 return
-            account = self.rng.choice(accounts)
+            if not remote:
+                account = self.rng.choice(accounts)
+            else:  # RADIUS users the router does not know join the draw; a local account still wins
+                pick = self.rng.randrange(len(accounts) + len(remote))
+                if pick < len(accounts):
+                    account = accounts[pick]
+                else:
+                    name = remote[pick - len(accounts)]
+                    account = menu.by_name(name)
+                    if account is None:
+                        client.login_name, client.login_password = name, str(self.state.config.radius_users[name])
+                        client.pending = True
+                        client.next_try = 1e18
+                        nas.authenticate(client)
+                        return
         if self.refusal(client, account):
             self.refused(client, t)
             return
@@ -231,7 +256,7 @@ class Population:
         profiles = menus["/ppp/profile" if client.kind == "ppp" else "/ip/hotspot/user/profile"]
         group = first.get("Mikrotik-Group")  # unverified for PPP/hotspot: picks the user profile
         profile = (profiles.by_name(str(group)) if group else None) or profiles.by_name("default") or {}
-        account = {"name": client.account, "_radius": True}
+        account = {"name": client.credentials()[0], "_radius": True}
         s = self.open(client, t, account, profile, address=first.get("Framed-IP-Address"),
                       login_by="http-pap" if method == "pap" else "http-chap", radius=True)
         acct, interim = nas.policy(client.kind, attrs) if nas is not None else (False, None)
@@ -245,6 +270,9 @@ class Population:
             s["_timeout"] = float(first["Session-Timeout"])
         if first.get("Mikrotik-Rate-Limit"):
             self.set_rate(s, str(first["Mikrotik-Rate-Limit"]))
+        if first.get("Mikrotik-Total-Limit") or first.get("Mikrotik-Total-Limit-Gigawords"):
+            s["_byte_cap"] = int(first.get("Mikrotik-Total-Limit") or 0) + (
+                int(first.get("Mikrotik-Total-Limit-Gigawords") or 0) << 32)
         if first.get("Mikrotik-Address-List"):
             entry = menus["/ip/firewall/address-list"].add(
                 {"list": str(first["Mikrotik-Address-List"]), "address": str(s["address"]), "dynamic": "true"},
@@ -336,6 +364,8 @@ class Population:
             if cap:
                 left = cap - account.get("_bytes", 0.0) - s["_in"] - s["_out"]
                 out.append((left / sum(s["_rates"]), "traffic-limit"))
+        if s.get("_byte_cap"):  # Mikrotik-Total-Limit (+ Gigawords) from RADIUS, counted over this session
+            out.append(((s["_byte_cap"] - s["_in"] - s["_out"]) / sum(s["_rates"]), "traffic-limit"))
         return out
 
     def advance(self, s: dict, t: float, dt: float) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from pyrad import packet as rp
 
@@ -194,3 +196,30 @@ def test_control_channel_login_sessions_logout(stub, nas_fleet):
     assert not refused["accepted"]
     snap = control(port, router="nas", stats=True)["routers"][0]
     assert snap["radius_incoming_port"] == nas_fleet["nas"].radius_incoming_port and snap["radius"]["accepts"] >= 1
+
+
+def test_data_quota_from_radius_ends_the_session(stub, nas):
+    stub.users["dave"] = ("quota", {"Mikrotik-Total-Limit": 100_000_000, "Mikrotik-Total-Limit-Gigawords": 0})
+    sid = nas.radius_login("dave", "quota")["session"]["acct_session_id"]
+    nas.state.clock.advance(3600)
+    with nas.state.lock:
+        nas.state.sync(force=True)
+    stop = _acct(stub, "Stop", sid)[0]
+    used = stop["Acct-Input-Octets"] + stop["Acct-Output-Octets"]
+    assert 99_000_000 <= used <= 100_000_000 and stop["Acct-Terminate-Cause"] == "Session-Timeout"
+
+
+def test_living_clients_of_a_radius_router_log_in_through_radius(stub):
+    fleet = Fleet([RouterConfig(name="busy", password=PASSWORD, clients=4,
+                                radius_users={"alice": "wonderland", "carol": "pw"})], speed=0)
+    fleet["busy"].use_radius("127.0.0.1", SECRET, auth_port=stub.auth_port, acct_port=stub.acct_port, timeout="1s")
+    with fleet:
+        router = fleet["busy"]
+        for _ in range(10):
+            fleet.advance(30)
+            if sum(1 for s in router.sessions() if s["radius"]) >= 2:
+                break
+            time.sleep(0.2)  # the Access-Requests are answered in real time
+        sessions = [s for s in router.sessions() if s["radius"]]
+        assert len(sessions) >= 2 and {s["kind"] for s in sessions} <= {"hotspot", "ppp"}
+        assert _acct(stub, "Start", sessions[0]["acct_session_id"])
