@@ -561,7 +561,8 @@ _ACCT_COLUMNS = ("acctsessionid, acctuniqueid, username, realm, nasipaddress, na
                  "framedinterfaceid, delegatedipv6prefix")
 
 # One accounting block for both dialects: @@ts@@ is a datetime from an epoch expression, @@diff@@ the seconds
-# between the event and acctstarttime, @@reload@@ the upsert of nasreload.
+# between the event and acctstarttime. Accounting-On/Off closes the NAS's open sessions (the stock default; the
+# "lightweight" nasreload strategy stays off, so nasreload is only read).
 _ACCOUNTING = r"""
 	event_timestamp_epoch = "%{%{integer:Event-Timestamp}:-%l}"
 	accounting {
@@ -570,7 +571,6 @@ _ACCOUNTING = r"""
 		type {
 			accounting-on {
 				query = "UPDATE ${....acct_table1} SET acctstoptime = @@ts_event@@, acctsessiontime = @@diff@@, acctterminatecause = '%{%{Acct-Terminate-Cause}:-NAS-Reboot}' WHERE acctstoptime IS NULL AND nasipaddress = '%{NAS-IP-Address}' AND acctstarttime <= @@ts_event@@"
-				query = "@@reload@@"
 			}
 			accounting-off {
 				query = "${..accounting-on.query}"
@@ -603,18 +603,14 @@ QUERIES_SQLITE = _fill(
     ts_event=f"datetime({_EPOCH}, 'unixepoch')", ts_start=f"datetime({_START}, 'unixepoch')",
     diff=f"CAST(ROUND((julianday(datetime({_EPOCH}, 'unixepoch')) - julianday(acctstarttime)) * 86400) AS INTEGER)",
     interval=f"CAST(ROUND((julianday(datetime({_EPOCH}, 'unixepoch')) - julianday(COALESCE(acctupdatetime, "
-             "acctstarttime))) * 86400) AS INTEGER)",
-    reload=f"INSERT OR REPLACE INTO nasreload (nasipaddress, reloadtime) VALUES ('%{{NAS-IP-Address}}', "
-           f"datetime({_EPOCH}, 'unixepoch'))")
+             "acctstarttime))) * 86400) AS INTEGER)")
 
 # MariaDB / MySQL: as the stock mysql queries (FROM_UNIXTIME in a UTC session).
 QUERIES_MYSQL = _fill(
     _ACCOUNTING, columns=_ACCT_COLUMNS,
     ts_event=f"FROM_UNIXTIME({_EPOCH})", ts_start=f"FROM_UNIXTIME({_START})",
     diff=f"'{_EPOCH}' - UNIX_TIMESTAMP(acctstarttime)",
-    interval=f"({_EPOCH} - UNIX_TIMESTAMP(COALESCE(acctupdatetime, acctstarttime)))",
-    reload=f"INSERT INTO nasreload SET nasipaddress = '%{{NAS-IP-Address}}', reloadtime = FROM_UNIXTIME({_EPOCH}) "
-           f"ON DUPLICATE KEY UPDATE reloadtime = FROM_UNIXTIME({_EPOCH})")
+    interval=f"({_EPOCH} - UNIX_TIMESTAMP(COALESCE(acctupdatetime, acctstarttime)))")
 
 SITE = """
 server default {

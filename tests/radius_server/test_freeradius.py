@@ -136,3 +136,20 @@ def test_max_all_session_is_summed_from_radacct(radius, rows):
     acct(radius, "ivy", "Start", "v-2")
     acct(radius, "ivy", "Stop", "v-2", **{"Acct-Session-Time": 60})
     assert login(radius, "ivy")[0] == "Access-Reject"
+
+
+def test_accounting_on_from_a_rebooted_router_closes_its_open_sessions(radius, rows):
+    rows(RadGroupCheck(groupname="single", attribute="Simultaneous-Use", op=":=", value="1"),
+         *user("jill", "single"), *user("kurt", "single"))
+    acct(radius, "jill", "Start", "r-1")
+    acct(radius, "kurt", "Start", "r-2")
+    assert login(radius, "jill")[0] == "Access-Reject"  # her session is open
+
+    code, _ = radius.radclient({"Acct-Status-Type": "Accounting-On", "NAS-IP-Address": "127.0.0.1",
+                                "Acct-Session-Id": "00000000"}, kind="acct")
+
+    assert code == "Accounting-Response"
+    closed = db.session.scalars(select(RadAcct).where(RadAcct.username.in_(["jill", "kurt"]))).all()
+    assert len(closed) == 2 and all(r.acctstoptime is not None for r in closed)
+    assert {r.acctterminatecause for r in closed} == {"NAS-Reboot"}
+    assert login(radius, "jill")[0] == "Access-Accept"
