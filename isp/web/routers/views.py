@@ -35,8 +35,8 @@ def create():
     form = RouterForm()
     router = submit(form, lambda: routers.create_router(form.values(), current_user), field="name")
     if router is not None:
-        flash(f"Router '{router.name}' added with tunnel address {router.tunnel_address}. Run its setup script, then "
-              "check the connection.", "success")
+        flash(f"Router '{router.name}' added. Its tunnel address is {router.tunnel_address}: run its setup script "
+              "(Onboarding), then check the connection.", "success")
         return redirect(url_for("routers.detail", router_id=router.id))
     return render("routers/form.html", form=form, router=None, status=422 if form.errors else 200)
 
