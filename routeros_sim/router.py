@@ -197,6 +197,12 @@ class VirtualRouter:
         """
         if self.loop is None:
             raise RuntimeError("router %s is not running" % self.name)
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            raise RuntimeError("on the fleet's loop, await radius_login_async instead")
         coro = self.radius_login_async(user, password, kind, mac, method, redial, timeout)
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout + 5)
 

@@ -223,3 +223,24 @@ def test_living_clients_of_a_radius_router_log_in_through_radius(stub):
         sessions = [s for s in router.sessions() if s["radius"]]
         assert len(sessions) >= 2 and {s["kind"] for s in sessions} <= {"hotspot", "ppp"}
         assert _acct(stub, "Start", sessions[0]["acct_session_id"])
+
+
+def test_reboot_stops_radius_sessions_then_says_accounting_on(stub, nas):
+    sid = nas.radius_login("carol", "pw")["session"]["acct_session_id"]
+    ons = len([a for a in stub.accounting if a["Acct-Status-Type"] == "Accounting-On"])
+    nas.reboot()
+    assert _acct(stub, "Stop", sid)[0]["Acct-Terminate-Cause"] == "Admin-Reboot"
+    assert stub.wait_for(lambda a: len([x for x in stub.accounting if x["Acct-Status-Type"] == "Accounting-On"]) > ons)
+    assert not nas.sessions()
+
+
+def test_radius_settings_survive_save_and_load(nas_fleet, tmp_path):
+    path = tmp_path / "fleet.json"
+    nas_fleet.save(path)
+    other = Fleet([RouterConfig(name="nas")], speed=0)
+    other.load(path)
+    state = other["nas"].state
+    assert state.settings["/ppp/aaa"].get("use-radius") == "true"
+    assert state.settings["/radius/incoming"].get("accept") == "true"
+    assert state.rows("/radius")[0]["secret"] == SECRET
+    assert state.menu("/ip/hotspot/profile").by_name("hsprof1")["use-radius"] == "true"
