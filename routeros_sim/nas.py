@@ -145,7 +145,7 @@ class Nas:
                       "acct_sent": 0, "acct_failed": 0, "dae_received": 0, "dae_dropped": 0,
                       "disconnects": 0, "coas": 0, "naks": 0}
         self._sockets: dict[str, _RequestSocket] = {}
-        self._incoming: asyncio.DatagramTransport | None = None
+        self._incoming: dict[str, asyncio.DatagramTransport] = {}  # by local address
         self._tasks: set[asyncio.Task] = set()
         self._nonce = int.from_bytes(os.urandom(4), "big")  # makes Acct-Session-Id unique across restarts
         self._seq = 0
@@ -157,9 +157,33 @@ class Nas:
         self.loop = asyncio.get_running_loop()
         transport, _ = await self.loop.create_datagram_endpoint(lambda: _IncomingSocket(self),
                                                                 local_addr=(HOST, self.port))
-        self._incoming = transport
+        self._incoming[HOST] = transport
         self.port = transport.get_extra_info("sockname")[1]
+        await self.sync_listeners()
         self.accounting_onoff("Accounting-On")
+
+    def listeners_changed(self) -> None:
+        """/radius changed: listen on every loopback src-address too (caller may hold the lock)."""
+        self.spawn(self.sync_listeners())
+
+    async def sync_listeners(self) -> None:
+        """The incoming port on 127.0.0.1 and on each loopback `src-address` (the router's stand-in tunnel
+        address, where the panel sends Disconnect/CoA)."""
+        with self.state.lock:
+            wanted = {str(e.get("src-address")) for e in self.state.menus["/radius"].items.values()
+                      if str(e.get("src-address", "")).startswith("127.")} | {HOST}
+        assert self.loop is not None
+        for address in wanted - set(self._incoming):
+            try:
+                transport, _ = await self.loop.create_datagram_endpoint(lambda: _IncomingSocket(self),
+                                                                        local_addr=(address, self.port))
+            except OSError as exc:
+                log.warning("%s: cannot listen for Disconnect/CoA on %s:%s: %s", self.router.name, address,
+                            self.port, exc)
+                continue
+            self._incoming[address] = transport
+        for address in set(self._incoming) - wanted:
+            self._incoming.pop(address).close()
 
     async def stop(self) -> None:
         """Say Accounting-Off (waiting up to 2 s for the answer), then close every socket."""
@@ -170,8 +194,9 @@ class Nas:
             await asyncio.wait(list(self._tasks), timeout=2.0)
         for task in list(self._tasks):
             task.cancel()
-        if self._incoming is not None:
-            self._incoming.close()
+        for transport in self._incoming.values():
+            transport.close()
+        self._incoming.clear()
         for sock in self._sockets.values():
             if sock.transport is not None:
                 sock.transport.close()

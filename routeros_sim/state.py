@@ -163,6 +163,7 @@ class RouterState:
         m["/queue/simple"].prepare = self._queue_name
         m[ADDRESS_LIST].prepare = self._address_entry
         m[ADDRESS_LIST].on_change = self._on_address_change
+        m["/radius"].on_change = self._on_radius_change
 
     def _on_active_change(self, what: str, item: Item) -> None:
         # Removing an active entry through the API logs the client out.
@@ -174,6 +175,10 @@ class RouterState:
             for s in self.population.sessions():
                 if s["_account"] is item:
                     self.population.end(s, self.last_sync, "user-removed")
+
+    def _on_radius_change(self, what: str, item: Item) -> None:
+        if self.nas is not None:
+            self.nas.listeners_changed()  # Disconnect/CoA are also taken on a loopback src-address
 
     def _wg_keys(self, item: Item) -> None:
         if not item.get("private-key"):

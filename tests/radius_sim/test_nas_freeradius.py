@@ -17,7 +17,7 @@ def _dae(router, code: int, **attrs) -> rp.Packet | None:
     raw = req.RequestPacket()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(3)
-        sock.sendto(raw, ("127.0.0.1", router.radius_incoming_port))
+        sock.sendto(raw, (NAS_ADDRESS, router.radius_incoming_port))  # its tunnel address (a loopback stand-in)
         try:
             data, _ = sock.recvfrom(4096)
         except TimeoutError:
@@ -112,3 +112,22 @@ def test_coa_changes_the_rate_and_an_unknown_session_is_naked(sim, subscriber, r
         except TimeoutError:
             answered = False
     assert not answered  # RFC 5176: a request that fails the authenticator check is silently discarded
+
+
+def test_the_panels_coa_client_reaches_the_router_by_its_radacct_rows(sim, subscriber, radius):
+    from isp.radius import coa
+
+    subscriber("faith")
+    sim.radius_login("faith", PASSWORD, kind="ppp")
+    assert radacct(lambda rows: _open(rows, "faith"))
+    target = coa.Target(NAS_ADDRESS, sim.radius_incoming_port, NAS_SECRET)
+    [changed] = coa.change(target, "faith", {"Mikrotik-Rate-Limit": "2M/3M"})
+    assert changed.kind == "ack", changed.words
+    assert [s["rate_limit"] for s in sim.sessions() if s["user"] == "faith"] == ["2M/3M"]
+    [kicked] = coa.disconnect(target, "faith")
+    assert kicked.kind == "ack", kicked.words
+    assert not [s for s in sim.sessions() if s["user"] == "faith"]
+    rows = radacct(lambda rows: not _open(rows, "faith"))
+    assert not _open(rows, "faith") and rows[-1].acctterminatecause == "Admin-Reset"
+    [again] = coa.disconnect(target, "faith", sessions=[])
+    assert again.kind == "nak" and again.error_cause == 503
