@@ -55,6 +55,7 @@ STALE_FACTOR = 3
 MIN_INTERVAL = 60
 REJECT = "Access-Reject"
 STALE = "Stale-Session"
+FAILURE_WINDOW = 100_000  # the latest radpostauth rows the failures list looks through
 ACCT = RadAcct.__table__
 COUNTERS = RadiusSessionCounter.__table__
 
@@ -415,11 +416,13 @@ def close_stale(now: datetime | None = None) -> int:
     now = now or utcnow()
     floor = to_radius(now - timedelta(seconds=STALE_FACTOR * MIN_INTERVAL))
     last = func.coalesce(RadAcct.acctupdatetime, RadAcct.acctstarttime)
+    candidates = db.session.execute(select(RadAcct.radacctid, RadAcct.username, last, RadAcct.acctinterval).where(
+        RadAcct.acctstoptime.is_(None), last < floor)).all()
+    planned = _planned_intervals(sorted({c.username for c in candidates if not c.acctinterval}))
     default = interval_default()
     stale = []
-    for rid, seen, interval in db.session.execute(
-            select(RadAcct.radacctid, last, RadAcct.acctinterval).where(RadAcct.acctstoptime.is_(None), last < floor)):
-        every = interval if interval and interval >= MIN_INTERVAL else default
+    for rid, username, seen, interval in candidates:
+        every = interval if interval and interval >= MIN_INTERVAL else planned.get(username, default)
         if seen is None or to_utc(seen) < now - timedelta(seconds=STALE_FACTOR * every):
             stale.append(rid)
     closed_at = to_radius(now)
@@ -431,6 +434,22 @@ def close_stale(now: datetime | None = None) -> int:
             (ACCT.c.acctupdatetime, closed_at), (ACCT.c.acctterminatecause, STALE)),
             execution_options={"synchronize_session": False})
     return len(stale)
+
+
+def _planned_intervals(usernames: list[str]) -> dict[str, int]:
+    """username → the Acct-Interim-Interval its groups reply (the plan's), for rows that sent no interim yet."""
+    from isp.radius.models import RadGroupReply, RadUserGroup
+
+    out: dict[str, int] = {}
+    for part in chunked(usernames):
+        for name, value in db.session.execute(
+                select(RadUserGroup.username, RadGroupReply.value).join(
+                    RadGroupReply, RadGroupReply.groupname == RadUserGroup.groupname).where(
+                    RadUserGroup.username.in_(part), RadGroupReply.attribute == "Acct-Interim-Interval")
+                .order_by(RadUserGroup.username, RadUserGroup.priority)):
+            if name not in out and str(value).strip().isdigit() and int(value) >= MIN_INTERVAL:
+                out[name] = int(value)
+    return out
 
 
 def close_reloaded() -> int:
@@ -464,8 +483,14 @@ class Failure:
 
 
 def failures_query() -> object:
-    """Select of the rejects, newest first."""
-    return select(RadPostAuth).where(RadPostAuth.reply == REJECT).order_by(RadPostAuth.id.desc())
+    """Select of the rejects among the last FAILURE_WINDOW authentications, newest first.
+
+    The stock radpostauth has no index on reply or authdate: the window on the primary key bounds what a page
+    (and its count) reads whatever the table's size.
+    """
+    last = db.session.scalar(select(func.max(RadPostAuth.id))) or 0
+    return select(RadPostAuth).where(RadPostAuth.id > last - FAILURE_WINDOW, RadPostAuth.reply == REJECT).order_by(
+        RadPostAuth.id.desc())
 
 
 def failures_page(per_page: int) -> paging.IdPagination:

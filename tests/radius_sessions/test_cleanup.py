@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import delete, func, insert, or_, select
 
 from isp.extensions import db
 from isp.jobs import radius_sessions as jobs
@@ -73,3 +73,25 @@ def test_accounting_on_from_a_router_closes_its_older_sessions(app, acct):
     assert _row(app, elsewhere).acctstoptime is None
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(RadAcct).where(RadAcct.acctstoptime.is_(None))) == 2
+
+
+def test_a_row_without_interim_updates_waits_three_of_its_plans_intervals(app, acct):
+    from isp.radius.models import RadGroupReply, RadUserGroup
+
+    now = datetime.now(UTC)
+    with app.app_context():
+        db.session.add_all([RadGroupReply(groupname="slow-plan", attribute="Acct-Interim-Interval", op=":=", value="600"),
+                            RadUserGroup(username="mallory", groupname="slow-plan", priority=1)])
+        db.session.commit()
+    planned = acct("mallory", acctstarttime=naive(now - timedelta(minutes=20)), acctupdatetime=None, acctinterval=None)
+    defaulted = acct("nina", acctstarttime=naive(now - timedelta(minutes=20)), acctupdatetime=None, acctinterval=None)
+    try:
+        with app.app_context():
+            assert jobs.cleanup() == "stale 1, reloaded 0"
+        assert _row(app, planned).acctstoptime is None  # 20 min < 3 × 600 s
+        assert _row(app, defaulted).acctterminatecause == "Stale-Session"  # 20 min > 3 × 300 s
+    finally:
+        with app.app_context():
+            db.session.execute(delete(RadGroupReply))
+            db.session.execute(delete(RadUserGroup))
+            db.session.commit()
