@@ -174,7 +174,8 @@ class Population:
             menu = menus["/ppp/secret" if client.kind == "ppp" else "/ip/hotspot/user"]
             accounts = list(menu.items.values())
             nas = self.state.nas
-            remote = list(self.state.config.radius_users) if nas is not None and nas.wants(client.kind) else []
+            users = self.state.config.radius_users
+            remote = list(users) if users and nas is not None and nas.wants(client.kind) else []
             if not accounts and not remote:
                 client.next_try = t + RETRY_AFTER
                 return
