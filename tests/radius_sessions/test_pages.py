@@ -28,7 +28,7 @@ def _rollup(app) -> None:
 
 
 def _users_listed(html: str) -> list[str]:
-    return re.findall(r'<td data-label="User"><code>([^<]+)</code>', html)
+    return re.findall(r'<td data-label="User">(?:<a href="[^"]+">)?<code>([^<]+)</code>', html)
 
 
 def test_staff_see_everyone_online_with_customer_router_and_traffic(app, auth, make_sub, make_voucher, acct):
@@ -145,5 +145,23 @@ def test_a_vouchers_sessions_page_is_scoped_to_its_reseller(app, auth, make_user
 
     page = auth.client.get(f"/sessions/vouchers/{mine}")
     assert page.status_code == 200
-    assert 'data-test="voucher-usage"' in page.get_data(as_text=True) and "3 MiB" in page.get_data(as_text=True)
+    assert 'data-test="usage"' in page.get_data(as_text=True) and "3 MiB" in page.get_data(as_text=True)
     assert auth.client.get(f"/sessions/vouchers/{other}").status_code == 404
+
+
+def test_a_services_sessions_page_pages_its_radacct_history(app, auth, make_user, make_sub, acct):
+    reseller = _reseller(app, make_user)
+    sub = make_sub("paged", reseller_id=reseller.id)
+    other = make_sub("notmine")
+    start = datetime.now(UTC) - timedelta(days=2)
+    for n in range(25):
+        acct("paged", framedipaddress=f"10.20.0.{n}", acctstarttime=naive(start + timedelta(minutes=n)),
+             acctstoptime=naive(start + timedelta(minutes=n, seconds=30)))
+    auth.login(reseller.username)
+
+    first = auth.client.get(f"/sessions/subscriptions/{sub.id}").get_data(as_text=True)
+    second = auth.client.get(f"/sessions/subscriptions/{sub.id}?page=2").get_data(as_text=True)
+
+    assert "10.20.0.24<" in first and "10.20.0.5<" in first and "10.20.0.4<" not in first  # newest 20 first
+    assert "10.20.0.4<" in second and "10.20.0.0<" in second and "10.20.0.5<" not in second
+    assert auth.client.get(f"/sessions/subscriptions/{other.id}").status_code == 404

@@ -1,16 +1,16 @@
 """Online now across radius-mode routers, the authentication failures with their reasons, one voucher's sessions."""
 from __future__ import annotations
 
-from flask import abort, current_app, request
+from flask import abort, current_app, request, url_for
 from flask_login import current_user
 
-from isp.services import radius_sessions
+from isp.services import radius_sessions, sessions, subscriptions
 from isp.web.numbers import parse_id
 from isp.web.render import render
 from isp.web.security import ALL_ROLES, STAFF, role_required
 from isp.web.sessions import bp
 
-VOUCHER_SESSIONS = 20
+HISTORY_PAGE = 20
 
 
 def _filters() -> dict:
@@ -39,16 +39,38 @@ def failures():
     return render("sessions/failures.html", block="results", page=page)
 
 
+def _page() -> int:
+    raw = request.args.get("page", "1")
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 10_000 else 1
+
+
+def _history(username: str, days: list[tuple], **ctx: object):
+    """The sessions page of one username, a page of HISTORY_PAGE, and its usage per day."""
+    number = _page()
+    rows = radius_sessions.sessions_of(username, HISTORY_PAGE + 1, (number - 1) * HISTORY_PAGE)
+    return render("sessions/history.html", username=username, sessions=rows[:HISTORY_PAGE], page=number,
+                  has_next=len(rows) > HISTORY_PAGE, days=days, total=sum(d[1] + d[2] for d in days), **ctx)
+
+
 @bp.route("/vouchers/<int:voucher_id>")
 @role_required(*ALL_ROLES)
 def voucher(voucher_id: int):
-    """One voucher's radacct sessions and its usage per day (from the rollup)."""
+    """One voucher's radacct sessions (paged) and its usage per day (from the rollup); a reseller only their own."""
     found = radius_sessions.voucher_for(current_user, voucher_id)
     if found is None:
         abort(404)
-    page = request.args.get("page", "1")
-    number = int(page) if page.isascii() and page.isdigit() and 0 < int(page) < 10_000 else 1
-    rows = radius_sessions.sessions_of(found.code, VOUCHER_SESSIONS + 1, (number - 1) * VOUCHER_SESSIONS)
-    days = radius_sessions.voucher_usage_days(found.id, 30)
-    return render("sessions/voucher.html", voucher=found, sessions=rows[:VOUCHER_SESSIONS], page=number,
-                  has_next=len(rows) > VOUCHER_SESSIONS, days=days, total=sum(d[1] + d[2] for d in days))
+    return _history(found.code, radius_sessions.voucher_usage_days(found.id, 30), title="Voucher", show_time=True,
+                    back_url=url_for("vouchers.detail", voucher_id=found.id), back_label="Voucher")
+
+
+@bp.route("/subscriptions/<int:subscription_id>")
+@role_required(*ALL_ROLES)
+def subscription(subscription_id: int):
+    """One service's radacct sessions (paged) and its usage per day (from the rollup); a reseller only their own."""
+    found = subscriptions.get(current_user, subscription_id)
+    if found is None:
+        abort(404)
+    days = [(day, b_in, b_out, 0) for day, b_in, b_out in sessions.usage_days(found.id, 30)]
+    return _history(found.username, days, title="Service", show_time=False,
+                    back_url=url_for("customers.detail", customer_id=found.customer_id) + f"#service-{found.id}",
+                    back_label="Customer")
