@@ -68,6 +68,12 @@ def execute_batch(router_id: int, command_ids: list[int]) -> str:
         RouterCommand.id.in_(command_ids), RouterCommand.state.in_(RETRYABLE)).order_by(RouterCommand.id)))
     if router is None or not rows:
         return "skipped"
+    if router.enabled and any(row.operation in operations.PACKET_FIRST for row in rows):
+        # Disconnects / CoAs queued in bulk (a plan edit, a mass suspension): packets first, each on its own;
+        # the unanswered ones join the rest of the chunk for the API fallback.
+        rows = [row for row in rows if row.operation not in operations.PACKET_FIRST or _send_packets(row) is None]
+        if not rows:
+            return "done: packets"
     return _run(router, rows, rows[0].priority.value)  # bulk, or critical for a mass expiry
 
 

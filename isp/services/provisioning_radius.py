@@ -18,19 +18,22 @@ The CoA and Disconnect commands themselves are the CoA capability's (`isp.servic
 from __future__ import annotations
 
 import logging
+import time
 
+from flask import current_app
 from sqlalchemy import select, update
 
 from isp.extensions import db
 from isp.models import Priority, Router, ServiceKind, ServicePlan, Subscription, SubscriptionState
 from isp.radius import writers
 from isp.radius.models import RadUserGroup
-from isp.services import branding
+from isp.services import branding, outbox
 from isp.services.provisioning_api import SUSPENDED_RATE
 
 log = logging.getLogger(__name__)
 S = SubscriptionState
 PLAN_CHANGE_ACTIONS = ("coa", "disconnect")
+BULK_OVER = 20  # more commands than this for one router go in as multi-row inserts with chunk jobs
 
 
 def suspend_action() -> str:
@@ -57,13 +60,36 @@ def _commands():
     return radius_commands
 
 
+def _queue(router: Router, commands: list[tuple[str, str, dict]], priority: Priority) -> int:
+    """Queue `radius_commands`' (operation, key, payload) triples: one row each when few, else multi-row inserts
+    and chunk jobs (a plan edit or a mass suspension reaches thousands of live sessions in one transaction)."""
+    outbox.queue_bulk(router, commands, f"radius:{router.id}:{int(time.time())}", current_app.config["BULK_CHUNK"],
+                      priority)
+    return len(commands)
+
+
 def _disconnect(router: Router, usernames: list[str], priority: Priority) -> int:
     if not usernames:
         return 0
     commands = _commands()
-    for username in usernames:
-        commands.queue_disconnect(router, username, priority=priority)
-    return len(usernames)
+    if len(usernames) <= BULK_OVER:
+        for username in usernames:
+            commands.queue_disconnect(router, username, priority=priority)
+        return len(usernames)
+    return _queue(router, [(commands.DISCONNECT, commands.disconnect_key(u), {"username": u}) for u in usernames], priority)
+
+
+def _coa(router: Router, changes: dict[str, dict], priority: Priority) -> int:
+    if not changes:
+        return 0
+    commands = _commands()
+    if len(changes) <= BULK_OVER:
+        for username, attributes in changes.items():
+            commands.queue_coa(router, username, attributes, priority=priority)
+        return len(changes)
+    # The payload as queue_coa writes it.
+    return _queue(router, [(commands.COA, commands.coa_key(u), {"username": u, "attributes": a}) for u, a in changes.items()],
+                  priority)
 
 
 class RadiusBackend:
@@ -133,10 +159,6 @@ class RadiusBackend:
             return _disconnect(router, live, Priority.high)
         rates = {False: writers.rate_limit(plan.rate_limit),
                  True: writers.rate_limit(plan.fup_rate_limit if writers.has_fup(plan) else plan.rate_limit)}
-        unlimited = [u for u in live if not rates[bool(members[u])]]  # no rate to send: the session starts over
-        commands = _commands()
-        for username in live:
-            if rates[bool(members[username])]:
-                commands.queue_coa(router, username, {"Mikrotik-Rate-Limit": rates[bool(members[username])]},
-                                   priority=Priority.high)
-        return len(live) - len(unlimited) + _disconnect(router, unlimited, Priority.high)
+        changes = {u: {"Mikrotik-Rate-Limit": rates[bool(members[u])]} for u in live if rates[bool(members[u])]}
+        unlimited = [u for u in live if u not in changes]  # no rate to send: the session starts over
+        return _coa(router, changes, Priority.high) + _disconnect(router, unlimited, Priority.high)

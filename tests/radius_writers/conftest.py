@@ -12,9 +12,9 @@ from isp import crypto
 from isp.extensions import db as _db
 from isp.models import Customer, Router, RouterCommand, RouterMode, ServiceKind, ServicePlan, Subscription, SubscriptionState
 from isp.models.base import utcnow
-from isp.radius.models import RadAcct, RadCheck, RadGroupCheck, RadGroupReply, RadPostAuth, RadReply, RadUserGroup
+from isp.radius.models import Nas, RadAcct, RadCheck, RadGroupCheck, RadGroupReply, RadPostAuth, RadReply, RadUserGroup
 
-RADIUS_TABLES = (RadCheck, RadReply, RadGroupCheck, RadGroupReply, RadUserGroup, RadAcct, RadPostAuth)
+RADIUS_TABLES = (RadCheck, RadReply, RadGroupCheck, RadGroupReply, RadUserGroup, RadAcct, RadPostAuth, Nas)
 
 
 @pytest.fixture
@@ -34,8 +34,10 @@ def radius_db(app):
 class World:
     """A radius-mode router, plans and subscriptions, made directly as rows (ids returned)."""
 
-    def __init__(self, app):
-        self.app, self.n = app, 0
+    def __init__(self, app, router_id: int | None = None):
+        self.app, self.n, self.router_id = app, 0, router_id
+        if router_id is not None:
+            return
         with app.app_context():
             router = Router(name="nas-1", addresses_text="127.0.0.1", username="admin",
                             password_encrypted=crypto.encrypt("x"), mode=RouterMode.radius)
@@ -73,7 +75,7 @@ class World:
             return sub.id
 
     def online(self, username: str, ip: str = "10.9.0.7") -> None:
-        """An open accounting session for `username` (as FreeRADIUS writes on Accounting-Start)."""
+        """An open accounting session `s-<username>` (as FreeRADIUS writes on Accounting-Start)."""
         with self.app.app_context():
             _db.session.add(RadAcct(acctsessionid=f"s-{username}", acctuniqueid=f"u-{username}"[:32], username=username,
                                     nasipaddress="127.0.0.1", acctstarttime=utcnow().replace(tzinfo=None),
