@@ -34,6 +34,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from isp import models  # noqa: F401  (register mappers before migrations look)
 
     db.init_app(app)
+    from isp.radius import binds
+
+    binds.init_app(app, db)  # the radius bind: our own engine (same file/server) or its own with XA
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"), render_as_batch=True)
     csrf.init_app(app)
     redis_store.init_app(app)

@@ -170,6 +170,8 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: str = "inst
         "ISP_ENCRYPTION_KEY": enc_key,
         "SQLALCHEMY_DATABASE_URI": db_url,
         "SQLALCHEMY_BINDS": {"radius": radius_url},
+        # Force XA two-phase commit to the radius database even when it shares our server (isp/radius/binds.py).
+        "RADIUS_TWO_PHASE": parse_bool("RADIUS_TWO_PHASE", get("RADIUS_TWO_PHASE"), False),
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
         "REDIS_URL": redis_url,
         "ISP_TIMEZONE": tz_name,

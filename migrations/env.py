@@ -14,6 +14,11 @@ fileConfig(config.config_file_name)
 logger = logging.getLogger('alembic.env')
 
 
+RADIUS_TABLES = {"radcheck", "radreply", "radgroupcheck", "radgroupreply", "radusergroup", "radacct", "radpostauth",
+                 "nas", "nasreload"}
+NOT_OURS = RADIUS_TABLES | {"alembic_version_radius", "isp_xa_log"}
+
+
 def get_engine():
     return current_app.extensions['migrate'].db.engine
 
@@ -86,7 +91,11 @@ def run_migrations_online():
 
     # SQLite-only expression indexes (`column COLLATE NOCASE`, migration 0007): alembic cannot compare an
     # expression index on SQLite and would drop and re-add them on every autogenerate, so leave them out.
+    # The radius bind's tables (and its version table, and the XA decision log) share the SQLite file in the
+    # same-file mode: they belong to migrations_radius/, so the main bind's comparison leaves them out.
     def include_object(object, name, type_, reflected, compare_to):
+        if type_ == "table" and reflected and compare_to is None and name in NOT_OURS:
+            return False
         return not (type_ == "index" and name and name.endswith("_nocase"))
 
     conf_args = current_app.extensions['migrate'].configure_args
@@ -112,7 +121,31 @@ def run_migrations_online():
             context.run_migrations()
 
 
+def _is_online_upgrade():
+    """True when this run is `flask db upgrade` (or flask_migrate.upgrade()), not check/revision/downgrade/stamp."""
+    migration_context = context.get_context()
+    fn = migration_context.opts.get("fn")
+    return not context.is_offline_mode() and getattr(fn, "__name__", "") == "upgrade"
+
+
+def upgrade_radius_bind():
+    """After our chain, run the radius bind's own chain (migrations_radius/, isp.radius.binds.upgrade).
+
+    The nested alembic run installs and then removes alembic's `context` proxy; re-install ours afterwards so
+    alembic can close this run normally.
+    """
+    from isp.radius import binds
+
+    outer = context._proxy
+    try:
+        binds.upgrade(current_app._get_current_object())
+    finally:
+        outer._install_proxy()
+
+
 if context.is_offline_mode():
     run_migrations_offline()
 else:
     run_migrations_online()
+    if _is_online_upgrade():
+        upgrade_radius_bind()

@@ -13,6 +13,7 @@ import pytest
 
 from isp import create_app
 from isp.extensions import db as _db
+from isp.radius import binds
 from tests.plugins.freeradius import freeradius  # noqa: F401 (a fixture, shared by every test directory)
 
 TEST_PASSWORD = "correct-horse-battery"
@@ -47,9 +48,14 @@ def _migrated(database_url, tmp_path_factory):
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_BINDS": _binds(url)})
     with app.app_context():
         _db.drop_all(bind_key=None)
+        _db.drop_all(bind_key="radius")  # the stock FreeRADIUS tables, wherever the radius bind puts them
         with _db.engine.begin() as conn:
             conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-        upgrade()
+        radius = binds.radius_engine(app)
+        with radius.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version_radius")
+        radius.dispose()
+        upgrade()  # our chain, then the radius bind's (migrations/env.py)
     return url
 
 
@@ -100,6 +106,9 @@ def app(_migrated):
             # Credit notes point at the invoices they correct (RESTRICT): unlink them before emptying the table.
             conn.execute(_db.metadata.tables["invoices"].update().values(corrects_id=None))
             for table in reversed(_db.metadata.sorted_tables):
+                conn.execute(table.delete())
+            # The radius tables share our connection in the test profiles (same file / same server).
+            for table in _db.metadatas["radius"].sorted_tables:
                 conn.execute(table.delete())
     app.config["REDIS_CLIENT"].flushdb()
 

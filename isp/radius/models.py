@@ -1,8 +1,10 @@
 """The stock FreeRADIUS 3.2 SQL schema (`mods-config/sql/main/mysql/schema.sql`) as models on the `radius` bind.
 
-Columns, types, defaults and index names follow the stock MySQL schema, so an operator may point
-`RADIUS_DATABASE_URL` at an existing FreeRADIUS database and `flask radius check-schema` reports any difference.
-The key on a check/reply name covers its first 32 characters on MySQL, as upstream does.
+Columns, types, defaults and index names follow the stock MySQL schema (and, on SQLite, the stock SQLite schema's
+index names, which must be unique per file), so an operator may point `RADIUS_DATABASE_URL` at an existing
+FreeRADIUS database and `flask radius check-schema` reports any difference. The key on a check/reply name covers
+its first 32 characters on MySQL, as upstream does. Every table sits in the placeholder schema `RADIUS_SCHEMA`,
+which the engines translate to the real place (see `isp/radius/binds.py`).
 
 Times in `radacct` and `radpostauth` are what FreeRADIUS wrote: naive datetimes in the RADIUS database's
 session time zone (see `isp/radius/__init__.py`), not our UTC columns.
@@ -16,8 +18,27 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from isp.extensions import db
+from isp.radius.binds import RADIUS_SCHEMA
 
 BIND = "radius"
+MYSQL = ("mysql", "mariadb")
+SCHEMA = {"schema": RADIUS_SCHEMA, "sqlite_autoincrement": True}
+
+
+def mysql_index(name: str, *columns: str, **kw: object) -> Index:
+    """An index as upstream's MySQL schema names it (created only on MySQL/MariaDB)."""
+    return Index(name, *columns, info={"dialects": MYSQL}, **kw).ddl_if(dialect=MYSQL)
+
+
+def sqlite_index(name: str, *columns: str, **kw: object) -> Index:
+    """An index as upstream's SQLite schema names it (index names are per database there, so they differ)."""
+    return Index(name, *columns, info={"dialects": ("sqlite",)}, **kw).ddl_if(dialect="sqlite")
+
+
+def both_index(name: str, *columns: str, **kw: object) -> Index:
+    """An index both upstream schemas name alike."""
+    return Index(name, *columns, info={"dialects": (*MYSQL, "sqlite")}, **kw)
+
 
 # MySQL integer widths as upstream declares them; plain INTEGER elsewhere (SQLite needs INTEGER for autoincrement).
 UINT11 = Integer().with_variant(mysql.INTEGER(11, unsigned=True), "mysql", "mariadb")
@@ -37,7 +58,11 @@ class RadCheck(db.Model):
 
     __bind_key__ = BIND
     __tablename__ = "radcheck"
-    __table_args__ = (Index("username", "username", mysql_length={"username": 32}),)
+    __table_args__ = (
+        mysql_index("username", "username", mysql_length={"username": 32}),
+        sqlite_index("check_username", "username"),
+        SCHEMA,
+    )
     id: Mapped[int] = mapped_column(UINT11, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
     attribute: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
@@ -50,7 +75,11 @@ class RadReply(db.Model):
 
     __bind_key__ = BIND
     __tablename__ = "radreply"
-    __table_args__ = (Index("username", "username", mysql_length={"username": 32}),)
+    __table_args__ = (
+        mysql_index("username", "username", mysql_length={"username": 32}),
+        sqlite_index("reply_username", "username"),
+        SCHEMA,
+    )
     id: Mapped[int] = mapped_column(UINT11, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
     attribute: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
@@ -63,7 +92,11 @@ class RadGroupCheck(db.Model):
 
     __bind_key__ = BIND
     __tablename__ = "radgroupcheck"
-    __table_args__ = (Index("groupname", "groupname", mysql_length={"groupname": 32}),)
+    __table_args__ = (
+        mysql_index("groupname", "groupname", mysql_length={"groupname": 32}),
+        sqlite_index("check_groupname", "groupname"),
+        SCHEMA,
+    )
     id: Mapped[int] = mapped_column(UINT11, primary_key=True, autoincrement=True)
     groupname: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
     attribute: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
@@ -76,7 +109,11 @@ class RadGroupReply(db.Model):
 
     __bind_key__ = BIND
     __tablename__ = "radgroupreply"
-    __table_args__ = (Index("groupname", "groupname", mysql_length={"groupname": 32}),)
+    __table_args__ = (
+        mysql_index("groupname", "groupname", mysql_length={"groupname": 32}),
+        sqlite_index("reply_groupname", "groupname"),
+        SCHEMA,
+    )
     id: Mapped[int] = mapped_column(UINT11, primary_key=True, autoincrement=True)
     groupname: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
     attribute: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
@@ -89,7 +126,11 @@ class RadUserGroup(db.Model):
 
     __bind_key__ = BIND
     __tablename__ = "radusergroup"
-    __table_args__ = (Index("username", "username", mysql_length={"username": 32}),)
+    __table_args__ = (
+        mysql_index("username", "username", mysql_length={"username": 32}),
+        sqlite_index("usergroup_username", "username"),
+        SCHEMA,
+    )
     id: Mapped[int] = mapped_column(UINT11, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
     groupname: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
@@ -102,20 +143,21 @@ class RadAcct(db.Model):
     __bind_key__ = BIND
     __tablename__ = "radacct"
     __table_args__ = (
-        Index("acctuniqueid", "acctuniqueid", unique=True),
-        Index("username", "username"),
-        Index("framedipaddress", "framedipaddress"),
-        Index("framedipv6address", "framedipv6address"),
-        Index("framedipv6prefix", "framedipv6prefix"),
-        Index("framedinterfaceid", "framedinterfaceid"),
-        Index("delegatedipv6prefix", "delegatedipv6prefix"),
-        Index("acctsessionid", "acctsessionid"),
-        Index("acctsessiontime", "acctsessiontime"),
-        Index("acctstarttime", "acctstarttime"),
-        Index("acctinterval", "acctinterval"),
-        Index("acctstoptime", "acctstoptime"),
-        Index("nasipaddress", "nasipaddress"),
-        Index("class", "class"),
+        both_index("acctuniqueid", "acctuniqueid", unique=True),
+        both_index("username", "username"),
+        both_index("framedipaddress", "framedipaddress"),
+        both_index("framedipv6address", "framedipv6address"),
+        both_index("framedipv6prefix", "framedipv6prefix"),
+        both_index("framedinterfaceid", "framedinterfaceid"),
+        both_index("delegatedipv6prefix", "delegatedipv6prefix"),
+        both_index("acctsessionid", "acctsessionid"),
+        both_index("acctsessiontime", "acctsessiontime"),
+        both_index("acctstarttime", "acctstarttime"),
+        both_index("acctinterval", "acctinterval"),
+        both_index("acctstoptime", "acctstoptime"),
+        both_index("nasipaddress", "nasipaddress"),
+        both_index("class", "class"),
+        SCHEMA,
     )
     radacctid: Mapped[int] = mapped_column(BIGINT21, primary_key=True, autoincrement=True)
     acctsessionid: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
@@ -153,7 +195,10 @@ class RadPostAuth(db.Model):
 
     __bind_key__ = BIND
     __tablename__ = "radpostauth"
-    __table_args__ = (Index("username", "username"), Index("class", "class"))
+    __table_args__ = (
+        mysql_index("username", "username"), mysql_index("class", "class"),
+        sqlite_index("radpostauth_username", "username"), sqlite_index("radpostauth_class", "class"), SCHEMA,
+    )
     id: Mapped[int] = mapped_column(INT11, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
     pass_: Mapped[str] = mapped_column("pass", String(64), nullable=False, default="", server_default=text("''"))
@@ -167,7 +212,7 @@ class Nas(db.Model):
 
     __bind_key__ = BIND
     __tablename__ = "nas"
-    __table_args__ = (Index("nasname", "nasname"),)
+    __table_args__ = (both_index("nasname", "nasname"), SCHEMA)
     id: Mapped[int] = mapped_column(INT10, primary_key=True, autoincrement=True)
     nasname: Mapped[str] = mapped_column(String(128), nullable=False)
     shortname: Mapped[str | None] = mapped_column(String(32))
@@ -185,5 +230,6 @@ class NasReload(db.Model):
 
     __bind_key__ = BIND
     __tablename__ = "nasreload"
+    __table_args__ = SCHEMA
     nasipaddress: Mapped[str] = mapped_column(String(15), primary_key=True)
     reloadtime: Mapped[datetime] = mapped_column(DateTime, nullable=False)
