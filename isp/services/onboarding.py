@@ -226,6 +226,12 @@ def setup_script(router: Router, settings: Branding | None = None, now: datetime
     return _script(router, settings, now or utcnow())
 
 
+def _first(path: str, **attrs: object) -> str:
+    """Add an item above every existing one (`place-before` the first), or at the end of an empty list."""
+    line = command(path, "add", **attrs)
+    return f":do {{ {line} place-before=[:pick [{path} find] 0] }} on-error={{ {line} }}"
+
+
 def _script(router: Router, settings: Branding, now: datetime) -> str:
     """The script's lines; every stored or typed value goes through rsc quoting."""
     network = wireguard.check_range(settings.tunnel_range)
@@ -253,12 +259,10 @@ def _script(router: Router, settings: Branding, now: datetime) -> str:
         command("/ip address", "remove", find(comment=f"{tag}: tunnel address")),
         command("/ip address", "add", address=Bare(f"{tunnel}/{network.prefixlen}"), interface=wg,
                 comment=f"{tag}: tunnel address"),
-        "# Let the panel reach the API and RADIUS CoA over the tunnel (first in the input chain when it has rules)",
+        "# Let the panel reach the API and RADIUS CoA over the tunnel (placed first, above any drop rule)",
         command("/ip firewall filter", "remove", find(comment=f"{tag}: panel over the tunnel")),
-        ":do { " + command("/ip firewall filter", "add", chain=Bare("input"), in_interface=wg, action=Bare("accept"),
-                           place_before=0, comment=f"{tag}: panel over the tunnel")
-        + " } on-error={ " + command("/ip firewall filter", "add", chain=Bare("input"), in_interface=wg,
-                                     action=Bare("accept"), comment=f"{tag}: panel over the tunnel") + " }",
+        _first("/ip firewall filter", chain=Bare("input"), in_interface=wg, action=Bare("accept"),
+               comment=f"{tag}: panel over the tunnel"),
         "",
     ]
     if router.mode == RouterMode.radius:
@@ -297,8 +301,8 @@ def _script(router: Router, settings: Branding, now: datetime) -> str:
         "",
         "# Suspended subscribers (address list isp-suspended) get no forwarding",
         command("/ip firewall filter", "remove", find(comment=f"{tag}: suspended subscribers")),
-        command("/ip firewall filter", "add", chain=Bare("forward"), src_address_list=Bare("isp-suspended"),
-                action=Bare("drop"), comment=f"{tag}: suspended subscribers"),
+        _first("/ip firewall filter", chain=Bare("forward"), src_address_list=Bare("isp-suspended"),
+               action=Bare("drop"), comment=f"{tag}: suspended subscribers"),
         ":put " + quote(f"isp: done. Check the tunnel from the panel ({tunnel})."),
     ]
     return "\n".join(lines) + "\n"
