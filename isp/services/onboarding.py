@@ -163,6 +163,17 @@ def onboard(router: Router, actor: User | None = None, generate_login: bool = Tr
     return router
 
 
+def rotate_radius_secret(router: Router, actor: User | None = None) -> Router:
+    """Draw a new RADIUS secret; the `nas` row takes it at once (the router needs the script run again)."""
+    if not router.onboarded:
+        raise ServiceError(f"'{router.name}' is not onboarded yet: it has no RADIUS secret to change.")
+    router.radius_secret_encrypted = encrypt(random_token(SECRET_LENGTH))
+    db.session.flush()
+    sync_nas(router)
+    audit.record(actor, "router.radius_secret", router.name, "new RADIUS secret")
+    return router
+
+
 def nas_description(router: Router) -> str:
     """What the `nas` row says about its router (it finds the row by nasname, the tunnel address)."""
     return f"isp router #{router.id}: {router.name}"[:200]

@@ -175,3 +175,20 @@ def test_onboarding_routes_refuse_resellers_and_need_csrf(app, client, auth, mak
     auth.logout()
     auth.login_as("admin")
     assert client.post(f"/routers/{router.id}/onboard").status_code == 400  # no CSRF token
+
+
+def test_new_radius_secret_reaches_the_nas_row_and_the_script(app, client, auth):
+    from isp.radius.models import Nas
+
+    _hub(app)
+    auth.login_as("admin")
+    router_id = _add_router(client, auth)
+    old = _secrets(app, router_id)[0]
+    assert 'data-test="rotate-secret"' in client.get(f"/routers/{router_id}/onboarding").get_data(as_text=True)
+    response = client.post(f"/routers/{router_id}/radius-secret", data={"csrf_token": auth.token()})
+    assert response.status_code == 302
+    new = _secrets(app, router_id)[0]
+    assert new != old and len(new) >= 24
+    with app.app_context():
+        assert db.session.scalar(select(Nas.secret)) == new
+    assert f'secret="{new}"' in client.get(f"/routers/{router_id}/setup.rsc").get_data(as_text=True)

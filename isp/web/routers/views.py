@@ -176,6 +176,18 @@ def onboard(router_id: int):
     return redirect(url_for("routers.detail", router_id=router.id))
 
 
+@bp.route("/<int:router_id>/radius-secret", methods=["POST"])
+@role_required("admin")
+def rotate_secret(router_id: int):
+    """Give the router a new RADIUS secret (FreeRADIUS takes it at once; the router when the script runs again)."""
+    router, form = db.get_or_404(Router, router_id), EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if submit(None, lambda: onboarding.rotate_radius_secret(router, current_user)) is not None:
+        flash(f"New RADIUS secret for '{router.name}': run the setup script on the router again.", "success")
+    return redirect(url_for("routers.onboarding_page", router_id=router.id))
+
+
 @bp.route("/<int:router_id>/check", methods=["POST"])
 @role_required(*STAFF)
 def check(router_id: int):
