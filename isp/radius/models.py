@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, String, text
+from sqlalchemy import CHAR, BigInteger, DateTime, Index, Integer, String, text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -49,7 +49,7 @@ UINT12 = Integer().with_variant(mysql.INTEGER(12, unsigned=True), "mysql", "mari
 INT5 = Integer().with_variant(mysql.INTEGER(5), "mysql", "mariadb")
 BIGINT21 = BigInteger().with_variant(mysql.BIGINT(21), "mysql", "mariadb").with_variant(Integer(), "sqlite")
 BIGINT20 = BigInteger().with_variant(mysql.BIGINT(20), "mysql", "mariadb")
-CHAR2 = String(2).with_variant(mysql.CHAR(2), "mysql", "mariadb")
+CHAR2 = CHAR(2)
 TIMESTAMP6 = DateTime().with_variant(mysql.TIMESTAMP(fsp=6), "mysql", "mariadb")
 
 
