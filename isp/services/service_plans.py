@@ -120,7 +120,12 @@ def create_plan(data: dict, actor: User | None = None) -> ServicePlan:
 
 
 def update_plan(plan: ServicePlan, data: dict, actor: User | None = None) -> ServicePlan:
-    """Edit a plan; its profile (the router-side name never changes) is re-pushed to every router it is sold on."""
+    """Edit a plan; its profile (the router-side name never changes) is re-pushed to every router it is sold on.
+
+    On radius-mode routers that is the plan's FreeRADIUS groups rewritten in this transaction (no subscriber's
+    rows: they name the group, which keeps the profile's name) and a CoA or Disconnect, per Settings, queued on
+    `high` for its subscribers online now (isp/services/provisioning_radius.py).
+    """
     values = validate(data, plan)
     for key, value in values.items():
         setattr(plan, key, value)
