@@ -78,8 +78,9 @@ def _validate(data: dict, router: Router | None) -> dict:
         "max_sessions": max_sessions,
     }
     if router is not None and not password and _binding(values) != _stored_binding(router):
-        raise ServiceError("Re-enter the API password: changing the addresses, port, TLS or username needs it again.",
-                           field="password")
+        where = " (the panel generated it: an admin finds it in the setup script)" if router.api_user_generated else ""
+        raise ServiceError(f"Re-enter the API password{where}: changing the addresses, port, TLS or username needs it "
+                           "again.", field="password")
     return values
 
 
