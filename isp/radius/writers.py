@@ -8,7 +8,8 @@ caller's unit of work commits our database and the radius one together.
 | state                | radcheck (op)                                | radreply            | radusergroup      |
 |----------------------|----------------------------------------------|---------------------|-------------------|
 | active / grace       | Cleartext-Password :=, Expiration :=         | Framed-IP-Address = | plan group (its   |
-|                      | (paid_until + grace), Calling-Station-Id ==  | (static IP)         | -fup when capped) |
+|                      | (paid_until + grace, in grace grace_until),  | (static IP)         | -fup when capped) |
+|                      | Calling-Station-Id ==                        |                     |                   |
 | suspended            | Cleartext-Password :=, Calling-Station-Id == | Framed-IP-Address = | isp-suspended     |
 | pending / terminated | (none)                                       | (none)              | (none)            |
 
@@ -127,8 +128,11 @@ def user_rows(sub: Subscription, grace_days: Callable[[Subscription], int]) -> R
         return None
     rows = Rows(checks=[("Cleartext-Password", ":=", crypto.decrypt(sub.password_encrypted) if sub.password_encrypted else "")])
     if sub.state.served:
-        if sub.paid_until is not None:
-            rows.checks.append(("Expiration", ":=", expiration(sub.paid_until + timedelta(days=grace_days(sub)))))
+        # In grace the moment was fixed when grace began (grace_until: what the billing run suspends at).
+        ends = sub.grace_until if sub.state == S.grace and sub.grace_until else (
+            sub.paid_until + timedelta(days=grace_days(sub)) if sub.paid_until else None)
+        if ends is not None:
+            rows.checks.append(("Expiration", ":=", expiration(ends)))
         rows.groups.append(served_group(sub))
     else:
         rows.groups.append(SUSPENDED_GROUP)

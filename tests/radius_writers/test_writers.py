@@ -160,3 +160,15 @@ def test_the_group_rows_are_shared_not_copied_per_user(app, world):
         assert _db.session.scalar(select(func.count()).select_from(RadGroupReply).where(RadGroupReply.groupname == group)) == 2
         assert _db.session.scalar(select(func.count()).select_from(RadUserGroup).where(RadUserGroup.groupname == group)) == 30
         assert _db.session.scalar(select(func.count()).select_from(RadCheck)) == 60  # password + expiration each
+
+
+def test_in_grace_the_expiration_is_the_moment_grace_ends(app, world):
+    sub = world.sub(world.plan(), "mona", state="active", grace_days=3)
+    with app.app_context():
+        row = _db.session.get(Subscription, sub)
+        row.paid_until = datetime(2026, 9, 20, 12, 0, tzinfo=UTC)
+        lifecycle.transition(row, S.grace, None, "Not renewed")  # grace_until = paid_until + 3 days, fixed now
+        row.grace_days = 10  # a later change of grace days does not move a grace already running
+        provisioning.sync(row)
+        _db.session.commit()
+        assert ("Expiration", ":=", "23 Sep 2026 12:00:00") in rows(RadCheck, "mona")
