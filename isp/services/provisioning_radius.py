@@ -24,11 +24,12 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from isp.extensions import db
-from isp.models import Priority, Router, ServiceKind, ServicePlan, Subscription, SubscriptionState
+from isp.models import Priority, Router, RouterMode, ServiceKind, ServicePlan, Subscription, SubscriptionState
 from isp.radius import writers
 from isp.radius.models import RadUserGroup
 from isp.services import branding, outbox
 from isp.services.provisioning_api import SUSPENDED_RATE
+from isp.sqlutil import chunked
 
 log = logging.getLogger(__name__)
 S = SubscriptionState
@@ -48,9 +49,25 @@ def plan_change_action() -> str:
     return value if value in PLAN_CHANGE_ACTIONS else "coa"
 
 
-def write_suspended_group() -> None:
-    """The `isp-suspended` group as Settings say now (rewritten when the choice changes, and with each suspension)."""
+def write_suspended_group() -> int:
+    """The `isp-suspended` group as Settings say now (rewritten when the choice changes, and with each suspension).
+
+    Switched to "reject": the walled-garden sessions still open are disconnected (on `critical`), as a suspension
+    would; returns the Disconnects queued.
+    """
     writers.write_groups(writers.suspended_group(suspend_action(), SUSPENDED_RATE))
+    if suspend_action() != writers.REJECT:
+        return 0
+    members = db.session.scalars(select(RadUserGroup.username).where(RadUserGroup.groupname == writers.SUSPENDED_GROUP))
+    live = writers.online(members)
+    by_router: dict[int, list[str]] = {}
+    for part in chunked(live):
+        for username, router_id in db.session.execute(select(Subscription.username, Subscription.router_id).where(
+                Subscription.username.in_(part), Subscription.state == S.suspended)).tuples():
+            by_router.setdefault(router_id, []).append(username)
+    routers = {r.id: r for r in db.session.scalars(select(Router).where(Router.id.in_(sorted(by_router))))} if by_router else {}
+    return sum(_disconnect(routers[rid], names, Priority.critical) for rid, names in by_router.items()
+               if routers[rid].mode == RouterMode.radius)
 
 
 def _commands():

@@ -53,3 +53,23 @@ def test_the_service_refuses_an_unknown_choice_too(app, radius_db):
     with app.app_context():
         assert "radius_plan_change_action" not in branding.check_billing(GOOD)  # left out: kept as it is
         _db.session.rollback()
+
+
+def test_switching_back_to_reject_disconnects_the_walled_garden_sessions(app, client, auth, world):
+    from isp.models import Subscription
+    from isp.services import provisioning
+    from tests.radius_writers.conftest import commands
+
+    auth.login_as("admin")
+    client.post("/settings/billing", data={"csrf_token": auth.token(), **GOOD, "radius_suspend_action": "walled-garden"})
+    plan = world.plan()
+    walled, paying = world.sub(plan, "wally", state="suspended"), world.sub(plan, "payne")
+    with app.app_context():
+        provisioning.sync_many([walled, paying])
+        _db.session.commit()
+        assert _db.session.get(Subscription, walled).state.value == "suspended"
+    world.online("wally")
+    world.online("payne")
+    client.post("/settings/billing", data={"csrf_token": auth.token(), **GOOD, "radius_suspend_action": "reject"})
+    with app.app_context():
+        assert commands() == [("radius.disconnect", "wally", "critical")]
