@@ -161,6 +161,16 @@ def write_groups(groups: dict[str, Rows]) -> None:
         db.session.execute(insert(RadGroupReply), replies)
 
 
+def existing_groups(names: Iterable[str]) -> set[str]:
+    """Which of these groups have any row (two index reads), so callers write only the missing ones."""
+    names = sorted(set(names))
+    if not names:
+        return set()
+    found = set(db.session.scalars(select(RadGroupCheck.groupname).where(RadGroupCheck.groupname.in_(names)).distinct()))
+    return found | set(db.session.scalars(select(RadGroupReply.groupname).where(RadGroupReply.groupname.in_(names))
+                                          .distinct()))
+
+
 def write_users(users: dict[str, Rows | None]) -> None:
     """Replace every row of these usernames (None: remove them), per chunk of 500: one DELETE and one
     multi-row INSERT per table, whatever the number of users."""

@@ -78,8 +78,8 @@ def _commands():
 
 
 def _queue(router: Router, commands: list[tuple[str, str, dict]], priority: Priority) -> int:
-    """Queue `radius_commands`' (operation, key, payload) triples: one row each when few, else multi-row inserts
-    and chunk jobs (a plan edit or a mass suspension reaches thousands of live sessions in one transaction)."""
+    """Queue `radius_commands`' (operation, key, payload) triples as multi-row inserts and chunk jobs (a plan edit
+    or a mass suspension reaches thousands of live sessions in one transaction; few go through queue_* one by one)."""
     outbox.queue_bulk(router, commands, f"radius:{router.id}:{int(time.time())}", current_app.config["BULK_CHUNK"],
                       priority)
     return len(commands)
@@ -132,12 +132,15 @@ class RadiusBackend:
                 ending.append(sub.username)
         if not users:
             return 0
+        # Groups are the plan edit's (push_plan) and the Settings' to rewrite; here only the missing ones are made
+        # (a plan sold before its router was in radius mode), so syncs of one plan's users do not contend on them.
         groups: dict[str, writers.Rows] = {}
-        for plan in plans.values():  # a plan sold before the router was in radius mode has no group yet
+        for plan in plans.values():
             groups.update(writers.plan_groups(plan))
         if any(sub.state == S.suspended for sub in subs):
             groups.update(writers.suspended_group(suspend_action(), SUSPENDED_RATE))
-        writers.write_groups(groups)
+        have = writers.existing_groups(groups)
+        writers.write_groups({name: rows for name, rows in groups.items() if name not in have})
         writers.write_users(users)
         targets = list(users) if kick else ending
         if not targets:
