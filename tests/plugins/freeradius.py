@@ -5,7 +5,9 @@ The `freeradius` fixture (session scope) skips BY NAME when the package is missi
 SQLite profile: the server's sql module opens the test database file itself (the radius bind is that
 file); MariaDB profile: TEST_RADIUS_DATABASE_URL. Addresses 127.0.0.0/8 other than 127.0.0.1 are
 dynamic clients looked up in `nas`, so a simulated router with a nas row on e.g. 127.0.0.2 is
-answered without a restart.
+answered without a restart. A dynamic client is remembered for 60 s (its `lifetime`): within that, a test
+must not reuse an address with another secret. Radius tables are not emptied between tests (the `app`
+fixture empties our bind only): a test that counts rows empties them first (see tests/radius_server).
 """
 from __future__ import annotations
 
