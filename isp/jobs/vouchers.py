@@ -85,6 +85,14 @@ def read_radius_logins() -> int:
     vouchers_radius.save_cursor(cursor)
     if activated:
         log.info("%s radius vouchers logged in for the first time", activated)
+    try:  # usage and quotas: our own enforcement beside FreeRADIUS's (Max-All-Session, a per-session Total-Limit)
+        counts, online = atomic(lambda: vouchers_radius.apply_usage(vouchers_radius.load_online()))
+    except Exception:
+        log.exception("reading voucher usage from radacct failed; the next poll reads it again")
+        return activated
+    vouchers_radius.save_online(online)
+    if counts["exhausted"]:
+        log.info("%s radius vouchers used up their quota", counts["exhausted"])
     return activated
 
 

@@ -8,7 +8,7 @@ deleted) loses its rows and gets a Disconnect on `critical` when it is online.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -17,12 +17,15 @@ from isp.models import Priority, Router, RouterMode, Voucher, VoucherBatch, Vouc
 from isp.models.base import utcnow
 from isp.radius import voucher_writers, writers
 from isp.radius.models import RadAcct
-from isp.services import radius_commands
+from isp.services import radius_commands, radius_sessions
 from isp.sqlutil import chunked
 
 log = logging.getLogger(__name__)
 CURSOR_KEY = "isp:voucher-radius:radacctid"
+ONLINE_KEY = "isp:voucher-radius:online"  # voucher codes with an open radacct row at the last usage read
+ONLINE_TTL = 3600
 WINDOW = 200     # ids re-read behind the cursor: accounting rows may commit out of id order
+LIVE = (VoucherState.unused, VoucherState.active)
 READ_LIMIT = 5000  # radacct rows per run; the next run carries on from the cursor
 
 
@@ -70,11 +73,10 @@ def in_radius(batch: VoucherBatch) -> dict:
 
 
 def _as_utc(moment: datetime | None, session_seconds: int | None, now: datetime) -> datetime:
-    """An accounting start (naive, the RADIUS server's zone: UTC) as aware UTC, never in the future."""
+    """An accounting start (naive, in the RADIUS database's zone) as aware UTC, never in the future."""
     if moment is None:
         return now - timedelta(seconds=session_seconds or 0)
-    start = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return min(start, now)
+    return min(radius_sessions.to_utc(moment), now)
 
 
 def _unused_codes() -> list[str]:
@@ -136,3 +138,65 @@ def load_cursor() -> int | None:
 def save_cursor(value: int) -> None:
     """Remember how far radacct was read (after the activations are committed)."""
     redis_store.client.set(CURSOR_KEY, int(value))
+
+
+# -- usage and quotas from radacct ------------------------------------------------------------------------------
+
+
+def _live_radius(codes: list[str]) -> dict[str, int]:
+    """code -> router id of the live vouchers among `codes` on radius-mode routers (one query per 500)."""
+    found: dict[str, int] = {}
+    for part in chunked(sorted(set(codes))):
+        found.update(db.session.execute(
+            select(Voucher.code, Voucher.router_id).join(Router, Router.id == Voucher.router_id).where(
+                Voucher.code.in_(part), Voucher.state.in_(LIVE), Router.mode == RouterMode.radius)).tuples().all())
+    return found
+
+
+def read_usage(previously_online: set[str]) -> tuple[dict[int, dict[str, dict]], set[str]]:
+    """Per radius router, what radacct says each live voucher used (all its sessions summed) and whether it is online.
+
+    Costs what is active: the open rows' names, plus the names online at the last read (their final counters),
+    then one grouped sum per 500 of those. The stock queries store Gigawords << 32 | Octets, so sums are whole.
+    Returns ({router id: {code: usage}}, the codes online now).
+    """
+    open_names = set(db.session.scalars(select(RadAcct.username).where(RadAcct.acctstoptime.is_(None)).distinct()))
+    routers = _live_radius(sorted(open_names | previously_online))
+    usage: dict[int, dict[str, dict]] = {}
+    for part in chunked(sorted(routers)):
+        rows = db.session.execute(select(
+            RadAcct.username, func.coalesce(func.sum(RadAcct.acctsessiontime), 0),
+            func.coalesce(func.sum(RadAcct.acctinputoctets), 0), func.coalesce(func.sum(RadAcct.acctoutputoctets), 0))
+            .where(RadAcct.username.in_(part)).group_by(RadAcct.username))
+        for code, seconds, bytes_in, bytes_out in rows:
+            # radacct's input is what the router received from the client: the customer's upload.
+            usage.setdefault(routers[code], {})[code] = {"uptime": int(seconds), "bytes_in": int(bytes_in),
+                                                        "bytes_out": int(bytes_out), "online": code in open_names}
+    return usage, {code for code in routers if code in open_names}
+
+
+def apply_usage(previously_online: set[str]) -> tuple[dict[str, int], set[str]]:
+    """Record radacct usage on the vouchers; one over its time or data quota is exhausted (rows out, Disconnect)."""
+    from isp.services import voucher_lifecycle
+
+    usage, online = read_usage(previously_online)
+    totals = {"activated": 0, "exhausted": 0, "updated": 0}
+    for router_id, seen in sorted(usage.items()):
+        for key, value in voucher_lifecycle.apply_usage(router_id, seen).items():
+            totals[key] += value
+    return totals, online
+
+
+def load_online() -> set[str]:
+    """The voucher codes online at the last usage read."""
+    return {m.decode() if isinstance(m, bytes) else str(m) for m in redis_store.client.smembers(ONLINE_KEY)}
+
+
+def save_online(codes: set[str]) -> None:
+    """Remember who is online now (after the usage is committed)."""
+    pipe = redis_store.client.pipeline()
+    pipe.delete(ONLINE_KEY)
+    if codes:
+        pipe.sadd(ONLINE_KEY, *sorted(codes))
+        pipe.expire(ONLINE_KEY, ONLINE_TTL)
+    pipe.execute()

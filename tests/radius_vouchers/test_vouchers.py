@@ -193,3 +193,39 @@ def test_disable_then_enable_takes_the_rows_out_and_puts_them_back_with_the_expi
         assert voucher.state == VoucherState.active
         assert checks["Cleartext-Password"] == voucher.password and checks["Max-All-Session"] == "3600"
         assert checks["Expiration"] == voucher_writers.expiration(voucher.expires_at)
+
+
+def test_data_used_over_several_sessions_exhausts_the_voucher_and_disconnects_it(app, radius_router, make_user,
+                                                                                make_plan, generate):
+    # Mikrotik-Total-Limit bounds one session; the quota spans all of them, so we add radacct up ourselves.
+    _, batch_id = _batch(app, make_user, make_plan, generate, radius_router.id, 2, data_quota="100M")
+    with app.app_context():
+        code, other = [v.code for v in _rows(Voucher, batch_id=batch_id)]
+        start = (utcnow() - timedelta(hours=1)).replace(tzinfo=None, microsecond=0)
+        _db.session.add_all([
+            RadAcct(acctsessionid="q-1", acctuniqueid="q-1", username=code, nasipaddress="127.0.0.1", acctstarttime=start,
+                    acctstoptime=start + timedelta(minutes=20), acctsessiontime=1200, acctinputoctets=10_000_000,
+                    acctoutputoctets=50_000_000),
+            RadAcct(acctsessionid="q-2", acctuniqueid="q-2", username=code, nasipaddress="127.0.0.1",
+                    acctstarttime=start + timedelta(minutes=30), acctsessiontime=600, acctinputoctets=5_000_000,
+                    acctoutputoctets=20_000_000),
+            RadAcct(acctsessionid="q-3", acctuniqueid="q-3", username=other, nasipaddress="127.0.0.1",
+                    acctstarttime=start, acctsessiontime=60, acctinputoctets=1_000, acctoutputoctets=2_000)])
+        _db.session.commit()
+    _poll(app)
+    with app.app_context():
+        voucher = _rows(Voucher, code=code)[0]
+        assert voucher.state == VoucherState.active and voucher.bytes_total == 85_000_000 and voucher.uptime_seconds == 1800
+        assert _rows(RadCheck, username=code)
+        session = _db.session.scalar(select(RadAcct).where(RadAcct.acctsessionid == "q-2"))
+        session.acctinputoctets, session.acctoutputoctets = 10_000_000, 40_000_000  # an interim update: 110 MB in all
+        _db.session.commit()
+    radius_router.responder.sessions[code] = {"q-2"}
+    _poll(app)
+    with app.app_context():
+        voucher = _rows(Voucher, code=code)[0]
+        assert voucher.state == VoucherState.exhausted and voucher.bytes_total == 110_000_000
+        assert not _rows(RadCheck, username=code)  # FreeRADIUS refuses it from now on
+        assert _rows(Voucher, code=other)[0].state == VoucherState.active  # the other one is well within its quota
+    run_worker(app)
+    assert radius_router.responder.sessions[code] == set()  # and its live session was disconnected
