@@ -153,3 +153,20 @@ def test_accounting_on_from_a_rebooted_router_closes_its_open_sessions(radius, r
     assert len(closed) == 2 and all(r.acctstoptime is not None for r in closed)
     assert {r.acctterminatecause for r in closed} == {"NAS-Reboot"}
     assert login(radius, "jill")[0] == "Access-Accept"
+
+
+def test_a_quote_in_the_username_cannot_reach_the_sql(radius, rows):
+    rows(*user("lena"))
+
+    code, _ = login(radius, "lena' OR '1'='1")
+
+    assert code == "Access-Reject"
+    assert login(radius, "lena")[0] == "Access-Accept"  # the server still answers from SQL afterwards
+
+
+def test_usernames_outside_rlm_sqls_safe_characters_never_match_their_rows(radius, rows):
+    # rlm_sql escapes any other character as =XX before the query: writers must keep usernames to these.
+    rows(*user("ok.user-1_@isp:x"), *user("plus+user"))
+
+    assert login(radius, "ok.user-1_@isp:x")[0] == "Access-Accept"
+    assert login(radius, "plus+user")[0] == "Access-Reject"
