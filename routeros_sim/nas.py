@@ -150,6 +150,7 @@ class Nas:
         self._nonce = int.from_bytes(os.urandom(4), "big")  # makes Acct-Session-Id unique across restarts
         self._seq = 0
         self._answered: OrderedDict[tuple, bytes] = OrderedDict()
+        self._in_order: dict[str, asyncio.Lock] = {}  # per Acct-Session-Id: Start, Interims, Stop one at a time
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -190,6 +191,7 @@ class Nas:
         if self.loop is None:
             return
         self.accounting_onoff("Accounting-Off")
+        await asyncio.sleep(0)  # let the spawned sends become tasks
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=2.0)
         for task in list(self._tasks):
@@ -261,14 +263,8 @@ class Nas:
         if loop is None or loop.is_closed():
             coro.close()
             return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._task(coro)
-        else:
-            loop.call_soon_threadsafe(self._task, coro)
+        # Always through the loop's queue, even from the loop itself: tasks then start in spawn order.
+        loop.call_soon_threadsafe(self._task, coro)
 
     def _task(self, coro: Coroutine) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -434,6 +430,18 @@ class Nas:
             self.spawn(self._account([entry], attrs))
 
     async def _account(self, entries: list[dict[str, Any]], attrs: dict[str, Any]) -> None:
+        # One session's packets leave in order, each after the previous one's answer (a late Interim
+        # must never land after the Stop); tasks start in the order they were spawned, and the lock is FIFO.
+        session_id = str(attrs.get("Acct-Session-Id", ""))
+        lock = self._in_order.setdefault(session_id, asyncio.Lock())
+        try:
+            async with lock:
+                await self._account_now(entries, attrs)
+        finally:
+            if attrs.get("Acct-Status-Type") == "Stop" and not lock.locked():
+                self._in_order.pop(session_id, None)
+
+    async def _account_now(self, entries: list[dict[str, Any]], attrs: dict[str, Any]) -> None:
         for entry in entries:
             pkt = rp.AcctPacket(secret=str(entry.get("secret", "")).encode(), dict=dictionary())
             for key, value in {**attrs, **self._nas_ids(entry)}.items():
