@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, has_request_context, request
+from flask import Flask, current_app, has_app_context, has_request_context, request
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.pagination import Pagination
+from flask_sqlalchemy.session import Session as _FlaskSession
 from flask_wtf import CSRFProtect
 from redis import Redis
 from sqlalchemy import Engine, MetaData, Select, event
@@ -49,7 +50,49 @@ class _SQLAlchemy(SQLAlchemy):
         return super().paginate(select, page=requested_page() if page is None else page, **kwargs)
 
 
-db = _SQLAlchemy(model_class=Base)
+class Session(_FlaskSession):
+    """db.session: Flask-SQLAlchemy's, with an optional per-app coordinator for a second database.
+
+    When the app installs one (`app.extensions["isp_session_coordinator"]`, the radius XA coordinator of
+    isp/radius/xa.py in the two-phase mode), it may hand out its own connection for a bind and takes over
+    commit, rollback and close; without one (every other mode) this is Flask-SQLAlchemy's session unchanged.
+    """
+
+    def _coordinator(self) -> Any:
+        return current_app.extensions.get("isp_session_coordinator") if has_app_context() else None
+
+    def get_bind(self, mapper: Any = None, clause: Any = None, bind: Any = None, **kwargs: Any) -> Any:
+        """The engine for the mapper's bind key (or the coordinator's connection for it)."""
+        found = super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+        coordinator = self._coordinator()
+        return coordinator.bind(self, found) if coordinator is not None else found
+
+    def commit(self) -> None:
+        """Commit (through the coordinator when one is installed)."""
+        coordinator = self._coordinator()
+        if coordinator is None:
+            super().commit()
+        else:
+            coordinator.commit(self, super().commit)
+
+    def rollback(self) -> None:
+        """Roll back (through the coordinator when one is installed)."""
+        coordinator = self._coordinator()
+        if coordinator is None:
+            super().rollback()
+        else:
+            coordinator.rollback(self, super().rollback)
+
+    def close(self) -> None:
+        """Close (through the coordinator when one is installed)."""
+        coordinator = self._coordinator()
+        if coordinator is None:
+            super().close()
+        else:
+            coordinator.close(self, super().close)
+
+
+db = _SQLAlchemy(model_class=Base, session_options={"class_": Session})
 
 
 @event.listens_for(Engine, "connect")

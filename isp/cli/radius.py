@@ -119,3 +119,16 @@ def check_schema_command() -> None:
         click.echo(f"{len(differences)} difference(s) between {where} and the FreeRADIUS schema we expect.")
         raise SystemExit(1)
     click.echo(f"The radius database {where} matches the FreeRADIUS schema we expect ({binds.mode(app)} mode).")
+
+
+@radius_cli.command("recover")
+def recover_command() -> None:
+    """Settle in-doubt XA transactions on the radius server by our record (two-phase mode; workers do it at start)."""
+    from isp.radius import xa
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if binds.mode(app) != binds.TWO_PHASE:
+        click.echo(f"Nothing to recover: the radius tables share our transaction ({binds.mode(app)} mode).")
+        return
+    done = xa.recover(app)
+    click.echo(f"In-doubt radius transactions: {done['committed']} committed, {done['rolled_back']} rolled back.")

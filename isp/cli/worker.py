@@ -15,6 +15,7 @@ from flask.cli import with_appcontext
 
 from isp.dispatch import QUEUES, URGENT
 from isp.extensions import redis_store
+from isp.radius import xa
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ def _rq_level() -> str:
 @with_appcontext
 def worker_command(burst: bool, processes: int, urgent: int, name: str | None, queue_names: str | None) -> None:
     """Run job workers: general ones on critical, high, normal, low, bulk, plus one kept for urgent work."""
+    xa.recover_at_start(current_app._get_current_object())  # type: ignore[attr-defined]  # two-phase radius only
     if queue_names is not None:
         names = [q.strip() for q in queue_names.split(",") if q.strip()]
         unknown = [q for q in names if q not in QUEUES]
@@ -106,6 +108,7 @@ def _run_many(groups: list[list[str]], burst: bool) -> None:
 @with_appcontext
 def clock_command() -> None:
     """Run the periodic schedule (isp.jobs.schedule) with RQ's cron scheduler."""
+    xa.recover_at_start(current_app._get_current_object())  # type: ignore[attr-defined]  # two-phase radius only
     from rq.cron import CronScheduler
 
     from isp.jobs.schedule import SCHEDULE
