@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from isp.extensions import db
 from isp.models import HotspotPlan, Priority, Router, RouterMode, ServicePlan, User
+from isp.radius import voucher_writers
 from isp.services import audit, outbox
 from isp.services.errors import ServiceError
 from isp.services.ledger import parse_money
@@ -68,9 +69,12 @@ def validate(data: dict, plan: HotspotPlan | None) -> dict:
 
 
 def push_profile(plan: HotspotPlan, routers: list[Router] | None = None) -> int:
-    """Queue an idempotent profile ensure on each API-mode router of the plan."""
+    """Queue an idempotent profile ensure on each API-mode router of the plan (radius-mode ones: its group's rows)."""
     queued = 0
-    for router in routers if routers is not None else plan.routers:
+    targets = routers if routers is not None else plan.routers
+    if any(router.mode == RouterMode.radius for router in targets):
+        voucher_writers.write_plan_group(plan)  # speed and sharing live in the plan's group: one rewrite, no user rows
+    for router in targets:
         if router.mode != RouterMode.api:
             continue
         outbox.queue_command(router, "hotspot_profile.ensure", f"hotspot_profile:{plan.profile_name}",

@@ -256,6 +256,7 @@ def sync_states(vouchers: list[Voucher]) -> dict[int, tuple[str, str]]:
     for router_id, key, state, error in rows:
         if (router_id, key) in by_key:
             out[by_key[(router_id, key)]] = (SYNC_LABEL[state], error if state != CommandState.done else "")
+    out.update(vouchers_radius.sync_states([v for v in vouchers if v.router.mode == RouterMode.radius]))
     return out
 
 

@@ -69,6 +69,20 @@ def in_radius(batch: VoucherBatch) -> dict:
             "missing": len(codes) - present, "percent": 100, "finished": True}
 
 
+def sync_states(vouchers: list[Voucher]) -> dict[int, tuple[str, str]]:
+    """Per voucher on a radius-mode router: whether FreeRADIUS holds it ("in RADIUS"), one query per 500 codes."""
+    held = voucher_writers.present_codes(v.code for v in vouchers)
+    out = {}
+    for voucher in vouchers:
+        if voucher.code in held:
+            out[voucher.id] = ("in RADIUS", "")
+        elif voucher.state in LIVE:
+            out[voucher.id] = ("not in RADIUS", "FreeRADIUS has no password row for this voucher: it cannot log in")
+        else:
+            out[voucher.id] = ("removed", "")
+    return out
+
+
 # -- first login from radacct ------------------------------------------------------------------------------------
 
 

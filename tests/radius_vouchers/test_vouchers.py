@@ -71,6 +71,26 @@ def test_the_batch_page_says_the_vouchers_are_in_radius_not_on_the_router(app, c
     html = client.get(f"/vouchers/batches/{batch_id}").get_data(as_text=True)
     assert "5</strong> of 5 live vouchers are in RADIUS" in html
     assert "Every voucher of this batch is on the router" not in html
+    assert html.count('data-sync="in RADIUS"') == 5 and "not queued" not in html
+
+
+def test_a_plan_edit_rewrites_its_group_and_touches_no_voucher_row(app, radius_router, make_user, make_plan, generate):
+    from isp.models import HotspotPlan
+    from isp.services import plans
+
+    plan, batch_id = _batch(app, make_user, make_plan, generate, radius_router.id, 20, rate_limit="2M/4M")
+    with app.app_context():
+        before = sorted((r.id, r.username, r.value) for r in _rows(RadCheck))
+        row = _db.session.get(HotspotPlan, plan.id)
+        plans.update_plan(row, {"name": row.name, "price": "10.00", "reseller_price": "8.00", "validity": "1d",
+                                "time_quota": "", "data_quota": "", "rate_limit": "5M/10M", "shared_users": 3,
+                                "active": True, "router_ids": [radius_router.id]})
+        _db.session.commit()
+        group = f"isp-vp-{plan.id}"
+        assert {(r.attribute, r.value) for r in _rows(RadGroupReply, groupname=group)} == {
+            ("Mikrotik-Rate-Limit", "5M/10M"), ("Acct-Interim-Interval", "300")}
+        assert [(r.attribute, r.value) for r in _rows(RadGroupCheck, groupname=group)] == [("Simultaneous-Use", "3")]
+        assert sorted((r.id, r.username, r.value) for r in _rows(RadCheck)) == before
 
 
 def test_quotas_become_max_all_session_and_a_split_total_limit(app, radius_router, make_user, make_plan, generate):
