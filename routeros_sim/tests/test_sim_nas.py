@@ -244,3 +244,20 @@ def test_radius_settings_survive_save_and_load(nas_fleet, tmp_path):
     assert state.settings["/radius/incoming"].get("accept") == "true"
     assert state.rows("/radius")[0]["secret"] == SECRET
     assert state.menu("/ip/hotspot/profile").by_name("hsprof1")["use-radius"] == "true"
+
+
+def test_a_running_clock_drives_interims_and_a_redial_cpe_comes_back_after_a_disconnect(stub):
+    fleet = Fleet([RouterConfig(name="fast", password=PASSWORD)], speed=120)  # 60 simulated s = 0.5 real s
+    fleet["fast"].use_radius("127.0.0.1", SECRET, auth_port=stub.auth_port, acct_port=stub.acct_port, timeout="1s")
+    with fleet:
+        router = fleet["fast"]
+        first = router.radius_login("alice", "wonderland", kind="ppp", redial=True)["session"]["acct_session_id"]
+        assert _acct(stub, "Interim-Update", first)
+        ack = dae(router.radius_incoming_port, rp.DisconnectRequest, User_Name="alice", Acct_Session_Id=first)
+        assert ack.code == rp.DisconnectACK
+        assert _acct(stub, "Stop", first)[0]["Acct-Terminate-Cause"] == "Admin-Reset"
+        deadline = time.monotonic() + 5  # the CPE dials again within 5-30 simulated seconds
+        while time.monotonic() < deadline and not [s for s in router.sessions() if s["user"] == "alice"]:
+            time.sleep(0.05)
+        again = [s for s in router.sessions() if s["user"] == "alice"]
+        assert again and again[0]["acct_session_id"] != first
