@@ -93,3 +93,29 @@ def _kill(app, conn_id: int) -> None:
         with engine.connect() as conn:
             conn.exec_driver_sql(f"KILL CONNECTION {int(conn_id)}")
         engine.dispose()
+
+
+def deadlock_once(username: str):
+    """A unit that writes both sides, then is picked as a deadlock victim on its first run only."""
+    import pymysql
+    from sqlalchemy.exc import OperationalError
+
+    runs = {"n": 0}
+    work = _unit(username, ["pw"])
+
+    def unit():
+        runs["n"] += 1
+        work()
+        if runs["n"] == 1:
+            raise OperationalError("INSERT ...", {}, pymysql.err.OperationalError(1213, "Deadlock found"))
+
+    return unit, runs
+
+
+def test_atomic_retries_a_deadlock_across_both_databases(app):
+    unit, runs = deadlock_once("olga")
+    with app.app_context():
+        atomic(unit)
+        db.session.remove()
+    assert runs["n"] == 2
+    assert counts(app, "olga") == (1, 1)  # the first run's rows were rolled back on both sides, the second's kept

@@ -197,3 +197,15 @@ def test_flask_radius_recover_settles_by_hand(xa_app):
     assert result.exit_code == 0, result.output
     assert "1 committed, 0 rolled back" in result.output
     assert counts(xa_app, "kate") == (1, 1)
+
+
+def test_atomic_retries_a_deadlock_across_both_databases(xa_app):
+    from tests.radius_core.test_atomic import deadlock_once
+
+    unit, runs = deadlock_once("pete")
+    with xa_app.app_context():
+        atomic(unit)
+        db.session.remove()
+    assert runs["n"] == 2
+    assert counts(xa_app, "pete") == (1, 1)
+    assert _in_doubt(xa_app) == [] and _logged(xa_app) == 1
