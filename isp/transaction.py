@@ -6,6 +6,9 @@ would replay half a unit: the only safe retry is a rollback and a fresh run of e
 Call it where the transaction begins and ends (a view, a job, a command), with a session holding no other
 pending work. Enqueues registered for after the commit are dropped by the rollback and registered again by
 the re-run, so a job never runs twice for one unit.
+
+The unit may write the radius tables too: the commit and the rollback here cover both databases in every mode
+of isp/radius/binds.py (one transaction on a shared file or server; XA with our commit as the decision otherwise).
 """
 from __future__ import annotations
 
