@@ -6,12 +6,13 @@ open set stays what it is (who is online) while radacct grows 100-fold. Rows are
 rollup (`radius_sessions.rollup`, as the clock's job runs it) reads radacct into the daily usage before
 each measurement, as it would have in production.
 
-Timed through the Flask test client, logged in: the online-now page (pages 1 and 20, a username prefix, a
+Two databases side by side, one at 10,000 rows and one at 1,000,000, the requests alternating between them so
+both see the same machine load. Timed through the Flask test client, logged in: the online-now page (pages 1 and 20, a username prefix, a
 router filter, as htmx fragments too, and a reseller's scoped view), a radius subscription's customer page
 (sessions from radacct, usage from the rollup) and a voucher's sessions and usage page. p95 over every request.
 
-SQLite by default (a temp file); BENCH_DATABASE_URL (a throwaway MariaDB database: its tables are dropped
-first) for MariaDB, the radius tables in the same database. `python bench/radiusbench/p4r.py` prints the line;
+SQLite by default (temp files); for MariaDB, BENCH_DATABASE_URL (1,000,000) and BENCH_SMALL_DATABASE_URL
+(10,000), two throwaway databases whose tables are dropped first, the radius tables in each. `python bench/radiusbench/p4r.py` prints the line;
 BENCH_VERBOSE=1 adds the p95 per URL and the query plans.
 """
 from __future__ import annotations
@@ -164,21 +165,38 @@ def _urls(data: Data) -> list[tuple[str, str, bool]]:
             ("reseller online", "/sessions/", True), ("reseller online p5", "/sessions/?page=5", True)]
 
 
-def _measure(data: Data) -> tuple[list[float], dict[str, float]]:
-    from _scale import _login, _time, p95
+def _clients(data: Data) -> tuple:
+    from _scale import _login
 
     staff, reseller = data.h.app.test_client(), data.h.app.test_client()
     _login(staff, *ADMIN)
     _login(reseller, *RESELLER)
-    for _what, url, as_reseller in _urls(data):
-        _time(reseller if as_reseller else staff, url, 3)  # warm caches, templates and the database's pages
-    per_url = {}
-    for what, url, as_reseller in _urls(data):
-        client = reseller if as_reseller else staff
-        per_url[what] = _time(client, url, ROUNDS)
-        if url.startswith("/sessions/?"):
-            per_url[f"{what} (htmx)"] = _time(client, url, ROUNDS, **{"HX-Request": "true"})
-    return [t for v in per_url.values() for t in v], {what: p95(v) for what, v in per_url.items()}
+    return staff, reseller
+
+
+def _measure(small: Data, large: Data) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Every URL on both databases, requests alternating between them so both see the same machine load."""
+    from _scale import _time
+
+    sides = [(small, _clients(small)), (large, _clients(large))]
+    asks = []
+    for what, url, as_reseller in _urls(small):
+        asks.append((what, as_reseller, {}))
+        if "/sessions/?" in url:
+            asks.append((f"{what} (htmx)", as_reseller, {"HX-Request": "true"}))
+    urls = [{what: url for what, url, _ in _urls(data)} for data, _ in sides]
+    for k, (_data, (staff, reseller)) in enumerate(sides):  # warm caches, templates and the database's pages
+        for what, as_reseller, headers in asks:
+            _time(reseller if as_reseller else staff, urls[k][what.split(" (")[0]], 3, **headers)
+    out: tuple[dict, dict] = ({}, {})
+    for n in range(ROUNDS):
+        for what, as_reseller, headers in asks:
+            order = (0, 1) if n % 2 == 0 else (1, 0)
+            for k in order:
+                _data, (staff, reseller) = sides[k]
+                client = reseller if as_reseller else staff
+                out[k].setdefault(what, []).extend(_time(client, urls[k][what.split(" (")[0]], 1, **headers))
+    return out
 
 
 def _plans(data: Data) -> None:
@@ -199,46 +217,57 @@ def _plans(data: Data) -> None:
             print(f"  {sql}\n    " + "\n    ".join(str(tuple(r)) for r in rows))
 
 
-def run() -> str:
-    """Build the data, time the pages at 10,000 and 1,000,000 radacct rows; the P4r line."""
-    import shutil
-    import tempfile
-
+def _open(instance: str, name: str, url: str | None, total: int) -> Data:
+    """A harness on its own database, filled to `total` radacct rows and rolled up."""
     from _harness import Harness
-    from _scale import p95
 
-    instance = tempfile.mkdtemp(prefix="isp-bench-instance-")
-    os.environ["ISP_INSTANCE_PATH"] = instance
-    url = os.environ.get("BENCH_DATABASE_URL")
     if url:
         from _scale import empty_database
 
         url = empty_database(url)
     else:
-        url = f"sqlite:///{instance}/p4r.db"
-    h = Harness(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_BINDS={"radius": url})
+        url = f"sqlite:///{instance}/{name}.db"
+    data = Data(Harness(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_BINDS={"radius": url}))
+    started = time.perf_counter()
+    data.grow(total)
+    data.filled = time.perf_counter() - started
+    data.rolled = data.rollup()
+    return data
+
+
+def run() -> str:
+    """Two databases side by side (10,000 and 1,000,000 radacct rows), the same pages timed on both; the P4r line."""
+    import shutil
+    import tempfile
+
+    from _scale import p95
+
+    instance = tempfile.mkdtemp(prefix="isp-bench-instance-")
+    os.environ["ISP_INSTANCE_PATH"] = instance
+    url = os.environ.get("BENCH_DATABASE_URL")
+    small_url = os.environ.get("BENCH_SMALL_DATABASE_URL")
+    if url and not small_url:
+        raise RuntimeError("P4r on MariaDB needs a second throwaway database: BENCH_SMALL_DATABASE_URL")
     verbose = os.environ.get("BENCH_VERBOSE")
+    opened: list[Data] = []
     try:
-        data = Data(h)
-        data.grow(10_000)
-        data.rollup()
-        small, small_urls = _measure(data)
-        started = time.perf_counter()
-        data.grow(1_000_000)
-        filled = time.perf_counter() - started
-        took = data.rollup()
-        large, large_urls = _measure(data)
+        opened.append(_open(instance, "small", small_url, 10_000))
+        opened.append(_open(instance, "large", url, 1_000_000))
+        small, large = opened
+        small_urls, large_urls = _measure(small, large)
         if verbose:
-            print(f"  radacct filled to 1,000,000 in {filled:.0f} s; rollup of 990,000 new rows {took:.1f} s")
-            for what, value in sorted(large_urls.items(), key=lambda kv: -kv[1]):
-                print(f"  {value * 1000:6.1f} ms at 1,000,000, {small_urls[what] * 1000:6.1f} ms at 10,000  {what}")
-            _plans(data)
-        a, b = p95(large) * 1000, p95(small) * 1000
-        where = h.app.config["SQLALCHEMY_DATABASE_URI"].split(":")[0]
+            print(f"  radacct filled to 1,000,000 in {large.filled:.0f} s; rollup of them {large.rolled:.1f} s")
+            for what, values in sorted(large_urls.items(), key=lambda kv: -p95(kv[1])):
+                print(f"  {p95(values) * 1000:6.1f} ms at 1,000,000, {p95(small_urls[what]) * 1000:6.1f} ms at 10,000  {what}")
+            _plans(large)
+        a = p95([t for v in large_urls.values() for t in v]) * 1000
+        b = p95([t for v in small_urls.values() for t in v]) * 1000
+        where = large.h.app.config["SQLALCHEMY_DATABASE_URI"].split(":")[0]
         return (f"P4r: {a / b:.1f}x (online-now and usage pages p95 at 1,000,000 radacct rows vs 10,000; "
                 f"{a:.0f} ms vs {b:.0f} ms, {where})")
     finally:
-        h.close()
+        for data in opened:
+            data.h.close()
         shutil.rmtree(instance, ignore_errors=True)
 
 

@@ -97,3 +97,29 @@ def test_accounting_from_the_server_is_rolled_up_and_shown(app, radius, auth, ma
     page = auth.client.get(f"/customers/{sub.customer_id}").get_data(as_text=True)
     assert 'data-test="current-session"' in page and "10.5.0.9" in page
     assert "8.0 GiB in all" in page  # 3,000 up + 2 × 2^32 + 9,000 down, counted once
+
+
+def test_accounting_on_from_the_router_closes_its_open_sessions(app, radius, make_sub):
+    """The server's accounting-on query closes the NAS's open rows; the rollup then counts their last counters once."""
+    sub = make_sub("rebooted", password=PASSWORD)
+    _subscriber(app, "rebooted")
+    assert _acct(radius, "rebooted", "Start", "r-1") == "Accounting-Response"
+    assert _acct(radius, "rebooted", "Interim-Update", "r-1", **{"Acct-Session-Time": 60, "Acct-Input-Octets": 700,
+                                                                 "Acct-Output-Octets": 900}) == "Accounting-Response"
+    with app.app_context():
+        jobs.rollup()
+    assert _login(radius, "rebooted") == "Access-Reject"  # Simultaneous-Use := 1, one session open
+
+    code, _ = radius.radclient({"Acct-Status-Type": "Accounting-On", "NAS-IP-Address": "127.0.0.1",
+                                "Acct-Session-Id": "on-1"}, kind="acct")
+    assert code == "Accounting-Response"
+    with app.app_context():
+        row = db.session.scalars(db.select(RadAcct).where(RadAcct.username == "rebooted")).one()
+        assert row.acctstoptime is not None and row.acctterminatecause == "NAS-Reboot"
+        assert jobs.cleanup() == "stale 0, reloaded 0"  # nothing left for our cleanup
+        jobs.rollup()
+        from isp.models import RadiusSessionCounter, Subscription
+
+        assert db.session.get(RadiusSessionCounter, row.radacctid).open is False
+        assert db.session.get(Subscription, sub.id).period_bytes == 1_600
+    assert _login(radius, "rebooted") == "Access-Accept", radius.log()
