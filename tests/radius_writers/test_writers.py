@@ -172,3 +172,16 @@ def test_in_grace_the_expiration_is_the_moment_grace_ends(app, world):
         provisioning.sync(row)
         _db.session.commit()
         assert ("Expiration", ":=", "23 Sep 2026 12:00:00") in rows(RadCheck, "mona")
+
+
+def test_a_subscribers_sync_leaves_existing_group_rows_alone(app, world):
+    plan = world.plan()
+    first, second = world.sub(plan, "nina"), world.sub(plan, "otto")
+    _sync(app, first)
+    with app.app_context():
+        group = _db.session.get(ServicePlan, plan).profile_name
+        ids = set(_db.session.scalars(select(RadGroupReply.id).where(RadGroupReply.groupname == group)))
+    _sync(app, second)
+    with app.app_context():
+        assert set(_db.session.scalars(select(RadGroupReply.id).where(RadGroupReply.groupname == group))) == ids
+        assert groups_of("otto") == [group]
