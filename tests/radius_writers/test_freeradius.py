@@ -94,3 +94,20 @@ def test_a_plan_edit_reaches_the_next_login_without_touching_the_user(app, world
         assert _db.session.get(ServicePlan, plan.id).rate_limit == "9M/18M"
     code, reply = login(freeradius, "fr-finn")
     assert code == "Access-Accept" and reply["Mikrotik-Rate-Limit"] == "9M/18M"
+
+
+def test_a_caller_id_lock_admits_only_that_device(app, world, freeradius):
+    plan = world.plan(rate_limit="1M/2M")
+    sub = world.sub(plan, "fr-gus", password=PASSWORD, caller_id="02:AA:BB:CC:DD:EE", static_ip="10.9.8.7")
+    with app.app_context():
+        provisioning.sync(_db.session.get(Subscription, sub))
+        _db.session.commit()
+
+    def attempt(mac: str) -> tuple[str, dict]:
+        return freeradius.radclient({"User-Name": "fr-gus", "User-Password": PASSWORD, "NAS-IP-Address": "127.0.0.1",
+                                     "Calling-Station-Id": mac})
+
+    code, reply = attempt("02:AA:BB:CC:DD:EE")
+    assert code == "Access-Accept", freeradius.log()
+    assert reply["Framed-IP-Address"] == "10.9.8.7"
+    assert attempt("02:AA:BB:CC:DD:EF")[0] == "Access-Reject"
