@@ -111,3 +111,18 @@ def test_a_caller_id_lock_admits_only_that_device(app, world, freeradius):
     assert code == "Access-Accept", freeradius.log()
     assert reply["Framed-IP-Address"] == "10.9.8.7"
     assert attempt("02:AA:BB:CC:DD:EF")[0] == "Access-Reject"
+
+
+def test_the_plans_shared_users_limit_the_simultaneous_logins(app, world, freeradius):
+    _sub(app, world, "fr-hal", shared_users=1)
+
+    def acct(status: str) -> str:
+        return freeradius.radclient({"User-Name": "fr-hal", "Acct-Status-Type": status, "Acct-Session-Id": "hal-1",
+                                     "NAS-IP-Address": "127.0.0.1", "NAS-Port": 3, "Framed-IP-Address": "10.9.1.1"},
+                                    kind="acct")[0]
+
+    assert login(freeradius, "fr-hal")[0] == "Access-Accept", freeradius.log()
+    assert acct("Start") == "Accounting-Response"
+    assert login(freeradius, "fr-hal")[0] == "Access-Reject"  # one session open, one allowed
+    assert acct("Stop") == "Accounting-Response"
+    assert login(freeradius, "fr-hal")[0] == "Access-Accept"
