@@ -4,7 +4,8 @@ In the `two-phase` mode (isp/radius/binds.py) the first radius statement of a un
 its own on the radius engine with `XA START '<xid>'` (SQLAlchemy's `begin_twophase`), and the session joins
 it. Units that never touch the radius tables stay plain transactions on our database. Commit runs:
 
-1. flush; insert the xid into `isp_xa_log` in OUR database, inside our transaction;
+1. flush; insert the xid into `isp_xa_log` in OUR database, inside our transaction (a branch that only
+   read is simply rolled back after our commit: nothing to decide);
 2. `XA END` + `XA PREPARE` on the radius side (its rows are now durable but invisible, and can still go
    either way);
 3. `COMMIT` on ours: the decision. The log row is committed with our rows, or neither is;
@@ -30,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, delete, select
+from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, delete, event, select
 from sqlalchemy.engine import Connection, TwoPhaseTransaction
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ XA_LOG = Table(
 KEEP_LOG = timedelta(days=1)
 XA_NOTA, XA_RBROLLBACK = 1397, 1402  # unknown xid (already settled); branch already rolled back
 STATE = "isp_xa"
+READS = {"SELECT", "SHOW", "WITH", "XA REC"}  # a branch that ran only these needs no prepare: it is rolled back
 
 
 def ensure_log_table(engine: Engine) -> None:
@@ -63,6 +65,12 @@ class Branch:
     connection: Connection
     transaction: TwoPhaseTransaction
     xid: str
+    wrote: bool = False
+
+    def saw(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        """before_cursor_execute: note the first statement that is not a read."""
+        if not self.wrote and statement.lstrip()[:6].upper() not in READS:
+            self.wrote = True
 
 
 def _hook(point: str) -> None:
@@ -85,6 +93,7 @@ class Coordinator:
             connection = self.radius.connect()
             xid = new_xid()
             branch = Branch(connection, connection.begin_twophase(xid), xid)
+            event.listen(connection, "before_cursor_execute", branch.saw)
             session.info[STATE] = branch
         return branch.connection
 
@@ -94,8 +103,14 @@ class Coordinator:
         if branch is None:
             commit_ours()
             return
+        session.flush()
+        if not branch.wrote:  # the unit only read radius tables: nothing to decide
+            try:
+                commit_ours()
+            finally:
+                self._finish(session, commit=False)
+            return
         try:
-            session.flush()
             session.execute(XA_LOG.insert().values(xid=branch.xid, created_at=_now()), bind_arguments={"bind": self.ours})
             _hook("before-prepare")
             branch.transaction.prepare()

@@ -209,3 +209,17 @@ def test_atomic_retries_a_deadlock_across_both_databases(xa_app):
     assert runs["n"] == 2
     assert counts(xa_app, "pete") == (1, 1)
     assert _in_doubt(xa_app) == [] and _logged(xa_app) == 1
+
+
+def test_a_unit_that_only_reads_radius_rows_needs_no_decision(xa_app):
+    with xa_app.app_context():
+        atomic(_unit("quinn", ["pw"]))
+
+        def read_and_write_ours():
+            users.create_user("rita", TEST_PASSWORD, Role.operator)
+            return db.session.scalar(select(func.count()).select_from(RadCheck).where(RadCheck.username == "quinn"))
+
+        assert atomic(read_and_write_ours) == 1
+        db.session.remove()
+    assert counts(xa_app, "rita") == (1, 0)
+    assert _logged(xa_app) == 1 and _in_doubt(xa_app) == []  # only quinn's unit was decided
