@@ -119,6 +119,35 @@ def refresh_expiry(sub_ids: list[int]) -> int:
     return sync_many(ids, Priority.normal) if ids else 0
 
 
+def mode_changed(router: Router, previous: RouterMode) -> int:
+    """A router switched mode (api <-> radius): what the old back end held goes, the new one gets every plan's
+    profile or group and every live subscription on it, set-based; returns the commands queued.
+
+    From api: the users come off the router (bulk removal commands, each with its kick, so sessions come back
+    through RADIUS). From radius: the rows go (FreeRADIUS no longer answers for them) and the router is given
+    its users by `service.apply`. Call it in the unit of work that changes `router.mode`.
+    """
+    if previous == router.mode:
+        return 0
+    live = (Subscription.router_id == router.id, Subscription.state != SubscriptionState.terminated)
+    rows = db.session.execute(select(Subscription.id, Subscription.kind, Subscription.username).where(*live)).all()
+    queued = 0
+    if previous == RouterMode.api:
+        from isp.services import provisioning_api
+
+        queued += provisioning_api.queue_commands(
+            router, [provisioning_api.removal_command(kind, username) for _id, kind, username in rows], Priority.normal)
+    else:
+        from isp.radius import writers
+
+        writers.remove_users(username for _id, _kind, username in rows)
+    plans = set(db.session.scalars(select(Subscription.plan_id).where(*live).distinct()))
+    plans |= set(db.session.scalars(select(ServicePlan.id).where(ServicePlan.routers.any(Router.id == router.id))))
+    for plan in db.session.scalars(select(ServicePlan).where(ServicePlan.id.in_(sorted(plans)))) if plans else []:
+        queued += backend(router).push_plan(plan, router)
+    return queued + sync_many([row[0] for row in rows], Priority.normal)
+
+
 def unplace(router: Router, kind: ServiceKind, username: str, static_ip: str | None,
             priority: Priority = Priority.high) -> None:
     """Remove everything a subscription put on `router` (router move, username change, termination) and kick it."""
