@@ -53,7 +53,7 @@ def test_admin_adds_a_router_and_gets_its_script_with_copy_and_download(app, cli
     router_id = _add_router(client, auth, name="Edge North")
     secrets = _secrets(app, router_id)
     detail = client.get(f"/routers/{router_id}").get_data(as_text=True)
-    assert "Tunnel 10.100.0.2" in detail and "Setup script" in detail
+    assert "Onboarded" in detail and "<code>10.100.0.2</code>" in detail and "Setup script" in detail
     page = client.get(f"/routers/{router_id}/onboarding")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "no-store" in page.headers["Cache-Control"]
