@@ -187,3 +187,21 @@ def test_allocation_moves_past_an_address_taken_meanwhile(ctx, monkeypatch):
     router = _create(name="loser")
     assert router.tunnel_address == "10.100.0.3" and calls == [[], ["10.100.0.2"]]
     assert router.name == "loser" and db.session.get(Router, router.id) is router
+
+
+def test_onboarding_a_stored_router_survives_a_lost_race(ctx, monkeypatch):
+    """A stored router's changes are expired by the rolled-back SAVEPOINT: they are set again on the next try."""
+    _create(name="winner")  # holds 10.100.0.2
+    legacy = Router(name="legacy", addresses_text="192.168.1.1", username="admin", password_encrypted="", notes="kept")
+    db.session.add(legacy)
+    db.session.commit()
+    real = wireguard.next_free
+    monkeypatch.setattr(wireguard, "next_free", lambda settings, tried=(): "10.100.0.2" if not tried else real(settings, tried))
+    onboarding.onboard(legacy, generate_login=True)
+    db.session.commit()
+    db.session.expire_all()
+    assert legacy.tunnel_address == "10.100.0.3" and legacy.addresses == ["10.100.0.3", "192.168.1.1"]
+    assert legacy.username == "isp-panel" and legacy.api_user_generated and legacy.notes == "kept"
+    assert wireguard.public_key_of(onboarding.private_key(legacy)) == legacy.wg_public_key
+    assert decrypt_bound(legacy.password_encrypted)[1] == legacy.endpoint
+    assert db.session.scalar(select(Nas.nasname).where(Nas.nasname == "10.100.0.3")) is None  # api mode: no nas row
