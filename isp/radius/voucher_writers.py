@@ -3,7 +3,8 @@
 | what              | table         | rows                                                                       |
 |-------------------|---------------|----------------------------------------------------------------------------|
 | voucher plan      | radgroupcheck | `isp-vp-<plan id>`: Simultaneous-Use := shared users                        |
-|                   | radgroupreply | Mikrotik-Rate-Limit = plan rate, Acct-Interim-Interval = 300               |
+|                   | radgroupreply | Mikrotik-Rate-Limit = plan rate, Session-Timeout = validity,               |
+|                   |               | Acct-Interim-Interval = 300                                                |
 | voucher           | radcheck      | Cleartext-Password :=, Max-All-Session := time quota (the `noresetcounter` |
 |                   |               | sqlcounter), Expiration := first login + validity (once it is known)       |
 |                   | radreply      | Mikrotik-Total-Limit (+ -Gigawords: bits 32-63) = data quota               |
@@ -40,7 +41,9 @@ def group_name(plan_id: int) -> str:
 def plan_group(plan: HotspotPlan) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
     """(check rows, reply rows) of a voucher plan's group: sharing, speed, interim interval."""
     checks = [("Simultaneous-Use", ":=", str(max(1, plan.shared_users or 1)))]
-    replies = [("Acct-Interim-Interval", "=", str(INTERIM_SECONDS))]
+    # Session-Timeout = the validity: the router ends a first session (begun before its Expiration was written)
+    # when the validity is over even if our workers are down; `expiration` and the time-quota counter lower it.
+    replies = [("Session-Timeout", "=", str(plan.validity_seconds)), ("Acct-Interim-Interval", "=", str(INTERIM_SECONDS))]
     if plan.rate_limit and rate_limit(plan.rate_limit):
         replies.insert(0, ("Mikrotik-Rate-Limit", "=", rate_limit(plan.rate_limit)))
     return checks, replies

@@ -14,12 +14,14 @@ from flask import current_app
 
 from isp.extensions import db
 from isp.models import Priority, Router, RouterCommand
+from isp.models.base import utcnow
 from isp.radius import coa
 from isp.services import outbox
 
 log = logging.getLogger(__name__)
 
 DISCONNECT, COA = "radius.disconnect", "radius.coa"
+BULK_OVER = 20  # more Disconnects than this for one router go in as multi-row inserts with chunk jobs
 
 
 def disconnect_key(username: str) -> str:
@@ -41,6 +43,20 @@ def queue_coa(router: Router, username: str, attributes: dict, priority: Priorit
     """Queue a CoA-Request carrying `attributes` (e.g. {"Mikrotik-Rate-Limit": "2M/4M"}) for the user's live sessions."""
     payload = {"username": username, "attributes": {str(k): v for k, v in attributes.items()}}
     return outbox.queue_command(router, COA, coa_key(username), payload, priority)
+
+
+def queue_disconnects(router: Router, usernames: list[str], priority: Priority = Priority.critical) -> int:
+    """Disconnects for many users of one router: one by one when few, else multi-row inserts with chunk jobs
+    (the chunk job sends each packet first and runs the API kick only for the unanswered); returns how many."""
+    names = sorted(set(usernames))
+    if len(names) <= BULK_OVER:
+        for name in names:
+            queue_disconnect(router, name, priority)
+        return len(names)
+    items = [(DISCONNECT, disconnect_key(name), {"username": name}) for name in names]
+    outbox.queue_bulk(router, items, f"radius-disconnect:{router.id}:{utcnow():%Y%m%d%H%M%S}",
+                      current_app.config["BULK_CHUNK"], priority)
+    return len(names)
 
 
 def _summary(operation: str, answers: list[coa.Answer]) -> str:

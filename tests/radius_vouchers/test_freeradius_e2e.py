@@ -33,21 +33,23 @@ def test_a_voucher_logs_in_at_its_plans_rate_then_expires_and_is_refused(app, fr
     from isp.jobs.vouchers import expire_vouchers, poll_usage_all
 
     admin = make_user("admin")
-    plan = make_plan([radius_router.id], rate_limit="3M/6M", validity="1h", time_quota="2h", shared_users=1)
+    plan = make_plan([radius_router.id], rate_limit="3M/6M", validity="1d", time_quota="2h", shared_users=1)
     batch_id = generate(admin.id, plan.id, 2, length=10, mode="userpass")
     (code, password), (other, other_password) = _vouchers(app, batch_id)
 
     answer, reply = _login(freeradius, code, password)
     assert answer == "Access-Accept", freeradius.log()
     assert reply["Mikrotik-Rate-Limit"] == "3M/6M" and reply["Acct-Interim-Interval"] == 300
-    assert 0 < reply["Session-Timeout"] <= 7200  # the time quota's remainder (noresetcounter on Max-All-Session)
+    # The group's Session-Timeout is the validity (a day); the time quota's counter (noresetcounter on
+    # Max-All-Session) lowers it to the two hours left.
+    assert reply["Session-Timeout"] == 7200
     assert _login(freeradius, code, "wrong")[0] == "Access-Reject"
 
     assert _start(freeradius, code, "e2e-1")[0] == "Accounting-Response"
     with app.app_context():
         poll_usage_all()  # first login read from the radacct row FreeRADIUS wrote
         voucher = _db.session.scalar(select(Voucher).where(Voucher.code == code))
-        assert voucher.state == VoucherState.active and voucher.expires_at - voucher.first_login_at == timedelta(hours=1)
+        assert voucher.state == VoucherState.active and voucher.expires_at - voucher.first_login_at == timedelta(days=1)
         assert _db.session.scalar(select(RadAcct.acctsessionid).where(RadAcct.username == code)) == "e2e-1"
     answer, reply = _login(freeradius, code, password)
     # Simultaneous-Use 1 and an open session: a second device is refused while the first is online.
@@ -57,8 +59,8 @@ def test_a_voucher_logs_in_at_its_plans_rate_then_expires_and_is_refused(app, fr
     # even before our expiry sweep has removed its rows.
     with app.app_context():
         _db.session.add(RadAcct(acctsessionid="e2e-2", acctuniqueid="e2e-2-unique", username=other,
-                                nasipaddress="127.0.0.1", acctstarttime=(utcnow() - timedelta(hours=1, minutes=1))
-                                .replace(tzinfo=None, microsecond=0), acctstoptime=(utcnow() - timedelta(hours=1))
+                                nasipaddress="127.0.0.1", acctstarttime=(utcnow() - timedelta(days=1, minutes=1))
+                                .replace(tzinfo=None, microsecond=0), acctstoptime=(utcnow() - timedelta(days=1))
                                 .replace(tzinfo=None, microsecond=0), acctsessiontime=60))
         _db.session.commit()
         poll_usage_all()

@@ -57,7 +57,7 @@ def test_a_batch_of_1000_writes_its_radius_rows_set_based_and_pushes_nothing(app
         assert _db.session.scalar(select(func.count()).select_from(RadUserGroup)) == 1000
         group = f"isp-vp-{plan.id}"
         assert {(r.attribute, r.op, r.value) for r in _rows(RadGroupReply, groupname=group)} == {
-            ("Mikrotik-Rate-Limit", "=", "2M/4M"), ("Acct-Interim-Interval", "=", "300")}
+            ("Mikrotik-Rate-Limit", "=", "2M/4M"), ("Session-Timeout", "=", "86400"), ("Acct-Interim-Interval", "=", "300")}
         assert [(r.attribute, r.op, r.value) for r in _rows(RadGroupCheck, groupname=group)] == [("Simultaneous-Use", ":=", "2")]
         assert _db.session.scalar(select(func.count()).select_from(RouterCommand)) == 0  # nothing goes to the router
         progress = vouchers.batch_progress(_db.session.get(VoucherBatch, batch_id))
@@ -88,7 +88,7 @@ def test_a_plan_edit_rewrites_its_group_and_touches_no_voucher_row(app, radius_r
         _db.session.commit()
         group = f"isp-vp-{plan.id}"
         assert {(r.attribute, r.value) for r in _rows(RadGroupReply, groupname=group)} == {
-            ("Mikrotik-Rate-Limit", "5M/10M"), ("Acct-Interim-Interval", "300")}
+            ("Mikrotik-Rate-Limit", "5M/10M"), ("Session-Timeout", "86400"), ("Acct-Interim-Interval", "300")}
         assert [(r.attribute, r.value) for r in _rows(RadGroupCheck, groupname=group)] == [("Simultaneous-Use", "3")]
         assert sorted((r.id, r.username, r.value) for r in _rows(RadCheck)) == before
 
@@ -249,3 +249,29 @@ def test_data_used_over_several_sessions_exhausts_the_voucher_and_disconnects_it
         assert _rows(Voucher, code=other)[0].state == VoucherState.active  # the other one is well within its quota
     run_worker(app)
     assert radius_router.responder.sessions[code] == set()  # and its live session was disconnected
+
+
+def test_a_mass_expiry_queues_chunk_jobs_whose_packets_are_all_acknowledged(app, radius_router, make_user, make_plan,
+                                                                           generate):
+    from isp.jobs.vouchers import expire_vouchers
+
+    app.config["BULK_CHUNK"] = 10
+    _, batch_id = _batch(app, make_user, make_plan, generate, radius_router.id, 30, validity="1h")
+    with app.app_context():
+        codes = [v.code for v in _rows(Voucher, batch_id=batch_id)]
+        start = (utcnow() - timedelta(hours=1, minutes=1)).replace(tzinfo=None, microsecond=0)
+        _db.session.add_all([RadAcct(acctsessionid=f"m-{n}", acctuniqueid=f"m-{n}", username=code, nasipaddress="127.0.0.1",
+                                     acctstarttime=start) for n, code in enumerate(codes[:25])])  # 25 online, 5 never used
+        _db.session.commit()
+    radius_router.responder.sessions.update({code: {f"m-{n}"} for n, code in enumerate(codes[:25])})
+    _poll(app)
+    with app.app_context():
+        assert expire_vouchers() == 25
+        commands = _rows(RouterCommand, operation="radius.disconnect")
+        assert len(commands) == 25 and {c.priority for c in commands} == {Priority.critical}
+        assert len({c.job_id for c in commands}) == 3  # three chunk jobs of ten, not 25 single jobs
+    run_worker(app)
+    with app.app_context():
+        assert {(c.state, c.result["action"]) for c in _rows(RouterCommand, operation="radius.disconnect")} == {
+            (CommandState.done, "disconnected")}
+    assert all(not radius_router.responder.sessions[code] for code in codes[:25])
