@@ -252,6 +252,7 @@ def bulk_action(actor: User, action: str, vouchers: list[Voucher], extend_second
                 revived.append(voucher)
         transition(revived, VoucherState.active, "revived by an extension", actor, now)
         restore(revived)
+        vouchers_radius.extend([v for v in chosen if v not in revived and v.state in LIVE and vouchers_radius.is_radius(v)])
     audit.record(actor, f"vouchers.{action}", f"{len(chosen)} vouchers", f"{len(vouchers) - len(chosen)} skipped")
     return {"changed": len(chosen), "skipped": len(vouchers) - len(chosen)}
 

@@ -63,6 +63,11 @@ def restore(vouchers: list[Voucher]) -> None:
         voucher_writers.rewrite(vouchers)
 
 
+def extend(vouchers: list[Voucher]) -> None:
+    """Live vouchers given more validity: FreeRADIUS's `Expiration` moves with their new expiry."""
+    voucher_writers.set_expiration({v.code: v.expires_at for v in vouchers if v.expires_at is not None})
+
+
 def in_radius(batch: VoucherBatch) -> dict:
     """What FreeRADIUS holds of a batch, for its page: live vouchers and how many of them can log in."""
     codes = list(db.session.scalars(select(Voucher.code).where(

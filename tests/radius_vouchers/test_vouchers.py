@@ -275,3 +275,19 @@ def test_a_mass_expiry_queues_chunk_jobs_whose_packets_are_all_acknowledged(app,
         assert {(c.state, c.result["action"]) for c in _rows(RouterCommand, operation="radius.disconnect")} == {
             (CommandState.done, "disconnected")}
     assert all(not radius_router.responder.sessions[code] for code in codes[:25])
+
+
+def test_extending_a_live_voucher_moves_its_expiration_in_radius(app, radius_router, make_user, make_plan, generate):
+    _, batch_id = _batch(app, make_user, make_plan, generate, radius_router.id, 1, validity="1h")
+    with app.app_context():
+        code = _rows(Voucher, batch_id=batch_id)[0].code
+    _login(app, code, utcnow() - timedelta(minutes=5))
+    _poll(app)
+    with app.app_context():
+        admin = _db.session.scalar(select(User).where(User.role == "admin"))
+        voucher_lifecycle.bulk_action(admin, "extend", vouchers.selection(admin, batch_id=batch_id), extend_seconds=86400)
+        _db.session.commit()
+        voucher = _rows(Voucher, code=code)[0]
+        assert voucher.expires_at - voucher.first_login_at == timedelta(hours=25)
+        assert [r.value for r in _rows(RadCheck, username=code, attribute="Expiration")] == [
+            voucher_writers.expiration(voucher.expires_at)]
