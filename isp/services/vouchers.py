@@ -107,7 +107,8 @@ def _store(batch: VoucherBatch, count: int, length: int, prefix: str, mode: Vouc
               "state": VoucherState.unused, "validity_seconds": batch.validity_seconds, "price": batch.price,
               "uptime_seconds": 0, "bytes_in": 0, "bytes_out": 0, "state_changed_at": now, "created_at": now}
     for _ in range(5):
-        new = codes.unique_codes(count, length, prefix, _taken)
+        taken = vouchers_radius.taken_by(_taken) if batch.router.mode == RouterMode.radius else _taken
+        new = codes.unique_codes(count, length, prefix, taken)
         rows = [(code, code if mode == VoucherMode.code else codes.random_code(length)) for code in new]
         try:
             with db.session.begin_nested():

@@ -8,6 +8,7 @@ deleted) loses its rows and gets a Disconnect on `critical` when it is online.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -32,6 +33,15 @@ READ_LIMIT = 5000  # radacct rows per run; the next run carries on from the curs
 def is_radius(voucher: Voucher) -> bool:
     """True when the voucher's router asks FreeRADIUS (its rows live in the RADIUS tables)."""
     return voucher.router.mode == RouterMode.radius
+
+
+def taken_by(vouchers_taken: Callable[[list[str]], set[str]]) -> Callable[[list[str]], set[str]]:
+    """Codes already used by a voucher, or by any RADIUS user (a subscriber's login): a code must not share its
+    radcheck rows with someone else's."""
+    def taken(candidates: list[str]) -> set[str]:
+        return vouchers_taken(candidates) | voucher_writers.usernames_taken(candidates)
+
+    return taken
 
 
 def write_batch(batch: VoucherBatch, logins: list[tuple[str, str]]) -> int:

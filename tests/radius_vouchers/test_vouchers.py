@@ -291,3 +291,17 @@ def test_extending_a_live_voucher_moves_its_expiration_in_radius(app, radius_rou
         assert voucher.expires_at - voucher.first_login_at == timedelta(hours=25)
         assert [r.value for r in _rows(RadCheck, username=code, attribute="Expiration")] == [
             voucher_writers.expiration(voucher.expires_at)]
+
+
+def test_a_code_already_a_radius_user_is_drawn_again(app, radius_router, make_user, make_plan, generate, monkeypatch):
+    from isp.services import codes
+
+    with app.app_context():  # a subscriber's login, written by the subscription writers
+        _db.session.add(RadCheck(username="SUBSCRIBER9", attribute="Cleartext-Password", op=":=", value="theirs"))
+        _db.session.commit()
+    drawn = iter(["SUBSCRIBER9", "FRESHCODE01", "FRESHCODE02", "FRESHCODE03"])
+    monkeypatch.setattr(codes, "random_code", lambda length, prefix="": next(drawn))
+    _, batch_id = _batch(app, make_user, make_plan, generate, radius_router.id, 2)
+    with app.app_context():
+        assert sorted(v.code for v in _rows(Voucher, batch_id=batch_id)) == ["FRESHCODE01", "FRESHCODE02"]
+        assert [r.value for r in _rows(RadCheck, username="SUBSCRIBER9")] == ["theirs"]
