@@ -70,10 +70,18 @@ def execute_batch(router_id: int, command_ids: list[int]) -> str:
         return "skipped"
     if router.enabled and any(row.operation in operations.PACKET_FIRST for row in rows):
         # Disconnects / CoAs queued in bulk (a plan edit, a mass suspension): packets first, each on its own;
-        # the unanswered ones join the rest of the chunk for the API fallback.
-        rows = [row for row in rows if row.operation not in operations.PACKET_FIRST or _send_packets(row) is None]
-        if not rows:
+        # the unanswered ones join the rest of the chunk for the API fallback. After the first one the router
+        # did not take, the rest go straight to the fallback: a silent router would cost seconds per row.
+        rest, fallback = [], False
+        for row in rows:
+            if row.operation in operations.PACKET_FIRST and not fallback:
+                fallback = _send_packets(row) is None
+                if not fallback:
+                    continue
+            rest.append(row)
+        if not rest:
             return "done: packets"
+        rows = rest
     return _run(router, rows, rows[0].priority.value)  # bulk, or critical for a mass expiry
 
 

@@ -73,3 +73,18 @@ def test_a_mass_suspension_disconnects_every_live_session(app, radius_router):  
     assert sorted(p["User-Name"][0] for p in radius_router.responder.received) == names
     assert _settled(app, "radius.disconnect") == [(name, CommandState.done, True) for name in names]
     assert not any(radius_router.responder.sessions[name] for name in names)
+
+
+def test_a_silent_router_costs_one_timeout_per_chunk_then_the_api_fallback(app, radius_router):  # noqa: F811
+    _world_, plan, names = _world(app, radius_router)
+    radius_router.responder.silent = True
+    with app.app_context():
+        row = _db.session.get(ServicePlan, plan)
+        service_plans.update_plan(row, {"name": row.name, "kind": "pppoe", "price": "20.00", "period_unit": "month",
+                                        "period_count": 1, "rate_limit": "6M/12M", "shared_users": 1,
+                                        "router_ids": [radius_router.id], "active": True})
+        _db.session.commit()
+    run_worker(app)
+    # One CoA-Request (sent 1 + RADIUS_COA_RETRIES times), not one per session: the rest went to the API at once.
+    assert len(radius_router.responder.received) == 2
+    assert {state for _name, state, _bulk in _settled(app, "radius.coa")} == {CommandState.done}
