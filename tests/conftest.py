@@ -107,7 +107,7 @@ def app(_migrated):
             conn.execute(_db.metadata.tables["invoices"].update().values(corrects_id=None))
             for table in reversed(_db.metadata.sorted_tables):
                 conn.execute(table.delete())
-            # The radius tables share our connection in the test profiles (same file / same server).
+        with _db.engines["radius"].begin() as conn:  # our own engine too unless the radius bind is two-phase
             for table in _db.metadatas["radius"].sorted_tables:
                 conn.execute(table.delete())
     app.config["REDIS_CLIENT"].flushdb()
