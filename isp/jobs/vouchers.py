@@ -76,7 +76,10 @@ def read_radius_logins() -> int:
     """Radius-mode routers: first logins from radacct since the last read (SQL only, both databases in one commit).
 
     The cursor moves only once the activations are committed; a failure is logged and the next tick reads again.
+    A fleet without radius-mode routers never touches the RADIUS database.
     """
+    if db.session.scalar(select(Router.id).where(Router.mode == RouterMode.radius).limit(1)) is None:
+        return 0
     try:
         activated, cursor = atomic(lambda: vouchers_radius.read_first_logins(vouchers_radius.load_cursor()))
     except Exception:

@@ -123,6 +123,8 @@ def _starts(cursor: int | None) -> tuple[dict[str, datetime], int]:
     """
     now = utcnow()
     columns = (RadAcct.radacctid, RadAcct.username, RadAcct.acctstarttime, RadAcct.acctsessiontime)
+    if cursor is not None and (db.session.scalar(select(func.max(RadAcct.radacctid))) or 0) < cursor - WINDOW:
+        cursor = None  # radacct was emptied or restored from an older copy: ids start again below the cursor
     if cursor is None:
         rows = []
         for part in chunked(_unused_codes()):

@@ -305,3 +305,14 @@ def test_a_code_already_a_radius_user_is_drawn_again(app, radius_router, make_us
     with app.app_context():
         assert sorted(v.code for v in _rows(Voucher, batch_id=batch_id)) == ["FRESHCODE01", "FRESHCODE02"]
         assert [r.value for r in _rows(RadCheck, username="SUBSCRIBER9")] == ["theirs"]
+
+
+def test_a_cursor_beyond_radacct_after_it_was_emptied_is_read_again(app, radius_router, make_user, make_plan, generate):
+    _, batch_id = _batch(app, make_user, make_plan, generate, radius_router.id, 1)
+    with app.app_context():
+        code = _rows(Voucher, batch_id=batch_id)[0].code
+        vouchers_radius.save_cursor(1_000_000)  # read that far before radacct was truncated
+    _login(app, code, utcnow() - timedelta(minutes=1))
+    _poll(app)
+    with app.app_context():
+        assert _rows(Voucher, code=code)[0].state == VoucherState.active
