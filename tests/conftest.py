@@ -45,7 +45,8 @@ def _migrated(database_url, tmp_path_factory):
     from isp.config import normalise_db_url
 
     url = normalise_db_url("TEST_DATABASE_URL", database_url)
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_BINDS": _binds(url)})
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_BINDS": _binds(url),
+                      "RADIUS_TWO_PHASE": bool(os.environ.get("TEST_RADIUS_TWO_PHASE"))})
     with app.app_context():
         _db.drop_all(bind_key=None)
         _db.drop_all(bind_key="radius")  # the stock FreeRADIUS tables, wherever the radius bind puts them
@@ -86,6 +87,8 @@ def make_test_app(url: str, **overrides):
         "POOL_ACQUIRE_TIMEOUT": 0.3,
         "REMEMBER_COOKIE_SECURE": False,
     }
+    if os.environ.get("TEST_RADIUS_TWO_PHASE"):  # run any test directory with the radius bind on XA (MariaDB only)
+        config["RADIUS_TWO_PHASE"] = True
     config.update(overrides)
     return create_app(config)
 

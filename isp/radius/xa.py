@@ -99,11 +99,11 @@ class Coordinator:
 
     def commit(self, session: Any, commit_ours: Any) -> None:
         """Steps 1-4 of the module's protocol; a plain commit when the unit never touched the radius tables."""
+        session.flush()  # first: pending radius rows open the branch only when they are flushed
         branch: Branch | None = session.info.get(STATE)
         if branch is None:
             commit_ours()
             return
-        session.flush()
         if not branch.wrote:  # the unit only read radius tables: nothing to decide
             try:
                 commit_ours()

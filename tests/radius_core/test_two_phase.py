@@ -223,3 +223,16 @@ def test_a_unit_that_only_reads_radius_rows_needs_no_decision(xa_app):
         db.session.remove()
     assert counts(xa_app, "rita") == (1, 0)
     assert _logged(xa_app) == 1 and _in_doubt(xa_app) == []  # only quinn's unit was decided
+
+
+def test_rows_pending_until_the_commit_are_committed_too(xa_app):
+    """No flush before the commit: the radius branch opens inside it and is still decided and committed."""
+    with xa_app.app_context():
+        def work():
+            users.create_user("sam", TEST_PASSWORD, Role.operator)
+            db.session.add(RadCheck(username="sam", attribute="Cleartext-Password", op=":=", value="pw"))
+
+        atomic(work)
+        db.session.remove()
+    assert counts(xa_app, "sam") == (1, 1)
+    assert _in_doubt(xa_app) == [] and _logged(xa_app) == 1
