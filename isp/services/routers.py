@@ -132,13 +132,18 @@ def create_router(data: dict, actor: User | None = None) -> Router:
 def update_router(router: Router, data: dict, actor: User | None = None) -> Router:
     """Edit a router; a blank password keeps the stored one unless where it is sent changes.
 
-    The `nas` row follows: renamed with the router, added when it turns to radius mode, removed when it leaves it.
+    The `nas` row follows: renamed with the router, added when it turns to radius mode, removed when it leaves it;
+    a mode change also hands the router's subscribers to the other back end (provisioning.mode_changed).
     """
+    from isp.services import provisioning  # it reaches routers' subscribers; imported late to keep imports acyclic
+
     values = _validate(data, router)
-    was_radius = router.mode == RouterMode.radius
+    previous = router.mode
     _apply(router, values)
     db.session.flush()
-    onboarding.sync_nas(router, may_exist=was_radius)
+    onboarding.sync_nas(router, may_exist=previous == RouterMode.radius)
+    if previous != router.mode:  # the subscribers move to the other back end in this same unit of work
+        provisioning.mode_changed(router, previous)
     audit.record(actor, "router.update", router.name)
     return router
 

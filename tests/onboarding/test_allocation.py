@@ -205,3 +205,19 @@ def test_onboarding_a_stored_router_survives_a_lost_race(ctx, monkeypatch):
     assert wireguard.public_key_of(onboarding.private_key(legacy)) == legacy.wg_public_key
     assert decrypt_bound(legacy.password_encrypted)[1] == legacy.endpoint
     assert db.session.scalar(select(Nas.nasname).where(Nas.nasname == "10.100.0.3")) is None  # api mode: no nas row
+
+
+def test_a_mode_change_hands_subscribers_over_in_the_same_edit(ctx, monkeypatch):
+    from isp.models import RouterMode
+    from isp.services import provisioning
+
+    calls = []
+    monkeypatch.setattr(provisioning, "mode_changed", lambda router, previous: calls.append((router.mode, previous)) or 0)
+    router = _create(mode="api", password="typed-Secret-1", username="admin")
+    base = {**router_data(), "username": "admin", "addresses": "\n".join(router.addresses), "password": ""}
+    routers.update_router(router, {**base, "mode": "api", "site": "x"})
+    assert calls == []
+    routers.update_router(router, {**base, "mode": "radius"})
+    assert calls == [(RouterMode.radius, RouterMode.api)]
+    assert db.session.scalar(select(Nas.nasname)) == router.tunnel_address
+    db.session.rollback()
