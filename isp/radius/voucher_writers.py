@@ -49,14 +49,19 @@ def plan_group(plan: HotspotPlan) -> tuple[list[tuple[str, str, str]], list[tupl
     return checks, replies
 
 
-def write_plan_group(plan: HotspotPlan) -> None:
-    """Replace the rows of the plan's group (and nothing else)."""
+def write_plan_group(plan: HotspotPlan) -> str | None:
+    """Replace the rows of the plan's group (and nothing else); returns the new `Mikrotik-Rate-Limit` when it
+    changed (live sessions need a CoA for it), else None."""
     name = group_name(plan.id)
     checks, replies = plan_group(plan)
+    before = db.session.scalar(select(RadGroupReply.value).where(RadGroupReply.groupname == name,
+                                                                 RadGroupReply.attribute == "Mikrotik-Rate-Limit").limit(1))
+    rate = next((v for a, _, v in replies if a == "Mikrotik-Rate-Limit"), None)
     db.session.execute(delete(RadGroupCheck).where(RadGroupCheck.groupname == name))
     db.session.execute(delete(RadGroupReply).where(RadGroupReply.groupname == name))
     db.session.execute(insert(RadGroupCheck), [{"groupname": name, "attribute": a, "op": o, "value": v} for a, o, v in checks])
     db.session.execute(insert(RadGroupReply), [{"groupname": name, "attribute": a, "op": o, "value": v} for a, o, v in replies])
+    return rate if rate is not None and rate != before else None
 
 
 def total_limit(data_bytes: int) -> list[tuple[str, str, str]]:

@@ -8,8 +8,7 @@ from sqlalchemy import func, select
 
 from isp.extensions import db
 from isp.models import HotspotPlan, Priority, Router, RouterMode, ServicePlan, User
-from isp.radius import voucher_writers
-from isp.services import audit, outbox
+from isp.services import audit, outbox, vouchers_radius
 from isp.services.errors import ServiceError
 from isp.services.ledger import parse_money
 from isp.units import UnitError, check_rate_limit, parse_bytes, parse_duration
@@ -73,7 +72,7 @@ def push_profile(plan: HotspotPlan, routers: list[Router] | None = None) -> int:
     queued = 0
     targets = routers if routers is not None else plan.routers
     if any(router.mode == RouterMode.radius for router in targets):
-        voucher_writers.write_plan_group(plan)  # speed and sharing live in the plan's group: one rewrite, no user rows
+        vouchers_radius.plan_changed(plan)  # speed and sharing live in the plan's group: one rewrite, CoA to who is online
     for router in targets:
         if router.mode != RouterMode.api:
             continue

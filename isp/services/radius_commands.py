@@ -59,6 +59,19 @@ def queue_disconnects(router: Router, usernames: list[str], priority: Priority =
     return len(names)
 
 
+def queue_coas(router: Router, changes: dict[str, dict], priority: Priority = Priority.high) -> int:
+    """CoAs for many users of one router ({username: attributes}): one by one when few, else chunk jobs."""
+    if len(changes) <= BULK_OVER:
+        for name, attributes in sorted(changes.items()):
+            queue_coa(router, name, attributes, priority)
+        return len(changes)
+    items = [(COA, coa_key(name), {"username": name, "attributes": {str(k): v for k, v in attributes.items()}})
+             for name, attributes in sorted(changes.items())]
+    outbox.queue_bulk(router, items, f"radius-coa:{router.id}:{utcnow():%Y%m%d%H%M%S}", current_app.config["BULK_CHUNK"],
+                      priority)
+    return len(changes)
+
+
 def _summary(operation: str, answers: list[coa.Answer]) -> str:
     if all(a.kind == "nak" and a.error_cause == coa.SESSION_NOT_FOUND for a in answers):
         return "not online"

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from isp.extensions import db, redis_store
-from isp.models import Priority, Router, RouterMode, Voucher, VoucherBatch, VoucherState
+from isp.models import HotspotPlan, Priority, Router, RouterMode, Voucher, VoucherBatch, VoucherState
 from isp.models.base import utcnow
 from isp.radius import voucher_writers, writers
 from isp.radius.models import RadAcct
@@ -42,6 +42,30 @@ def taken_by(vouchers_taken: Callable[[list[str]], set[str]]) -> Callable[[list[
         return vouchers_taken(candidates) | voucher_writers.usernames_taken(candidates)
 
     return taken
+
+
+def plan_changed(plan: HotspotPlan) -> int:
+    """A voucher plan edited: rewrite its group; a new speed reaches the vouchers online now as a CoA (or a
+    Disconnect, Settings `radius_plan_change_action`) on `high`. Returns the commands queued."""
+    from isp.services import provisioning_radius  # the Settings choice lives with the subscription back end
+
+    rate = voucher_writers.write_plan_group(plan)
+    if rate is None:
+        return 0
+    live = dict(db.session.execute(select(Voucher.code, Voucher.router_id).join(Router, Router.id == Voucher.router_id)
+                                   .where(Voucher.plan_id == plan.id, Voucher.state == VoucherState.active,
+                                          Router.mode == RouterMode.radius)).tuples().all())
+    by_router: dict[int, list[str]] = {}
+    for code in writers.online(live):
+        by_router.setdefault(live[code], []).append(code)
+    queued = 0
+    for router_id, codes in sorted(by_router.items()):
+        router = db.session.get(Router, router_id)
+        if provisioning_radius.plan_change_action() == "disconnect":
+            queued += radius_commands.queue_disconnects(router, codes, Priority.high)
+        else:
+            queued += radius_commands.queue_coas(router, {c: {"Mikrotik-Rate-Limit": rate} for c in codes}, Priority.high)
+    return queued
 
 
 def write_batch(batch: VoucherBatch, logins: list[tuple[str, str]]) -> int:

@@ -93,6 +93,42 @@ def test_a_plan_edit_rewrites_its_group_and_touches_no_voucher_row(app, radius_r
         assert sorted((r.id, r.username, r.value) for r in _rows(RadCheck)) == before
 
 
+def _edit_plan(app, plan_id, router_id, **changes):
+    from isp.models import HotspotPlan
+    from isp.services import plans
+
+    with app.app_context():
+        row = _db.session.get(HotspotPlan, plan_id)
+        data = {"name": row.name, "price": "10.00", "reseller_price": "8.00", "validity": "1d", "time_quota": "",
+                "data_quota": "", "rate_limit": row.rate_limit, "shared_users": row.shared_users, "active": True,
+                "router_ids": [router_id], **changes}
+        plans.update_plan(row, data)
+        _db.session.commit()
+
+
+def test_a_new_plan_speed_reaches_the_vouchers_online_as_a_coa(app, radius_router, make_user, make_plan, generate):
+    plan, batch_id = _batch(app, make_user, make_plan, generate, radius_router.id, 3, rate_limit="2M/4M")
+    with app.app_context():
+        online, offline, unused = [v.code for v in _rows(Voucher, batch_id=batch_id)]
+    _login(app, online, utcnow() - timedelta(minutes=3), session_id="p-1")
+    _login(app, offline, utcnow() - timedelta(minutes=9), session_id="p-2", open_=False)
+    _poll(app)
+    radius_router.responder.sessions[online] = {"p-1"}
+    _edit_plan(app, plan.id, radius_router.id, shared_users=2)  # sharing only: no live session needs a change
+    with app.app_context():
+        assert not _rows(RouterCommand, operation="radius.coa")
+    _edit_plan(app, plan.id, radius_router.id, rate_limit="6M/12M")
+    with app.app_context():
+        [command] = _rows(RouterCommand, operation="radius.coa")
+        assert command.priority == Priority.high
+        assert command.payload == {"username": online, "attributes": {"Mikrotik-Rate-Limit": "6M/12M"}}
+    run_worker(app)
+    [sent] = [r for r in radius_router.responder.received if r["User-Name"] == [online]]
+    assert sent["Mikrotik-Rate-Limit"] == ["6M/12M"] and sent["Acct-Session-Id"] == ["p-1"]
+    with app.app_context():
+        assert _rows(RouterCommand, operation="radius.coa")[0].result["action"] == "changed"
+
+
 def test_quotas_become_max_all_session_and_a_split_total_limit(app, radius_router, make_user, make_plan, generate):
     _, batch_id = _batch(app, make_user, make_plan, generate, radius_router.id, 2, time_quota="2h", data_quota="5G")
     with app.app_context():
