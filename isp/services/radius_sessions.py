@@ -144,6 +144,18 @@ class OnlineRow:
 FILTERS = ("q", "router_id")
 
 
+def _reseller_scope(user: User) -> object | None:
+    """The reseller's usernames as a subquery radacct can be filtered by, when both live behind one connection
+    (SQLite same file, MariaDB same server); None for staff or when the radius database is elsewhere."""
+    from isp.radius import binds
+
+    if not user.has_role("reseller") or binds.mode() == binds.TWO_PHASE:
+        return None
+    subs = select(Subscription.username).join(Customer, Customer.id == Subscription.customer_id).where(
+        Customer.reseller_id == user.id if user.can_sell_services else false())
+    return subs.union_all(select(Voucher.code).where(Voucher.reseller_id == user.id))
+
+
 def _reseller_names(user: User) -> list[str] | None:
     """The usernames of a reseller's customers' services and vouchers seen online by the last rollup; None for staff."""
     if not user.has_role("reseller"):
@@ -159,12 +171,17 @@ def _reseller_names(user: User) -> list[str] | None:
 def online_query(user: User, filters: dict) -> object:
     """Select of the open radacct rows the user may see, newest first, filtered in SQL.
 
-    Staff read every open row; a reseller's rows are those of their own usernames (customers' services and
-    vouchers) that the rollup saw open: their scope lives in our database, radacct in FreeRADIUS's.
+    Staff read every open row. A reseller's rows are those of their own usernames (customers' services and
+    vouchers): a semi-join when both databases sit behind one connection; with the radius database on another
+    server, the usernames the last rollup saw open (a session younger than the rollup's period shows next run).
+    Either way the open rows (who is online) bound the work, not radacct's history.
     """
     stmt = select(RadAcct).where(RadAcct.acctstoptime.is_(None))
-    names = _reseller_names(user)
-    if names is not None:
+    scope = _reseller_scope(user)
+    names = _reseller_names(user) if scope is None else None
+    if scope is not None:
+        stmt = stmt.where(RadAcct.username.in_(scope))
+    elif names is not None:
         stmt = stmt.where(RadAcct.username.in_(names) if names else false())
     q = (filters.get("q") or "").strip()
     if q:

@@ -165,3 +165,22 @@ def test_a_services_sessions_page_pages_its_radacct_history(app, auth, make_user
     assert "10.20.0.24<" in first and "10.20.0.5<" in first and "10.20.0.4<" not in first  # newest 20 first
     assert "10.20.0.4<" in second and "10.20.0.0<" in second and "10.20.0.5<" not in second
     assert auth.client.get(f"/sessions/subscriptions/{other.id}").status_code == 404
+
+
+def test_a_resellers_new_session_shows_at_once_or_after_the_rollup_when_radius_is_elsewhere(
+        app, auth, make_user, make_sub, acct, monkeypatch):
+    from isp.radius import binds
+
+    reseller = _reseller(app, make_user)
+    make_sub("fresh", reseller_id=reseller.id)
+    make_sub("foreign")
+    acct("fresh")
+    acct("foreign")
+    auth.login(reseller.username)
+    # One connection reaches both databases (the test profiles): the scope is a semi-join, no rollup needed.
+    assert _users_listed(auth.client.get("/sessions/").get_data(as_text=True)) == ["fresh"]
+
+    monkeypatch.setattr(binds, "mode", lambda app=None: binds.TWO_PHASE)  # radius on another server
+    assert _users_listed(auth.client.get("/sessions/").get_data(as_text=True)) == []
+    _rollup(app)
+    assert _users_listed(auth.client.get("/sessions/").get_data(as_text=True)) == ["fresh"]
