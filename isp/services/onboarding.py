@@ -221,7 +221,7 @@ def ready(router: Router, settings: Branding) -> list[str]:
     return missing + [f"{p} (Settings → WireGuard hub)" for p in wireguard.hub_problems(settings)]
 
 
-def hub_peer(router: Router, settings: Branding | None = None) -> str:
+def hub_peer(router: Router) -> str:
     """The `[Peer]` block for the operator's hub (wg-quick syntax)."""
     name = re.sub(r"[^\x20-\x7e]", "?", router.name)  # one printable line: the name is only a comment here
     return (f"# isp router {name} (#{router.id})\n[Peer]\nPublicKey = {router.wg_public_key}\n"

@@ -185,12 +185,21 @@ def candidates(settings: Branding, exclude: Iterable[str] = ()) -> Iterator[str]
     """Free tunnel addresses in order: the range's hosts minus the hub, reserved blocks and `exclude`."""
     network = check_range(settings.tunnel_range)
     reserved = parse_reserved(settings.tunnel_reserved)
-    skip = {ipaddress.ip_address(a) for a in exclude}
+    skip = {int(ipaddress.ip_address(a)) for a in exclude}
     if settings.hub_tunnel_address:
-        skip.add(ipaddress.ip_address(settings.hub_tunnel_address))
-    for ip in network.hosts():  # hosts() leaves out the network and broadcast addresses
-        if ip not in skip and not any(ip in block for block in reserved):
-            yield str(ip)
+        skip.add(int(ipaddress.ip_address(settings.hub_tunnel_address)))
+    # Host addresses only (not the network or broadcast); a reserved block is jumped over whole, so a big one
+    # costs one step rather than one per address.
+    current, last = int(network.network_address) + 1, int(network.broadcast_address) - 1
+    while current <= last:
+        block = next((b for b in reserved if int(b.network_address) <= current <= int(b.broadcast_address)), None)
+        if block is not None:
+            current = int(block.broadcast_address) + 1
+        elif current in skip:
+            current += 1
+        else:
+            yield str(ipaddress.IPv4Address(current))
+            current += 1
 
 
 def next_free(settings: Branding, tried: Iterable[str] = ()) -> str:

@@ -221,3 +221,13 @@ def test_a_mode_change_hands_subscribers_over_in_the_same_edit(ctx, monkeypatch)
     assert calls == [(RouterMode.radius, RouterMode.api)]
     assert db.session.scalar(select(Nas.nasname)) == router.tunnel_address
     db.session.rollback()
+
+
+def test_a_huge_reserved_block_is_jumped_over(ctx):
+    settings = branding.get()
+    settings.tunnel_range, settings.hub_tunnel_address = "10.0.0.0/8", "10.0.0.1"
+    settings.tunnel_reserved = "10.0.0.0/9, 10.128.0.2"
+    db.session.commit()
+    free = wireguard.candidates(settings, ["10.128.0.1"])
+    assert [next(free) for _ in range(3)] == ["10.128.0.0", "10.128.0.3", "10.128.0.4"]  # .0 is a host in a /8
+    assert _create().tunnel_address == "10.128.0.0"
