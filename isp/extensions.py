@@ -65,7 +65,7 @@ class Session(_FlaskSession):
         """The engine for the mapper's bind key (or the coordinator's connection for it)."""
         found = super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
         coordinator = self._coordinator()
-        return coordinator.bind(self, found) if coordinator is not None else found
+        return coordinator.bind(self, found, clause) if coordinator is not None else found
 
     def commit(self) -> None:
         """Commit (through the coordinator when one is installed)."""

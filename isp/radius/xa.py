@@ -33,6 +33,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, delete, event, select
 from sqlalchemy.engine import Connection, TwoPhaseTransaction
+from sqlalchemy.sql.util import find_tables
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,14 @@ class Coordinator:
         self.radius = radius
         self.ours = ours
 
-    def bind(self, session: Any, found: Any) -> Any:
-        """Hand out the unit's radius connection (XA started on first use) in place of the radius engine."""
+    def bind(self, session: Any, found: Any, clause: Any = None) -> Any:
+        """Hand out the unit's radius connection (XA started on first use) in place of the radius engine.
+
+        Flask-SQLAlchemy picks the bind of a Core select over radius Tables (no mapper) as the default
+        engine, harmless when both are one engine; here the clause's tables decide.
+        """
+        if found is self.ours and clause is not None and _reads_radius(clause):
+            found = self.radius
         if found is not self.radius:
             return found
         branch: Branch | None = session.info.get(STATE)
@@ -176,6 +183,15 @@ class Coordinator:
             branch.connection.invalidate()
         finally:
             branch.connection.close()
+
+
+def _reads_radius(clause: Any) -> bool:
+    """True when a statement names a table of the radius bind."""
+    try:
+        tables = find_tables(clause, include_crud=True)
+    except Exception:  # noqa: BLE001 - a clause find_tables cannot walk: leave it to the default bind
+        return False
+    return any(table.metadata.info.get("bind_key") == "radius" for table in tables)
 
 
 def _now() -> datetime:

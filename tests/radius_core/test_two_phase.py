@@ -236,3 +236,12 @@ def test_rows_pending_until_the_commit_are_committed_too(xa_app):
         db.session.remove()
     assert counts(xa_app, "sam") == (1, 1)
     assert _in_doubt(xa_app) == [] and _logged(xa_app) == 1
+
+
+def test_a_core_select_over_radius_tables_reaches_the_radius_database(xa_app):
+    """Flask-SQLAlchemy routes a select without a mapper to the default bind; the coordinator routes it by its tables."""
+    with xa_app.app_context():
+        atomic(_unit("tina", ["pw"]))
+        table = RadCheck.__table__
+        assert db.session.scalar(select(func.count()).select_from(table).where(table.c.username == "tina")) == 1
+        db.session.remove()
