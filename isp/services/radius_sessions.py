@@ -26,13 +26,16 @@ from flask import current_app
 from sqlalchemy import Row, and_, bindparam, delete, exists, false, func, insert, or_, select, update
 from sqlalchemy.dialects import mysql, sqlite
 
+from isp import crypto
 from isp.extensions import db
 from isp.models import (
     Customer,
+    CustomerEvent,
     RadiusRollupCursor,
     RadiusSessionCounter,
     Router,
     RouterMode,
+    ServicePlan,
     Subscription,
     SubscriptionState,
     UsageDaily,
@@ -42,7 +45,8 @@ from isp.models import (
     VoucherUsageDaily,
 )
 from isp.models.base import utcnow
-from isp.radius.models import NasReload, RadAcct, RadPostAuth
+from isp.radius import binds
+from isp.radius.models import NasReload, RadAcct, RadGroupReply, RadPostAuth, RadUserGroup
 from isp.services import paging
 from isp.sqlutil import chunked
 
@@ -147,8 +151,6 @@ FILTERS = ("q", "router_id")
 def _reseller_scope(user: User) -> object | None:
     """The reseller's usernames as a subquery radacct can be filtered by, when both live behind one connection
     (SQLite same file, MariaDB same server); None for staff or when the radius database is elsewhere."""
-    from isp.radius import binds
-
     if not user.has_role("reseller") or binds.mode() == binds.TWO_PHASE:
         return None
     subs = select(Subscription.username).join(Customer, Customer.id == Subscription.customer_id).where(
@@ -455,8 +457,6 @@ def close_stale(now: datetime | None = None) -> int:
 
 def _planned_intervals(usernames: list[str]) -> dict[str, int]:
     """username → the Acct-Interim-Interval its groups reply (the plan's), for rows that sent no interim yet."""
-    from isp.radius.models import RadGroupReply, RadUserGroup
-
     out: dict[str, int] = {}
     for part in chunked(usernames):
         for name, value in db.session.execute(
@@ -521,8 +521,6 @@ def _state_at(sub: object, at: datetime) -> SubscriptionState:
     """The subscription's state at `at`: its current one unless it changed since, then the timeline's."""
     if sub.state_changed_at is None or at is None or sub.state_changed_at <= at:
         return sub.state
-    from isp.models import CustomerEvent  # the timeline records every state change with its moment
-
     before = db.session.scalar(select(CustomerEvent.to_state).where(
         CustomerEvent.subscription_id == sub.id, CustomerEvent.to_state != "", CustomerEvent.at <= at)
         .order_by(CustomerEvent.at.desc(), CustomerEvent.id.desc()).limit(1))
@@ -555,16 +553,12 @@ def _online_at(usernames: list[str], earliest: datetime) -> dict[str, list[tuple
 
 
 def _shared_users(plan_ids: list[int]) -> dict[int, int]:
-    from isp.models import ServicePlan
-
     return dict(db.session.execute(select(ServicePlan.id, ServicePlan.shared_users).where(ServicePlan.id.in_(plan_ids)))
                 .tuples().all()) if plan_ids else {}
 
 
 def explain(rows: list[RadPostAuth]) -> list[Failure]:
     """A plain-words reason per reject, from our state at the time (radpostauth stores none)."""
-    from isp import crypto
-
     subs, vouchers = owners([r.username for r in rows])
     times = [to_utc(r.authdate) for r in rows if r.authdate is not None]
     sessions = _online_at([r.username for r in rows], min(times)) if times else {}
@@ -590,7 +584,7 @@ def explain(rows: list[RadPostAuth]) -> list[Failure]:
                 reason = "expired"
             elif online >= max(1, limits.get(sub.plan_id, 1)):
                 reason = "already online (Simultaneous-Use)"
-            elif r.pass_ and _decrypt(crypto, sub.password_encrypted) not in (None, r.pass_):
+            elif r.pass_ and _decrypt(sub.password_encrypted) not in (None, r.pass_):
                 reason = "wrong password"
             else:
                 reason = "wrong password or a caller-id (MAC) lock"
@@ -614,7 +608,7 @@ def explain(rows: list[RadPostAuth]) -> list[Failure]:
     return out
 
 
-def _decrypt(crypto: object, token: str) -> str | None:
+def _decrypt(token: str) -> str | None:
     try:
         return crypto.decrypt(token) if token else None
     except Exception:  # noqa: BLE001 (a key rotated away: the password cannot be compared)
