@@ -24,6 +24,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.update(load_config(os.environ, app.instance_path))
     if test_config:
+        if "SQLALCHEMY_DATABASE_URI" in test_config and "SQLALCHEMY_BINDS" not in test_config \
+                and not os.environ.get("RADIUS_DATABASE_URL"):
+            # A new main database (tests, benchmarks) takes the radius tables along, as the environment's would.
+            from isp.config import default_radius_url
+
+            radius = default_radius_url(test_config["SQLALCHEMY_DATABASE_URI"])
+            test_config = {**test_config, "SQLALCHEMY_BINDS": {"radius": radius}}
         app.config.update(test_config)
     logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
