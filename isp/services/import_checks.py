@@ -276,17 +276,17 @@ def _same(value: object) -> object:
 def gather(lines: list[Line], problems: list[Problem], refs: Refs) -> list[CustomerDraft]:
     """Validate every line and group lines into customers; problems (and in-file duplicates) go on `problems`."""
     groups: dict[tuple, CustomerDraft] = {}
-    usernames: dict[tuple, int] = {}
+    usernames: dict[str, int] = {}
     addresses: dict[tuple, int] = {}
     for line in lines:
         check = _LineCheck(line, refs)
         values = check.customer()
         draft, ident = check.service()
         if ident.get("kind") and ident.get("username"):
-            key = (ident["kind"], ident["username"].casefold())
+            key = ident["username"].casefold()
             if key in usernames:
                 check.fail("username", f"'{ident['username']}' is also on line {usernames[key]} "
-                           f"({ident['kind'].label} usernames are unique).")
+                           f"(usernames are unique across all services).")
             usernames.setdefault(key, line.no)
         if ident.get("router_id") and ident.get("static_ip"):
             key = (ident["router_id"], ident["static_ip"])
@@ -331,22 +331,23 @@ def check_db(customers: list[CustomerDraft], problems: list[Problem], notices: l
     """Usernames (and voucher codes, for hotspot logins), static IPs and account numbers already in the database
     (indexed IN lookups, in chunks)."""
     services = [s for c in customers for s in c.services]
-    taken: set[tuple] = set()
+    taken: dict[str, ServiceKind] = {}  # one namespace: a RADIUS user name has no kind
     for chunk in chunked(sorted({s.username for s in services})):
         rows = db.session.execute(select(Subscription.kind, Subscription.username).where(Subscription.username.in_(chunk)))
-        taken.update((kind, name.casefold()) for kind, name in rows)
-    codes: set[str] = set()  # a hotspot login may not be a voucher code (the router holds both as hotspot users)
-    for chunk in chunked(sorted({s.username for s in services if s.kind == ServiceKind.hotspot})):
+        taken.update((name.casefold(), kind) for kind, name in rows)
+    codes: set[str] = set()  # a login may not be a voucher code (the router or FreeRADIUS holds both as users)
+    for chunk in chunked(sorted({s.username for s in services})):
         codes.update(code.casefold() for code in db.session.scalars(select(Voucher.code).where(Voucher.code.in_(chunk))))
     used: set[tuple] = set()
     for chunk in chunked(sorted({s.static_ip for s in services if s.static_ip})):
         used.update(db.session.execute(select(Subscription.router_id, Subscription.static_ip)
                                        .where(Subscription.static_ip.in_(chunk))).tuples())
     for s in services:
-        if (s.kind, s.username.casefold()) in taken:
-            problems.append(Problem(s.line, "username", f"'{s.username}' is already used by a {s.kind.label} service."))
-        elif s.kind == ServiceKind.hotspot and s.username.casefold() in codes:
-            problems.append(Problem(s.line, "username", f"'{s.username}' is a voucher code; choose another hotspot username."))
+        if s.username.casefold() in taken:
+            problems.append(Problem(s.line, "username", f"'{s.username}' is already used by a "
+                                    f"{taken[s.username.casefold()].label} service."))
+        elif s.username.casefold() in codes:
+            problems.append(Problem(s.line, "username", f"'{s.username}' is a voucher code; choose another username."))
         if s.static_ip and (s.router_id, s.static_ip) in used:
             problems.append(Problem(s.line, "static_ip", f"{s.static_ip} is already used on router "
                                            f"'{refs.router_name(s.router_id)}'."))

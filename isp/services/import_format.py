@@ -54,7 +54,7 @@ COLUMN_DOCS = (
            "an adjustment 'import opening balance'.", "-500.00"),
     Column("kind", "for a service", "pppoe, hotspot or static. Leave every service column blank for a customer "
            "without a service.", "pppoe"),
-    Column("username", "for a service", "1 to 64 letters, digits, '.', '_', '-', '@'; unique per kind.", "jane.w"),
+    Column("username", "for a service", "1 to 64 letters, digits, '.', '_', '-', '@'; unique across all services.", "jane.w"),
     Column("password", "pppoe, hotspot", "The login password, up to 64 characters (kept encrypted).", "s3cret-pw"),
     Column("plan", "for a service", "A service plan's name (any case) of the same kind, sold on the router.", "Home 10M"),
     Column("router", "for a service", "A router's name (any case); the upload form can give one for every line "

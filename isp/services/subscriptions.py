@@ -95,15 +95,16 @@ def list_page(user: User, filters: dict, per_page: int) -> customers.Pagination:
 # -- checks shared by create and edit ---------------------------------------------------------------------------
 
 def _check_username(kind: ServiceKind, username: str, sub: Subscription | None, actor: User) -> None:
-    """Unique per kind across the fleet; a hotspot login may not be a voucher code either."""
-    other = db.session.execute(select(Subscription.id, Customer.account_no)
+    """Unique across every service and router, and never a voucher code: a RADIUS user name is one namespace
+    (radcheck has no kind), so a PPPoE 'john' and a hotspot 'john' would share one set of rows."""
+    other = db.session.execute(select(Subscription.id, Subscription.kind, Customer.account_no)
                                .join(Customer, Customer.id == Subscription.customer_id)
-                               .where(Subscription.kind == kind, Subscription.username == username)).first()
+                               .where(Subscription.username == username)).first()
     if other is not None and (sub is None or other[0] != sub.id):
-        whose = f" by customer {other[1]}" if _staff(actor) else " by another customer"
-        raise ServiceError(f"The {kind.label} username '{username}' is already used{whose}.", "username")
-    if kind == ServiceKind.hotspot and db.session.scalar(select(Voucher.id).where(Voucher.code == username)) is not None:
-        raise ServiceError(f"'{username}' is a voucher code; choose another hotspot username.", "username")
+        whose = f" by customer {other[2]}" if _staff(actor) else " by another customer"
+        raise ServiceError(f"The username '{username}' is already used for a {other[1].label} service{whose}.", "username")
+    if db.session.scalar(select(Voucher.id).where(Voucher.code == username)) is not None:
+        raise ServiceError(f"'{username}' is a voucher code; choose another username.", "username")
 
 
 def _check_static_ip(router: Router, address: str | None, sub: Subscription | None, actor: User) -> None:

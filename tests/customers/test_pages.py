@@ -108,7 +108,7 @@ def test_add_service_through_the_form_with_clear_errors(app, client, auth, staff
     assert 'id="plan-fields"' in fields.get_data(as_text=True) and r2.name in fields.get_data(as_text=True)
     url = f"/customers/{c.id}/services/new"
     refused = _post(client, url, {"plan_id": plan.id, "router_id": r1.id, "username": "taken"})
-    assert refused.status_code == 422 and "already used by customer" in refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "already used for a PPPoE service by customer" in refused.get_data(as_text=True)
     refused = _post(client, url, {"plan_id": plan.id, "router_id": r1.id, "username": "ok1", "static_ip": "1.2.3"})
     assert refused.status_code == 422 and "not an IPv4 address" in refused.get_data(as_text=True)
     refused = _post(client, url, {"plan_id": plan.id, "router_id": r1.id, "username": "ok1", "caller_id": "xx"})

@@ -59,12 +59,13 @@ def test_blank_password_gets_a_strong_one(app, world):
     assert passwords[0] != passwords[1]
 
 
-def test_duplicate_username_per_kind_is_refused_clearly(app, world):
+def test_duplicate_username_is_refused_clearly_for_any_kind(app, world):
     _create(app, world, plan_id=world["pppoe"].id, router_id=world["r1"].id, username="jane")
     err = _refused(app, world, plan_id=world["pppoe"].id, router_id=world["r2"].id, username="jane")
     assert err.field == "username" and "already used" in err.message and world["customer"].account_no in err.message
-    # another kind may use the same login
-    _create(app, world, plan_id=world["hotspot"].id, username="jane")
+    # nor may another kind: FreeRADIUS has one user namespace, a hotspot 'jane' would share the PPPoE one's rows
+    err = _refused(app, world, plan_id=world["hotspot"].id, username="jane")
+    assert err.field == "username" and "already used for a PPPoE service" in err.message
 
 
 def test_hotspot_username_may_not_be_a_voucher_code(app, world, make_plan, make_user, generate):
