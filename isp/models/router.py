@@ -30,6 +30,8 @@ class Router(db.Model):
     # Management addresses tried in order (tunnel, LAN, public…), newline-separated.
     addresses_text: Mapped[str] = mapped_column("addresses", Text)
     api_port: Mapped[int] = mapped_column(default=8728)
+    # Where the router takes Disconnect and CoA requests (`/radius incoming`, RFC 5176): 3799 on RouterOS.
+    radius_incoming_port: Mapped[int] = mapped_column(default=3799)
     use_tls: Mapped[bool] = mapped_column(default=False)
     verify_tls: Mapped[bool] = mapped_column(default=False)
     username: Mapped[str] = mapped_column(String(64))

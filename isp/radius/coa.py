@@ -12,7 +12,6 @@ import logging
 from dataclasses import dataclass
 from functools import lru_cache
 
-from flask import current_app
 from pyrad import packet
 from pyrad.client import Client, Timeout
 from pyrad.dictionary import Dictionary
@@ -103,8 +102,8 @@ def target_for(router: object) -> Target:
     address is used and the secret comes from the `nas` row of that address.
     """
     address = (getattr(router, "tunnel_address", None) or "").strip() or _management_address(router)
-    # A router's own incoming port when it has one, else the fleet's (RADIUS_INCOMING_PORT, RFC 5176's 3799).
-    port = int(getattr(router, "radius_incoming_port", None) or current_app.config.get("RADIUS_INCOMING_PORT") or DEFAULT_PORT)
+    # The router's own `/radius incoming` port (RFC 5176; RouterOS listens on 3799).
+    port = int(getattr(router, "radius_incoming_port", None) or DEFAULT_PORT)
     sealed = getattr(router, "radius_secret_encrypted", None) or ""
     secret = crypto.decrypt(sealed) if sealed else ""
     if not secret:

@@ -67,7 +67,7 @@ def radius_entry() -> dict:
     entry, defaults = fleet["router"][0], fleet.get("defaults", {})
     return {"name": entry["name"], "address": ADDRESS, "api_port": fleet["fleet"]["base_port"],
             "control_port": fleet["fleet"]["control_port"], "username": defaults["username"],
-            "password": defaults["password"]}
+            "password": defaults["password"], "radius_incoming_port": entry["radius_incoming_port"]}
 
 
 def ensure_radius_router(admin: User) -> Router:
@@ -79,6 +79,7 @@ def ensure_radius_router(admin: User) -> Router:
     entry = radius_entry()
     data = {"name": entry["name"], "addresses": ADDRESS, "api_port": entry["api_port"], "username": entry["username"],
             "password": entry["password"], "mode": "api", "enabled": True, "site": "Demo", "max_sessions": 20,
+            "radius_incoming_port": entry["radius_incoming_port"],
             "notes": "Simulated radius-mode router (demo/radius-fleet.toml): its users live in FreeRADIUS"}
     router = db.session.scalar(select(Router).where(Router.name == entry["name"]))
     if router is None:

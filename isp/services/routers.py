@@ -50,6 +50,9 @@ def _validate(data: dict, router: Router | None) -> dict:
     port = data.get("api_port")
     if not isinstance(port, int) or not 1 <= port <= 65535:
         raise ServiceError("API port must be between 1 and 65535.", field="api_port")
+    radius_port = data.get("radius_incoming_port", router.radius_incoming_port if router else 3799)
+    if not isinstance(radius_port, int) or not 1 <= radius_port <= 65535:
+        raise ServiceError("RADIUS incoming port must be between 1 and 65535 (RouterOS: 3799).", field="radius_incoming_port")
     username = (data.get("username") or "").strip()
     if not username or len(username) > 64:
         raise ServiceError("API username is required (at most 64 characters).", field="username")
@@ -75,7 +78,7 @@ def _validate(data: dict, router: Router | None) -> dict:
         "use_tls": bool(data.get("use_tls")), "verify_tls": bool(data.get("verify_tls")) and bool(data.get("use_tls")),
         "username": username, "password": password, "mode": mode, "site": site,
         "notes": (data.get("notes") or "").strip()[:5000], "enabled": bool(data.get("enabled", True)),
-        "max_sessions": max_sessions,
+        "max_sessions": max_sessions, "radius_incoming_port": radius_port,
     }
     if router is not None and not password and _binding(values) != _stored_binding(router):
         where = " (the panel generated it: an admin finds it in the setup script)" if router.api_user_generated else ""

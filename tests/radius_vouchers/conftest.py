@@ -37,8 +37,8 @@ def responder():
 def radius_router(app, sim, make_router, radius_db, responder):
     """A radius-mode router on the simulator (its API serves the fallback kick) whose NAS secret is SECRET and
     whose RADIUS incoming port is the responder's."""
-    router = make_router(sim.routers[0], mode="radius")
-    app.config.update(RADIUS_INCOMING_PORT=responder.port, RADIUS_COA_TIMEOUT=0.3, RADIUS_COA_RETRIES=1)
+    router = make_router(sim.routers[0], mode="radius", radius_incoming_port=responder.port)
+    app.config.update(RADIUS_COA_TIMEOUT=0.3, RADIUS_COA_RETRIES=1)
     with app.app_context():
         from isp import crypto
         from isp.models import Router

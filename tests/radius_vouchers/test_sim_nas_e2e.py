@@ -30,8 +30,7 @@ def nas_router(app, freeradius, make_router, radius_db):
     sim.use_radius(freeradius.host, NAS_SECRET, auth_port=freeradius.auth_port, acct_port=freeradius.acct_port,
                    src_address=NAS_ADDRESS, timeout="2s", interim="5m")
     with fleet:
-        router = make_router(sim, mode="radius")
-        app.config.update(RADIUS_INCOMING_PORT=sim.radius_incoming_port)
+        router = make_router(sim, mode="radius", radius_incoming_port=sim.radius_incoming_port)
         with app.app_context():
             row = _db.session.get(Router, router.id)
             row.tunnel_address, row.radius_secret_encrypted = NAS_ADDRESS, crypto.encrypt(NAS_SECRET)

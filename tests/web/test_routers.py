@@ -63,6 +63,7 @@ def test_create_shows_each_service_error_on_its_field_with_422(app, client, auth
         "'300.1.1.999' is not an IP address or host name.": {"addresses": "300.1.1.999"},
         "A router named &#39;TAKEN&#39; already exists.": {"name": "TAKEN"},
         "API port must be between 1 and 65535.": {"api_port": "70000"},
+        "RADIUS incoming port must be between 1 and 65535 (RouterOS: 3799).": {"radius_incoming_port": "0"},
         # A blank password means "generate the login" (onboarding), which cannot be admin's.
         "Choose another API username, such as isp-panel": {"username": "admin", "password": ""},
     }
@@ -76,6 +77,17 @@ def test_create_shows_each_service_error_on_its_field_with_422(app, client, auth
         block = re.search(rf'<div class="field has-error">\s*<label class="label" for="{field}">.*?</div>', html, re.S)
         assert block and message.replace("'300", "&#39;300").replace("999'", "999&#39;") in block.group(0), message
     assert _count(app) == 1
+
+
+def test_the_radius_incoming_port_is_kept_for_disconnect_and_coa(app, client, auth):
+    auth.login_as("admin")
+    response = client.post("/routers/new", data=_form(auth.token(), mode="radius", radius_incoming_port="1700"))
+    router_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
+    with app.app_context():
+        from isp.radius import coa
+
+        assert coa.target_for(db.session.get(Router, router_id)).port == 1700  # where a Disconnect is sent
+    assert 'value="1700"' in client.get(f"/routers/{router_id}/edit").get_data(as_text=True)
 
 
 def test_edit_with_a_blank_password_keeps_the_stored_one(app, client, auth, make_router):

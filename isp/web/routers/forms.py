@@ -7,7 +7,7 @@ from isp.models import Router, RouterMode
 
 MODE_CHOICES = [(RouterMode.api.value, "API (users on the router)"), (RouterMode.radius.value, "RADIUS (users in FreeRADIUS)")]
 SERVICE_FIELDS = ("name", "addresses", "api_port", "use_tls", "verify_tls", "username", "password", "mode",
-                  "site", "notes", "enabled", "max_sessions")
+                  "site", "notes", "enabled", "max_sessions", "radius_incoming_port")
 
 
 class RouterForm(FlaskForm):
@@ -26,6 +26,8 @@ class RouterForm(FlaskForm):
     notes = TextAreaField("Notes", render_kw={"rows": 3})
     enabled = BooleanField("Enabled", default=True)
     max_sessions = IntegerField("Max API sessions", validators=[Optional()], default=20, render_kw={"inputmode": "numeric"})
+    radius_incoming_port = IntegerField("RADIUS incoming port", validators=[Optional()], default=3799,
+                                        render_kw={"inputmode": "numeric"})
 
     def values(self) -> dict:
         """The submitted values as the service expects them; a blank port means the default for TLS or not."""
@@ -34,6 +36,8 @@ class RouterForm(FlaskForm):
             data["api_port"] = 8729 if data["use_tls"] else 8728
         if data["max_sessions"] is None:
             data["max_sessions"] = 20
+        if data["radius_incoming_port"] is None:
+            data["radius_incoming_port"] = 3799
         return data
 
     @classmethod
