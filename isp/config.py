@@ -156,6 +156,12 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: str = "inst
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"ISP_TIMEZONE={tz_name!r} is not a known IANA timezone (e.g. Africa/Nairobi)") from None
 
+    radius_tz = (get("RADIUS_TIMEZONE") or "UTC").strip()
+    try:
+        ZoneInfo(radius_tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"RADIUS_TIMEZONE={radius_tz!r} is not a known IANA timezone (the zone FreeRADIUS runs in)") from None
+
     log_level = (get("LOG_LEVEL") or "INFO").strip().upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"LOG_LEVEL={get('LOG_LEVEL')!r} must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
@@ -175,6 +181,8 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: str = "inst
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
         "REDIS_URL": redis_url,
         "ISP_TIMEZONE": tz_name,
+        # The zone FreeRADIUS runs in: it parses `Expiration` and stamps radacct/radpostauth in it (ours: UTC).
+        "RADIUS_TIMEZONE": radius_tz,
         "LOG_LEVEL": log_level,
         "LOGIN_RATE_LIMIT": parse_int("LOGIN_RATE_LIMIT", get("LOGIN_RATE_LIMIT"), 5, minimum=1),
         "LOGIN_RATE_LIMIT_IP": parse_int("LOGIN_RATE_LIMIT_IP", get("LOGIN_RATE_LIMIT_IP"), 50, minimum=1),

@@ -29,6 +29,7 @@ from sqlalchemy import delete, insert, select
 from isp import crypto
 from isp.extensions import db
 from isp.models import ServicePlan, Subscription, SubscriptionState
+from isp.radius import server_zone
 from isp.radius.models import RadAcct, RadCheck, RadGroupCheck, RadGroupReply, RadReply, RadUserGroup
 from isp.sqlutil import chunked
 from isp.units import check_rate_limit
@@ -56,11 +57,12 @@ class Rows:
 
 
 def expiration(moment: datetime) -> str:
-    """An `Expiration` value ("23 Sep 2026 12:00:00") in UTC, the zone our FreeRADIUS runs in (TZ=UTC).
+    """An `Expiration` value ("23 Sep 2026 12:00:00") in the zone FreeRADIUS parses it in (`server_zone()`, RADIUS_TIMEZONE:
+    UTC by default, as our private server runs with TZ=UTC). A naive `moment` is UTC, as every stored time is.
 
     Month names are spelled here, not by strftime's %b, which follows the process locale.
     """
-    moment = moment.astimezone(UTC) if moment.tzinfo else moment
+    moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(server_zone())
     return f"{moment.day:02d} {MONTHS[moment.month - 1]} {moment.year} {moment:%H:%M:%S}"
 
 

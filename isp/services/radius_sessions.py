@@ -45,7 +45,7 @@ from isp.models import (
     VoucherUsageDaily,
 )
 from isp.models.base import utcnow
-from isp.radius import binds
+from isp.radius import binds, server_zone
 from isp.radius.models import NasReload, RadAcct, RadGroupReply, RadPostAuth, RadUserGroup
 from isp.services import paging
 from isp.sqlutil import chunked
@@ -67,7 +67,7 @@ COUNTERS = RadiusSessionCounter.__table__
 # -- time ------------------------------------------------------------------------------------------------------
 
 def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("RADIUS_TIMEZONE") or "UTC")
+    return server_zone()
 
 
 def to_utc(value: datetime | None) -> datetime | None:

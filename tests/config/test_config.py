@@ -47,6 +47,7 @@ def test_explicit_radius_url_wins():
         ({"REDIS_URL": "http://localhost:6379"}, "REDIS_URL"),
         ({"ISP_ENCRYPTION_KEY": "not-a-key"}, "ISP_ENCRYPTION_KEY"),
         ({"ISP_TIMEZONE": "Mars/Olympus"}, "ISP_TIMEZONE"),
+        ({"RADIUS_TIMEZONE": "Mars/Olympus"}, "RADIUS_TIMEZONE"),
         ({"ISP_ENV": "staging"}, "ISP_ENV"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
     ],
