@@ -131,6 +131,7 @@ def test_customer_page_shows_radius_sessions_and_rolled_up_usage(app, auth, make
     assert 'data-test="usage-chart"' in html and "8.0 GiB in all" in html
     assert "10.10.9.9" in html and "User-Request" in html
     assert 'data-test="current-session"' in html and "10.10.9.10" in html
+    assert f'href="/sessions/subscriptions/{sub.id}" data-test="radius-sessions"' in html  # the whole history
     with app.app_context():
         assert db.session.get(Subscription, sub.id).period_bytes == 2_000_000 + gigawords(2, 0)
 
