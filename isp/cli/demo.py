@@ -147,6 +147,7 @@ def _register_demo_routers() -> None:
     """Register (or refresh) the simulated routers of demo/fleet.toml."""
     from isp.services import demo_fleet, routers
 
+    demo_fleet.ensure_hub()
     for entry in demo_fleet.entries():
         data = {
             "name": entry["name"], "addresses": entry["address"], "api_port": entry["api_port"],

@@ -37,6 +37,28 @@ def routers() -> list[Router]:
     return [r for r in rows if (r.name, r.api_port) in wanted and r.addresses == [ADDRESS]]
 
 
+# -- the demo's WireGuard hub -------------------------------------------------------------------------------------
+# The demo has no hub: its routers get loopback tunnel addresses (127.0.1.0/24, the radius router's stand-in
+# reserved), so every onboarding page shows a complete setup script and Settings → WireGuard hub saves as it is.
+
+DEMO_TUNNEL_RANGE, DEMO_HUB_ADDRESS = "127.0.1.0/24", "127.0.1.254"
+
+
+def ensure_hub() -> None:
+    """Fill the hub settings for the demo, before its routers are onboarded (a demo whose routers already have
+    tunnel addresses keeps what it has: moving the range would strand them). Flushes; the caller commits."""
+    from isp.services import branding, wireguard
+
+    if db.session.scalar(select(Router.id).where(Router.tunnel_address.is_not(None)).limit(1)) is not None:
+        return
+    settings = branding.get()
+    settings.hub_endpoint, settings.hub_public_key = "127.0.0.1:51820", wireguard.generate_keypair()[1]
+    settings.tunnel_range, settings.hub_tunnel_address = DEMO_TUNNEL_RANGE, DEMO_HUB_ADDRESS
+    settings.tunnel_reserved = RADIUS_NAS_ADDRESS  # the radius router's nas address, set by ensure_radius_router
+    settings.radius_server_address = settings.panel_address = "127.0.0.1"
+    db.session.flush()
+
+
 # -- the radius-mode demo router (`make demo RADIUS=1`) ---------------------------------------------------------
 # A fourth simulated router (demo/radius-fleet.toml, its own `flask sim run`) whose subscribers live in FreeRADIUS.
 # Its `nas` row sits on a loopback address standing in for the WireGuard tunnel address: the simulator's NAS sends

@@ -148,15 +148,15 @@ def check_hub(values: dict) -> dict:
 
 
 def _misplaced(clean: dict) -> list[str]:
-    """Routers whose allocated address the new settings would exclude (outside the range, the hub, reserved)."""
+    """Routers whose address the new settings would strand: outside the range, or the hub's own. A reserved
+    address a router already holds is not stranded: reserving only stops the allocator handing it out again."""
     network = ipaddress.IPv4Network(clean["tunnel_range"])
-    reserved = parse_reserved(clean["tunnel_reserved"])
     hub = ipaddress.ip_address(clean["hub_tunnel_address"])
     bad = []
     for name, address in db.session.execute(select(Router.name, Router.tunnel_address).where(
             Router.tunnel_address.is_not(None)).order_by(Router.name)):
         ip = ipaddress.ip_address(address)
-        if ip not in network or ip == hub or any(ip in block for block in reserved):
+        if ip not in network or ip == hub:
             bad.append(f"{name} ({address})")
     return bad
 
@@ -168,7 +168,7 @@ def save_hub(actor: User, values: dict) -> Branding:
     clean = check_hub(values)
     bad = _misplaced(clean)
     if bad:
-        raise ServiceError("These routers already have a tunnel address the new range, hub address or reserved list "
+        raise ServiceError("These routers already have a tunnel address the new range or hub address "
                            f"would exclude: {', '.join(bad[:5])}{' …' if len(bad) > 5 else ''}. Keep the range, "
                            "or delete and re-add those routers.", field="tunnel_range")
     settings = branding_service.get()

@@ -164,6 +164,9 @@ def test_hub_settings_refuse_stranding_onboarded_routers(app, client, auth):
             "tunnel_range": "10.200.0.0/24", "tunnel_reserved": "", "radius_server_address": "", "panel_address": ""}
     response = client.post("/settings/hub", data=data)
     assert response.status_code == 422 and "edge-1 (10.100.0.2)" in response.get_data(as_text=True)
+    # Reserving the address a router holds strands nothing: only the allocator stops handing it out.
+    data.update(hub_tunnel_address="10.100.0.1", tunnel_range="10.100.0.0/16", tunnel_reserved="10.100.0.2")
+    assert client.post("/settings/hub", data=data).status_code == 302
 
 
 def test_onboarding_routes_refuse_resellers_and_need_csrf(app, client, auth, make_router):
