@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import socket
 import ssl
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import librouteros
 from librouteros.exceptions import ConnectionClosed, FatalError, LibRouterosError, MultiTrapError, TrapError
+
+# The address the connection in use reached (set by runtime.guarded around the work): a probe reports which of the
+# router's addresses answered, so "Check" over the tunnel can tell the tunnel from a fallback to the LAN address.
+CONNECTED_ADDRESS: ContextVar[str] = ContextVar("connected_address", default="")
 
 if TYPE_CHECKING:
     from isp.models import Router

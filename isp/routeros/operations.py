@@ -20,6 +20,7 @@ from librouteros.api import Api
 from librouteros.exceptions import TrapError
 
 from isp import crypto
+from isp.routeros.client import CONNECTED_ADDRESS
 
 MENUS = {
     "hotspot_user": "/ip/hotspot/user",
@@ -182,6 +183,7 @@ def test_connection(api: Api, payload: dict) -> dict:
     return {
         "identity": identity, "version": str(resource.get("version", "")), "board": str(resource.get("board-name", "")),
         "uptime": str(resource.get("uptime", "")), "latency_ms": round(latency_ms, 1),
+        "address": CONNECTED_ADDRESS.get(),  # which of the router's addresses answered
     }
 
 

@@ -16,7 +16,7 @@ from librouteros.api import Api
 
 from isp.extensions import redis_store
 from isp.routeros import stats, status
-from isp.routeros.client import RouterError, RouterSpec, classify
+from isp.routeros.client import CONNECTED_ADDRESS, RouterError, RouterSpec, classify
 from isp.routeros.pool import PoolExhausted, PoolSettings, RouterPool
 
 T = TypeVar("T")
@@ -97,7 +97,11 @@ def guarded(router: object, work: Callable[[Api], T], count: int | Callable[[T],
     started = time.perf_counter()
     try:
         with pool().connection(spec) as conn:
-            result = work(conn.api)
+            token = CONNECTED_ADDRESS.set(conn.address)
+            try:
+                result = work(conn.api)
+            finally:
+                CONNECTED_ADDRESS.reset(token)
     except PoolExhausted as exc:
         if trial:
             shared.release(router_id)

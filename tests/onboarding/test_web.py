@@ -131,7 +131,9 @@ def test_check_puts_the_tunnel_first_and_probes_through_the_pool(app, client, au
         assert command.operation == "router.test" and command.state == CommandState.pending  # queued, no I/O yet
     run_worker(app, promote_scheduled=False)
     poll = f"/routers/{router.id}/test/{command.id}"
-    assert "Connected" in client.get(poll, headers=HX).get_data(as_text=True)
+    answer = client.get(poll, headers=HX).get_data(as_text=True)
+    assert "Connected" in answer and '<code data-test="connected-via">127.0.0.1</code>' in answer  # the tunnel answered
+    assert "not the tunnel address" not in answer
 
 
 def test_hub_settings_save_and_explain_bad_values(app, client, auth):
