@@ -69,8 +69,14 @@ class NoBackend:
 BACKENDS: dict[RouterMode, Backend] = {RouterMode.api: ApiBackend(), RouterMode.radius: RadiusBackend()}
 
 
-def backend(router: Router) -> Backend:
-    """The back end serving `router`'s mode."""
+def backend(router: Router, kind: ServiceKind | None = None) -> Backend:
+    """The back end serving `router`'s mode for services of `kind`.
+
+    A static-IP service is always the router's own (a simple queue and address lists over the API): nothing logs in,
+    so there is nothing for RADIUS to answer, and only the router can shape and cut it.
+    """
+    if kind == ServiceKind.static:
+        return BACKENDS[RouterMode.api]
     return BACKENDS.get(router.mode, NoBackend())
 
 
@@ -85,15 +91,16 @@ def sync(sub: Subscription, priority: Priority = Priority.high, kick: bool = Fal
     `isp-suspended`; "restrict": the `isp-suspended` profile / address list). `kick=True` also disconnects
     the live sessions, after the change, in the same command.
     """
-    backend(sub.router).place(sub.router, [sub], priority, kick)
+    backend(sub.router, sub.kind).place(sub.router, [sub], priority, kick)
 
 
 def place(subs: list[Subscription], priority: Priority, kick: bool = False) -> int:
     """`sync` for subscriptions already loaded (reconcile, the billing run): grouped by router, one call each."""
-    by_router: dict[int, list[Subscription]] = defaultdict(list)
+    by_router: dict[tuple[int, bool], list[Subscription]] = defaultdict(list)
     for sub in subs:
-        by_router[sub.router_id].append(sub)
-    return sum(backend(group[0].router).place(group[0].router, group, priority, kick) for group in by_router.values())
+        by_router[(sub.router_id, sub.kind == ServiceKind.static)].append(sub)
+    return sum(backend(group[0].router, group[0].kind).place(group[0].router, group, priority, kick)
+               for group in by_router.values())
 
 
 def sync_many(sub_ids: list[int], priority: Priority = Priority.critical, kick: bool = False) -> int:
@@ -115,7 +122,7 @@ def refresh_expiry(sub_ids: list[int]) -> int:
     ids: list[int] = []
     for part in chunked(sorted(set(sub_ids))):
         ids += db.session.scalars(select(Subscription.id).join(Router, Router.id == Subscription.router_id).where(
-            Subscription.id.in_(part), Router.mode == RouterMode.radius))
+            Subscription.id.in_(part), Router.mode == RouterMode.radius, Subscription.kind != ServiceKind.static))
     return sync_many(ids, Priority.normal) if ids else 0
 
 
@@ -130,7 +137,9 @@ def mode_changed(router: Router, previous: RouterMode) -> int:
     if previous == router.mode:
         return 0
     live = (Subscription.router_id == router.id, Subscription.state != SubscriptionState.terminated)
-    rows = db.session.execute(select(Subscription.id, Subscription.kind, Subscription.username).where(*live)).all()
+    # Static-IP services stay with the router whatever its mode (see `backend`): they do not move.
+    rows = db.session.execute(select(Subscription.id, Subscription.kind, Subscription.username).where(
+        *live, Subscription.kind != ServiceKind.static)).all()
     queued = 0
     if previous == RouterMode.api:
         from isp.services import provisioning_api
@@ -144,19 +153,20 @@ def mode_changed(router: Router, previous: RouterMode) -> int:
     plans = set(db.session.scalars(select(Subscription.plan_id).where(*live).distinct()))
     plans |= set(db.session.scalars(select(ServicePlan.id).where(ServicePlan.routers.any(Router.id == router.id))))
     for plan in db.session.scalars(select(ServicePlan).where(ServicePlan.id.in_(sorted(plans)))) if plans else []:
-        queued += backend(router).push_plan(plan, router)
+        if plan.kind != ServiceKind.static:
+            queued += backend(router, plan.kind).push_plan(plan, router)
     return queued + sync_many([row[0] for row in rows], Priority.normal)
 
 
 def unplace(router: Router, kind: ServiceKind, username: str, static_ip: str | None,
             priority: Priority = Priority.high) -> None:
     """Remove everything a subscription put on `router` (router move, username change, termination) and kick it."""
-    backend(router).unplace(router, kind, username, static_ip, priority)
+    backend(router, kind).unplace(router, kind, username, static_ip, priority)
 
 
 def kick(sub: Subscription) -> None:
     """Disconnect the subscription's live sessions now, on `critical`."""
-    backend(sub.router).kick(sub)
+    backend(sub.router, sub.kind).kick(sub)
 
 
 def push_plan(plan: ServicePlan, routers: list[Router] | None = None) -> int:
@@ -170,4 +180,4 @@ def push_plan(plan: ServicePlan, routers: list[Router] | None = None) -> int:
         elsewhere = set(db.session.scalars(select(Subscription.router_id).where(*live).distinct())) - {r.id for r in routers}
         if elsewhere:  # subscribers kept on a router the plan is no longer sold on still need its profile
             routers += list(db.session.scalars(select(Router).where(Router.id.in_(sorted(elsewhere)))))
-    return sum(backend(router).push_plan(plan, router) for router in routers)
+    return sum(backend(router, plan.kind).push_plan(plan, router) for router in routers)

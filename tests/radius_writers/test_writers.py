@@ -185,3 +185,18 @@ def test_a_subscribers_sync_leaves_existing_group_rows_alone(app, world):
     with app.app_context():
         assert set(_db.session.scalars(select(RadGroupReply.id).where(RadGroupReply.groupname == group))) == ids
         assert groups_of("otto") == [group]
+
+
+def test_a_static_ip_service_on_a_radius_router_stays_the_routers_own_queue(app, world):
+    """Nothing logs in on a static IP, so FreeRADIUS has nothing to answer: the router shapes and cuts it (a simple
+    queue and address lists over the API) whatever its mode, and no RADIUS row is written for it."""
+    plan = world.plan(kind="static", rate_limit="10M/10M")
+    sub_id = world.sub(plan, "office-7", static_ip="10.20.0.7")
+    with app.app_context():
+        provisioning.sync(_db.session.get(Subscription, sub_id))
+        _db.session.commit()
+        assert [c[0] for c in commands()] == ["service.apply"]  # the queue and isp-active entry, on the router
+        assert not rows(RadCheck, "office-7") and not groups_of("office-7")
+        provisioning.push_plan(_db.session.get(ServicePlan, plan))
+        _db.session.commit()
+        assert "plan.apply" in [c[0] for c in commands()] and not rows(RadGroupReply, "isp-svc-plan-1")
