@@ -61,11 +61,14 @@ def _migrated(database_url, tmp_path_factory):
 
 
 def _binds(url: str) -> dict:
-    """The radius bind of the test profile: TEST_RADIUS_DATABASE_URL, or the test database itself."""
+    """The radius bind of the test profile: TEST_RADIUS_DATABASE_URL beside a MySQL test database, else the test
+    database itself (an SQLite app keeps its radius tables in its own file, as the app requires)."""
     from isp.config import normalise_db_url
 
     radius = os.environ.get("TEST_RADIUS_DATABASE_URL")
-    return {"radius": normalise_db_url("TEST_RADIUS_DATABASE_URL", radius) if radius else url}
+    if radius and not url.startswith("sqlite"):
+        return {"radius": normalise_db_url("TEST_RADIUS_DATABASE_URL", radius)}
+    return {"radius": url}
 
 
 def make_test_app(url: str, **overrides):
