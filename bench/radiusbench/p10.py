@@ -29,8 +29,8 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 SMALL, LARGE = 1_000, 100_000
-REQUESTS = 800   # measured per size, after WARMUP, in ROUNDS alternating blocks
-ROUNDS = 16
+REQUESTS = 3200  # measured per size, after WARMUP, in ROUNDS alternating blocks
+ROUNDS = 32
 WARMUP = 50
 CHUNK = 5_000
 GROUPS = 10
