@@ -144,3 +144,28 @@ def test_usage_days_are_zero_filled_oldest_first_and_recent_sessions_newest_firs
         state = sessions.live_state([sub_id, 999999])
     assert keys == ["s2", "s1"]
     assert state[sub_id].online and state[sub_id].since == T0 + timedelta(minutes=9) and 999999 not in state
+
+
+def test_a_customers_services_read_their_usage_and_sessions_together(app, make_router, make_sub):
+    """The customer page reads every service's chart and latest sessions at once (not a query pair per service),
+    and each service still gets exactly its own newest sessions."""
+    from isp.models import ServiceSession, UsageDaily
+    from isp.models.base import utcnow
+    from isp.services import sessions
+
+    router = make_router()
+    a, b = make_sub(router.id, "pppoe", "multi-a"), make_sub(router.id, "pppoe", "multi-b")
+    with app.app_context():
+        now = utcnow()
+        for n in range(4):
+            for sub_id, name in ((a, "multi-a"), (b, "multi-b")):
+                at = now - timedelta(hours=n)
+                _db.session.add(ServiceSession(subscription_id=sub_id, router_id=router.id, session_key=f"{name}-{n}",
+                                               started_at=at, last_seen_at=at))
+        _db.session.add(UsageDaily(subscription_id=b, day=sessions.operator_day(now), bytes_in=5, bytes_out=7))
+        _db.session.commit()
+        recent = sessions.recent_sessions_of([a, b], 2)
+        assert [s.session_key for s in recent[a]] == ["multi-a-0", "multi-a-1"]
+        assert [s.session_key for s in recent[b]] == ["multi-b-0", "multi-b-1"]
+        usage = sessions.usage_days_of([a, b], 30)
+        assert len(usage[a]) == len(usage[b]) == 30 and usage[b][-1][1:] == (5, 7) and usage[a][-1][1:] == (0, 0)

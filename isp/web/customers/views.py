@@ -133,8 +133,9 @@ def detail(customer_id: int):
     """The customer page: services live, usage, sessions, balance and statement, invoices, payments, timeline."""
     customer = customer_or_404(customer_id)
     ctx = _live(customer)
-    usage = {s.id: usage_chart(sessions.usage_days(s.id, 30)) for s in ctx["services"]}
-    recent = {s.id: sessions.recent_sessions(s.id, 10) for s in ctx["services"]}
+    ids = [s.id for s in ctx["services"]]
+    usage = {sub_id: usage_chart(days) for sub_id, days in sessions.usage_days_of(ids, 30).items()}
+    recent = sessions.recent_sessions_of(ids, 10)
     return render("customers/detail.html", customer=customer, **ctx, usage=usage, recent=recent,
                   balance=customers.balances([customer.id])[customer.id], statement=_statement(customer),
                   timeline=_timeline(customer), invoices=customers.invoices(customer), payments=customers.payments(customer),
