@@ -30,7 +30,7 @@ READS = 4
 
 
 def poll_sessions_all() -> int:
-    """Enqueue one session poll per enabled api-mode router with subscribers (one job per router at a time)."""
+    """Enqueue one session poll per router to poll (`sessions.routers_to_poll`; one job per router at a time)."""
     ids = db.session.scalars(sessions.routers_to_poll())
     return dispatch.enqueue_once(dispatch.POLL_SESSIONS, {f"sessions-{i}": (i,) for i in ids})
 
@@ -38,11 +38,14 @@ def poll_sessions_all() -> int:
 def poll_sessions(router_id: int) -> str:
     """Read /ppp/active, the hotspot active list and the static queues once; update sessions and usage."""
     router = db.session.get(Router, router_id)
-    if router is None or not router.enabled or router.mode != RouterMode.api:
+    if router is None or not router.enabled:
         return "skipped"
+    # On a radius-mode router PPPoE and hotspot sessions come from RADIUS accounting; only the static-IP services'
+    # queues are the router's own to count.
+    radius = router.mode == RouterMode.radius
     first = sessions.last_polled(router.id) is None
     try:
-        seen = guarded(router, read_sessions, count=READS)
+        seen = guarded(router, read_static_queues if radius else read_sessions, count=1 if radius else READS)
     except RouterUnavailable as exc:
         return exc.message  # nothing changes: open sessions stay open until the router answers again
     now = utcnow()
@@ -63,6 +66,13 @@ def read_sessions(api: Api) -> list[sessions.Seen]:
     _parse(out, "ppp", _ppp_rows(ppp, ifaces))
     _parse(out, "hotspot", [(row, _hotspot) for row in hotspot])
     _parse(out, "queue", [(row, _queue) for row in queues])
+    return out
+
+
+def read_static_queues(api: Api) -> list[sessions.Seen]:
+    """The panel-owned simple queues only (a radius-mode router's static-IP services), as Seen rows."""
+    out: list[sessions.Seen] = []
+    _parse(out, "queue", [(row, _queue) for row in api.rawCmd("/queue/simple/print", f"=.proplist={QUEUE_FIELDS}")])
     return out
 
 

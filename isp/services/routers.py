@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from isp.crypto import decrypt_bound, encrypt_bound, endpoint_binding
 from isp.extensions import db, redis_store
-from isp.models import CommandState, Priority, Router, RouterCommand, RouterMode, User
+from isp.models import CommandState, Priority, Router, RouterCommand, RouterMode, User, Voucher, VoucherState
 from isp.routeros import status as router_status
 from isp.routeros.pool import GENERATION_KEY
 from isp.services import audit, onboarding, outbox
@@ -142,6 +142,8 @@ def update_router(router: Router, data: dict, actor: User | None = None) -> Rout
 
     values = _validate(data, router)
     previous = router.mode
+    if values["mode"] != previous:
+        _check_no_live_vouchers(router, values["mode"])
     _apply(router, values)
     db.session.flush()
     onboarding.sync_nas(router, may_exist=previous == RouterMode.radius)
@@ -149,6 +151,19 @@ def update_router(router: Router, data: dict, actor: User | None = None) -> Rout
         provisioning.mode_changed(router, previous)
     audit.record(actor, "router.update", router.name)
     return router
+
+
+def _check_no_live_vouchers(router: Router, mode: RouterMode) -> None:
+    """A voucher lives where it was made: a hotspot user on the router (api) or FreeRADIUS rows (radius), and
+    RouterOS asks RADIUS only for names it does not hold itself. Switching with live vouchers would leave them
+    logging in where the panel no longer looks (never activated, expired or disabled), so it is refused."""
+    live = [state for state in VoucherState if state.live]
+    count = db.session.scalar(select(func.count()).select_from(Voucher).where(
+        Voucher.router_id == router.id, Voucher.state.in_(live))) or 0
+    if count:
+        raise ServiceError(f"{router.name} still has {count:,} live voucher{'s' if count != 1 else ''} "
+                           f"({router.mode.value} mode). Switch it to {mode.value} once they have expired, or "
+                           "delete them first: vouchers stay where they were made.", field="mode")
 
 
 def dependents(router: Router) -> dict[str, int]:

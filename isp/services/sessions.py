@@ -308,7 +308,9 @@ def _radius_usernames(sub_ids: list[int]) -> dict[int, str]:
     out: dict[int, str] = {}
     for part in chunked(sorted(set(sub_ids))):
         out.update(db.session.execute(select(Subscription.id, Subscription.username).join(
-            Router, Router.id == Subscription.router_id).where(Subscription.id.in_(part), Router.mode == RouterMode.radius))
+            Router, Router.id == Subscription.router_id).where(
+                Subscription.id.in_(part), Router.mode == RouterMode.radius,
+                Subscription.kind != ServiceKind.static))  # a static IP is the router's own queue, polled as in api mode
             .tuples().all())
     return out
 
@@ -408,8 +410,13 @@ def recent_sessions_of(sub_ids: list[int], limit: int = 20) -> dict[int, list]:
 
 
 def routers_to_poll() -> Select:
-    """Select of the enabled api-mode routers with subscriptions on them or sessions still open there."""
-    return select(Router.id).where(Router.enabled.is_(True), Router.mode == RouterMode.api, or_(
-        select(Subscription.id).where(Subscription.router_id == Router.id,
-                                      Subscription.state != SubscriptionState.terminated).exists(),
-        select(ServiceSession.id).where(ServiceSession.router_id == Router.id, ServiceSession.ended_at.is_(None)).exists()))
+    """Select of the enabled routers to poll: api-mode ones with subscriptions on them or sessions still open there,
+    and radius-mode ones holding static-IP services (their queues are the router's own: only the poll counts them)."""
+    live = Subscription.state != SubscriptionState.terminated
+    return select(Router.id).where(Router.enabled.is_(True), or_(
+        and_(Router.mode == RouterMode.api, or_(
+            select(Subscription.id).where(Subscription.router_id == Router.id, live).exists(),
+            select(ServiceSession.id).where(ServiceSession.router_id == Router.id, ServiceSession.ended_at.is_(None))
+            .exists())),
+        and_(Router.mode == RouterMode.radius, select(Subscription.id).where(
+            Subscription.router_id == Router.id, Subscription.kind == ServiceKind.static, live).exists())))

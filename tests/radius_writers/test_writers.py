@@ -200,3 +200,40 @@ def test_a_static_ip_service_on_a_radius_router_stays_the_routers_own_queue(app,
         provisioning.push_plan(_db.session.get(ServicePlan, plan))
         _db.session.commit()
         assert "plan.apply" in [c[0] for c in commands()] and not rows(RadGroupReply, "isp-svc-plan-1")
+
+
+def test_a_radius_router_holding_static_services_is_polled_for_their_queues_only(app, world):
+    """The static services' queues are only counted by our poll, so a radius-mode router holding one is polled; their
+    live state comes from that poll, not from radacct (a static IP never logs in)."""
+    from isp.services import sessions
+
+    static, pppoe = world.plan(kind="static", rate_limit="10M/10M"), world.plan()
+    ppp_id = world.sub(pppoe, "ppp-user")
+    with app.app_context():
+        assert world.router_id not in set(_db.session.scalars(sessions.routers_to_poll()))  # RADIUS covers PPPoE
+    static_id = world.sub(static, "office-8", static_ip="10.20.0.8")
+    with app.app_context():
+        assert world.router_id in set(_db.session.scalars(sessions.routers_to_poll()))
+        assert set(sessions._radius_usernames([static_id, ppp_id])) == {ppp_id}
+
+
+def test_switching_mode_is_refused_while_the_router_has_live_vouchers(app, world, make_user, make_plan, generate):
+    """A voucher stays where it was made (FreeRADIUS rows here): switching the router to api mode would leave live
+    vouchers where the panel no longer looks, so the switch is refused with the count, and nothing changes."""
+    import pytest
+
+    from isp.models import Router, RouterMode
+    from isp.services import routers
+    from isp.services.errors import ServiceError
+
+    admin = make_user("admin")
+    generate(admin.id, make_plan([world.router_id]).id, 3, router_id=world.router_id)
+    with app.app_context():
+        router = _db.session.get(Router, world.router_id)
+        data = {"name": router.name, "addresses": "127.0.0.1", "api_port": 8728, "username": "admin", "password": "x",
+                "mode": "api", "max_sessions": 20}
+        with pytest.raises(ServiceError) as refused:
+            routers.update_router(router, data)
+        assert refused.value.field == "mode" and "3 live vouchers" in refused.value.message
+        _db.session.rollback()
+        assert _db.session.get(Router, world.router_id).mode == RouterMode.radius
