@@ -92,11 +92,12 @@ class Data:
             db.session.execute(insert(Subscription), [
                 {"customer_id": n + 1, "kind": ServiceKind.pppoe, "username": f"p4r{n:05d}", "password_encrypted": sealed,
                  "plan_id": plan.id, "router_id": routers[n % 2].id, "state": SubscriptionState.active,
-                 "period_start": now - timedelta(days=5), "paid_until": now + timedelta(days=25)} for n in range(SUBS)])
+                 "period_start": now - timedelta(days=5), "paid_until": now + timedelta(days=25),
+                 "created_at": now - timedelta(days=400)} for n in range(SUBS)])  # older than all their history
             db.session.execute(insert(Voucher), [
                 {"batch_id": batch.id, "plan_id": hplan.id, "router_id": routers[0].id, "reseller_id": reseller.id,
                  "code": f"V{n:07d}", "password": f"V{n:07d}", "state": VoucherState.active, "validity_seconds": 86400,
-                 "price": Decimal("1.00")} for n in range(VOUCHERS)])
+                 "price": Decimal("1.00"), "created_at": now - timedelta(days=400)} for n in range(VOUCHERS)])
             db.session.commit()
             self.router_id = routers[1].id
             self.customer_id = 7  # subscription p4r00006

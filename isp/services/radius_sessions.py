@@ -252,10 +252,16 @@ def _past(r: RadAcct) -> PastSession:
                        bytes_in=int(r.acctinputoctets or 0), bytes_out=int(r.acctoutputoctets or 0))
 
 
-def sessions_of(username: str, limit: int = 20, offset: int = 0) -> list[PastSession]:
-    """A username's latest radacct sessions, newest first (the stock username index, in radacctid order)."""
-    return [_past(r) for r in db.session.scalars(select(RadAcct).where(RadAcct.username == username)
-                                                  .order_by(RadAcct.radacctid.desc()).limit(limit).offset(offset))]
+def sessions_of(username: str, limit: int = 20, offset: int = 0, since: datetime | None = None) -> list[PastSession]:
+    """A username's latest radacct sessions, newest first (the stock username index, in radacctid order).
+
+    `since` (the owner's creation, aware UTC): a username freed by a rename or a deletion and taken again later
+    must not show its new owner the previous one's sessions (their MACs and addresses).
+    """
+    stmt = select(RadAcct).where(RadAcct.username == username)
+    if since is not None:
+        stmt = stmt.where(RadAcct.acctstarttime >= to_radius(since if since.tzinfo else since.replace(tzinfo=UTC)))
+    return [_past(r) for r in db.session.scalars(stmt.order_by(RadAcct.radacctid.desc()).limit(limit).offset(offset))]
 
 
 def open_sessions(usernames: list[str]) -> dict[str, RadAcct]:

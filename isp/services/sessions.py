@@ -394,8 +394,11 @@ def recent_sessions_of(sub_ids: list[int], limit: int = 20) -> dict[int, list]:
     each), radacct for the radius-mode ones."""
     radius = _radius_usernames(sub_ids)
     out: dict[int, list] = {i: [] for i in sub_ids}
-    for sub_id, name in radius.items():
-        out[sub_id] = radius_sessions.sessions_of(name, limit)
+    if radius:
+        created = dict(db.session.execute(select(Subscription.id, Subscription.created_at).where(
+            Subscription.id.in_(sorted(radius)))).tuples().all())
+        for sub_id, name in radius.items():
+            out[sub_id] = radius_sessions.sessions_of(name, limit, since=created.get(sub_id))
     local = sorted(set(sub_ids) - set(radius))
     for part in chunked(local):
         rank = func.row_number().over(partition_by=ServiceSession.subscription_id,

@@ -74,7 +74,7 @@ def make_sub(app, world):
                       "password_encrypted": crypto.encrypt(password), "plan_id": world.plan_id,
                       "router_id": world.router_id, "state": SubscriptionState(state), "started_at": now - timedelta(days=10),
                       "period_start": now - timedelta(days=10), "paid_until": now + timedelta(days=20),
-                      "state_changed_at": now - timedelta(days=10)}
+                      "state_changed_at": now - timedelta(days=10), "created_at": now - timedelta(days=30)}
             values.update(fields)
             sub = Subscription(**values)
             _db.session.add(sub)

@@ -185,3 +185,21 @@ def test_a_resellers_new_session_shows_at_once_or_after_the_rollup_when_radius_i
     assert _users_listed(auth.client.get("/sessions/").get_data(as_text=True)) == []
     _rollup(app)
     assert _users_listed(auth.client.get("/sessions/").get_data(as_text=True)) == ["fresh"]
+
+
+def test_a_reused_username_does_not_show_its_previous_owners_sessions(app, auth, make_sub, acct):
+    """A username freed (renamed or deleted) and taken by a newer service: that service's history starts when it
+    was made, so its owner never sees the previous subscriber's sessions, MAC and addresses."""
+    before = datetime.now(UTC) - timedelta(days=3)
+    sub = make_sub("reused", created_at=datetime.now(UTC) - timedelta(days=1))
+    acct("reused", framedipaddress="10.30.0.1", callingstationid="AA:AA:AA:00:00:01", acctstarttime=naive(before),
+         acctstoptime=naive(before + timedelta(hours=1)))
+    acct("reused", framedipaddress="10.30.0.2", acctstarttime=naive(datetime.now(UTC) - timedelta(hours=1)),
+         acctstoptime=naive(datetime.now(UTC) - timedelta(minutes=30)))
+    auth.login_as("operator")
+
+    page = auth.client.get(f"/sessions/subscriptions/{sub.id}").get_data(as_text=True)
+    customer = auth.client.get(f"/customers/{sub.customer_id}").get_data(as_text=True)
+
+    assert "10.30.0.2" in page and "10.30.0.1" not in page and "AA:AA:AA:00:00:01" not in page
+    assert "10.30.0.2" in customer and "10.30.0.1" not in customer

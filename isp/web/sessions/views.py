@@ -1,6 +1,8 @@
 """Online now across radius-mode routers, the authentication failures with their reasons, one voucher's sessions."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import abort, current_app, request, url_for
 from flask_login import current_user
 
@@ -44,10 +46,10 @@ def _page() -> int:
     return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 10_000 else 1
 
 
-def _history(username: str, days: list[tuple], **ctx: object):
-    """The sessions page of one username, a page of HISTORY_PAGE, and its usage per day."""
+def _history(username: str, since: datetime, days: list[tuple], **ctx: object):
+    """The sessions page of one username since its owner was made, a page of HISTORY_PAGE, and its usage per day."""
     number = _page()
-    rows = radius_sessions.sessions_of(username, HISTORY_PAGE + 1, (number - 1) * HISTORY_PAGE)
+    rows = radius_sessions.sessions_of(username, HISTORY_PAGE + 1, (number - 1) * HISTORY_PAGE, since=since)
     return render("sessions/history.html", username=username, sessions=rows[:HISTORY_PAGE], page=number,
                   has_next=len(rows) > HISTORY_PAGE, days=days, total=sum(d[1] + d[2] for d in days), **ctx)
 
@@ -59,8 +61,8 @@ def voucher(voucher_id: int):
     found = radius_sessions.voucher_for(current_user, voucher_id)
     if found is None:
         abort(404)
-    return _history(found.code, radius_sessions.voucher_usage_days(found.id, 30), title="Voucher", show_time=True,
-                    back_url=url_for("vouchers.detail", voucher_id=found.id), back_label="Voucher")
+    return _history(found.code, found.created_at, radius_sessions.voucher_usage_days(found.id, 30), title="Voucher",
+                    show_time=True, back_url=url_for("vouchers.detail", voucher_id=found.id), back_label="Voucher")
 
 
 @bp.route("/subscriptions/<int:subscription_id>")
@@ -71,6 +73,6 @@ def subscription(subscription_id: int):
     if found is None:
         abort(404)
     days = [(day, b_in, b_out, 0) for day, b_in, b_out in sessions.usage_days(found.id, 30)]
-    return _history(found.username, days, title="Service", show_time=False,
+    return _history(found.username, found.created_at, days, title="Service", show_time=False,
                     back_url=url_for("customers.detail", customer_id=found.customer_id) + f"#service-{found.id}",
                     back_label="Customer")
