@@ -300,10 +300,12 @@ def voucher_for(user: User, voucher_id: int) -> Voucher | None:
 # -- the rollup -----------------------------------------------------------------------------------------------
 
 def _delta(prev: int, cur: int) -> int:
-    """Growth of a cumulative counter: a drop below 2^32 is a 32-bit wrap (no Gigawords), any other a reset."""
+    """Growth of a cumulative counter. A drop is a 32-bit wrap (a NAS sending no Gigawords) only from the top half of
+    the 32-bit range to its bottom half; any other drop is a reset (a reused session id, a reordered interim) and
+    counts what the new reading holds, never the ~4 GiB a wrong wrap would add."""
     if cur >= prev:
         return cur - prev
-    if prev < WRAP:
+    if WRAP // 2 <= prev < WRAP and cur < WRAP // 2:
         return cur + WRAP - prev
     return cur
 

@@ -58,6 +58,17 @@ def test_a_32_bit_counter_that_wraps_without_gigawords_is_counted_across_the_wra
     assert _usage(app, sub.id) == {NOON.date(): (0, 4_294_967_000 + 796)}
 
 
+def test_a_counter_that_drops_without_wrapping_is_a_reset_not_4_gib(app, make_sub, acct):
+    """A reused session id or a reordered interim makes a 64-bit counter go down a little: that is a reset (the new
+    reading counts), not a 32-bit wrap, which would credit ~4 GiB nobody used and trip the fair-use cap."""
+    sub = make_sub("dora")
+    rid = acct("dora", acctstarttime=naive(NOON), acctupdatetime=naive(NOON), acctoutputoctets=500_000_000)
+    _rollup(app)
+    interim(app, rid, acctupdatetime=naive(NOON + timedelta(minutes=5)), acctoutputoctets=499_000_000)
+    _rollup(app)
+    assert _usage(app, sub.id) == {NOON.date(): (0, 500_000_000 + 499_000_000)}
+
+
 def test_a_second_run_and_a_rewound_cursor_count_nothing_twice(app, make_sub, acct):
     sub = make_sub("carol")
     done = acct("carol", acctstarttime=naive(NOON), acctupdatetime=naive(NOON), acctstoptime=naive(NOON + timedelta(hours=1)),
