@@ -116,13 +116,16 @@ def target_for(router: object) -> Target:
 def open_sessions(username: str, nas_address: str | None = None, limit: int = 20) -> list[tuple[str, str]]:
     """(Acct-Session-Id, Framed-IP-Address) of the user's open accounting rows, newest first.
 
-    Rows from `nas_address` are preferred; when none match (a NAS reporting another address), every open
-    row of the user is used: a wrong guess only earns a "session not found" NAK.
+    Only rows from `nas_address` (when given): another router's session id would earn a "session not found" NAK,
+    which reads as "not online here" and would end the command while the user stays on. No row: the request names
+    the User-Name alone (a session whose Start has not been stored yet still ends).
     """
-    rows = db.session.execute(select(RadAcct.acctsessionid, RadAcct.framedipaddress, RadAcct.nasipaddress).where(
-        RadAcct.username == username, RadAcct.acctstoptime.is_(None)).order_by(RadAcct.radacctid.desc()).limit(limit)).all()
-    mine = [r for r in rows if nas_address and r.nasipaddress == nas_address]
-    return [(r.acctsessionid, r.framedipaddress) for r in (mine or rows)]
+    stmt = select(RadAcct.acctsessionid, RadAcct.framedipaddress).where(
+        RadAcct.username == username, RadAcct.acctstoptime.is_(None))
+    if nas_address:
+        stmt = stmt.where(RadAcct.nasipaddress == nas_address)
+    return [(r.acctsessionid, r.framedipaddress) for r in db.session.execute(
+        stmt.order_by(RadAcct.radacctid.desc()).limit(limit))]
 
 
 def _client(target: Target, timeout: float, retries: int) -> Client:

@@ -49,6 +49,19 @@ def test_client_gets_ack_for_a_live_session_and_nak_in_words_for_an_unknown_one(
     assert sent["User-Name"] == ["alice"] and sent["Acct-Session-Id"] == ["s-1"] and sent["Framed-IP-Address"] == ["10.5.0.7"]
 
 
+def test_only_the_target_routers_sessions_are_named_else_the_user_name_alone(app, radius_db):
+    """Another router's open row (a lost Stop) must not be sent to this router: its "session not found" would read
+    as "not online here" while the user's fresh session (Start not stored yet) stays on."""
+    with app.app_context():
+        _db.session.add(RadAcct(acctsessionid="elsewhere", acctuniqueid="u-elsewhere", username="carl",
+                                nasipaddress="10.100.0.9", framedipaddress="10.5.0.9", acctstarttime=datetime(2026, 1, 1)))
+        _db.session.add(RadAcct(acctsessionid="here", acctuniqueid="u-here", username="dina",
+                                nasipaddress="10.100.0.2", framedipaddress="10.5.0.2", acctstarttime=datetime(2026, 1, 1)))
+        _db.session.commit()
+        assert coa.open_sessions("carl", "10.100.0.2") == []  # the request then names User-Name alone
+        assert coa.open_sessions("dina", "10.100.0.2") == [("here", "10.5.0.2")]
+
+
 def test_a_wrong_secret_or_a_silent_router_is_a_timeout_not_an_answer(app, responder, radius_db):
     responder.sessions["alice"] = {"s-1"}
     with app.app_context():
