@@ -25,11 +25,16 @@ def upgrade():
     with op.batch_alter_table('routers', schema=None) as batch_op:
         # The unique constraint is what keeps two concurrent onboardings from taking one address.
         batch_op.add_column(sa.Column('tunnel_address', sa.String(length=45), nullable=True))
-        batch_op.add_column(sa.Column('wg_private_key_encrypted', sa.Text(), nullable=False, server_default=''))
+        # TEXT takes no literal default on MySQL (error 1101; MariaDB allows it): added nullable, filled, then NOT NULL.
+        batch_op.add_column(sa.Column('wg_private_key_encrypted', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('wg_public_key', sa.String(length=64), nullable=False, server_default=''))
-        batch_op.add_column(sa.Column('radius_secret_encrypted', sa.Text(), nullable=False, server_default=''))
+        batch_op.add_column(sa.Column('radius_secret_encrypted', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('api_user_generated', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.create_unique_constraint(batch_op.f('uq_routers_tunnel_address'), ['tunnel_address'])
+    op.execute("UPDATE routers SET wg_private_key_encrypted = '', radius_secret_encrypted = ''")
+    with op.batch_alter_table('routers', schema=None) as batch_op:
+        batch_op.alter_column('wg_private_key_encrypted', existing_type=sa.Text(), nullable=False)
+        batch_op.alter_column('radius_secret_encrypted', existing_type=sa.Text(), nullable=False)
 
     with op.batch_alter_table('branding', schema=None) as batch_op:
         for name, length, default in HUB_COLUMNS:

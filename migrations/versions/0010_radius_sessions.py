@@ -58,9 +58,6 @@ def upgrade():
 
 def downgrade():
     op.drop_table('voucher_usage_daily')
-    with op.batch_alter_table('radius_session_counters', schema=None) as batch_op:
-        batch_op.drop_index('ix_radius_session_counters_voucher')
-        batch_op.drop_index('ix_radius_session_counters_subscription')
-        batch_op.drop_index('ix_radius_session_counters_open')
+    # Its indexes go with it (MySQL refuses to drop an index a foreign key needs while the table stays).
     op.drop_table('radius_session_counters')
     op.drop_table('radius_rollup_cursor')
