@@ -94,6 +94,10 @@ def deliver(router: Router, operation: str, payload: dict) -> dict:
             answers = coa.disconnect(target, username, timeout=timeout, retries=retries)
         else:
             answers = coa.change(target, username, payload.get("attributes") or {}, timeout=timeout, retries=retries)
+    except Exception as exc:  # noqa: BLE001 - a malformed reply or an attribute the dictionary lacks: the kick instead
+        log.warning("RADIUS %s for %s on router %s failed: %s; falling back to the API kick", operation, username,
+                    router.id, type(exc).__name__)
+        return {"delivered": False, "action": "not sent", "packet": f"{type(exc).__name__}: {exc}"[:300]}
     finally:
         db.session.rollback()  # end the radacct read: the worker holds no snapshot while it waits on the network
     result = {"to": f"{target.address}:{target.port}", "answers": [a.as_dict() for a in answers]}

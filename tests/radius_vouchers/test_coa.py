@@ -160,3 +160,14 @@ def test_silent_router_with_its_api_down_is_a_dead_letter_carrying_both_failures
         assert row.state == CommandState.dead and row.attempts == app.config["RETRY_MAX"]
         assert row.result["answers"][0]["answer"] == "timeout"  # the packet's outcome stays on the row
         assert "connection refused" in row.last_error  # and the API's failure beside it
+
+
+def test_an_attribute_the_dictionary_lacks_falls_back_to_the_kick_not_a_stuck_command(app, radius_router):
+    """Anything the packet path raises (here a CoA attribute pyrad's dictionary does not know) hands the command
+    to the API fallback, recorded, instead of leaving it claimed and running."""
+    command_id = _queue(app, radius_router.id, lambda router: radius_commands.queue_coa(
+        router, "erin", {"No-Such-Attribute": "x"}))
+    run_worker(app, promote_scheduled=False)
+    state, result, _error, _priority = _command(app, command_id)
+    assert state == CommandState.done and result.get("fallback") == "api kick"
+    assert "No-Such-Attribute" in str(result.get("packet", ""))
