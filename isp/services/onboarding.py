@@ -238,9 +238,13 @@ def setup_script(router: Router, settings: Branding | None = None, now: datetime
 
 
 def _first(path: str, **attrs: object) -> str:
-    """Add an item above every existing one (`place-before` the first), or at the end of an empty list."""
+    """Add an item above every existing static one (`place-before` the first), or at the end of an empty list.
+
+    Dynamic rules (defconf's fasttrack counter) are left out: a rule cannot be placed before one, and the
+    fallback would append ours below a "drop all not coming from LAN" rule.
+    """
     line = command(path, "add", **attrs)
-    return f":do {{ {line} place-before=[:pick [{path} find] 0] }} on-error={{ {line} }}"
+    return f":do {{ {line} place-before=[:pick [{path} find where dynamic=no] 0] }} on-error={{ {line} }}"
 
 
 def _script(router: Router, settings: Branding, now: datetime) -> str:

@@ -75,7 +75,7 @@ def test_script_has_each_documented_command(ctx, hub):
     assert 'group="isp-api"' in user and f'password="{password}"' in user and "isp-panel" in user
     assert "/ip service set api-ssl address=10.100.0.1/32" in lines and "/ip service set api address=10.100.0.1/32" in lines
     drop = line(":do { /ip firewall filter add chain=forward src-address-list=isp-suspended action=drop")
-    assert "place-before=[:pick [/ip firewall filter find] 0] } on-error={ /ip firewall filter add chain=forward" in drop
+    assert "place-before=[:pick [/ip firewall filter find where dynamic=no] 0] } on-error={ /ip firewall filter add chain=forward" in drop
     assert host_values["comment"].startswith("isp:")
     # Re-running replaces, never duplicates: what the script adds, it first removes by name or comment.
     for removed in ('/interface wireguard remove [find where name="wg-isp"]',
