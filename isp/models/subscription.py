@@ -32,10 +32,10 @@ class Subscription(db.Model):
 
     __tablename__ = "subscriptions"
     __table_args__ = (
-        UniqueConstraint("kind", "username", name="uq_subscriptions_kind_username"),
+        # One namespace for every kind (FreeRADIUS has no kind: two services named alike would share radcheck rows).
+        UniqueConstraint("username", name="uq_subscriptions_username"),
         # NULLs never collide, so only set static IPs are unique per router.
         UniqueConstraint("router_id", "static_ip", name="uq_subscriptions_router_static_ip"),
-        Index("ix_subscriptions_username", "username"),
         # The billing run's two scans: renewals due, and grace that ran out.
         Index("ix_subscriptions_state_paid_until", "state", "paid_until"),
         Index("ix_subscriptions_state_grace_until", "state", "grace_until"),
