@@ -51,7 +51,8 @@ def plan_group(plan: HotspotPlan) -> tuple[list[tuple[str, str, str]], list[tupl
 
 def write_plan_group(plan: HotspotPlan) -> str | None:
     """Replace the rows of the plan's group (and nothing else); returns the new `Mikrotik-Rate-Limit` when it
-    changed (live sessions need a CoA for it), else None."""
+    changed (live sessions need a CoA for it), "" when the limit was removed (no CoA can lift it: they must log in
+    again), else None."""
     name = group_name(plan.id)
     checks, replies = plan_group(plan)
     before = db.session.scalar(select(RadGroupReply.value).where(RadGroupReply.groupname == name,
@@ -61,7 +62,9 @@ def write_plan_group(plan: HotspotPlan) -> str | None:
     db.session.execute(delete(RadGroupReply).where(RadGroupReply.groupname == name))
     db.session.execute(insert(RadGroupCheck), [{"groupname": name, "attribute": a, "op": o, "value": v} for a, o, v in checks])
     db.session.execute(insert(RadGroupReply), [{"groupname": name, "attribute": a, "op": o, "value": v} for a, o, v in replies])
-    return rate if rate is not None and rate != before else None
+    if rate is None:
+        return "" if before is not None else None
+    return rate if rate != before else None
 
 
 def total_limit(data_bytes: int) -> list[tuple[str, str, str]]:

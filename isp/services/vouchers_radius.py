@@ -61,7 +61,7 @@ def plan_changed(plan: HotspotPlan) -> int:
     queued = 0
     for router_id, codes in sorted(by_router.items()):
         router = db.session.get(Router, router_id)
-        if provisioning_radius.plan_change_action() == "disconnect":
+        if not rate or provisioning_radius.plan_change_action() == "disconnect":  # "": the limit was lifted
             queued += radius_commands.queue_disconnects(router, codes, Priority.high)
         else:
             queued += radius_commands.queue_coas(router, {c: {"Mikrotik-Rate-Limit": rate} for c in codes}, Priority.high)

@@ -127,6 +127,10 @@ def test_a_new_plan_speed_reaches_the_vouchers_online_as_a_coa(app, radius_route
     assert sent["Mikrotik-Rate-Limit"] == ["6M/12M"] and sent["Acct-Session-Id"] == ["p-1"]
     with app.app_context():
         assert _rows(RouterCommand, operation="radius.coa")[0].result["action"] == "changed"
+    _edit_plan(app, plan.id, radius_router.id, rate_limit="")  # unlimited now: no CoA can lift a limit
+    with app.app_context():
+        [lifted] = _rows(RouterCommand, operation="radius.disconnect")
+        assert lifted.payload["username"] == online and lifted.priority == Priority.high
 
 
 def test_quotas_become_max_all_session_and_a_split_total_limit(app, radius_router, make_user, make_plan, generate):
