@@ -525,15 +525,28 @@ def failures_page(per_page: int) -> paging.IdPagination:
     return page
 
 
-def _state_at(sub: object, at: datetime) -> SubscriptionState:
+def _timelines(subs: list, earliest: datetime, latest: datetime) -> dict[int, list[tuple[datetime, int, str]]]:
+    """(at, id, to_state) of the state changes up to `latest` of the subscriptions whose state changed after
+    `earliest` (the only ones `_state_at` must look back for), oldest first: one query per 500."""
+    ids = sorted(s.id for s in subs if s.state_changed_at is not None and s.state_changed_at > earliest)
+    out: dict[int, list[tuple[datetime, int, str]]] = {i: [] for i in ids}
+    for part in chunked(ids):
+        for sub_id, at, event_id, to_state in db.session.execute(
+                select(CustomerEvent.subscription_id, CustomerEvent.at, CustomerEvent.id, CustomerEvent.to_state).where(
+                    CustomerEvent.subscription_id.in_(part), CustomerEvent.to_state != "", CustomerEvent.at <= latest)
+                .order_by(CustomerEvent.at, CustomerEvent.id)):
+            out[sub_id].append((at, event_id, to_state))
+    return out
+
+
+def _state_at(sub: object, at: datetime, timelines: dict[int, list[tuple[datetime, int, str]]]) -> SubscriptionState:
     """The subscription's state at `at`: its current one unless it changed since, then the timeline's."""
     if sub.state_changed_at is None or at is None or sub.state_changed_at <= at:
         return sub.state
-    before = db.session.scalar(select(CustomerEvent.to_state).where(
-        CustomerEvent.subscription_id == sub.id, CustomerEvent.to_state != "", CustomerEvent.at <= at)
-        .order_by(CustomerEvent.at.desc(), CustomerEvent.id.desc()).limit(1))
+    changes = timelines.get(sub.id, [])
+    before = [to_state for when, _id, to_state in changes if when <= at]
     try:
-        return SubscriptionState(before) if before else SubscriptionState.pending
+        return SubscriptionState(before[-1]) if before else SubscriptionState.pending
     except ValueError:
         return sub.state
 
@@ -571,6 +584,7 @@ def explain(rows: list[RadPostAuth]) -> list[Failure]:
     times = [to_utc(r.authdate) for r in rows if r.authdate is not None]
     sessions = _online_at([r.username for r in rows], min(times)) if times else {}
     limits = _shared_users(sorted({s.plan_id for s in subs.values()}))
+    timelines = _timelines(list(subs.values()), min(times), max(times)) if times else {}
     out = []
     for r in rows:
         at = to_utc(r.authdate)
@@ -580,7 +594,7 @@ def explain(rows: list[RadPostAuth]) -> list[Failure]:
         online = sum(1 for start, stop in sessions.get(r.username, [])
                      if at and start <= at and (stop is None or stop + timedelta(seconds=1) > at))
         if sub is not None:
-            state = _state_at(sub, at)
+            state = _state_at(sub, at, timelines)
             expiry = sub.grace_until or sub.paid_until
             if state == SubscriptionState.suspended:
                 reason = "account suspended"
