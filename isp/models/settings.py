@@ -34,6 +34,8 @@ class Branding(db.Model):
     tunnel_range: Mapped[str] = mapped_column(String(49), default="10.100.0.0/16")
     # Addresses or CIDR blocks inside the range that are never handed out, comma-separated.
     tunnel_reserved: Mapped[str] = mapped_column(String(1000), default="")
+    # The last tunnel address handed out: allocation goes on after it, so a freed address is not reused at once.
+    tunnel_last_issued: Mapped[str] = mapped_column(String(45), default="")
     # The RADIUS server as routers see it (blank: the hub's tunnel address) and the panel's address as routers
     # see it (blank: the hub's tunnel address), which the setup script allows to reach the API.
     radius_server_address: Mapped[str] = mapped_column(String(45), default="")

@@ -127,7 +127,8 @@ def tunnel_first(router: Router) -> bool:
 
 
 def _place(router: Router, apply: Callable[[str], None], settings: Branding) -> None:
-    """Give the router the lowest free address, moving past any a concurrent transaction takes first."""
+    """Give the router the next free address (`wireguard.next_free`), moving past any a concurrent transaction takes
+    first."""
     tried: list[str] = []
     db.session.flush()  # earlier pending work (an audit entry) must not ride in, and vanish with, a failed SAVEPOINT
     for _ in range(MAX_TRIES):
@@ -137,6 +138,8 @@ def _place(router: Router, apply: Callable[[str], None], settings: Branding) -> 
                 apply(address)
                 db.session.add(router)
                 db.session.flush()
+            if settings in db.session:  # a saved settings row remembers it (never saved: addresses start low)
+                settings.tunnel_last_issued = address
             return
         except IntegrityError as err:
             if "tunnel_address" not in str(err.orig):

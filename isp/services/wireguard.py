@@ -181,8 +181,9 @@ def save_hub(actor: User, values: dict) -> Branding:
     return settings
 
 
-def candidates(settings: Branding, exclude: Iterable[str] = ()) -> Iterator[str]:
-    """Free tunnel addresses in order: the range's hosts minus the hub, reserved blocks and `exclude`."""
+def candidates(settings: Branding, exclude: Iterable[str] = (), start: str = "") -> Iterator[str]:
+    """Free tunnel addresses in order: the range's hosts minus the hub, reserved blocks and `exclude`; with `start`,
+    those after it first, then (wrapping round) the rest."""
     network = check_range(settings.tunnel_range)
     reserved = parse_reserved(settings.tunnel_reserved)
     skip = {int(ipaddress.ip_address(a)) for a in exclude}
@@ -190,22 +191,27 @@ def candidates(settings: Branding, exclude: Iterable[str] = ()) -> Iterator[str]
         skip.add(int(ipaddress.ip_address(settings.hub_tunnel_address)))
     # Host addresses only (not the network or broadcast); a reserved block is jumped over whole, so a big one
     # costs one step rather than one per address.
-    current, last = int(network.network_address) + 1, int(network.broadcast_address) - 1
-    while current <= last:
-        block = next((b for b in reserved if int(b.network_address) <= current <= int(b.broadcast_address)), None)
-        if block is not None:
-            current = int(block.broadcast_address) + 1
-        elif current in skip:
-            current += 1
-        else:
-            yield str(ipaddress.IPv4Address(current))
-            current += 1
+    first, last = int(network.network_address) + 1, int(network.broadcast_address) - 1
+    after = int(ipaddress.ip_address(start)) + 1 if start and ipaddress.ip_address(start) in network else first
+    for low, high in ((after, last), (first, min(after - 1, last))):
+        current = low
+        while current <= high:
+            block = next((b for b in reserved if int(b.network_address) <= current <= int(b.broadcast_address)), None)
+            if block is not None:
+                current = int(block.broadcast_address) + 1
+            elif current in skip:
+                current += 1
+            else:
+                yield str(ipaddress.IPv4Address(current))
+                current += 1
 
 
 def next_free(settings: Branding, tried: Iterable[str] = ()) -> str:
-    """The lowest free tunnel address; `tried` adds addresses a concurrent transaction just took."""
+    """The next free tunnel address after the last one issued (then, wrapping round, the lowest free): an address a
+    deleted router held is not handed to the next router at once, while FreeRADIUS may still cache its client
+    (and old secret) and the hub still lists its peer. `tried` adds addresses a concurrent transaction just took."""
     used = set(db.session.scalars(select(Router.tunnel_address).where(Router.tunnel_address.is_not(None))))
-    for address in candidates(settings, used | set(tried)):
+    for address in candidates(settings, used | set(tried), start=settings.tunnel_last_issued or ""):
         return address
     raise ServiceError(f"The tunnel range {settings.tunnel_range} is full: every address is taken or reserved. "
                        "Widen the range in Settings → WireGuard hub.")
