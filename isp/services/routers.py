@@ -9,7 +9,18 @@ from sqlalchemy import func, select
 
 from isp.crypto import decrypt_bound, encrypt_bound, endpoint_binding
 from isp.extensions import db, redis_store
-from isp.models import CommandState, Priority, Router, RouterCommand, RouterMode, User, Voucher, VoucherState
+from isp.models import (
+    CommandState,
+    Priority,
+    Router,
+    RouterCommand,
+    RouterMode,
+    Subscription,
+    User,
+    Voucher,
+    VoucherBatch,
+    VoucherState,
+)
 from isp.routeros import status as router_status
 from isp.routeros.pool import GENERATION_KEY
 from isp.services import audit, onboarding, outbox
@@ -173,8 +184,23 @@ def dependents(router: Router) -> dict[str, int]:
     return {"unfinished commands": unfinished}
 
 
+def _kept_records(router: Router) -> dict[str, int]:
+    """Records that name the router and must outlive it (services and vouchers are kept for the books): while any
+    exists the row cannot go, whoever asks."""
+    return {"services": db.session.scalar(select(func.count()).select_from(Subscription).where(
+                Subscription.router_id == router.id)) or 0,
+            "voucher batches": db.session.scalar(select(func.count()).select_from(VoucherBatch).where(
+                VoucherBatch.router_id == router.id)) or 0}
+
+
 def delete_router(router: Router, actor: User | None = None, force: bool = False) -> None:
-    """Delete a router; refused while something depends on it unless an admin forces it."""
+    """Delete a router; refused while something depends on it unless an admin forces it, and always while services
+    or vouchers were made on it (disable it instead: it keeps its records and its tunnel address)."""
+    kept = {k: v for k, v in _kept_records(router).items() if v}
+    if kept:
+        detail = ", ".join(f"{v:,} {k}" for k, v in kept.items())
+        raise ServiceError(f"'{router.name}' has {detail} made on it, kept for the books. Move the services to another "
+                           "router, or disable this router instead of deleting it.")
     blockers = {k: v for k, v in dependents(router).items() if v}
     if blockers and not (force and actor is not None and actor.has_role("admin")):
         detail = ", ".join(f"{v} {k}" for k, v in blockers.items())

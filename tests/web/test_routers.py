@@ -353,3 +353,18 @@ def test_list_and_detail_queries_do_not_grow_with_the_fleet(app, client, auth, m
         db.session.commit()
     assert _queries(app, client, "/routers/") == small
     assert _queries(app, client, f"/routers/{first.id}") == small_detail
+
+
+def test_a_router_with_vouchers_made_on_it_is_never_deleted_even_forced(app, client, auth, make_user, make_router,
+                                                                         make_plan, generate):
+    """Vouchers (and services) are kept for the books and name their router: the delete is refused in words, even
+    for an admin forcing it, instead of failing on the database's foreign key with an error page."""
+    admin = make_user("admin", username="boss")
+    router = make_router(name="with-stock")
+    generate(admin.id, make_plan([router.id]).id, 2, router_id=router.id)
+    auth.login("boss")
+    response = client.post(f"/routers/{router.id}/delete", data={"csrf_token": auth.token(), "confirm": "y", "force": "y"},
+                           follow_redirects=True)
+    page = response.get_data(as_text=True).replace("&#39;", "'")
+    assert response.status_code == 200 and "'with-stock' has 1 voucher batches made on it" in page
+    assert _router(app, router.id) is not None
