@@ -30,6 +30,9 @@ class Harness:
         self.redis.flushdb()
         self.config = {"SQLALCHEMY_DATABASE_URI": self.db_url, "REDIS_URL": self.redis_url, "LOG_LEVEL": "WARNING", **config}
         self.db_url = self.config["SQLALCHEMY_DATABASE_URI"]  # worker processes use the same database
+        # The radius tables in the benchmark's own database (one throwaway database, one connection), not a `radius`
+        # database beside it that nobody created.
+        self.config.setdefault("SQLALCHEMY_BINDS", {"radius": self.db_url})
         self.app = create_app(self.config)
         with self.app.app_context():
             upgrade(directory=os.path.join(ROOT, "migrations"))
@@ -46,7 +49,7 @@ class Harness:
             return router.id
 
     def start_workers(self, count: int, queues: str | None = None, **env) -> None:
-        base = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": self.db_url, "REDIS_URL": self.redis_url,
+        base = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": self.db_url, "RADIUS_DATABASE_URL": self.db_url, "REDIS_URL": self.redis_url,
                 "LOG_LEVEL": "WARNING", **{k: str(v) for k, v in env.items()}}
         for _ in range(count):
             extra = ["--queues", queues] if queues else []
