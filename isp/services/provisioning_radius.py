@@ -12,29 +12,26 @@ online now, queues a CoA with the new `Mikrotik-Rate-Limit` or a Disconnect (Set
 `isp-suspended` group refuses the login) or "walled-garden" (it lets the login in to the `isp-suspended`
 address list at a trickle).
 
-The CoA and Disconnect commands themselves are the CoA capability's (`isp.services.radius_commands`:
-`queue_disconnect(router, username, priority)`, `queue_coa(router, username, attributes, priority)`).
+The CoA and Disconnect commands themselves are `isp.services.radius_commands`' (`queue_disconnects`,
+`queue_coas`: one row each when few, multi-row inserts with chunk jobs when many).
 """
 from __future__ import annotations
 
 import logging
-import time
 
-from flask import current_app
 from sqlalchemy import select, update
 
 from isp.extensions import db
 from isp.models import Priority, Router, RouterMode, ServiceKind, ServicePlan, Subscription, SubscriptionState
 from isp.radius import writers
 from isp.radius.models import RadUserGroup
-from isp.services import branding, outbox
+from isp.services import branding, radius_commands
 from isp.services.provisioning_api import SUSPENDED_RATE
 from isp.sqlutil import chunked
 
 log = logging.getLogger(__name__)
 S = SubscriptionState
 PLAN_CHANGE_ACTIONS = ("coa", "disconnect")
-BULK_OVER = 20  # more commands than this for one router go in as multi-row inserts with chunk jobs
 
 
 def suspend_action() -> str:
@@ -70,43 +67,12 @@ def write_suspended_group() -> int:
                if routers[rid].mode == RouterMode.radius)
 
 
-def _commands():
-    # The CoA capability's module; imported when first needed (it is written alongside this one).
-    from isp.services import radius_commands
-
-    return radius_commands
-
-
-def _queue(router: Router, commands: list[tuple[str, str, dict]], priority: Priority) -> int:
-    """Queue `radius_commands`' (operation, key, payload) triples as multi-row inserts and chunk jobs (a plan edit
-    or a mass suspension reaches thousands of live sessions in one transaction; few go through queue_* one by one)."""
-    outbox.queue_bulk(router, commands, f"radius:{router.id}:{int(time.time())}", current_app.config["BULK_CHUNK"],
-                      priority)
-    return len(commands)
-
-
 def _disconnect(router: Router, usernames: list[str], priority: Priority) -> int:
-    if not usernames:
-        return 0
-    commands = _commands()
-    if len(usernames) <= BULK_OVER:
-        for username in usernames:
-            commands.queue_disconnect(router, username, priority=priority)
-        return len(usernames)
-    return _queue(router, [(commands.DISCONNECT, commands.disconnect_key(u), {"username": u}) for u in usernames], priority)
+    return radius_commands.queue_disconnects(router, usernames, priority) if usernames else 0
 
 
 def _coa(router: Router, changes: dict[str, dict], priority: Priority) -> int:
-    if not changes:
-        return 0
-    commands = _commands()
-    if len(changes) <= BULK_OVER:
-        for username, attributes in changes.items():
-            commands.queue_coa(router, username, attributes, priority=priority)
-        return len(changes)
-    # The payload as queue_coa writes it.
-    return _queue(router, [(commands.COA, commands.coa_key(u), {"username": u, "attributes": a}) for u, a in changes.items()],
-                  priority)
+    return radius_commands.queue_coas(router, changes, priority) if changes else 0
 
 
 class RadiusBackend:

@@ -12,7 +12,7 @@ from tests.conftest import run_worker
 from tests.radius_vouchers.conftest import radius_router, responder  # noqa: F401 (fixtures: a NAS peer)
 from tests.radius_writers.conftest import World
 
-MEMBERS = 25  # more than provisioning_radius.BULK_OVER: the commands go in bulk, in chunk jobs
+MEMBERS = 25  # more than radius_commands.BULK_OVER: the commands go in bulk, in chunk jobs
 
 
 def _world(app, radius_router) -> tuple[World, int, list[str]]:  # noqa: F811
