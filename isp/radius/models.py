@@ -53,72 +53,75 @@ CHAR2 = CHAR(2)
 TIMESTAMP6 = DateTime().with_variant(mysql.TIMESTAMP(fsp=6), "mysql", "mariadb")
 
 
-class RadCheck(db.Model):
-    """Per-user check items: `Cleartext-Password`, `Expiration`, `Simultaneous-Use`, `Calling-Station-Id`…"""
+def _text(length: int) -> Mapped[str]:
+    """A NOT NULL string column that defaults to '' (the stock schema's usual column)."""
+    return mapped_column(String(length), nullable=False, default="", server_default=text("''"))
+
+
+def _op(default: str) -> Mapped[str]:
+    """The operator column: `==` by default in check tables, `=` in reply tables, as upstream."""
+    return mapped_column(CHAR2, nullable=False, default=default, server_default=text(f"'{default}'"))
+
+
+class _Attributes:
+    """What the four attribute tables share besides their name column (username or groupname) and `op`."""
 
     __bind_key__ = BIND
+    id: Mapped[int] = mapped_column(UINT11, primary_key=True, autoincrement=True)
+    attribute: Mapped[str] = _text(64)
+    value: Mapped[str] = _text(253)
+
+
+class RadCheck(_Attributes, db.Model):
+    """Per-user check items: `Cleartext-Password`, `Expiration`, `Simultaneous-Use`, `Calling-Station-Id`…"""
+
     __tablename__ = "radcheck"
     __table_args__ = (
         mysql_index("username", "username", mysql_length={"username": 32}),
         sqlite_index("check_username", "username"),
         SCHEMA,
     )
-    id: Mapped[int] = mapped_column(UINT11, primary_key=True, autoincrement=True)
-    username: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
-    attribute: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
-    op: Mapped[str] = mapped_column(CHAR2, nullable=False, default="==", server_default=text("'=='"))
-    value: Mapped[str] = mapped_column(String(253), nullable=False, default="", server_default=text("''"))
+    username: Mapped[str] = _text(64)
+    op: Mapped[str] = _op("==")
 
 
-class RadReply(db.Model):
+class RadReply(_Attributes, db.Model):
     """Per-user reply items: `Framed-IP-Address` for a static address…"""
 
-    __bind_key__ = BIND
     __tablename__ = "radreply"
     __table_args__ = (
         mysql_index("username", "username", mysql_length={"username": 32}),
         sqlite_index("reply_username", "username"),
         SCHEMA,
     )
-    id: Mapped[int] = mapped_column(UINT11, primary_key=True, autoincrement=True)
-    username: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
-    attribute: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
-    op: Mapped[str] = mapped_column(CHAR2, nullable=False, default="=", server_default=text("'='"))
-    value: Mapped[str] = mapped_column(String(253), nullable=False, default="", server_default=text("''"))
+    username: Mapped[str] = _text(64)
+    op: Mapped[str] = _op("=")
 
 
-class RadGroupCheck(db.Model):
+class RadGroupCheck(_Attributes, db.Model):
     """Per-group check items: a plan's `Simultaneous-Use`, the suspended group's `Auth-Type := Reject`."""
 
-    __bind_key__ = BIND
     __tablename__ = "radgroupcheck"
     __table_args__ = (
         mysql_index("groupname", "groupname", mysql_length={"groupname": 32}),
         sqlite_index("check_groupname", "groupname"),
         SCHEMA,
     )
-    id: Mapped[int] = mapped_column(UINT11, primary_key=True, autoincrement=True)
-    groupname: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
-    attribute: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
-    op: Mapped[str] = mapped_column(CHAR2, nullable=False, default="==", server_default=text("'=='"))
-    value: Mapped[str] = mapped_column(String(253), nullable=False, default="", server_default=text("''"))
+    groupname: Mapped[str] = _text(64)
+    op: Mapped[str] = _op("==")
 
 
-class RadGroupReply(db.Model):
+class RadGroupReply(_Attributes, db.Model):
     """Per-group reply items: a plan's `Mikrotik-Rate-Limit`, `Acct-Interim-Interval`, `Framed-Pool`…"""
 
-    __bind_key__ = BIND
     __tablename__ = "radgroupreply"
     __table_args__ = (
         mysql_index("groupname", "groupname", mysql_length={"groupname": 32}),
         sqlite_index("reply_groupname", "groupname"),
         SCHEMA,
     )
-    id: Mapped[int] = mapped_column(UINT11, primary_key=True, autoincrement=True)
-    groupname: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
-    attribute: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default=text("''"))
-    op: Mapped[str] = mapped_column(CHAR2, nullable=False, default="=", server_default=text("'='"))
-    value: Mapped[str] = mapped_column(String(253), nullable=False, default="", server_default=text("''"))
+    groupname: Mapped[str] = _text(64)
+    op: Mapped[str] = _op("=")
 
 
 class RadUserGroup(db.Model):
