@@ -289,14 +289,6 @@ def voucher_usage_days(voucher_id: int, days: int = 30) -> list[tuple[date, int,
     return out
 
 
-def voucher_for(user: User, voucher_id: int) -> Voucher | None:
-    """A voucher the user may see (a reseller only their own), else None."""
-    stmt = select(Voucher).where(Voucher.id == voucher_id)
-    if user.has_role("reseller"):
-        stmt = stmt.where(Voucher.reseller_id == user.id)
-    return db.session.scalar(stmt)
-
-
 # -- the rollup -----------------------------------------------------------------------------------------------
 
 def _delta(prev: int, cur: int) -> int:

@@ -6,7 +6,7 @@ from datetime import datetime
 from flask import abort, current_app, request, url_for
 from flask_login import current_user
 
-from isp.services import radius_sessions, sessions, subscriptions
+from isp.services import radius_sessions, sessions, subscriptions, vouchers
 from isp.web.numbers import parse_id
 from isp.web.render import render
 from isp.web.security import ALL_ROLES, STAFF, role_required
@@ -58,7 +58,7 @@ def _history(username: str, since: datetime, days: list[tuple], **ctx: object):
 @role_required(*ALL_ROLES)
 def voucher(voucher_id: int):
     """One voucher's radacct sessions (paged) and its usage per day (from the rollup); a reseller only their own."""
-    found = radius_sessions.voucher_for(current_user, voucher_id)
+    found = vouchers.get_voucher(current_user, voucher_id)
     if found is None:
         abort(404)
     return _history(found.code, found.created_at, radius_sessions.voucher_usage_days(found.id, 30), title="Voucher",
