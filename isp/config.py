@@ -223,6 +223,11 @@ def load_router_settings(env: Mapping[str, str]) -> dict:
         "OUTBOX_STUCK_AFTER": parse_float("OUTBOX_STUCK_AFTER", get("OUTBOX_STUCK_AFTER"), 960.0, minimum=1.0),
         "RECONCILE_INTERVAL": parse_int("RECONCILE_INTERVAL", get("RECONCILE_INTERVAL"), 900, minimum=60, maximum=86400),
         "METRICS_TOKEN": (get("METRICS_TOKEN") or "").strip(),
+        # Monitoring: poll interval, and how long raw samples, 1-minute and 1-hour rollups are kept.
+        "MONITOR_INTERVAL": parse_int("MONITOR_INTERVAL", get("MONITOR_INTERVAL"), 10, minimum=2, maximum=300),
+        "MONITOR_RAW_HOURS": parse_int("MONITOR_RAW_HOURS", get("MONITOR_RAW_HOURS"), 48, minimum=1, maximum=24 * 31),
+        "MONITOR_MINUTE_DAYS": parse_int("MONITOR_MINUTE_DAYS", get("MONITOR_MINUTE_DAYS"), 14, minimum=1, maximum=366),
+        "MONITOR_HOUR_DAYS": parse_int("MONITOR_HOUR_DAYS", get("MONITOR_HOUR_DAYS"), 365, minimum=1, maximum=3660),
         "ISP_DEMO_TRAFFIC": parse_bool("ISP_DEMO_TRAFFIC", get("ISP_DEMO_TRAFFIC"), False),
     }
     if settings["POOL_MIN"] > settings["POOL_MAX"]:

@@ -63,10 +63,15 @@ IMPORT_RUN = JobSpec("isp.jobs.imports.run_import", "bulk", timeout=900, ttl=360
 # Radius mode: the radacct rollup into daily usage, and closing stale sessions (SQL only).
 RADIUS_ROLLUP = JobSpec("isp.jobs.radius_sessions.rollup", "low", timeout=300, ttl=60, result_ttl=60)
 RADIUS_CLEANUP = JobSpec("isp.jobs.radius_sessions.cleanup", "normal", timeout=120, ttl=60, result_ttl=60)
+# Monitoring: a watched router's live traffic (a page is open on it), rollups and retention, alert evaluation.
+MONITOR_LIVE = JobSpec("isp.jobs.monitor.live_traffic", "high", timeout=15, ttl=10, result_ttl=30, failure_ttl=600)
+MONITOR_ROLLUP = JobSpec("isp.jobs.monitor.rollup", "low", timeout=600, ttl=120, result_ttl=60)
+EVALUATE_ALERTS = JobSpec("isp.jobs.alerts.evaluate", "normal", timeout=60, ttl=30, result_ttl=60)
 JOBS = {spec.path: spec for spec in (EXECUTE_COMMAND, EXECUTE_BATCH, POLL_ROUTER, SYNC_USAGE, RECONCILE, HEARTBEAT,
                                      SWEEP_OUTBOX, POLL_ALL, EXPIRE_VOUCHERS, POLL_USAGE_ALL, RECONCILE_ALL, DEMO_TRAFFIC,
                                      POLL_SESSIONS_ALL, POLL_SESSIONS, BILLING_RUN, SUSPEND_DUE, SEND_NOTIFICATIONS,
-                                     QUEUE_REMINDERS, IMPORT_RUN, RADIUS_ROLLUP, RADIUS_CLEANUP)}
+                                     QUEUE_REMINDERS, IMPORT_RUN, RADIUS_ROLLUP, RADIUS_CLEANUP, MONITOR_LIVE,
+                                     MONITOR_ROLLUP, EVALUATE_ALERTS)}
 
 
 def queue(name: str) -> Queue:

@@ -17,7 +17,7 @@ def _every(spec: dispatch.JobSpec, interval: int | None = None, **extra: str) ->
 SCHEDULE: tuple[dict, ...] = (
     _every(dispatch.HEARTBEAT, 60),
     _every(dispatch.SWEEP_OUTBOX, 15),
-    _every(dispatch.POLL_ALL, 10),
+    _every(dispatch.POLL_ALL, interval_config="MONITOR_INTERVAL"),
     _every(dispatch.EXPIRE_VOUCHERS, 5),
     _every(dispatch.POLL_USAGE_ALL, 10),
     # Reconcile compares each router with SQL and queues what drifted (also on demand and after a reboot).
@@ -32,4 +32,7 @@ SCHEDULE: tuple[dict, ...] = (
     # Radius mode: radacct rolled up into daily usage, stale sessions closed (Simultaneous-Use).
     _every(dispatch.RADIUS_ROLLUP, 60),
     _every(dispatch.RADIUS_CLEANUP, 60),
+    # Monitoring: rollups and retention; alert rules over the latest samples, the pipeline and the business.
+    _every(dispatch.MONITOR_ROLLUP, 60),
+    _every(dispatch.EVALUATE_ALERTS, 10),
 )

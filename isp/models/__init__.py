@@ -3,6 +3,23 @@ from isp.models.audit import AuditEntry
 from isp.models.billing import Invoice, InvoiceKind, Payment, PaymentMethod
 from isp.models.customer import Counter, Customer, CustomerEvent, CustomerStatus
 from isp.models.ledger import AccountKind, EntryKind, LedgerAccount, LedgerEntry
+from isp.models.monitoring import (
+                                   Alert,
+                                   AlertEvent,
+                                   AlertKind,
+                                   AlertRule,
+                                   AlertScope,
+                                   AlertSeverity,
+                                   AlertState,
+                                   InterfaceRollup,
+                                   InterfaceSample,
+                                   MaintenanceWindow,
+                                   MonitorCursor,
+                                   RouterInterface,
+                                   RouterLogEntry,
+                                   RouterRollup,
+                                   RouterSample,
+)
 from isp.models.notification import Notification, NotificationChannel, NotificationState, NotificationTemplate
 from isp.models.plan import HotspotPlan, plan_routers, reseller_plans
 from isp.models.radius_usage import RadiusRollupCursor, RadiusSessionCounter, VoucherUsageDaily
@@ -13,7 +30,10 @@ from isp.models.subscription import ServiceSession, Subscription, SubscriptionSt
 from isp.models.user import Role, User
 from isp.models.voucher import Voucher, VoucherBatch, VoucherEvent, VoucherMode, VoucherState
 
-__all__ = ["AccountKind", "AuditEntry", "Branding", "CommandState", "Counter", "Customer", "CustomerEvent",
+__all__ = ["Alert", "AlertEvent", "AlertKind", "AlertRule", "AlertScope", "AlertSeverity", "AlertState",
+           "InterfaceRollup", "InterfaceSample", "MaintenanceWindow", "MonitorCursor", "RouterInterface", "RouterLogEntry",
+           "RouterRollup", "RouterSample",
+           "AccountKind", "AuditEntry", "Branding", "CommandState", "Counter", "Customer", "CustomerEvent",
            "CustomerStatus", "EntryKind", "HotspotPlan", "Invoice", "InvoiceKind", "LedgerAccount", "LedgerEntry",
            "Notification", "NotificationChannel", "NotificationState", "NotificationTemplate", "Payment",
            "PaymentMethod", "PeriodUnit", "Priority", "RadiusRollupCursor", "RadiusSessionCounter", "Role", "Router",

@@ -32,6 +32,8 @@ class Notification(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id", ondelete="SET NULL"))
+    # Set for a staff alert message (customer_id is then NULL): the alert's delivery log reads by it.
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"), index=True)
     # reminder, suspended, payment, ...
     event: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(16))  # email, webhook, sms

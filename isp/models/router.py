@@ -38,6 +38,8 @@ class Router(db.Model):
     password_encrypted: Mapped[str] = mapped_column(Text)
     mode: Mapped[RouterMode] = mapped_column(Enum(RouterMode, native_enum=False, length=16), default=RouterMode.api, index=True)
     site: Mapped[str] = mapped_column(String(120), default="", index=True)
+    # The upstream router this one depends on: while the parent is down, this router's alerts are suppressed.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("routers.id", ondelete="SET NULL"))
     notes: Mapped[str] = mapped_column(Text, default="")
     enabled: Mapped[bool] = mapped_column(default=True, index=True)
     max_sessions: Mapped[int] = mapped_column(default=20)

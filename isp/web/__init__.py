@@ -6,6 +6,7 @@ from flask import Flask
 
 def init_web(app: Flask) -> None:
     """Register every blueprint, error handlers, security hooks and filters."""
+    from isp.web.alerts import bp as alerts_bp
     from isp.web.auth import bp as auth_bp
     from isp.web.billing import bp as billing_bp
     from isp.web.customers import bp as customers_bp
@@ -32,7 +33,7 @@ def init_web(app: Flask) -> None:
     init_numbers(app)  # before the blueprints: their <int:...> rules bind the converter when registered
     for bp in (auth_bp, dashboard_bp, health_bp, metrics_bp, monitoring_bp, routers_bp, users_bp, plans_bp,
                vouchers_bp, resellers_bp, settings_bp, reports_bp, customers_bp, billing_bp, notifications_bp, imports_bp,
-               sessions_bp):
+               sessions_bp, alerts_bp):
         app.register_blueprint(bp)
     init_security(app)
     init_errors(app)

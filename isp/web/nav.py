@@ -22,6 +22,7 @@ NAV = (
     ("Resellers", "resellers.index", ("admin",), "briefcase"),
     ("My account", "resellers.mine", ("reseller",), "wallet"),
     ("Reports", "reports.index", STAFF, "chart-column"),
+    ("Alerts", "alerts.index", STAFF, "bell"),
     ("Monitoring", "monitoring.index", STAFF, "activity"),
     ("Users", "users.index", ("admin",), "user-cog"),
     ("Settings", "settings.index", ("admin",), "settings"),
