@@ -1,0 +1,1 @@
+"""The monitoring benchmarks' parts (bench/monitoring.py runs them)."""
