@@ -270,6 +270,18 @@ def _kick_op(kind: str) -> Callable:
     return op
 
 
+def set_interface(api: Api, payload: dict) -> dict:
+    """Ensure the interface `name` is disabled (or enabled) as `disabled` says; a missing one fails the step."""
+    rows = _find(api, "/interface", "name", payload["name"])
+    if not rows:
+        raise NotManaged(f"no interface named {payload['name']!r} on the router")
+    wanted = bool(payload["disabled"])
+    if _norm(rows[0].get("disabled", "false")) == _norm(wanted):
+        return {"action": "unchanged", "disabled": wanted}
+    tuple(api("/interface/set", **{".id": rows[0][".id"], "disabled": _wire(wanted)}))
+    return {"action": "disabled" if wanted else "enabled", "disabled": wanted}
+
+
 def radius_fallback(api: Api, payload: dict) -> dict:
     """The API side of a RADIUS Disconnect or CoA, run only when the router did not answer the packet (or
     refused it): kick the user's hotspot and PPP sessions, so the next login takes what RADIUS says now."""
@@ -316,6 +328,7 @@ OPERATIONS: dict[str, Callable[[Api, dict], dict]] = {
     "plan.apply": apply,     # one service plan's profiles (or queue limits) on one router
     # RADIUS Disconnect / CoA: the worker sends the packet first, without the pool (isp.services.radius_commands);
     # the entry here is the API fallback it runs only when the router did not answer.
+    "interface.set": set_interface,  # an operator's interface disable/enable from the router page
     "radius.disconnect": radius_fallback,
     "radius.coa": radius_fallback,
 }

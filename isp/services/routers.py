@@ -85,6 +85,7 @@ def _validate(data: dict, router: Router | None) -> dict:
     except ValueError:
         raise ServiceError("Mode must be api or radius.", field="mode") from None
     values = {
+        "parent_id": _parent(data.get("parent_id", router.parent_id if router else None), router),
         "name": name, "addresses": parse_addresses(data.get("addresses", "")), "api_port": port,
         "use_tls": bool(data.get("use_tls")), "verify_tls": bool(data.get("verify_tls")) and bool(data.get("use_tls")),
         "username": username, "password": password, "mode": mode, "site": site,
@@ -96,6 +97,29 @@ def _validate(data: dict, router: Router | None) -> dict:
         raise ServiceError(f"Re-enter the API password{where}: changing the addresses, port, TLS or username needs it "
                            "again.", field="password")
     return values
+
+
+def _parent(value: object, router: Router | None) -> int | None:
+    """The parent router id (alert dependency): blank/0 for none; it must exist, not be the router, nor make a loop."""
+    if value in (None, "", 0, "0"):
+        return None
+    try:
+        parent_id = int(value)
+    except (TypeError, ValueError):
+        raise ServiceError("Choose the parent router from the list.", field="parent_id") from None
+    parents = dict(db.session.execute(select(Router.id, Router.parent_id)).tuples().all())  # one query; fleets are small
+    if parent_id not in parents:
+        raise ServiceError("That parent router does not exist (deleted meanwhile?).", field="parent_id")
+    if router is not None and parent_id == router.id:
+        raise ServiceError("A router cannot be its own parent.", field="parent_id")
+    seen, step = set(), parent_id
+    while step is not None and step not in seen:  # walk up from the new parent: meeting this router is a loop
+        if router is not None and step == router.id:
+            raise ServiceError("That parent depends on this router already (directly or through others): "
+                               "a loop would suppress both routers' alerts for ever.", field="parent_id")
+        seen.add(step)
+        step = parents.get(step)
+    return parent_id
 
 
 def _binding(values: dict) -> dict:

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("routers", __name__, url_prefix="/routers")
 
-from isp.web.routers import views  # noqa: E402,F401
+from isp.web.routers import monitoring, views  # noqa: E402,F401

@@ -12,7 +12,7 @@ from isp.services.errors import ServiceError
 from isp.web.auth.forms import EmptyForm
 from isp.web.forms import submit
 from isp.web.render import render
-from isp.web.routers import bp, reads
+from isp.web.routers import bp, monitoring, reads
 from isp.web.routers.forms import DeleteForm, OnboardForm, RouterForm
 from isp.web.security import STAFF, is_htmx, role_required
 
@@ -32,7 +32,7 @@ def index():
 @role_required(*STAFF)
 def create():
     """Register a router."""
-    form = RouterForm()
+    form = RouterForm().offer_parents(routers.by_name(), None)
     router = submit(form, lambda: routers.create_router(form.values(), current_user), field="name")
     if router is not None:
         flash(f"Router '{router.name}' added. Its tunnel address is {router.tunnel_address}: run its setup script "
@@ -46,7 +46,8 @@ def create():
 def edit(router_id: int):
     """Edit a router; a blank password keeps the stored one."""
     router = db.get_or_404(Router, router_id)
-    form = RouterForm() if request.method == "POST" else RouterForm.for_router(router)
+    form = (RouterForm() if request.method == "POST" else RouterForm.for_router(router)).offer_parents(
+        routers.by_name(), router)
     if submit(form, lambda: routers.update_router(router, form.values(), current_user), field="name") is not None:
         flash(f"Router '{router.name}' saved.", "success")
         return redirect(url_for("routers.detail", router_id=router.id))
@@ -61,7 +62,8 @@ def _detail(router: Router, command: RouterCommand | None = None):
     return render("routers/detail.html", router=router, command=command, circuit=circuit, metrics=latest_metrics(router.id),
                   commands=routers.recent_commands(router.id), health=reads.status(router, circuit["state"]),
                   badges=reads.CIRCUIT_BADGE, test_form=EmptyForm(), delete_form=DeleteForm(),
-                  sync=reconcile.last_report(router.id), sync_form=EmptyForm(), onboard_form=OnboardForm())
+                  sync=reconcile.last_report(router.id), sync_form=EmptyForm(), onboard_form=OnboardForm(),
+                  **monitoring.page_context(router))
 
 
 @bp.route("/<int:router_id>/sync", methods=["GET", "POST"])
