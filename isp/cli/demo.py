@@ -148,6 +148,7 @@ def _register_demo_routers() -> None:
     from isp.services import demo_fleet, routers
 
     demo_fleet.ensure_hub()
+    registered: dict[str, tuple[Router, dict]] = {}
     for entry in demo_fleet.entries():
         data = {
             "name": entry["name"], "addresses": entry["address"], "api_port": entry["api_port"],
@@ -158,7 +159,14 @@ def _register_demo_routers() -> None:
         if existing:
             routers.update_router(existing, data)
         else:
-            routers.create_router(data)
+            existing = routers.create_router(data)
+        registered[entry["name"]] = (existing, {**data, "parent": entry["parent"]})
+    db.session.flush()
+    # Dependencies once every demo router exists: demo-flaky hangs off demo-core (its alerts wait while that is down).
+    for router, data in registered.values():
+        parent = registered.get(data.pop("parent"))
+        if parent is not None and router.parent_id != parent[0].id:
+            routers.update_router(router, {**data, "parent_id": parent[0].id})
 
 
 DEMO_PLANS = (

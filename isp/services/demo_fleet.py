@@ -18,12 +18,14 @@ def fleet_path() -> str:
 
 
 def entries(path: str | None = None) -> list[dict]:
-    """Each demo router as the panel registers it: name, address, API port, and the fleet's API login."""
+    """Each demo router as the panel registers it: name, address, API port, the fleet's API login, and its parent
+    router's name ("" for none; the file's [panel.parents] table, which the simulator does not read)."""
     with open(path or fleet_path(), "rb") as handle:
         fleet = tomllib.load(handle)
     defaults = fleet.get("defaults", {})
+    parents = fleet.get("panel", {}).get("parents", {})
     return [{"name": entry["name"], "address": ADDRESS, "api_port": fleet["fleet"]["base_port"] + index,
-             "username": defaults["username"], "password": defaults["password"]}
+             "username": defaults["username"], "password": defaults["password"], "parent": parents.get(entry["name"], "")}
             for index, entry in enumerate(fleet["router"])]
 
 
