@@ -1,4 +1,5 @@
-"""Delivery channels of the notification outbox: SMTP email, a signed HTTP webhook, an SMS/WhatsApp HTTP gateway.
+"""Delivery channels of the notification outbox: SMTP email, a signed HTTP webhook, an SMS/WhatsApp HTTP gateway,
+and Telegram (Bot HTTP API, staff alerts only).
 
 Each channel checks its settings when they are saved, names the recipient of a customer, and sends one
 rendered message; a failure raises `DeliveryError` with a reason fit for the delivery log (never a secret,
@@ -30,7 +31,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from isp.extensions import db
-from isp.models import Customer, Notification, Subscription
+from isp.models import Alert, AlertRule, Customer, Notification, Router, Subscription
 from isp.services.errors import ServiceError
 
 TIMEOUT = 5.0  # seconds for every connection, read and write: a slow provider must not hold the worker
@@ -103,6 +104,7 @@ class Channel:
     label = ""
     html = False  # True: the body template is HTML (rendered with autoescape)
     secret_label = "Secret"
+    staff_only = False  # True: carries staff alerts only (customers have no address on it)
     # Config keys whose change needs the secret typed again (the secret is sealed to them).
     bound_to: tuple[str, ...] = ()
 
@@ -301,6 +303,8 @@ class WebhookChannel(Channel):
             "service": {"id": sub.id, "username": sub.username, "kind": sub.kind.value,
                         "paid_until": sub.paid_until.isoformat() if sub.paid_until else None} if sub else None,
         }
+        if notification.alert_id:
+            document["alert"] = _alert_document(notification.alert_id)
         return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
     def send(self, notification: Notification, config: dict, secret: str) -> None:
@@ -314,6 +318,22 @@ class WebhookChannel(Channel):
             headers["X-ISP-Signature"] = sign(secret, timestamp, body)
         url = config.get("url") or notification.recipient
         _http(urllib.request.Request(url, data=body, headers=headers, method="POST"), f"webhook {_host(url)}")
+
+
+def _alert_document(alert_id: int) -> dict | None:
+    """The alert a staff message is about, for a webhook receiver (None once the alert was deleted)."""
+    alert = db.session.get(Alert, alert_id)
+    if alert is None:
+        return None
+    rule = db.session.get(AlertRule, alert.rule_id)
+    router = db.session.get(Router, alert.router_id) if alert.router_id else None
+    return {"id": alert.id, "rule": rule.name if rule else "", "kind": rule.kind.value if rule else "",
+            "state": alert.state.value, "severity": alert.severity.value, "value": alert.value, "message": alert.message,
+            "target": alert.target, "router": {"id": router.id, "name": router.name, "site": router.site} if router else None,
+            "started_at": alert.started_at.isoformat() if alert.started_at else None,
+            "opened_at": alert.opened_at.isoformat() if alert.opened_at else None,
+            "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
+            "suppressed": alert.suppressed}
 
 
 def _host(url: str) -> str:
@@ -398,7 +418,59 @@ class SmsChannel(Channel):
         _http(request, f"gateway {_host(url)}")
 
 
-CHANNELS: dict[str, Channel] = {c.name: c for c in (EmailChannel(), SmsChannel(), WebhookChannel())}
+TELEGRAM_API = "https://api.telegram.org"
+CHAT_RE = re.compile(r"^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})$")
+
+
+class TelegramChannel(Channel):
+    """A Telegram bot: POST {api_base}/bot<token>/sendMessage with chat_id and text (the token is the secret)."""
+
+    name, label = "telegram", "Telegram"
+    secret_label = "Bot token"
+    staff_only = True
+    bound_to = ("api_base",)  # the token goes into that server's URL: moving it needs the token typed again
+
+    def check_config(self, values: dict) -> dict:
+        """The Bot API base URL (default Telegram's) and an optional default chat id."""
+        base = _http_url(values.get("api_base") or TELEGRAM_API, "api_base", "Bot API address").rstrip("/")
+        chat = (values.get("chat_id") or "").strip()
+        if chat and not CHAT_RE.match(chat):
+            raise ServiceError("Default chat: a numeric chat id (groups start with -) or @channelname.", field="chat_id")
+        return {"api_base": base, "chat_id": chat}
+
+    def recipient(self, customer: dict, config: dict) -> str:
+        """The default chat (customers have no Telegram address)."""
+        return config.get("chat_id") or ""
+
+    def check_recipient(self, value: str) -> str:
+        """A typed chat id or @channel; blank: the default chat."""
+        chat = value.strip()
+        if chat and not CHAT_RE.match(chat):
+            raise ServiceError("Type a Telegram chat id (e.g. 123456789 or -1001234567890) or @channelname.",
+                               field="recipient")
+        return chat
+
+    def missing_address(self) -> str:
+        """Why a message was skipped."""
+        return "no Telegram chat id"
+
+    def send(self, notification: Notification, config: dict, secret: str) -> None:
+        """POST the message; a 2xx answer is delivery. The token is in the URL path, so the URL is never logged."""
+        if not secret:
+            raise DeliveryError("no bot token saved")
+        text = notification.body or notification.subject
+        if notification.subject and not text.startswith(notification.subject):
+            text = f"{notification.subject}\n{text}"
+        body = json.dumps({"chat_id": notification.recipient, "text": text[:4096],
+                           "disable_web_page_preview": True}).encode("utf-8")
+        base = (config.get("api_base") or TELEGRAM_API).rstrip("/")
+        request = urllib.request.Request(f"{base}/bot{secret}/sendMessage", data=body, method="POST",
+                                         headers={"Content-Type": "application/json",
+                                                  "User-Agent": "isp-panel-notifications"})
+        _http(request, f"Telegram {_host(base)}")
+
+
+CHANNELS: dict[str, Channel] = {c.name: c for c in (EmailChannel(), SmsChannel(), WebhookChannel(), TelegramChannel())}
 
 
 def mask(recipient: str, channel: str) -> str:

@@ -23,6 +23,10 @@ from isp.units import with_currency
 
 EVENTS = {"reminder": "Renewal reminder", "suspended": "Service suspended", "payment": "Payment received",
           "welcome": "Welcome"}
+# Staff messages about alerts (customer_id NULL, alert_id set): see alert_notify.
+ALERT_EVENTS = {"alert_opened": "Alert raised", "alert_critical": "Alert became critical",
+                "alert_escalated": "Alert escalated", "alert_resolved": "Alert resolved"}
+ALL_EVENTS = {**EVENTS, **ALERT_EVENTS}
 TEST_EVENT = "test"  # a message an admin sends from Settings to check a channel (no customer, one attempt)
 MAX_SUBJECT = 200
 MAX_BODY = 10_000  # characters: fits a TEXT column in utf8mb4, and no SMS gateway takes more
@@ -155,6 +159,24 @@ def sample_variables(business_name: str = "Acme Internet", currency: str = "KES"
                      {"amount": Decimal("2500"), "balance": Decimal("-150"), "days": 3, "reference": "QK7X2B9"})
 
 
+def alert_variables(business_name: str, alert: dict) -> dict:
+    """What an alert template sees: alert.* (plain values only) and business_name."""
+    return {"business_name": business_name, "alert": {k: v for k, v in alert.items() if _plain(v)}}
+
+
+def sample_alert_variables(business_name: str = "Acme Internet") -> dict:
+    """A made-up alert to check and preview an alert template with."""
+    return alert_variables(business_name or "Acme Internet", {
+        "id": 42, "rule": "CPU load", "kind": "metric", "severity": "critical", "state": "open", "stage": "opened",
+        "message": "cpu 93 on <b>core-1</b> (critical at 90)", "value": 93, "target": "", "router": "core-1",
+        "site": "Hilltop", "started_at": "2030-01-31 10:02", "opened_at": "2030-01-31 10:03", "resolved_at": "",
+        "link": "https://isp.example/alerts/42"})
+
+
+ALERT_VARIABLE_HELP = ("alert.rule", "alert.severity", "alert.message", "alert.value", "alert.router", "alert.site",
+                       "alert.target", "alert.kind", "alert.state", "alert.started_at", "alert.opened_at",
+                       "alert.resolved_at", "alert.link", "alert.id", "business_name")
+
 VARIABLE_HELP = ("customer.name", "customer.account_no", "customer.phone", "customer.email", "service.username",
                  "service.plan", "service.kind", "service.price", "service.paid_until", "service.paid_until_date",
                  "amount", "balance", "currency", "days", "reference", "business_name")
@@ -192,6 +214,34 @@ _TEXT = {
 }
 
 
+_ALERT_SUBJECT = {
+    "alert_opened": "[{{ alert.severity|upper }}] {{ alert.rule }}{% if alert.router %} on {{ alert.router }}{% endif %}",
+    "alert_critical": "[CRITICAL] {{ alert.rule }}{% if alert.router %} on {{ alert.router }}{% endif %}",
+    "alert_escalated": "[ESCALATED] {{ alert.rule }}{% if alert.router %} on {{ alert.router }}{% endif %}",
+    "alert_resolved": "[RESOLVED] {{ alert.rule }}{% if alert.router %} on {{ alert.router }}{% endif %}",
+}
+_ALERT_LINE = {
+    "alert_opened": "raised at {{ alert.opened_at }}",
+    "alert_critical": "is now critical",
+    "alert_escalated": "is still unacknowledged (open since {{ alert.opened_at }})",
+    "alert_resolved": "resolved at {{ alert.resolved_at }}",
+}
+
+
+def _alert_default(event: str, html: bool) -> tuple[str, str]:
+    subject, line = _ALERT_SUBJECT[event], _ALERT_LINE[event]
+    if html:
+        return subject, ("<p><b>{{ alert.rule }}</b>{% if alert.router %} on {{ alert.router }}{% endif %}"
+                         "{% if alert.target %} ({{ alert.target }}){% endif %} " + line + ".</p>\n"
+                         "<p>{{ alert.message }}</p>\n<p>Severity: {{ alert.severity }}"
+                         "{% if alert.site %} · site {{ alert.site }}{% endif %}</p>\n"
+                         "{% if alert.link %}<p><a href=\"{{ alert.link }}\">{{ alert.link }}</a></p>\n{% endif %}"
+                         "<p>{{ business_name }}</p>")
+    return subject, (subject + " " + line + ": {{ alert.message }}{% if alert.link %} {{ alert.link }}{% endif %}")
+
+
 def default(event: str, html: bool) -> tuple[str, str]:
     """The built-in (subject, body) of an event, HTML for email, text otherwise."""
+    if event in ALERT_EVENTS:
+        return _alert_default(event, html)
     return (_EMAIL if html else _TEXT)[event]

@@ -108,7 +108,7 @@ def attempt(notification_id: int, down: dict[str, str] | None = None) -> Outcome
 def _timeline(row: Notification, text: str) -> None:
     if row.customer_id is None:
         return
-    label = mt.EVENTS.get(row.event, row.event.capitalize())
+    label = mt.ALL_EVENTS.get(row.event, row.event.capitalize())
     db.session.add(CustomerEvent(customer_id=row.customer_id, subscription_id=row.subscription_id, kind="notification",
                                  summary=f"{label} by {CHANNELS[row.channel].label} to {mask(row.recipient, row.channel)}: "
                                          f"{text}"[:2000], actor_id=None))
@@ -161,7 +161,7 @@ def log_page(filters: dict, per_page: int) -> paging.IdPagination:
         query = query.where(Notification.state == S[filters["state"]])
     if filters.get("channel") in CHANNELS:
         query = query.where(Notification.channel == filters["channel"])
-    if filters.get("event") in (*mt.EVENTS, mt.TEST_EVENT):
+    if filters.get("event") in (*mt.ALL_EVENTS, mt.TEST_EVENT):
         query = query.where(Notification.event == filters["event"])
     return paging.paginate(query, Notification.id, per_page)
 

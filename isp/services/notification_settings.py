@@ -63,6 +63,8 @@ def save_channel(actor: User, name: str, enabled: bool, values: dict, secret: st
                                "type it again (or clear it).", field="secret")
     if enabled and name == "webhook" and not row.secret_encrypted:
         raise ServiceError("A webhook needs a signing secret so the receiver can check each message.", field="secret")
+    if enabled and name == "telegram" and not row.secret_encrypted:
+        raise ServiceError("Telegram needs the bot token (from @BotFather).", field="secret")
     if config_of(row) != config:
         changes.append("settings changed")
     if bool(row.enabled) != enabled:
@@ -92,8 +94,10 @@ def stored_secret(row: NotificationChannel, channel: Channel, config: dict) -> s
 
 
 def _check_pair(event: str, channel: str) -> None:
-    if event not in mt.EVENTS:
+    if event not in mt.ALL_EVENTS:
         raise ServiceError(f"Unknown event {event!r}.", field="event")
+    if event in mt.EVENTS and adapter(channel).staff_only:
+        raise ServiceError(f"{CHANNELS[channel].label} carries staff alerts only.", field="channel")
     adapter(channel)
 
 
@@ -111,12 +115,15 @@ def templates_grid() -> list[dict]:
     rows = {(r.event, r.channel): r for r in db.session.scalars(select(NotificationTemplate))}
     return [{"event": event, "label": label, "channel": name, "channel_label": CHANNELS[name].label,
              "custom": (event, name) in rows, "enabled": rows[(event, name)].enabled if (event, name) in rows else True}
-            for event, label in mt.EVENTS.items() for name in CHANNELS]
+            for event, label in mt.ALL_EVENTS.items() for name in CHANNELS
+            if event in mt.ALERT_EVENTS or not CHANNELS[name].staff_only]
 
 
-def sample() -> dict:
-    """Sample template variables with the operator's business name and currency."""
+def sample(event: str = "reminder") -> dict:
+    """Sample template variables of an event with the operator's business name and currency."""
     branding = db.session.get(Branding, 1)
+    if event in mt.ALERT_EVENTS:
+        return mt.sample_alert_variables(branding.business_name if branding else "")
     return mt.sample_variables(branding.business_name if branding else "", (branding.currency if branding else "") or "KES")
 
 
@@ -124,7 +131,7 @@ def preview(event: str, channel: str, subject: str, body: str) -> tuple[str, str
     """The message as a customer would get it, rendered with sample data; a ServiceError names what is wrong."""
     _check_pair(event, channel)
     try:
-        return mt.render(CHANNELS[channel].html, subject, body, sample())
+        return mt.render(CHANNELS[channel].html, subject, body, sample(event))
     except mt.TemplateProblem as err:
         raise ServiceError(str(err), field="subject" if str(err).startswith("Subject") else "body") from None
 

@@ -71,7 +71,7 @@ def _setup(event: str) -> _Setup:
     saved = {r.channel: r for r in db.session.scalars(select(NotificationTemplate).where(
         NotificationTemplate.event == event))} if enabled else {}
     for row in sorted(enabled, key=lambda r: list(CHANNELS).index(r.channel) if r.channel in CHANNELS else 99):
-        if row.channel not in CHANNELS:
+        if row.channel not in CHANNELS or CHANNELS[row.channel].staff_only:  # e.g. Telegram: staff alerts only
             continue
         custom = saved.get(row.channel)
         if custom is not None and not custom.enabled:
@@ -262,6 +262,8 @@ def queue_test(actor: User, name: str, recipient: str) -> Notification:
     if not config:
         raise ServiceError(f"Save the {channel.label} settings first.", field="recipient")
     to = channel.check_recipient(recipient or "") or channel.recipient({}, config)
+    if not to:
+        raise ServiceError(f"Type where to send the {channel.label} test.", field="recipient")
     subject, body, _, _ = settings.template("reminder", name)
     try:
         subject, body = mt.render(channel.html, subject, body, settings.sample())

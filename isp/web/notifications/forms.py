@@ -57,7 +57,17 @@ class SmsForm(_ChannelForm):
     config_fields = ("url", "method", "auth_header", "sender")
 
 
-FORMS: dict[str, type[_ChannelForm]] = {"email": EmailForm, "webhook": WebhookForm, "sms": SmsForm}
+class TelegramForm(_ChannelForm):
+    """A Telegram bot (staff alerts): the Bot API address and a default chat."""
+
+    api_base = StringField("Bot API address", validators=[Length(max=500)],
+                           render_kw={"placeholder": "https://api.telegram.org", "spellcheck": "false"})
+    chat_id = StringField("Default chat", validators=[Length(max=40)], render_kw={"placeholder": "-1001234567890"})
+    config_fields = ("api_base", "chat_id")
+
+
+FORMS: dict[str, type[_ChannelForm]] = {"email": EmailForm, "webhook": WebhookForm, "sms": SmsForm,
+                                        "telegram": TelegramForm}
 
 
 def channel_form(name: str, row: NotificationChannel | None, submitted: bool = False) -> _ChannelForm:
@@ -76,7 +86,7 @@ class SendTestForm(FlaskForm):
 
     channel = SelectField("Channel", choices=[(name, c.label) for name, c in CHANNELS.items()])
     recipient = StringField("Send to", validators=[Length(max=254)],
-                            render_kw={"placeholder": "you@example.com or +254700000000 (webhook: its URL)"})
+                            render_kw={"placeholder": "you@example.com, +254700000000 or a Telegram chat id (webhook: its URL)"})
 
 
 class TemplateForm(FlaskForm):

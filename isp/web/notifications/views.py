@@ -24,7 +24,7 @@ def index():
     page = notification_delivery.log_page(filters, current_app.config["PAGE_SIZE"])
     return render("notifications/index.html", block="results", page=page, filters=filters, mask=mask,
                   customers=notification_delivery.customers_of(page.items), channels=CHANNELS,
-                  events=[*message_templates.EVENTS, message_templates.TEST_EVENT],
+                  events=[*message_templates.ALL_EVENTS, message_templates.TEST_EVENT],
                   states=[s.name for s in notification_delivery.S])
 
 
@@ -74,7 +74,9 @@ def send_test():
 
 def _template_args() -> tuple[str, str]:
     event, channel = request.values.get("event", "reminder"), request.values.get("channel", "email")
-    if event not in message_templates.EVENTS or channel not in CHANNELS:
+    if event not in message_templates.ALL_EVENTS or channel not in CHANNELS:
+        abort(404)
+    if event in message_templates.EVENTS and CHANNELS[channel].staff_only:
         abort(404)
     return event, channel
 
@@ -107,8 +109,10 @@ def edit_template():
             return redirect(url_for("notifications.settings", _anchor="templates"))
         custom = True
     return render("notifications/template.html", form=form, event=event, channel=channel, custom=custom,
-                  event_label=message_templates.EVENTS[event], channel_label=CHANNELS[channel].label,
-                  preview=_preview(event, channel, form), variables=message_templates.VARIABLE_HELP,
+                  event_label=message_templates.ALL_EVENTS[event], channel_label=CHANNELS[channel].label,
+                  preview=_preview(event, channel, form),
+                  variables=(message_templates.ALERT_VARIABLE_HELP if event in message_templates.ALERT_EVENTS
+                             else message_templates.VARIABLE_HELP),
                   status=422 if form.errors else 200)
 
 

@@ -1,0 +1,110 @@
+"""Why an alert's notifications are held back (maintenance, dependency, flapping), and escalation.
+
+`Alert.suppressed` is "" or one reason, first match wins:
+- "maintenance": a maintenance window covers the router (by id or by its site) now;
+- "dependency": the router's parent has a live `offline` alert (the child is unreachable because of it);
+- "flapping": the same rule and target opened FLAP_REOPENS times before within FLAP_WINDOW.
+A suppressed alert is still open and shown; nothing is sent for it. `review()` (every global pass) lifts a
+reason once it no longer holds and then sends the held "opened" notice if the alert is still open.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from isp.extensions import db
+from isp.models import Alert, AlertEvent, AlertKind, AlertRule, AlertState, MaintenanceWindow, Router
+from isp.services import alert_notify
+from isp.sqlutil import chunked
+
+A = AlertState
+FLAP_WINDOW = timedelta(minutes=30)
+FLAP_REOPENS = 3  # earlier openings within the window that make the next one "flapping"
+
+
+def _event(alert: Alert, kind: str, now: datetime, note: str = "") -> None:
+    db.session.add(AlertEvent(alert_id=alert.id, at=now, kind=kind, note=note))
+
+
+def reasons(router_ids: set[int], now: datetime) -> dict[int, str]:
+    """router id -> "maintenance" or "dependency" for the routers whose alerts are held now (three queries)."""
+    if not router_ids:
+        return {}
+    routers: list[tuple[int, str, int | None]] = []
+    for part in chunked(sorted(router_ids)):
+        routers.extend(db.session.execute(select(Router.id, Router.site, Router.parent_id).where(Router.id.in_(part))))
+    windows = db.session.execute(select(MaintenanceWindow.router_id, MaintenanceWindow.site).where(
+        MaintenanceWindow.starts_at <= now, MaintenanceWindow.ends_at > now)).all()
+    quiet_routers = {r for r, _ in windows if r}
+    quiet_sites = {s for r, s in windows if not r and s}
+    parents = {p for _, _, p in routers if p}
+    down_parents = set(db.session.scalars(select(Alert.router_id).join(AlertRule, AlertRule.id == Alert.rule_id).where(
+        AlertRule.kind == AlertKind.offline, Alert.open_key.is_not(None), Alert.router_id.in_(sorted(parents))))
+    ) if parents else set()
+    found = {}
+    for router_id, site, parent in routers:
+        if router_id in quiet_routers or (site and site in quiet_sites):
+            found[router_id] = "maintenance"
+        elif parent and parent in down_parents:
+            found[router_id] = "dependency"
+    return found
+
+
+def flapping(alerts: list[Alert], now: datetime) -> set[int]:
+    """Ids of the alerts whose rule and target opened FLAP_REOPENS times before within FLAP_WINDOW (one query)."""
+    if not alerts:
+        return set()
+    ids_by_key: dict[tuple, list[int]] = defaultdict(list)
+    for alert_id, rule_id, router_id, target in db.session.execute(select(
+            Alert.id, Alert.rule_id, Alert.router_id, Alert.target).where(
+            Alert.rule_id.in_(sorted({a.rule_id for a in alerts})), Alert.opened_at >= now - FLAP_WINDOW)):
+        ids_by_key[(rule_id, router_id or 0, target)].append(alert_id)
+    found = set()
+    for alert in alerts:
+        earlier = [i for i in ids_by_key[(alert.rule_id, alert.router_id or 0, alert.target)] if i < alert.id]
+        if len(earlier) >= FLAP_REOPENS:
+            found.add(alert.id)
+    return found
+
+
+def review(now: datetime) -> int:
+    """Re-check every live alert's suppression (windows start and end, parents come back, flapping calms down);
+    an alert no longer held gets its "opened" notice now. Returns how many changed."""
+    alerts = list(db.session.scalars(select(Alert).where(Alert.state.in_(A.active()))))
+    if not alerts:
+        return 0
+    held = reasons({a.router_id for a in alerts if a.router_id}, now)
+    still_flapping = flapping([a for a in alerts if a.suppressed == "flapping"], now)
+    changed, release = 0, []
+    for alert in alerts:
+        wanted = held.get(alert.router_id, "") if alert.router_id else ""
+        wanted = wanted or ("flapping" if alert.id in still_flapping else "")
+        if wanted == alert.suppressed:
+            continue
+        changed += 1
+        before, alert.suppressed = alert.suppressed, wanted
+        _event(alert, "suppressed" if wanted else "unsuppressed", now, wanted or f"no longer {before}")
+        if not wanted and alert.state == A.open:
+            release.append((alert, "opened"))
+    if release:
+        alert_notify.queue(release, now)
+    return changed
+
+
+def escalate(now: datetime) -> int:
+    """Open, unacknowledged, unsuppressed alerts past their rule's escalate_after_minutes: escalated once."""
+    rows = db.session.execute(select(Alert, AlertRule.escalate_after_minutes).join(
+        AlertRule, AlertRule.id == Alert.rule_id).where(
+        Alert.state == A.open, Alert.escalated_at.is_(None), Alert.suppressed == "",
+        AlertRule.escalate_after_minutes.is_not(None))).all()
+    due = [alert for alert, minutes in rows
+           if alert.opened_at is not None and alert.opened_at + timedelta(minutes=minutes) <= now]
+    for alert in due:
+        alert.escalated_at = now
+        _event(alert, "escalated", now, "unacknowledged")
+    if due:
+        alert_notify.queue([(a, "escalated") for a in due], now)
+    return len(due)
+
