@@ -32,17 +32,20 @@ def _enqueue(h, tick: int) -> None:
 
 
 def _rollup(h) -> str:
+    """Roll the run's completed minutes (what MONITOR_ROLLUP does each minute), so rollups count in the bytes."""
     try:
-        from isp.services import metrics_store
+        from isp.services import monitor_rollup
+    except ImportError as exc:
+        return f"no rollup ({exc})"
+    from isp.extensions import db
 
-        with h.app.app_context():
-            from isp.extensions import db
-
-            done = metrics_store.rollup()
+    steps = 0
+    with h.app.app_context():
+        while monitor_rollup.rollup_step(time.time()) and steps < 100:
             db.session.commit()
-        return f"rollup ran ({done})"
-    except (ImportError, AttributeError, TypeError) as exc:
-        return f"no rollup ({exc.__class__.__name__})"
+            steps += 1
+        db.session.commit()
+    return f"rollup ran ({steps + 1} steps)"
 
 
 def _counts(h) -> dict[str, int]:

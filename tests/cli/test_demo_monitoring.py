@@ -1,7 +1,9 @@
 """The demo's monitoring story: demo-flaky drops long enough to raise the default offline alert, and hangs off demo-core."""
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 
 import pytest
 from sqlalchemy import select
@@ -21,12 +23,24 @@ def demo_app(app, tmp_path, monkeypatch):
     return app
 
 
+def _default_offline_seconds(app) -> int:
+    """The "Router offline" rule's seconds: the stored rule, else the default that migration 0014 seeds."""
+    rule = db.session.scalar(select(AlertRule).where(AlertRule.name == "Router offline"))
+    if rule is not None:
+        return json.loads(rule.params_json)["seconds"]
+    path = os.path.join(os.path.dirname(app.root_path), "migrations", "versions", "0014_monitoring.py")
+    spec = importlib.util.spec_from_file_location("migration_0014", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    params = next(row[-1] for row in module.DEFAULT_RULES if row[0] == "Router offline")
+    return json.loads(params)["seconds"]
+
+
 def test_demo_flaky_stays_down_past_the_offline_rule_and_comes_back(app):
     """Each drop outlasts the default "Router offline" rule plus one poll, and the router is back long enough to resolve."""
     with app.app_context():
         _fleet, configs = load_toml(demo_fleet.fleet_path())
-        rule = db.session.scalar(select(AlertRule).where(AlertRule.name == "Router offline"))
-        offline_after = json.loads(rule.params_json)["seconds"]
+        offline_after = _default_offline_seconds(app)
         interval = app.config["MONITOR_INTERVAL"]
     flaky = {c.name: c for c in configs}["demo-flaky"]
     down, up = flaky.faults.flap
