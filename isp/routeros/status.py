@@ -1,4 +1,7 @@
-"""Router state for pages and probes, read from Redis: latest metrics and circuit states. No router I/O."""
+"""Router state for pages and probes, read from Redis: latest metrics (written by the monitoring poll) and circuit states.
+
+No router I/O here.
+"""
 from __future__ import annotations
 
 import json
@@ -40,3 +43,12 @@ def latest_metrics(router_id: int) -> dict | None:
 def store_metrics(router_id: int, metrics: dict) -> None:
     """Keep a router's latest resources for the pages (a poll writes them)."""
     redis_store.client.set(metrics_key(router_id), json.dumps({"at": time.time(), **metrics}), ex=METRICS_TTL)
+
+
+def latest_many(router_ids: list[int]) -> dict[int, dict]:
+    """The last polled figures of many routers in one Redis round trip (routers without fresh ones left out)."""
+    ids = list(router_ids)
+    if not ids:
+        return {}
+    values = redis_store.client.mget([metrics_key(i) for i in ids])
+    return {i: json.loads(raw) for i, raw in zip(ids, values, strict=True) if raw}

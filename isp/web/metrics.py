@@ -14,7 +14,9 @@ from sqlalchemy import select
 
 from isp.extensions import db, redis_store
 from isp.models import Router
-from isp.routeros import stats
+from isp.models.base import utcnow
+from isp.models.monitoring import RouterInterface
+from isp.routeros import stats, status
 from isp.routeros.status import breaker
 from isp.services import health, pool_monitor
 from isp.web.routers.reads import CIRCUIT_GAUGE
@@ -82,7 +84,45 @@ class IspCollector:
             depth.add_metric([queue_name, "queued"], counts["queued"])
             depth.add_metric([queue_name, "scheduled"], counts["scheduled"])
         yield from (commands, latency, circuit, conns, depth)
+        yield from _router_series(routers)
         yield GaugeMetricFamily("isp_workers_alive", "RQ workers registered and heartbeating.", value=len(pool_monitor.workers()))
+
+
+def _router_series(routers: list[tuple[int, str]]):
+    """Per-router gauges from the last poll (one Redis MGET, one SQL read of interface rates; no router I/O)."""
+    latest = status.latest_many([router_id for router_id, _ in routers])
+    interval = int(current_app.config["MONITOR_INTERVAL"])
+    seen = dict(db.session.execute(select(Router.id, Router.last_seen_at).where(Router.last_error == "")).all())
+    now = utcnow()
+    up = GaugeMetricFamily("isp_router_up", "1 when the last poll answered within 3 poll intervals.", labels=["router"])
+    gauges = {key: GaugeMetricFamily(f"isp_router_{name}", text, labels=["router"]) for key, name, text in (
+        ("cpu_load", "cpu_percent", "CPU load in percent."),
+        ("memory", "memory_used_percent", "Memory used in percent."),
+        ("temperature", "temperature_celsius", "Board temperature."),
+        ("voltage", "voltage_volts", "Supply voltage."),
+    )}
+    users = GaugeMetricFamily("isp_router_users_online", "Active sessions by kind.", labels=["router", "kind"])
+    names = dict(routers)
+    for router_id, name in routers:
+        at = seen.get(router_id)
+        up.add_metric([name], 1.0 if at is not None and (now - at).total_seconds() <= 3 * interval else 0.0)
+        figures = latest.get(router_id) or {}
+        for key, family in gauges.items():
+            if figures.get(key) is not None:
+                family.add_metric([name], float(figures[key]))
+        for kind in ("ppp", "hotspot"):
+            if figures.get(f"{kind}_active") is not None:
+                users.add_metric([name, kind], float(figures[f"{kind}_active"]))
+    yield from (up, *gauges.values(), users)
+    rx = GaugeMetricFamily("isp_interface_rx_bps", "Receive rate from counter deltas.", labels=["router", "interface"])
+    tx = GaugeMetricFamily("isp_interface_tx_bps", "Transmit rate from counter deltas.", labels=["router", "interface"])
+    rows = db.session.execute(select(RouterInterface.router_id, RouterInterface.name, RouterInterface.rx_bps,
+                                     RouterInterface.tx_bps).where(RouterInterface.present.is_(True)))
+    for router_id, iface, rx_bps, tx_bps in rows:
+        if router_id in names:
+            rx.add_metric([names[router_id], iface], float(rx_bps))
+            tx.add_metric([names[router_id], iface], float(tx_bps))
+    yield from (rx, tx)
 
 
 @bp.route("/metrics")
