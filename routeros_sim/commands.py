@@ -148,6 +148,17 @@ def get_value(row: dict[str, str], cmd: Command) -> Result:
     return Result(ret=row[name])
 
 
+def _after_id(cmd: Command) -> int | None:
+    """X for a print whose first query word is `>.id=*X` (a log tail), else None."""
+    first = cmd.queries[0] if cmd.queries else ""
+    if not first.startswith(">.id=*") or cmd.args.get("from"):
+        return None
+    try:
+        return int(first[6:], 16)
+    except ValueError:
+        return None
+
+
 def run_menu(menu: Menu, cmd: Command) -> Result:
     """Run a verb on a list menu."""
     verb = cmd.verb
@@ -156,6 +167,9 @@ def run_menu(menu: Menu, cmd: Command) -> Result:
         if lookup:  # format only the candidate items; shape() still applies the full query
             key, values = lookup
             return shape([menu.row(i) for i in menu.items.values() if str(i.get(key, "")) in values], cmd)
+        after = _after_id(cmd)
+        if after is not None:  # "what came after *X": format only the newer items (the full query still runs)
+            return shape([menu.row(i) for k, i in menu.items.items() if k > after], cmd)
         return shape(menu.rows(), cmd)
     if verb == "get":
         return get_value(menu.row(targets(menu, cmd)[0]), cmd)
@@ -230,5 +244,9 @@ def execute(state: RouterState, cmd: Command) -> Result:
     if cmd.path in state.menus and cmd.verb != "monitor-traffic":
         return run_menu(state.menus[cmd.path], cmd)
     if cmd.verb == "monitor-traffic":
-        return Result(rows=monitor_rows(state, cmd))
+        rows = monitor_rows(state, cmd)
+        if cmd.args.get(".proplist"):
+            names = [n for n in cmd.args[".proplist"].split(",") if n]
+            rows = [{n: r[n] for n in names if n in r} for r in rows]
+        return Result(rows=rows)
     return run_system(state, cmd)

@@ -32,7 +32,26 @@ def _equal(name: str, value: str) -> Test:
     return lambda row: _canon(row.get(name, "")) == want
 
 
+def _id_number(value: str) -> int | None:
+    """'*1A' -> 26; None for anything that is not an internal id."""
+    if value.startswith("*"):
+        try:
+            return int(value[1:], 16)
+        except ValueError:
+            return None
+    return None
+
+
 def _compare(name: str, value: str, sign: int) -> Test:
+    if name == ".id" and _id_number(value) is not None:
+        # Ids compare as the numbers they are (*A < *1F), so "?>.id=*X" reads what came after X (unverified).
+        want = _id_number(value)
+
+        def by_id(row: Row) -> bool:
+            got = _id_number(row.get(".id", ""))
+            return got is not None and (got > want) - (got < want) == sign
+
+        return by_id
     return lambda row: name in row and _order(row[name], value) == sign
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from .clock import SimClock
 from .config import RouterConfig
 from .nas import Nas
+from .ondemand import OnDemand
 from .session import Session
 from .state import RouterState
 
@@ -37,7 +38,7 @@ class RouterStats:
     stalls: int = 0
 
 
-class VirtualRouter:
+class VirtualRouter(OnDemand):
     """One simulated MikroTik; all socket work happens on the fleet's event loop."""
 
     def __init__(self, config: RouterConfig, clock: SimClock, tls: ssl.SSLContext | None) -> None:

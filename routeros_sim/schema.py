@@ -118,7 +118,7 @@ def network_menus() -> list[Menu]:
         "name": F(required=True), "default-name": F(**RO), "type": F(default="ether", **RO),
         "mtu": F("int", default="1500"), "actual-mtu": F(default="1500", **RO),
         "l2mtu": F(default="1514", **RO), "mac-address": F(**RO),
-        "last-link-up-time": F(**RO), "link-downs": F(default="0", **RO),
+        "last-link-up-time": F(**RO), "last-link-down-time": F(**RO), "link-downs": F(default="0", **RO),
     }
     iface_fields.update({c: F(default="0", **RO) for c in counters})
     iface_fields.update({"dynamic": F(default="false", **RO), "running": F(default="true", **RO),
@@ -173,6 +173,12 @@ def firewall_menus() -> list[Menu]:
     return [address_list]
 
 
+def log_menu() -> Menu:
+    """/log: the memory log, read-only (print, get, listen); lines are added by the router's own events."""
+    return Menu("/log", {"time": F(**RO), "topics": F(**RO), "message": F(**RO)},
+                verbs=READ_VERBS, persistent=False)
+
+
 def build_settings() -> dict[str, Settings]:
     """The one-item settings menus (print/get/set without .id): /ppp/aaa and /radius/incoming."""
     aaa = Settings("/ppp/aaa", {
@@ -189,5 +195,5 @@ def build_settings() -> dict[str, Settings]:
 
 def build_menus() -> dict[str, Menu]:
     """Every list menu a virtual router serves, keyed by path."""
-    menus = hotspot_menus() + ppp_menus() + network_menus() + firewall_menus()
+    menus = hotspot_menus() + ppp_menus() + network_menus() + firewall_menus() + [log_menu()]
     return {m.path: m for m in menus}

@@ -30,6 +30,7 @@ class Session:
         self.reader = reader
         self.writer = writer
         self.logged_in = False
+        self.boots = 0  # the router's reboot count when this session logged in
         self.challenge: bytes | None = None
         self.streams: dict[str | None, asyncio.Task] = {}
         self.closed = False
@@ -59,6 +60,8 @@ class Session:
             self.abort()
             for task in list(self.streams.values()):
                 task.cancel()
+            if self.logged_in and self.boots == self.router.state.boots:  # a reboot forgot this login
+                self.log_account("logged out")
 
     def abort(self) -> None:
         """Drop the connection without a goodbye."""
@@ -118,6 +121,7 @@ class Session:
                 if name == cfg.username and cmd.args["response"] == "00" + digest:
                     return self.login_ok()
                 stats.login_failures += 1
+                self.log_failure()
                 return Trap("cannot log in")
             # Before 6.43 any other /login, even one carrying a password, just gets a challenge.
             self.challenge = os.urandom(16)
@@ -125,13 +129,34 @@ class Session:
         if name == cfg.username and cmd.args.get("password") == cfg.password:
             return self.login_ok()
         stats.login_failures += 1
+        self.log_failure(name)
         return Trap("invalid user name or password (6)")
+
+    def log_failure(self, name: str | None = None) -> None:
+        """The line RouterOS writes for a failed API login."""
+        peer = self.writer.get_extra_info("peername") or ("127.0.0.1",)
+        state = self.router.state
+        with state.lock:
+            state.sync(force=True)
+            state.log.add("system,error,critical", "login failure for user %s from %s via api" % (
+                name or self.router.config.username, peer[0]))
 
     def login_ok(self) -> Result:
         """Mark the session as logged in."""
         self.logged_in = True
         self.router.stats.logins += 1
+        self.boots = self.router.state.boots
+        self.log_account("logged in")
         return Result()
+
+    def log_account(self, what: str) -> None:
+        """A system,info,account line for this API user, as RouterOS writes on login and logout."""
+        peer = self.writer.get_extra_info("peername") or ("127.0.0.1",)
+        state = self.router.state
+        with state.lock:
+            state.sync(force=True)
+            state.log.add("system,info,account", "user %s %s from %s via api" % (
+                self.router.config.username, what, peer[0]))
 
     # -- replies ---------------------------------------------------------------
     def sentences(self, cmd: Command, outcome: Result | Trap) -> list[list[str]]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from .clock import SimClock, format_date
 from .config import RouterConfig
+from .events import Links, RouterLog
 from .living import Living
 from .menus import Item, Menu, Settings
 from .population import HS, PPP, Population
@@ -38,6 +39,7 @@ class RouterState:
         self.rng = random.Random("%s:%s:state" % (config.seed, config.name))
         self.boot_time = self.last_sync = clock.now()
         self._session_seq = 0
+        self.boots = 0  # reboots so far
         self._timed: dict[int, Item] = {}  # address-list entries with a timeout, by id()
         self.menus: dict[str, Menu] = build_menus()
         self.settings: dict[str, Settings] = build_settings()
@@ -46,8 +48,11 @@ class RouterState:
             menu.resolve_ref = self._ref_exists
         self._wire_hooks()
         self._seed_defaults()
+        self.log = RouterLog(self)
         self.living = Living(self)
+        self.links = Links(self)
         self.population = Population(self)
+        self.log.add("system,info", "router rebooted")
 
     # -- helpers for tests and the control channel -----------------------------
     def menu(self, path: str) -> Menu:
@@ -92,8 +97,9 @@ class RouterState:
         t = self.last_sync
         while t < now:
             dt = min(step, now - t)
+            self.links.advance(t, t + dt)
             self.population.step(t, dt)
-            self.living.step(dt)
+            self.living.step(dt, t + dt)
             t += dt
         self.last_sync = now
         self._expire_addresses(now)
@@ -104,6 +110,7 @@ class RouterState:
             self.sync()
             self.population.reset(self.last_sync)
             self.boot_time = self.last_sync
+            self.boots += 1
             start = self.rng.randrange(0x10, 0x1000)
             addresses = self.menus[ADDRESS_LIST]
             for entry in [e for e in addresses.items.values() if e.get("dynamic") == "true"]:
@@ -111,9 +118,13 @@ class RouterState:
             for menu in self.menus.values():
                 menu.items.clear() if not menu.persistent else menu.renumber(start)
             for iface in self.menus["/interface"].items.values():
-                for key in ("_rx", "_tx"):
-                    iface[key] = 0.0
+                iface.update(_rx=0.0, _tx=0.0, _rxo=0, _txo=0)  # counters restart at boot (their width stays)
+                self.living.show_counters(iface)
                 iface["link-downs"] = "0"
+                if iface.get("running") == "true":
+                    iface["last-link-up-time"] = format_date(self.boot_time, self.config.version_tuple)
+            self.log.clear()  # the memory log does not survive a reboot; its ids start again at *1
+            self.log.add("system,info", "router rebooted")
             for queue in self.menus["/queue/simple"].items.values():
                 queue.update(_up=0.0, _down=0.0, bytes="0/0", packets="0/0")  # counters restart at boot
 
@@ -164,6 +175,7 @@ class RouterState:
         m[ADDRESS_LIST].prepare = self._address_entry
         m[ADDRESS_LIST].on_change = self._on_address_change
         m["/radius"].on_change = self._on_radius_change
+        m["/interface"].on_change = self._on_interface_change
 
     def _on_active_change(self, what: str, item: Item) -> None:
         # Removing an active entry through the API logs the client out.
@@ -175,6 +187,12 @@ class RouterState:
             for s in self.population.sessions():
                 if s["_account"] is item:
                     self.population.end(s, self.last_sync, "user-removed")
+
+    def _on_interface_change(self, what: str, item: Item) -> None:
+        # Disabling an interface takes its link down (and logs it); enabling brings it back.
+        if what == "set" and item.get("type") != "pppoe-in":
+            self.log.add("system,info", "interface changed by admin")
+            self.links.refresh(item, self.last_sync)
 
     def _on_radius_change(self, what: str, item: Item) -> None:
         if self.nas is not None:
@@ -200,6 +218,7 @@ class RouterState:
             twin.update(_wg=item, _builtin=True)
         twin.update({"name": item["name"], "disabled": item["disabled"], "actual-mtu": item["mtu"]})
         ifaces.touch()  # the twin was renamed in place
+        self.links.refresh(twin, self.last_sync)
 
     def _queue_name(self, item: Item) -> None:
         if not item.get("name"):
