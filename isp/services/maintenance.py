@@ -69,10 +69,10 @@ def create_window(actor: User, values: dict, tz: str, now: datetime) -> Maintena
         raise ServiceError("A window silences a router or a site.", field="target")
     starts = local_to_utc(values["starts"], tz, "starts", "Starts") if (values.get("starts") or "").strip() else now
     ends = local_to_utc(values.get("ends") or "", tz, "ends", "Ends")
-    if ends <= starts:
-        raise ServiceError("Ends must be after it starts.", field="ends")
     if ends <= now:
         raise ServiceError("Ends is already past: a window must reach into the future.", field="ends")
+    if ends <= starts:
+        raise ServiceError("Ends must be after it starts.", field="ends")
     if ends - starts > MAX_LENGTH:
         raise ServiceError(f"At most {MAX_LENGTH.days} days; add another window after this one.", field="ends")
     reason = (values.get("reason") or "").strip()
