@@ -84,20 +84,11 @@ def interface_down(rule: AlertRule, router: Router, interfaces: list[RouterInter
     return found
 
 
-def link_downs_since(interfaces: list[RouterInterface], since: datetime) -> dict[int, int]:
-    """Link downs per interface since a moment: the poll's count when it offers one, else (a fallback) the
-    interface's total when its last change falls in the window."""
-    counter = getattr(metrics_store, "link_downs_since", None)
-    if counter is not None:
-        return counter([i.id for i in interfaces], int(since.timestamp()))
-    return {i.id: i.link_downs or 0 for i in interfaces if i.last_change_at is not None and i.last_change_at >= since}
-
-
 def link_flap(rule: AlertRule, router: Router, interfaces: list[RouterInterface], now: datetime) -> Obs:
     """Link downs per interface within params.window seconds (default 600)."""
     window = int(rule.params.get("window") or 600)
     present = [i for i in interfaces if i.present and not i.disabled]
-    counts = link_downs_since(present, now - timedelta(seconds=window)) if present else {}
+    counts = metrics_store.link_downs_since([i.id for i in present], (now - timedelta(seconds=window)).timestamp())
     return {(router.id, f"iface:{i.name}"): (float(counts.get(i.id, 0)),
                                              f"{i.name} on {router.name} went down {counts.get(i.id, 0)} times "
                                              f"in {window // 60} min") for i in present}

@@ -14,7 +14,7 @@ import logging
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from isp.extensions import db
 from isp.models import (
@@ -27,6 +27,7 @@ from isp.models import (
     NotificationTemplate,
     Router,
 )
+from isp.models.base import utcnow
 from isp.services import message_templates as mt
 from isp.services import notification_settings as settings
 from isp.services import notifications
@@ -86,7 +87,7 @@ def queue(pairs: list[tuple[Alert, str]], now: datetime) -> int:
         wanted += [(alert, stage, rule, name) for name in dict.fromkeys(n for n in names if n in CHANNELS)]
     keys = [dedupe_key(a.id, s, n) for a, s, _, n in wanted]
     taken = set(db.session.scalars(select(Notification.dedupe_key).where(Notification.dedupe_key.in_(keys)))) if keys else set()
-    pending = 0
+    pending, sent_from = 0, utcnow()  # the outbox runs on the wall clock, whatever `now` the evaluation used
     for alert, stage, rule, name in wanted:
         key = dedupe_key(alert.id, stage, name)
         if key in taken:
@@ -96,8 +97,8 @@ def queue(pairs: list[tuple[Alert, str]], now: datetime) -> int:
         config = settings.config_of(row)
         event = f"alert_{stage}"
         note = Notification(customer_id=None, subscription_id=None, alert_id=alert.id, event=event, channel=name,
-                            dedupe_key=key, state=S.pending, attempts=0, next_attempt_at=now, last_error="",
-                            subject="", body="", created_at=now)
+                            dedupe_key=key, state=S.pending, attempts=0, next_attempt_at=sent_from,
+                            last_error="", subject="", body="", created_at=sent_from)
         custom = saved.get((event, name))
         if row is None or not row.enabled:
             note.state, note.last_error = S.skipped, f"{channel.label} is turned off in Settings → Notifications"
@@ -138,12 +139,14 @@ def alert_values(alert: Alert, rule: AlertRule, router: Router | None, stage: st
 
 
 def notified(alert_ids: list[int]) -> set[int]:
-    """Alerts whose opening (or rise to critical) was queued to send on some channel (one query)."""
+    """Alerts whose opening (or rise to critical) was sent or tried on some channel (one query); a skipped row or
+    one that never rendered does not count, so no recovery notice follows an opening nobody was told about."""
     if not alert_ids:
         return set()
     return set(db.session.scalars(select(Notification.alert_id).where(
         Notification.alert_id.in_(sorted(set(alert_ids))), Notification.event.in_(("alert_opened", "alert_critical")),
-        Notification.state != S.skipped).distinct()))
+        or_(Notification.state.in_((S.pending, S.sent)), and_(Notification.state == S.dead, Notification.attempts > 0)),
+    ).distinct()))
 
 
 def deliveries(alert_id: int) -> list[Notification]:
