@@ -62,11 +62,8 @@ def evaluate_router(router_id: int, now: datetime | None = None) -> int:
             seen = alert_checks.link_flap(rule, router, interfaces, now)
         elif rule.kind == AlertKind.traffic_spike:
             seen = alert_checks.traffic_spike(rule, router, interfaces, now)
-        else:  # offline: only ever clears here (the poll just reached it); raising is evaluate_global's
-            current = alert_engine.live(rule, {router.id})
-            fresh = router.last_seen_at is not None and (now - router.last_seen_at).total_seconds() < int(
-                rule.params.get("seconds") or 45)
-            if not current or not fresh:
+        else:  # offline: only ever clears here (the poll just reached the router); raising is evaluate_global's
+            if router.last_seen_at is None or router.last_error or not alert_engine.live(rule, {router.id}):
                 continue
             seen = {}
         alert_engine.apply(rule, seen, {router.id}, now, changes)

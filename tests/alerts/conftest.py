@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from isp.extensions import db as _db
+from tests.monitoring.conftest import box, quiet_sim  # noqa: F401 (fixtures)
 from tests.notifications.conftest import Receiver, admin, channel, receiver, smtp_server  # noqa: F401 (fixtures)
 
 T0 = datetime(2030, 3, 4, 12, 0, 0, tzinfo=UTC)  # a fixed "now" the tests step through with explicit now=
