@@ -90,10 +90,10 @@ def graph(router_id: int, series: str, start: int, end: int, now: float | None =
     for name, _ in picks:
         columns[name] = []
     rate = series != "system"
-    for row in db.session.execute(stmt):
-        columns["t"].append(int(row.t))
+    for row in db.session.execute(stmt).mappings():
+        columns["t"].append(int(row["t"]))
         for name, _ in picks:
-            columns[name].append(_value(getattr(row, name), rate))
+            columns[name].append(_value(row[name], rate))
     return {"step": step, "source": source, **columns}
 
 
