@@ -106,10 +106,24 @@ def _resolve(alert: Alert, now: datetime, changes: Changes) -> None:
     changes.resolved.append(alert)
 
 
+def retire(alerts: list[Alert], now: datetime, why: str, changes: Changes) -> None:
+    """Close live alerts nobody evaluates any more (rule disabled or out of scope, router disabled): pending ones
+    go away, the others resolve with the reason and without a recovery notice (the condition was not seen to clear)."""
+    for alert in alerts:
+        if alert.state == A.pending:
+            db.session.delete(alert)
+        else:
+            alert.state, alert.resolved_at, alert.open_key = A.resolved, now, None
+            event(alert, "resolved", now, why)
+        changes.other += 1
+
+
 def apply(rule: AlertRule, observations: dict[tuple[int | None, str], tuple[float | None, str]],
-          router_ids: set[int] | None, now: datetime, changes: Changes) -> None:
-    """Bring the rule's alerts in line with the observations; live alerts of the universe not observed clear."""
-    current = live(rule, router_ids)
+          router_ids: set[int] | None, now: datetime, changes: Changes,
+          current: dict[tuple[int | None, str], Alert] | None = None) -> None:
+    """Bring the rule's alerts in line with the observations; live alerts of the universe not observed clear.
+    `current`: the rule's live alerts in that universe when the caller has read them already."""
+    current = live(rule, router_ids) if current is None else current
     drop: list[int] = []
     for key in set(current) | set(observations):
         alert = current.get(key)

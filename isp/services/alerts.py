@@ -21,9 +21,10 @@ opened, severity, suppressed, unsuppressed, escalated, acknowledged, resolved.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from isp.extensions import db
 from isp.models import Alert, AlertKind, AlertRule, AlertState, Notification, Role, Router, RouterInterface, User
@@ -42,7 +43,11 @@ def _rules(kinds: tuple[AlertKind, ...]) -> list[AlertRule]:
 
 
 def evaluate_router(router_id: int, now: datetime | None = None) -> int:
-    """Evaluate the router-scoped rules for one router from its latest samples; returns the alerts changed."""
+    """Evaluate the router-scoped rules for one router from its latest samples; returns the alerts changed.
+
+    A bounded number of reads whatever the rule count: the rules, the router's live alerts, its latest sample,
+    its interfaces, one baseline query (traffic spike) and one Redis round trip (link flaps).
+    """
     now = now or utcnow()
     router = db.session.get(Router, router_id)
     if router is None:
@@ -50,10 +55,21 @@ def evaluate_router(router_id: int, now: datetime | None = None) -> int:
     changes = alert_engine.Changes()
     rules = [r for r in _rules((*alert_checks.ROUTER_KINDS, AlertKind.offline))
              if router.enabled and alert_checks.in_scope(r, router.id, router.site)]
+    by_rule: dict[int, dict] = defaultdict(dict)
+    for alert in db.session.scalars(select(Alert).where(Alert.router_id == router.id, Alert.open_key.is_not(None))):
+        by_rule[alert.rule_id][(alert.router_id, alert.target)] = alert
+    watched = {r.id for r in rules}
+    strays = [a for rule_id, found in by_rule.items() if rule_id not in watched for a in found.values()]
+    if strays:  # their rule was disabled or no longer covers this router (router-wide kinds only)
+        kinds = dict(db.session.execute(select(AlertRule.id, AlertRule.kind).where(
+            AlertRule.id.in_(sorted({a.rule_id for a in strays})))).tuples().all())
+        alert_engine.retire([a for a in strays if kinds.get(a.rule_id) in (*alert_checks.ROUTER_KINDS, AlertKind.offline)],
+                            now, "the rule no longer covers this router", changes)
     sample = alert_checks.latest_sample(router.id) if any(r.kind == AlertKind.metric for r in rules) else None
     interfaces = list(db.session.scalars(select(RouterInterface).where(RouterInterface.router_id == router.id))) if any(
         r.kind in alert_checks.ROUTER_KINDS[1:] for r in rules) else []
     for rule in rules:
+        current = by_rule.get(rule.id, {})
         if rule.kind == AlertKind.metric:
             seen = alert_checks.metric(rule, router, sample)
         elif rule.kind == AlertKind.interface_down:
@@ -63,17 +79,27 @@ def evaluate_router(router_id: int, now: datetime | None = None) -> int:
         elif rule.kind == AlertKind.traffic_spike:
             seen = alert_checks.traffic_spike(rule, router, interfaces, now)
         else:  # offline: only ever clears here (the poll just reached the router); raising is evaluate_global's
-            if router.last_seen_at is None or router.last_error or not alert_engine.live(rule, {router.id}):
+            if router.last_seen_at is None or router.last_error or not current:
                 continue
             seen = {}
-        alert_engine.apply(rule, seen, {router.id}, now, changes)
+        alert_engine.apply(rule, seen, {router.id}, now, changes, current)
     return alert_engine.finish(changes, now)
+
+
+def _sweep(now: datetime, changes: alert_engine.Changes) -> None:
+    """Retire live alerts of disabled rules and of disabled routers (one query)."""
+    stale = list(db.session.scalars(select(Alert).join(AlertRule, AlertRule.id == Alert.rule_id)
+                                    .outerjoin(Router, Router.id == Alert.router_id).where(
+        Alert.open_key.is_not(None), or_(AlertRule.enabled.is_(False), Router.enabled.is_(False)))))
+    if stale:
+        alert_engine.retire(stale, now, "its rule or router was disabled", changes)
 
 
 def evaluate_global(now: datetime | None = None) -> int:
     """Evaluate every rule that is not fed by one router's poll, then suppression and escalation."""
     now = now or utcnow()
     changes = alert_engine.Changes()
+    _sweep(now, changes)
     offline_rules = _rules((AlertKind.offline,))
     if offline_rules:
         routers = db.session.execute(select(Router.id, Router.name, Router.site, Router.last_seen_at,

@@ -187,3 +187,35 @@ def test_acknowledge_and_resolve_are_checked_and_audited(app, make_rule, router,
 
 def test_clock_fixture_sanity():
     assert at(60) - T0 == timedelta(minutes=1)
+
+
+def test_alerts_of_a_disabled_rule_or_router_are_retired_without_a_recovery_notice(app, make_rule, make_router, webhook):
+    from isp.models import AlertRule, AlertScope
+
+    first, second = make_router(), make_router()
+    cpu = make_rule("CPU load", for_seconds=0, channels="webhook")
+    for r in (first, second):
+        _cpu(app, r.id, 0, 95)
+    with app.app_context():
+        db.session.get(Router, second.id).enabled = False
+        db.session.commit()
+    evaluate(app, None, at(10))
+    assert [a.state for a in alerts_of(app)] == [A.open, A.resolved]
+    assert events_of(app, alerts_of(app)[1].id)[-1] == ("resolved", "its rule or router was disabled")
+    with app.app_context():
+        rule = db.session.get(AlertRule, cpu)
+        rule.scope, rule.site = AlertScope.site, "elsewhere"
+        db.session.commit()
+    _cpu(app, first.id, 20, 95)  # the poll's evaluation: the rule no longer covers this router
+    assert [a.state for a in alerts_of(app)] == [A.resolved, A.resolved]
+    assert [n.event for n in notes_of(app)] == ["alert_opened", "alert_opened"]
+
+
+def test_alert_templates_are_listed_and_previewed_with_alert_variables(app, client, auth):
+    auth.login_as("admin")
+    page = client.get("/notifications/settings").get_data(as_text=True)
+    assert "Alert raised" in page and "event=alert_escalated&amp;channel=telegram" in page
+    assert "event=reminder&amp;channel=telegram" not in page  # Telegram carries staff alerts only
+    page = client.get("/notifications/templates?event=alert_opened&channel=email").get_data(as_text=True)
+    assert "alert.severity" in page and "CPU load" in page and "&lt;b&gt;core-1&lt;/b&gt;" in page
+    assert client.get("/notifications/templates?event=reminder&channel=telegram").status_code == 404
