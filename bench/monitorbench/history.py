@@ -1,7 +1,6 @@
 """Synthetic monitoring history written set-based: routers, interfaces, raw samples and minute/hour rollups."""
 from __future__ import annotations
 
-import math
 import time
 
 CHUNK = 5_000
@@ -30,85 +29,77 @@ def add_routers(h, count: int, first: int = 0, interfaces: int = 3) -> list[tupl
     return [(r, sorted(by_router[r])) for r in ids]
 
 
-def _wave(ts: int, seed: int) -> float:
-    """0..1, a daily cycle with some per-series phase."""
-    return 0.5 + 0.5 * math.sin((ts / 86400.0) * 2 * math.pi + seed)
-
-
-def _router_rollup(router_id: int, step: int, ts: int) -> dict:
-    w = _wave(ts, router_id)
-    cpu = 10 + 60 * w
-    return {"router_id": router_id, "step": step, "ts": ts, "samples": step // 10, "cpu_avg": cpu, "cpu_min": cpu - 8,
-            "cpu_max": cpu + 12, "memory_avg": 40 + 10 * w, "memory_min": 39 + 10 * w, "memory_max": 42 + 10 * w,
-            "temperature_avg": 45 + 5 * w, "temperature_min": 44 + 5 * w, "temperature_max": 46 + 5 * w,
-            "voltage_avg": 24.0, "ppp_active_avg": 50 * w, "ppp_active_max": int(55 * w),
-            "hotspot_active_avg": 30 * w, "hotspot_active_max": int(35 * w)}
-
-
-def _iface_rollup(iface_id: int, step: int, ts: int) -> dict:
-    rate = int(50_000_000 * _wave(ts, iface_id))
-    return {"interface_id": iface_id, "step": step, "ts": ts, "samples": step // 10, "rx_avg": rate,
-            "rx_min": rate // 2, "rx_max": rate * 2, "tx_avg": rate // 4, "tx_min": rate // 8, "tx_max": rate // 2}
-
-
-def _router_sample(router_id: int, ts: int) -> dict:
-    w = _wave(ts, router_id)
-    return {"router_id": router_id, "ts": ts, "cpu": int(10 + 60 * w), "memory": 40 + 10 * w, "temperature": 45 + 5 * w,
-            "voltage": 24.0, "ppp_active": int(50 * w), "hotspot_active": int(30 * w), "queue_rx_bps": 0,
-            "queue_tx_bps": 0}
-
-
-def _iface_sample(iface_id: int, ts: int) -> dict:
-    rate = int(50_000_000 * _wave(ts, iface_id))
-    return {"interface_id": iface_id, "ts": ts, "rx_bps": rate, "tx_bps": rate // 4}
+# Values computed in SQL from the series id and the time of day (portable arithmetic: SQLite and MariaDB alike).
+DAY = "(t.ts % 86400)"
+ROUTER_COLUMNS = {
+    "samples": "{step} / 10", "cpu_avg": f"10 + {DAY} / 1440.0", "cpu_min": f"5 + {DAY} / 1440.0",
+    "cpu_max": f"20 + {DAY} / 1440.0", "memory_avg": "40 + r.id % 20", "memory_min": "39 + r.id % 20",
+    "memory_max": "42 + r.id % 20", "temperature_avg": f"40 + {DAY} / 8640.0", "temperature_min": f"39 + {DAY} / 8640.0",
+    "temperature_max": f"41 + {DAY} / 8640.0", "voltage_avg": "24.0", "ppp_active_avg": f"{DAY} / 1728.0",
+    "ppp_active_max": f"{DAY} % 60", "hotspot_active_avg": f"{DAY} / 2880.0", "hotspot_active_max": f"{DAY} % 30",
+}
+IFACE_COLUMNS = {
+    "samples": "{step} / 10", "rx_avg": f"{DAY} * 500 + r.id % 13 * 100000", "rx_min": f"{DAY} * 250",
+    "rx_max": f"{DAY} * 1000 + 1", "tx_avg": f"{DAY} * 120", "tx_min": f"{DAY} * 60", "tx_max": f"{DAY} * 240 + 1",
+}
+ROUTER_RAW = {"cpu": f"{DAY} % 70 + 5", "memory": "40 + r.id % 20", "temperature": f"40 + {DAY} / 8640.0",
+              "voltage": "24.0", "ppp_active": f"{DAY} % 60", "hotspot_active": f"{DAY} % 30", "queue_rx_bps": "0",
+              "queue_tx_bps": "0"}
+IFACE_RAW = {"rx_bps": f"{DAY} * 500 + r.id % 13 * 100000", "tx_bps": f"{DAY} * 120"}
+ROUTERS_PER_STATEMENT = 25
 
 
 def fill(h, fleet: list[tuple[int, list[int]]], now: int, hour_days: int, minute_days: int, raw_hours: int,
          raw_step: int = 10) -> int:
-    """Write the history of every router and interface in `fleet`, newest buckets ending at `now`; rows written."""
-    from sqlalchemy import insert
+    """Write the history of every router and interface in `fleet`, newest buckets ending at `now`; rows written.
 
+    Set-based: the bucket times go into a scratch table once per step, then one INSERT ... SELECT per table and
+    group of routers crosses them with the routers' (or their interfaces') ids.
+    """
     from isp.extensions import db
-    from isp.models.monitoring import InterfaceRollup, InterfaceSample, RouterRollup, RouterSample
 
-    plans = (  # (table, row maker, step, span seconds, router-level?)
-        (RouterRollup.__table__, _router_rollup, HOUR, hour_days * 86400, True),
-        (InterfaceRollup.__table__, _iface_rollup, HOUR, hour_days * 86400, False),
-        (RouterRollup.__table__, _router_rollup, MINUTE, minute_days * 86400, True),
-        (InterfaceRollup.__table__, _iface_rollup, MINUTE, minute_days * 86400, False),
-        (RouterSample.__table__, None, raw_step, raw_hours * 3600, True),
-        (InterfaceSample.__table__, None, raw_step, raw_hours * 3600, False),
+    plans = (  # (table, key column, values, step, span seconds, router-level?)
+        ("router_rollups", "router_id", ROUTER_COLUMNS, HOUR, hour_days * 86400, True),
+        ("interface_rollups", "interface_id", IFACE_COLUMNS, HOUR, hour_days * 86400, False),
+        ("router_rollups", "router_id", ROUTER_COLUMNS, MINUTE, minute_days * 86400, True),
+        ("interface_rollups", "interface_id", IFACE_COLUMNS, MINUTE, minute_days * 86400, False),
+        ("router_samples", "router_id", ROUTER_RAW, raw_step, raw_hours * 3600, True),
+        ("interface_samples", "interface_id", IFACE_RAW, raw_step, raw_hours * 3600, False),
     )
     written = 0
+    router_ids = [r for r, _ in fleet]
     with h.app.app_context():
-        for table, maker, step, span, router_level in plans:
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS bench_ts (ts INTEGER PRIMARY KEY)")
+        for table, key, values, step, span, router_level in plans:
             if span <= 0:
                 continue
             last = now - now % step - step
-            stamps = range(last - span + step, last + step, step)
-            targets = [r for r, _ in fleet] if router_level else [i for _, ifaces in fleet for i in ifaces]
-            batch: list[dict] = []
-            for target in targets:
-                for ts in stamps:
-                    if maker is not None:
-                        batch.append(maker(target, step, ts))
-                    elif router_level:
-                        batch.append(_router_sample(target, ts))
-                    else:
-                        batch.append(_iface_sample(target, ts))
-                    if len(batch) >= CHUNK:
-                        db.session.execute(insert(table), batch)
-                        written += len(batch)
-                        batch = []
-                db.session.commit()
-            if batch:
-                db.session.execute(insert(table), batch)
-                written += len(batch)
-            db.session.commit()
-        analyze = "ANALYZE" if db.engine.dialect.name == "sqlite" else \
-            "ANALYZE TABLE router_samples, interface_samples, router_rollups, interface_rollups"
-        db.session.execute(db.text(analyze))
-        db.session.commit()
+            stamps = [(ts,) for ts in range(last - span + step, last + step, step)]
+            marker = "?" if db.engine.dialect.paramstyle == "qmark" else "%s"
+            with db.engine.begin() as conn:
+                conn.exec_driver_sql("DELETE FROM bench_ts")
+                for lo in range(0, len(stamps), CHUNK):
+                    conn.exec_driver_sql(f"INSERT INTO bench_ts (ts) VALUES ({marker})", stamps[lo:lo + CHUNK])
+            rolled = table.endswith("rollups")
+            columns = [key, *(["step"] if rolled else []), "ts", *values]
+            exprs = ["r.id", *([str(step)] if rolled else []), "t.ts",
+                     *(v.format(step=step) for v in values.values())]
+            source = "routers r" if router_level else "router_interfaces r"
+            owner = "r.id" if router_level else "r.router_id"
+            for lo in range(0, len(router_ids), ROUTERS_PER_STATEMENT):
+                group = ", ".join(str(i) for i in router_ids[lo:lo + ROUTERS_PER_STATEMENT])
+                with db.engine.begin() as conn:
+                    result = conn.exec_driver_sql(
+                        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(exprs)} "
+                        f"FROM {source} CROSS JOIN bench_ts t WHERE {owner} IN ({group})")
+                    written += result.rowcount
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE bench_ts")
+            if db.engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("ANALYZE")
+            else:
+                conn.exec_driver_sql("ANALYZE TABLE router_samples, interface_samples, router_rollups, interface_rollups")
     return written
 
 

@@ -100,7 +100,7 @@ def run() -> str:
     verbose(f"P11: {rows:,} rows of history for {total} routers × (system + {interfaces} interfaces): hour rollups "
             f"{DAYS} d, minute rollups {minute_days} d, raw {raw_hours} h; built in {built:.0f} s; {dialect(h)}")
     verbose(f"P11: metrics_store.graph p95 {p95(small_direct) * 1000:.1f} ms at {BASE} routers, "
-            f"{p95(large_direct) * 1000:.1f} ms at {total}" + (
+            f"{p95(large_direct) * 1000:.1f} ms at {total} (median {sorted(large_direct)[len(large_direct) // 2] * 1000:.1f} ms)" + (
                 f"; GET graph.json p95 {p95(small_http) * 1000:.1f} ms at {BASE}, {p95(large_http) * 1000:.1f} ms at "
                 f"{total}" if large_http else "; no graph.json endpoint yet") + f"; {queries} queries per size")
     verbose(f"P11: the figure below is {via}")
