@@ -125,7 +125,7 @@ def parse(rows: dict[str, list[dict]], ret: dict[str, str], log_ok: bool = True)
     reading = Reading(resource=(rows["res"] or [{}])[0], identity=(rows["id"] or [{}])[0].get("name", ""))
     reading.health = health(rows["hl"])
     reading.interfaces = [
-        {"name": r["name"], "type": r.get("type", "")[:32], "comment": r.get("comment", "")[:255],
+        {"name": r["name"][:64], "type": r.get("type", "")[:32], "comment": r.get("comment", "")[:255],
          "running": r.get("running") == "true", "disabled": r.get("disabled") == "true",
          "rx": _int(r.get("rx-byte")) or 0, "tx": _int(r.get("tx-byte")) or 0}
         for r in rows["if"] if r.get("name") and r.get("dynamic") != "true" and r.get("type") != "pppoe-in"
