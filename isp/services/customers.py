@@ -1,7 +1,7 @@
 """Customers: sign-up (race-free account numbers), edits recorded on the timeline, notes, status; scoped reads."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from sqlalchemy import Select, and_, false, func, select, union
@@ -190,14 +190,8 @@ def _account_exact(q: str) -> str | None:
     return numbering.format_account(int(rest), settings)
 
 
-def matching_ids(q: str, cap: int | None = None):
-    """Ids of customers whose account number, name, phone, email or a service username starts with `q`.
-
-    One SELECT per indexed column, combined with UNION: each part is a range on its own index, and the
-    union (the matches, not the table) is what the list joins to. With `cap` (a plain search: nothing filters
-    the matches afterwards) each part keeps only its newest `cap` ids, which is exact for the newest `cap` of
-    the union: a broad prefix (13,600 of 100,000 names) is then sorted and de-duplicated on 2,000 ids, not all.
-    """
+def _search_parts(q: str) -> list[Select]:
+    """One SELECT of customer ids per indexed column whose value starts with `q` (each a range on its own index)."""
     q = q.strip()[:100]
     pattern = _like(q)
     parts = [select(Customer.id).where(Customer.name.like(pattern, escape="!")),
@@ -212,10 +206,36 @@ def matching_ids(q: str, cap: int | None = None):
                   select(Customer.id).where(Customer.phone2.like(phone_pattern, escape="!"))]
     if " " not in q:
         parts.append(select(Customer.id).where(Customer.email.like(pattern, escape="!")))
+    return parts
+
+
+def matching_ids(q: str, cap: int | None = None):
+    """Ids of customers whose account number, name, phone, email or a service username starts with `q`.
+
+    One SELECT per indexed column, combined with UNION: each part is a range on its own index, and the
+    union (the matches, not the table) is what the list joins to. With `cap` (a plain search: nothing filters
+    the matches afterwards) each part keeps only its newest `cap` ids, which is exact for the newest `cap` of
+    the union: a page of a broad prefix (4,546 of 100,000 names) then sorts `cap` ids per part, not all.
+    """
+    parts = _search_parts(q)
     if cap is not None:
         newest = [part.distinct().order_by(part.selected_columns[0].desc()).limit(cap).subquery() for part in parts]
         parts = [select(sub.c.id) for sub in newest]
     return union(*parts).subquery("matches")
+
+
+def search_count(q: str, up_to: int) -> int:
+    """How many customers match `q` (a plain search), counted at most to `up_to`.
+
+    A broad prefix matches thousands in a column: if one part alone reaches `up_to` (each read off its index and
+    stopped there, unsorted), so does the union, and nothing more is read. Otherwise every part is smaller than
+    `up_to` and their union is counted exactly.
+    """
+    parts = _search_parts(q)
+    capped = [select(func.count()).select_from(part.limit(up_to).subquery()).scalar_subquery() for part in parts]
+    if max(db.session.execute(select(*capped)).one()) >= up_to:
+        return up_to
+    return min(db.session.scalar(select(func.count()).select_from(union(*parts).subquery())) or 0, up_to)
 
 
 FILTERS = ("q", "status", "plan_id", "router_id", "reseller_id", "debt")
@@ -327,6 +347,11 @@ class Pagination(paging.IdPagination):
 
     def _query_count(self) -> int:
         limit = self._count_limit()
+        if self._query_args.get("counter") is not None:
+            total = self._query_args["counter"](limit + 1)
+            if total > limit:
+                self.more_than = limit
+            return total
         if self._counted is not None:
             total = len(self._counted)
             if total > limit:
@@ -339,19 +364,37 @@ class Pagination(paging.IdPagination):
         return total
 
 
-def paginate(stmt: Select, key: object, per_page: int, ids: Select | None = None, prefetch: bool = False) -> Pagination:
+def paginate(stmt: Select, key: object, per_page: int, ids: Select | None = None, prefetch: bool = False,
+             counter: Callable[[int], int] | None = None) -> Pagination:
     """Page `stmt` by ids (page number from the request), counting at most COUNT_UP_TO; `ids` (the page's ids
-    in order, if given) replaces `stmt`'s own id query; `prefetch`: read the page and the count in one query."""
+    in order, if given) replaces `stmt`'s own id query; `prefetch`: read the page and the count in one query;
+    `counter(up_to)`: how many there are, counted at most to up_to, instead of counting the ids."""
     return Pagination(select=stmt, key=key, session=db.session(), page=requested_page(), per_page=per_page,
-                      max_per_page=None, error_out=False, ids=ids, prefetch=prefetch)
+                      max_per_page=None, error_out=False, ids=ids, prefetch=prefetch, counter=counter)
+
+
+def _plain_search(user: User, filters: dict) -> bool:
+    """A search that nothing filters afterwards (no filter, no reseller scope): its parts page and count alone."""
+    return bool((filters.get("q") or "").strip()) and not (
+        _customer_conditions(user, filters) or filters.get("plan_id") or filters.get("router_id") or filters.get("debt"))
 
 
 def list_page(user: User, filters: dict, per_page: int) -> Pagination:
-    """One page of `list_query`: its ids off the indexes, then those rows."""
-    driven = (filters.get("plan_id") or filters.get("router_id")) and not (filters.get("q") or "").strip()
-    limit = Pagination.count_limit(max(requested_page(), 1), per_page)  # the page and its count use at most limit + 1
+    """One page of `list_query`: its ids off the indexes, then those rows.
+
+    A plain search pages the union of each part's newest page x per_page ids (the page's cost follows how deep
+    it is, not how many match) and counts with `search_count` (a broad prefix stops at the count's limit).
+    """
+    q = (filters.get("q") or "").strip()
+    page = max(requested_page(), 1)
+    limit = Pagination.count_limit(page, per_page)  # the page and its count use at most limit + 1
+    if _plain_search(user, filters):
+        window = min(page * per_page, paging.MAX_OFFSET + per_page)
+        return paginate(select(Customer), Customer.id, per_page, ids=list_query(user, filters, cap=window),
+                        counter=lambda up_to: search_count(q, up_to))
+    driven = (filters.get("plan_id") or filters.get("router_id")) and not q
     return paginate(select(Customer), Customer.id, per_page, ids=list_query(user, filters, cap=limit + 1),
-                    prefetch=bool((filters.get("q") or "").strip() or (filters.get("debt") and not driven)))
+                    prefetch=bool(q or (filters.get("debt") and not driven)))
 
 
 def balances(customer_ids: Iterable[int]) -> dict[int, Decimal]:

@@ -114,3 +114,59 @@ def test_a_capped_search_keeps_exactly_the_newest_matches(app, staff, make_custo
         for cap in (1, 2, 3, 5):
             assert list(db.session.scalars(customers.list_query(user, {"q": "kip"}, cap=cap)))[:cap] == everything[:cap]
     assert everything == [c.id for c in reversed(made)]
+
+
+def test_a_plain_search_pages_deep_and_counts_up_to_the_limit(app, staff, make_customer, make_service, make_router,
+                                                              make_service_plan, monkeypatch):
+    """A plain search pages the newest matches of every column (page 2 continues page 1, a customer matching in two
+    columns appears once) and counts them once each; past the count's limit the pager says "more than"."""
+    plan = make_service_plan([make_router().id], price="0", name="Deep")
+    made = [make_customer(staff.id, name=f"Wambui {n:02d}", email=f"w{n}@example.net") for n in range(7)]
+    for n in (0, 3, 6):  # matches by name and by service username: still one row, one count
+        make_service(made[n].id, plan.id, staff.id, username=f"wambui-{n}")
+    other = make_customer(staff.id, name="Otieno", email="wambui@example.net")  # matches by email only
+    newest_first = [other.id] + [c.id for c in reversed(made)]
+    monkeypatch.setattr(customers.Pagination, "COUNT_UP_TO", 5)
+    for page, expected in ((1, newest_first[:3]), (2, newest_first[3:6]), (3, newest_first[6:])):
+        with app.test_request_context(f"/customers/?page={page}"):
+            got = customers.list_page(db.session.get(User, staff.id), {"q": "wambui"}, 3)
+            assert [c.id for c in got.items] == expected
+            assert got.total == 8 and got.more_than is None  # page 1..3 count to 5 or ten pages on: exact here
+    monkeypatch.setattr(customers.Pagination, "count_limit", classmethod(lambda cls, page, per_page: 5))
+    with app.test_request_context("/customers/"):
+        got = customers.list_page(db.session.get(User, staff.id), {"q": "wambui"}, 3)
+        assert [c.id for c in got.items] == newest_first[:3] and got.more_than == 5
+    with app.app_context():
+        assert [customers.search_count("wambui", n) for n in (3, 6, 8, 9, 100)] == [3, 6, 8, 8, 8]
+        assert customers.search_count("wambui-", 100) == 3 and customers.search_count("zzz", 100) == 0
+
+
+def test_a_plain_search_on_the_web_page_says_more_than_past_the_limit(app, client, auth, staff, make_customer,
+                                                                      monkeypatch):
+    for n in range(4):
+        make_customer(staff.id, name=f"Njeri {n}")
+    monkeypatch.setattr(customers.Pagination, "count_limit", classmethod(lambda cls, page, per_page: 2))
+    monkeypatch.setitem(app.config, "PAGE_SIZE", 1)
+    auth.login(staff.username)
+    text = client.get("/customers/?q=njeri", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Njeri 3" in text and "Njeri 2" not in text and "more than 2 items" in text
+    second = client.get("/customers/?q=njeri&page=2", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Njeri 2" in second and "Njeri 3" not in second
+
+
+def test_every_part_of_a_search_reads_only_an_index(app, people):
+    """Each column's prefix search is a range on its own index that holds the customer id (no table rows read):
+    on SQLite the NOCASE indexes (the service username's was lost once by a table rebuild), on MariaDB the
+    column indexes, (username, customer_id) for services."""
+    from sqlalchemy import text
+
+    with app.app_context():
+        for q in ("jwan", "+2547", "ISP-000002"):
+            for part in customers._search_parts(q):
+                sql = str(part.compile(db.engine, compile_kwargs={"literal_binds": True}))
+                if db.engine.dialect.name == "sqlite":
+                    plan = [row[-1] for row in db.session.execute(text("EXPLAIN QUERY PLAN " + sql))]
+                    assert len(plan) == 1 and plan[0].startswith("SEARCH") and "COVERING INDEX" in plan[0], (sql, plan)
+                else:
+                    plan = [dict(row._mapping) for row in db.session.execute(text("EXPLAIN " + sql))]
+                    assert len(plan) == 1 and "Using index" in (plan[0]["Extra"] or ""), (sql, plan)
