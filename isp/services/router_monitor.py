@@ -60,7 +60,7 @@ def series_of(router: Router, series: str) -> str:
 def graph(router: Router, series: str, args: dict, now: int | None = None) -> dict:
     """Compact chart columns for a series over the window the arguments ask for."""
     start, end = window(args, now)
-    data = metrics_store.graph(router.id, series_of(router, series), start, end)
+    data = metrics_store.graph(router.id, series_of(router, series), start, end, now=now)
     return {"series": series, "start": start, "end": end, **data}
 
 

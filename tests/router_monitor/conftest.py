@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from isp.extensions import db as _db
-from tests.customers.conftest import make_customer, make_service, make_service_plan  # noqa: F401 (fixtures)
+from tests.customers.conftest import make_customer, make_service, make_service_plan, staff  # noqa: F401 (fixtures)
 
 
 @pytest.fixture

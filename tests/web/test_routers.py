@@ -368,3 +368,51 @@ def test_a_router_with_vouchers_made_on_it_is_never_deleted_even_forced(app, cli
     page = response.get_data(as_text=True).replace("&#39;", "'")
     assert response.status_code == 200 and "'with-stock' has 1 voucher batches made on it" in page
     assert _router(app, router.id) is not None
+
+
+def test_a_parent_router_is_picked_on_the_form_and_shown_on_the_page(app, client, auth, make_router):
+    core = make_router(name="core")
+    auth.login_as("operator")
+    form = client.get("/routers/new").get_data(as_text=True)
+    assert f'<option value="{core.id}">core</option>' in form
+    response = client.post("/routers/new", data=_form(auth.token(), name="edge-1", parent_id=str(core.id)))
+    assert response.status_code == 302
+    edge_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
+    assert _router(app, edge_id).parent_id == core.id
+    page = client.get(f"/routers/{edge_id}").get_data(as_text=True)
+    assert re.search(rf'data-test="parent"><a href="/routers/{core.id}">core</a>', page)
+    edit = client.get(f"/routers/{edge_id}/edit").get_data(as_text=True)
+    assert f'<option selected value="{core.id}">core</option>' in edit
+    assert f'value="{edge_id}">edge-1</option>' not in edit  # a router is never offered as its own parent
+
+
+def test_parent_refuses_itself_a_loop_and_a_missing_router(app, client, auth, make_router):
+    a, b, c = make_router(name="a"), make_router(name="b"), make_router(name="c")
+    auth.login_as("admin")
+    keep = {"addresses": "127.0.0.1", "api_port": "1", "username": "admin", "password": SIM_PASSWORD}
+
+    def edit(router, parent_id):
+        return client.post(f"/routers/{router.id}/edit", data=_form(auth.token(), name=router.name, parent_id=str(parent_id),
+                                                                     **keep))
+
+    assert edit(b, a.id).status_code == 302 and edit(c, b.id).status_code == 302  # a <- b <- c
+    loop = edit(a, c.id)  # c depends on a through b
+    assert loop.status_code == 422 and "That parent depends on this router already" in loop.get_data(as_text=True)
+    with app.app_context():
+        from isp.services import routers
+        from isp.services.errors import ServiceError
+
+        row = db.session.get(Router, a.id)
+        for parent_id, message in ((a.id, "A router cannot be its own parent."),
+                                   (c.id + 1000, "That parent router does not exist")):
+            try:
+                routers.update_router(row, {**keep, "api_port": 1, "name": "a", "mode": "api", "max_sessions": 20,
+                                            "parent_id": parent_id})
+            except ServiceError as err:
+                assert err.message.startswith(message) and err.field == "parent_id"
+            else:
+                raise AssertionError("accepted")
+            db.session.rollback()
+    assert _router(app, a.id).parent_id is None and _router(app, c.id).parent_id == b.id
+    # Leaving the picker on "None" clears it.
+    assert edit(c, 0).status_code == 302 and _router(app, c.id).parent_id is None
