@@ -34,7 +34,6 @@ class RouterLog:
         when = self.state.last_sync if t is None else t
         item = menu.add({"time": format_date(when, self.state.config.version_tuple),
                          "topics": topics, "message": message}, internal=True)
-        item["_t"] = when
         while len(menu.items) > LOG_LINES:
             del menu.items[next(iter(menu.items))]  # the oldest line scrolls out, silently
         return str(item[".id"])
