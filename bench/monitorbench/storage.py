@@ -1,11 +1,12 @@
 """storage: the bytes the monitoring tables take per router per day, from a measured period of real polling.
 
-A simulator in its own process (BENCH_STORAGE_ROUTERS routers, 50, with living clients so counters move), two
-workers, POLL_ALL at each 10 s boundary for BENCH_STORAGE_SECONDS (180), the minute rollup run at the end when
-metrics_store has it. The monitoring tables' size (metrics_store.storage_bytes, else SQLite's dbstat bytes in use
-or MariaDB's information_schema data + index length) after, minus before, is scaled to one router and one day.
-The interfaces per router are counted from router_interfaces. Raw samples are kept 48 h, minute rollups 14 days and
-hour rollups a year, so a router's standing footprint is about 2 days of raw plus 14 of minutes (README).
+A simulator in its own process (BENCH_STORAGE_ROUTERS routers, 50, with living clients so counters and sessions
+move), two workers, POLL_ALL at each 10 s boundary. After a warm-up (BENCH_STORAGE_WARMUP, 30 s: the first reads
+add every interface row and the routers' boot log once), the completed minutes are rolled up (what MONITOR_ROLLUP
+does each minute) and the monitoring tables measured; again after BENCH_STORAGE_SECONDS (180) more of polling and
+rolling. The growth between the two (metrics_store.storage_by_table: SQLite pages, or MariaDB's data + index length)
+holds the raw samples, minute rollups and log lines of that period, scaled to one router and one day. Retention
+keeps raw 48 h, minute rollups 14 days and hour rollups a year (README).
 """
 from __future__ import annotations
 
@@ -31,41 +32,45 @@ def _enqueue(h, tick: int) -> None:
         dispatch.Enqueue(dispatch.POLL_ALL, (), f"bench-poll-all-{tick}").send()
 
 
-def _rollup(h) -> str:
-    """Roll the run's completed minutes (what MONITOR_ROLLUP does each minute), so rollups count in the bytes."""
-    try:
-        from isp.services import monitor_rollup
-    except ImportError as exc:
-        return f"no rollup ({exc})"
+def _roll(h, until: float) -> None:
+    """Roll every minute completed before `until` (the rollup's own lag is added to its clock)."""
     from isp.extensions import db
+    from isp.services import monitor_rollup
 
-    steps = 0
     with h.app.app_context():
-        while monitor_rollup.rollup_step(time.time()) and steps < 100:
+        now = until + monitor_rollup.lag()
+        for _ in range(100):
+            more = monitor_rollup.rollup_step(now)
             db.session.commit()
-            steps += 1
-        db.session.commit()
-    return f"rollup ran ({steps + 1} steps)"
+            if not more:
+                break
 
 
 def _counts(h) -> dict[str, int]:
     from sqlalchemy import func, select
 
     from isp.extensions import db
-    from isp.models.monitoring import InterfaceRollup, InterfaceSample, RouterInterface, RouterRollup, RouterSample
+    from isp.models.monitoring import (
+        InterfaceRollup,
+        InterfaceSample,
+        RouterInterface,
+        RouterLogEntry,
+        RouterRollup,
+        RouterSample,
+    )
 
     with h.app.app_context():
         out = {m.__tablename__: db.session.scalar(select(func.count()).select_from(m))
-               for m in (RouterSample, InterfaceSample, RouterRollup, InterfaceRollup, RouterInterface)}
-        routers = db.session.scalar(select(func.count(func.distinct(RouterInterface.router_id)))) or 0
+               for m in (RouterSample, InterfaceSample, RouterRollup, InterfaceRollup, RouterInterface, RouterLogEntry)}
+        out["routers_with_interfaces"] = db.session.scalar(select(func.count(func.distinct(RouterInterface.router_id))))
         db.session.rollback()
-    out["routers_with_interfaces"] = routers
     return out
 
 
 def run() -> str:
     count = env_int("BENCH_STORAGE_ROUTERS", 50)
     seconds = env_int("BENCH_STORAGE_SECONDS", 180)
+    warmup = env_int("BENCH_STORAGE_WARMUP", 30)
     h = harness()
     base = free_port_block(count)
     sim = SimProcess(count, base, clients=10, users=20)
@@ -73,28 +78,38 @@ def run() -> str:
         sim.wait_ready()
         interval = int(h.app.config["MONITOR_INTERVAL"])
         register_routers(h, sim.ports, prefix="store")
-        before = sum(monitoring_bytes(h).values())
         h.start_workers(2, queues=ALL_QUEUES)
         tick = (int(time.time()) // interval + 1) * interval
-        start = tick
-        while tick < start + seconds:
+        t1 = tick + -(-warmup // interval) * interval
+        t2 = t1 + (seconds // interval) * interval
+        before = after = None
+        while tick <= t2:
             time.sleep(max(0.0, tick - time.time()))
-            _enqueue(h, tick)
+            if tick == t1:  # the warm-up's polls have landed (each takes well under a second)
+                time.sleep(interval / 2)
+                _roll(h, t1)
+                before = monitoring_bytes(h)
+            if tick < t2:
+                _enqueue(h, tick)
             tick += interval
-        time.sleep(interval / 2)
         h.stop_workers()
-        rolled = _rollup(h)
+        _roll(h, t2)
         after = monitoring_bytes(h)
         counts = _counts(h)
     finally:
         h.close()
         sim.stop()
-    grown = sum(after.values()) - before
+    grown = sum(after.values()) - sum(before.values())
     ifaces = counts["router_interfaces"] / max(counts["routers_with_interfaces"], 1)
-    verbose(f"storage: {count} routers polled every {interval} s for {seconds} s; {grown:,} bytes grown "
-            f"({', '.join(f'{k} {v:,}' for k, v in sorted(after.items()))}); rows: "
-            f"{', '.join(f'{k} {v:,}' for k, v in counts.items())}; {rolled}; {dialect(h)}")
+    per_table = ", ".join(f"{k} {after[k] - before.get(k, 0):+,}" for k in sorted(after))
+    verbose(f"storage: {count} routers polled every {interval} s; {grown:,} bytes grown in the {t2 - t1} s after a "
+            f"{warmup} s warm-up ({per_table}); rows at the end: {', '.join(f'{k} {v:,}' for k, v in counts.items())}; "
+            f"{dialect(h)}")
     if not counts["router_samples"]:
         return "storage: not measured (no router_samples written: the poll stores no samples yet)"
-    per_day = grown / count * 86400 / seconds / 1e6
-    return f"storage: {per_day:.2f} MB per router per day ({ifaces:.0f} interfaces per router, raw samples every {interval} s)"
+    per_day = grown / count * 86400 / (t2 - t1) / 1e6
+    log_day = (after.get("router_log", 0) - before.get("router_log", 0)) / count * 86400 / (t2 - t1) / 1e6
+    verbose(f"storage: of the {per_day:.2f} MB per router per day, {log_day:.2f} MB are the router's log lines "
+            f"(the simulated clients' logins and logouts), {per_day - log_day:.2f} MB samples and rollups")
+    return (f"storage: {per_day:.2f} MB per router per day ({ifaces:.0f} interfaces per router, raw every {interval} s "
+            f"and minute rollups)")
