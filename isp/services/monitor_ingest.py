@@ -50,7 +50,7 @@ def ingest(router_id: int, reading: Reading, now: float, prev: dict | None) -> d
     rebooted = bool(prev) and reading.uptime < int(prev.get("uptime", 0))
     ids, downs = _interfaces(router_id, reading, by_name, at)
     session = db.session
-    session.execute(ignore_duplicates(insert(RouterSample)), [{
+    session.execute(ignore_duplicates(insert(RouterSample.__table__)), [{
         "router_id": router_id, "ts": ts, "cpu": reading.cpu, "memory": reading.memory,
         "temperature": reading.health.get("temperature"), "voltage": reading.health.get("voltage"),
         "ppp_active": reading.ppp_active, "hotspot_active": reading.hotspot_active,
@@ -58,7 +58,7 @@ def ingest(router_id: int, reading: Reading, now: float, prev: dict | None) -> d
     samples = [{"interface_id": ids[name], "ts": ts, "rx_bps": rate[0], "tx_bps": rate[1]}
                for name, rate in by_name.items() if rate is not None and name in ids]
     if samples:
-        session.execute(ignore_duplicates(insert(InterfaceSample)), samples)
+        session.execute(ignore_duplicates(insert(InterfaceSample.__table__)), samples)
     cursor, logged = _log(router_id, reading, prev, rebooted, at)
     state = {"ts": now, "uptime": reading.uptime, "log": cursor,
              "ifaces": {i["name"]: [i["rx"], i["tx"]] for i in reading.interfaces}}
@@ -73,11 +73,12 @@ def ingest(router_id: int, reading: Reading, now: float, prev: dict | None) -> d
 def _interfaces(router_id: int, reading: Reading, by_name: dict, at: datetime) -> tuple[dict[str, int], list[str]]:
     """Insert new interfaces, update the rest in one statement, mark vanished ones; returns (ids, names gone down)."""
     session = db.session
-    cols = (RouterInterface.id, RouterInterface.name, RouterInterface.running, RouterInterface.present)
+    cols = (RouterInterface.id, RouterInterface.name, RouterInterface.running, RouterInterface.present,
+            RouterInterface.disabled, RouterInterface.type, RouterInterface.comment)
     known = {row.name: row for row in session.execute(select(*cols).where(RouterInterface.router_id == router_id))}
     fresh = [i for i in reading.interfaces if i["name"] not in known]
     if fresh:
-        session.execute(insert(RouterInterface), [
+        session.execute(insert(RouterInterface.__table__), [
             {"router_id": router_id, "name": i["name"], "type": i["type"], "comment": i["comment"],
              "running": i["running"], "disabled": i["disabled"], "seen_at": at, "last_change_at": at,
              "present": True, "link_downs": 0, "rx_bps": 0, "tx_bps": 0} for i in fresh])
@@ -90,21 +91,22 @@ def _interfaces(router_id: int, reading: Reading, by_name: dict, at: datetime) -
     changed = [n for n, i in current.items() if n not in new and known[n].running != i["running"]]
     # A link that stopped running counts as a link down unless it was disabled (that is an action, not a fault).
     downs = [n for n in changed if not current[n]["running"] and not current[n]["disabled"]]
-    rows = [current[n] | {"id": ids[n]} for n in current]
-    if rows:
+    if current:
         def by_id(values: dict, column: Any) -> Any:
             return case(values, value=RouterInterface.id, else_=column) if values else column
 
-        rate = {r["id"]: by_name.get(r["name"]) for r in rows}
+        rates = {ids[n]: r for n, r in by_name.items() if r is not None and n in ids}
         values = {
-            RouterInterface.running: by_id({r["id"]: r["running"] for r in rows}, RouterInterface.running),
-            RouterInterface.disabled: by_id({r["id"]: r["disabled"] for r in rows}, RouterInterface.disabled),
-            RouterInterface.type: by_id({r["id"]: r["type"] for r in rows}, RouterInterface.type),
-            RouterInterface.comment: by_id({r["id"]: r["comment"] for r in rows}, RouterInterface.comment),
-            RouterInterface.rx_bps: by_id({i: v[0] for i, v in rate.items() if v}, RouterInterface.rx_bps),
-            RouterInterface.tx_bps: by_id({i: v[1] for i, v in rate.items() if v}, RouterInterface.tx_bps),
+            RouterInterface.rx_bps: by_id({i: r[0] for i, r in rates.items()}, RouterInterface.rx_bps),
+            RouterInterface.tx_bps: by_id({i: r[1] for i, r in rates.items()}, RouterInterface.tx_bps),
             RouterInterface.seen_at: at, RouterInterface.present: True,
         }
+        # Attributes are written only where they changed: the usual poll's statement carries just the rates.
+        for key in ("running", "disabled", "type", "comment"):
+            diff = {ids[n]: i[key] for n, i in current.items() if getattr(known[n], key) != i[key]}
+            if diff:
+                column = getattr(RouterInterface, key)
+                values[column] = by_id(diff, column)
         if downs:
             values[RouterInterface.link_downs] = RouterInterface.link_downs + case(
                 {ids[n]: 1 for n in downs}, value=RouterInterface.id, else_=0)
@@ -112,7 +114,7 @@ def _interfaces(router_id: int, reading: Reading, by_name: dict, at: datetime) -
             values[RouterInterface.last_change_at] = case({ids[n]: literal(at, UTCDateTime()) for n in changed},
                                                           value=RouterInterface.id,
                                                           else_=RouterInterface.last_change_at)
-        session.execute(update(RouterInterface).where(RouterInterface.id.in_(list(rate)))
+        session.execute(update(RouterInterface).where(RouterInterface.id.in_([ids[n] for n in current]))
                         .values(values).execution_options(synchronize_session=False))
     gone = [row.id for name, row in known.items() if row.present and name not in current]
     if gone:
@@ -135,7 +137,7 @@ def _log(router_id: int, reading: Reading, prev: dict | None, rebooted: bool, at
     else:
         keep = lines
     if keep:
-        db.session.execute(insert(RouterLogEntry), [
+        db.session.execute(insert(RouterLogEntry.__table__), [
             {"router_id": router_id, "at": at, "router_time": r["time"], "topics": r["topics"], "message": r["message"]}
             for r in keep])
     cursor = lines[-1]["id"] if lines else (prev or {}).get("log", "")

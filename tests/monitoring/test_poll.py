@@ -122,3 +122,37 @@ def test_a_router_without_a_log_menu_is_polled_all_the_same(app, box):
     with app.app_context():
         assert _db.session.scalar(select(func.count()).select_from(RouterLogEntry)) >= 0
         assert _db.session.get(RouterSample, (box.id, T0)) is not None
+
+
+def test_a_poll_costs_the_same_few_statements_with_5_or_45_interfaces(app, box, monkeypatch):
+    from sqlalchemy import event
+
+    from isp.services import alerts
+
+    monkeypatch.setattr(alerts, "evaluate_router", lambda *a, **k: None)  # the alert engine's reads are its own
+
+    def statements(now):
+        seen = []
+        with app.app_context():
+            engine = _db.engine
+            listener = lambda *args: seen.append(args[2])  # noqa: E731 - the statement text
+            event.listen(engine, "before_cursor_execute", listener)
+            try:
+                from isp.jobs.monitor import poll_router
+
+                assert poll_router(box.id, now=now) == "ok"
+            finally:
+                event.remove(engine, "before_cursor_execute", listener)
+        return [s for s in seen if not s.lstrip().upper().startswith(("SAVEPOINT", "RELEASE"))]
+
+    poll(app, box.id, T0)
+    box.fleet.advance(10)
+    few = statements(T0 + 10)
+    with box.sim.state.lock:
+        for n in range(40):
+            box.sim.state.menus["/interface"].add({"name": f"vlan{n}", "type": "vlan"}, internal=True)
+    box.fleet.advance(10)
+    statements(T0 + 20)  # the new interfaces are inserted once
+    box.fleet.advance(10)
+    many = statements(T0 + 30)
+    assert len(many) == len(few) <= 6, "\n".join(s[:100] for s in many)
