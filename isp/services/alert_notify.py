@@ -116,10 +116,10 @@ def queue(pairs: list[tuple[Alert, str]], now: datetime) -> int:
                 except mt.TemplateProblem as err:
                     note.state, note.last_error = S.dead, f"template error, fix it in Settings → Notifications: {err}"
                     log.warning("alert %s message %s/%s not rendered: %s", alert.id, event, name, err)
-        if notifications._insert(note) and note.state == S.pending:
+        if notifications.insert_once(note) and note.state == S.pending:
             pending += 1
     if pending:
-        notifications._send_soon()
+        notifications.send_soon()
     return pending
 
 

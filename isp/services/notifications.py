@@ -111,7 +111,7 @@ def _service_values(sub: Subscription | None, currency: str) -> dict:
             "paid_until_date": mt.local(sub.paid_until, "%Y-%m-%d")}
 
 
-def _send_soon() -> None:
+def send_soon() -> None:
     """Enqueue the sending job after the commit, once per unit (messages go out in seconds, not at the next tick)."""
     session = db.session()
     current = session.get_nested_transaction()
@@ -126,7 +126,7 @@ def _send_soon() -> None:
                                                        f"notify-send-{uuid.uuid4().hex[:16]}"))
 
 
-def _insert(row: Notification) -> bool:
+def insert_once(row: Notification) -> bool:
     """Insert in a SAVEPOINT: a duplicate key (a racing caller queued it first) is dropped, the caller's unit goes on."""
     try:
         with db.session.begin_nested():
@@ -172,9 +172,9 @@ def _queue(setup: _Setup, customer: Customer, sub: Subscription | None, dedupe_k
     if "balance" not in context:
         context = {**context, "balance": _balance(customer.id)}
     made = [Notification(**row) for row in _rows_for(setup, customer, sub, keys, taken or set(), context, utcnow())]
-    made = [row for row in made if _insert(row)]
+    made = [row for row in made if insert_once(row)]
     if any(r.state == S.pending for r in made):
-        _send_soon()
+        send_soon()
     return made
 
 
@@ -210,10 +210,10 @@ def _queue_many(setup: _Setup, subs: list[Subscription], dedupe_key: Callable[[S
             db.session.execute(insert(Notification), rows)
         inserted = rows
     except IntegrityError:  # a racing caller queued some of them first: insert one by one, dropping its keys
-        inserted = [row for row in rows if _insert(Notification(**row))]
+        inserted = [row for row in rows if insert_once(Notification(**row))]
     pending = sum(1 for r in inserted if r["state"] == S.pending)
     if pending:
-        _send_soon()
+        send_soon()
     return pending
 
 
@@ -275,7 +275,7 @@ def queue_test(actor: User, name: str, recipient: str) -> Notification:
     db.session.add(test)
     db.session.flush()
     audit.record(actor, "notifications.test", name, mask(to, name))
-    _send_soon()
+    send_soon()
     return test
 
 
