@@ -228,13 +228,17 @@ def search_count(q: str, up_to: int) -> int:
     """How many customers match `q` (a plain search), counted at most to `up_to`.
 
     A broad prefix matches thousands in a column: if one part alone reaches `up_to` (each read off its index and
-    stopped there, unsorted), so does the union, and nothing more is read. Otherwise every part is smaller than
-    `up_to` and their union is counted exactly.
+    stopped there, unsorted; a customer once however many services match), so does the union, and nothing more is
+    read. Otherwise every part is smaller than `up_to` and their union is counted exactly.
     """
     parts = _search_parts(q)
-    capped = [select(func.count()).select_from(part.limit(up_to).subquery()).scalar_subquery() for part in parts]
-    if max(db.session.execute(select(*capped)).one()) >= up_to:
+    capped = [select(func.count()).select_from(part.distinct().limit(up_to).subquery()).scalar_subquery()
+              for part in parts]
+    counts = db.session.execute(select(*capped)).one()
+    if max(counts) >= up_to:
         return up_to
+    if sum(1 for n in counts if n) <= 1:  # one column matches (an account number, a phone): nothing to merge
+        return max(counts)
     return min(db.session.scalar(select(func.count()).select_from(union(*parts).subquery())) or 0, up_to)
 
 

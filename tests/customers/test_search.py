@@ -124,6 +124,7 @@ def test_a_plain_search_pages_deep_and_counts_up_to_the_limit(app, staff, make_c
     made = [make_customer(staff.id, name=f"Wambui {n:02d}", email=f"w{n}@example.net") for n in range(7)]
     for n in (0, 3, 6):  # matches by name and by service username: still one row, one count
         make_service(made[n].id, plan.id, staff.id, username=f"wambui-{n}")
+    make_service(made[0].id, plan.id, staff.id, username="wambui-0b")  # two services of one customer: still once
     other = make_customer(staff.id, name="Otieno", email="wambui@example.net")  # matches by email only
     newest_first = [other.id] + [c.id for c in reversed(made)]
     monkeypatch.setattr(customers.Pagination, "COUNT_UP_TO", 5)
@@ -138,7 +139,8 @@ def test_a_plain_search_pages_deep_and_counts_up_to_the_limit(app, staff, make_c
         assert [c.id for c in got.items] == newest_first[:3] and got.more_than == 5
     with app.app_context():
         assert [customers.search_count("wambui", n) for n in (3, 6, 8, 9, 100)] == [3, 6, 8, 8, 8]
-        assert customers.search_count("wambui-", 100) == 3 and customers.search_count("zzz", 100) == 0
+        assert [customers.search_count("wambui-", n) for n in (3, 4, 100)] == [3, 3, 3]
+        assert customers.search_count("w0@", 100) == 1 and customers.search_count("zzz", 100) == 0
 
 
 def test_a_plain_search_on_the_web_page_says_more_than_past_the_limit(app, client, auth, staff, make_customer,
