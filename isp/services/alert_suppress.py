@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from isp.extensions import db
 from isp.models import Alert, AlertEvent, AlertKind, AlertRule, AlertState, MaintenanceWindow, Router
@@ -94,13 +94,18 @@ def review(now: datetime) -> int:
 
 
 def escalate(now: datetime) -> int:
-    """Open, unacknowledged, unsuppressed alerts past their rule's escalate_after_minutes: escalated once."""
+    """Open, unacknowledged, unsuppressed alerts past their rule's escalate_after_minutes (from the opening, or from
+    the end of a suppression): escalated once."""
     rows = db.session.execute(select(Alert, AlertRule.escalate_after_minutes).join(
         AlertRule, AlertRule.id == Alert.rule_id).where(
         Alert.state == A.open, Alert.escalated_at.is_(None), Alert.suppressed == "",
         AlertRule.escalate_after_minutes.is_not(None))).all()
-    due = [alert for alert, minutes in rows
-           if alert.opened_at is not None and alert.opened_at + timedelta(minutes=minutes) <= now]
+    # The clock runs from when the team could first hear of it: the opening, or the end of its suppression.
+    released = dict(db.session.execute(select(AlertEvent.alert_id, func.max(AlertEvent.at)).where(
+        AlertEvent.alert_id.in_([a.id for a, _ in rows]), AlertEvent.kind == "unsuppressed")
+        .group_by(AlertEvent.alert_id)).tuples().all()) if rows else {}
+    due = [alert for alert, minutes in rows if alert.opened_at is not None
+           and max(alert.opened_at, released.get(alert.id) or alert.opened_at) + timedelta(minutes=minutes) <= now]
     for alert in due:
         alert.escalated_at = now
         _event(alert, "escalated", now, "unacknowledged")

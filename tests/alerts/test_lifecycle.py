@@ -219,3 +219,16 @@ def test_alert_templates_are_listed_and_previewed_with_alert_variables(app, clie
     page = client.get("/notifications/templates?event=alert_opened&channel=email").get_data(as_text=True)
     assert "alert.severity" in page and "CPU load" in page and "&lt;b&gt;core-1&lt;/b&gt;" in page
     assert client.get("/notifications/templates?event=reminder&channel=telegram").status_code == 404
+
+
+def test_escalation_counts_from_the_end_of_a_maintenance_window(app, make_rule, router, webhook):
+    make_rule("CPU load", for_seconds=0, channels="webhook", escalate_after_minutes=5, escalate_channels="webhook")
+    with app.app_context():
+        db.session.add(MaintenanceWindow(router_id=router.id, starts_at=at(-60), ends_at=at(600)))
+        db.session.commit()
+    _cpu(app, router.id, 0, 95)
+    evaluate(app, None, at(610))  # released: the opening goes out now, not an escalation as well
+    evaluate(app, None, at(700))
+    assert [n.event for n in notes_of(app)] == ["alert_opened"]
+    evaluate(app, None, at(610 + 300))
+    assert [n.event for n in notes_of(app)] == ["alert_opened", "alert_escalated"]
