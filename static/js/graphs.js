@@ -40,7 +40,9 @@
   function Chart(el, kind, onZoom) {
     this.el = el; this.kind = kind; this.onZoom = onZoom; this.plot = null; this.key = "";
   }
-  Chart.prototype.draw = function (series, columns, fmt, bands) {
+  // xrange: [start, end] of the window asked for (history charts), so a sparse series still spans the whole range.
+  Chart.prototype.draw = function (series, columns, fmt, bands, xrange) {
+    this.xrange = xrange || null;
     var key = series.map(function (s) { return s.label; }).join("|");
     var data = [columns.t].concat(series.map(function (s) { return columns[s.col] || []; }));
     if (this.plot && this.key === key) { this.plot.setData(data); return; }
@@ -50,10 +52,10 @@
     var opts = {
       width: s.width, height: s.height,
       cursor: { drag: { x: true, y: false, setScale: false } },
-      scales: { x: { time: true } },
+      scales: { x: { time: true, range: function (u, min, max) { return self.xrange ? self.xrange.slice() : [min, max]; } } },
       axes: [{}, { values: function (u, vals) { return vals.map(fmt); }, size: 70 }],
       series: [{}].concat(series.map(function (x) {
-        return { label: x.label, stroke: x.stroke, width: x.width || 1.5, fill: x.fill, points: { show: false },
+        return { label: x.label, stroke: x.stroke, width: x.width || 1.5, fill: x.fill,  // points show when sparse
                  value: function (u, v) { return fmt(v); } };
       })),
       hooks: {
@@ -149,7 +151,7 @@
                       { label: "tx max", col: "tx_max", stroke: "rgba(22,163,74,.25)", width: 1 });
           bands = [{ series: [4, 3], fill: "rgba(37,99,235,.12)" }, { series: [6, 5], fill: "rgba(22,163,74,.12)" }];
         }
-        self.charts.iface.draw(series, g, bps, bands);
+        self.charts.iface.draw(series, g, bps, bands, [d.start, d.end]);
       }).catch(function (e) { self.error(e.message); });
     } else if (this.charts.iface) {
       this.charts.iface.message("No interfaces yet.");
@@ -162,10 +164,12 @@
         return;
       }
       if (self.charts.system) self.charts.system.draw([{ label: "CPU", col: "cpu", stroke: COLORS.cpu },
-                                                       { label: "memory", col: "memory", stroke: COLORS.memory }], g, pct);
+                                                       { label: "memory", col: "memory", stroke: COLORS.memory }], g, pct, null,
+                                                      [d.start, d.end]);
       if (self.charts.temperature) {
         if (g.temperature.every(function (v) { return v == null; })) self.charts.temperature.message("This board reports no temperature.");
-        else self.charts.temperature.draw([{ label: "temperature", col: "temperature", stroke: COLORS.temperature }], g, deg);
+        else self.charts.temperature.draw([{ label: "temperature", col: "temperature", stroke: COLORS.temperature }], g, deg,
+                                          null, [d.start, d.end]);
       }
     }).catch(function (e) { self.error(e.message); });
   };
