@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 LOG = "/log"
 IFACES = "/interface"
 LOG_LINES = 1000  # RouterOS keeps this many lines in its memory log by default
+LOGOUT_WORDS = {"user-request": "user request", "logout": "user request", "session-timeout": "session timeout",
+                "uptime-limit": "uptime limit reached", "traffic-limit": "traffic limit reached",
+                "admin-disconnect": "admin reset", "radius-disconnect": "admin reset", "user-removed": "admin reset",
+                "reboot": "admin reset"}
 
 
 class RouterLog:
@@ -37,6 +41,25 @@ class RouterLog:
         while len(menu.items) > LOG_LINES:
             del menu.items[next(iter(menu.items))]  # the oldest line scrolls out, silently
         return str(item[".id"])
+
+    def login(self, s: dict, t: float) -> None:
+        """The /log lines RouterOS writes when a hotspot or PPPoE client logs in."""
+        if s["_client"].kind == "ppp":
+            self.add("pppoe,ppp,info", "%s: authenticated" % s["_iface"]["name"], t)
+            self.add("pppoe,ppp,info", "%s: connected" % s["_iface"]["name"], t)
+            self.add("pppoe,ppp,info,account", "%s logged in, %s" % (s["name"], s["address"]), t)
+        else:
+            self.add("hotspot,account,info,debug", "%s (%s): logged in" % (s["user"], s["address"]), t)
+
+    def logout(self, s: dict, t: float, reason: str) -> None:
+        """The /log lines of a logout; the PPP one carries uptime, bytes and packets as RouterOS prints them."""
+        if s["_client"].kind == "ppp":
+            self.add("pppoe,ppp,info,account", "%s logged out, %d %d %d %d %d" % (
+                s["name"], s["_up"], s["_in"], s["_out"], s["_in"] / 900, s["_out"] / 1200), t)
+            self.add("pppoe,ppp,info", "%s: disconnected" % s["_iface"]["name"], t)
+        else:
+            self.add("hotspot,account,info,debug", "%s (%s): logged out: %s" % (
+                s["user"], s["address"], LOGOUT_WORDS.get(reason, reason.replace("-", " "))), t)
 
     def clear(self) -> None:
         """Forget every line; ids start again at *1 (a reboot)."""

@@ -18,10 +18,6 @@ RETRY_AFTER = 120.0  # a refused client tries again this much later, on average
 REDIAL = (5.0, 30.0)  # a bound device (a subscriber's CPE) dials again this many seconds after a drop
 HS, PPP = "/ip/hotspot/active", "/ppp/active"
 IFACES = "/interface"
-LOGOUT_WORDS = {"user-request": "user request", "logout": "user request", "session-timeout": "session timeout",
-                "uptime-limit": "uptime limit reached", "traffic-limit": "traffic limit reached",
-                "admin-disconnect": "admin reset", "radius-disconnect": "admin reset", "user-removed": "admin reset",
-                "reboot": "admin reset"}
 
 
 @dataclass
@@ -251,29 +247,8 @@ class Population:
             session["_iface"] = self.add_interface(str(account["name"]), session)
         client.session = session
         self.stats["logins"] += 1
-        self.log_login(session, t)
+        self.state.log.login(session, t)
         return session
-
-    def log_login(self, s: dict, t: float) -> None:
-        """The /log lines RouterOS writes when a hotspot or PPPoE client logs in."""
-        log = self.state.log
-        if s["_client"].kind == "ppp":
-            log.add("pppoe,ppp,info", "%s: authenticated" % s["_iface"]["name"], t)
-            log.add("pppoe,ppp,info", "%s: connected" % s["_iface"]["name"], t)
-            log.add("pppoe,ppp,info,account", "%s logged in, %s" % (s["name"], s["address"]), t)
-        else:
-            log.add("hotspot,account,info,debug", "%s (%s): logged in" % (s["user"], s["address"]), t)
-
-    def log_logout(self, s: dict, t: float, reason: str) -> None:
-        """The /log lines of a logout; the PPP one carries uptime, bytes and packets as RouterOS prints them."""
-        log = self.state.log
-        if s["_client"].kind == "ppp":
-            log.add("pppoe,ppp,info,account", "%s logged out, %d %d %d %d %d" % (
-                s["name"], s["_up"], s["_in"], s["_out"], s["_in"] / 900, s["_out"] / 1200), t)
-            log.add("pppoe,ppp,info", "%s: disconnected" % s["_iface"]["name"], t)
-        else:
-            log.add("hotspot,account,info,debug", "%s (%s): logged out: %s" % (
-                s["user"], s["address"], LOGOUT_WORDS.get(reason, reason.replace("-", " "))), t)
 
     # -- RADIUS ------------------------------------------------------------------
     def start_radius(self, client: Client, t: float, attrs: dict[str, list], method: str) -> dict:
@@ -440,7 +415,7 @@ class Population:
         if client.session is not s:
             return
         client.session = None
-        self.log_logout(s, t, reason)
+        self.state.log.logout(s, t, reason)
         idle = self.rng.uniform(*REDIAL) if client.account else self.rng.expovariate(1 / self.state.config.idle_mean)
         client.next_try = 1e18 if client.once else self.when(t + idle)
         self.stats["logouts"] += 1

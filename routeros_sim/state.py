@@ -157,6 +157,8 @@ class RouterState:
                 for saved in items:
                     menu.items[menu.next_id] = dict(saved, **{".id": "*%X" % menu.next_id})
                     menu.next_id += 1
+            for iface in self.menus["/interface"].items.values():
+                iface["running"] = "false" if iface.get("disabled") == "true" else "true"  # cables are plugged in
             for wg in self.menus["/interface/wireguard"].items.values():
                 self._on_wg_change("add", wg)
 
