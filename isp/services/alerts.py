@@ -21,6 +21,7 @@ opened, severity, suppressed, unsuppressed, escalated, acknowledged, resolved.
 """
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from datetime import datetime
 
@@ -33,6 +34,7 @@ from isp.routeros import status
 from isp.services import alert_checks, alert_engine, alert_notify, alert_suppress, audit
 from isp.services.errors import ServiceError
 
+log = logging.getLogger(__name__)
 A = AlertState
 NOTE_MAX = 1000
 
@@ -46,9 +48,18 @@ def evaluate_router(router_id: int, now: datetime | None = None) -> int:
     """Evaluate the router-scoped rules for one router from its latest samples; returns the alerts changed.
 
     A bounded number of reads whatever the rule count: the rules, the router's live alerts, its latest sample,
-    its interfaces, one baseline query (traffic spike) and one Redis round trip (link flaps).
+    its interfaces, one baseline query (traffic spike) and one Redis round trip (link flaps). Runs in a SAVEPOINT:
+    a failure here is logged and rolled back alone, so the poll's samples are kept all the same.
     """
-    now = now or utcnow()
+    try:
+        with db.session.begin_nested():
+            return _evaluate_router(router_id, now or utcnow())
+    except Exception:  # the poll's own writes must survive a bad rule or a bug here
+        log.exception("alert evaluation of router %s failed", router_id)
+        return 0
+
+
+def _evaluate_router(router_id: int, now: datetime) -> int:
     router = db.session.get(Router, router_id)
     if router is None:
         return 0

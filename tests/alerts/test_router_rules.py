@@ -191,3 +191,21 @@ def test_an_open_circuit_is_offline_too(app, make_rule, router):
     evaluate(app, None, T0 + timedelta(seconds=1))
     [alert] = alerts_of(app)
     assert alert.state == A.open and "circuit is open" in alert.message
+
+
+def test_a_failing_evaluation_keeps_the_polls_writes(app, make_rule, router, monkeypatch):
+    from isp.models import RouterSample
+    from isp.services import alert_checks, alerts
+
+    make_rule("CPU load", for_seconds=0)
+
+    def broken(*args):
+        raise RuntimeError("bug in a check")
+
+    monkeypatch.setattr(alert_checks, "metric", broken)
+    with app.app_context():
+        db.session.add(RouterSample(router_id=router.id, ts=int(T0.timestamp()), cpu=99))
+        assert alerts.evaluate_router(router.id, T0) == 0
+        db.session.commit()
+        assert db.session.scalar(db.select(db.func.count()).select_from(RouterSample)) == 1
+    assert alerts_of(app) == []
