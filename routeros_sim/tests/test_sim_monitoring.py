@@ -351,10 +351,19 @@ def test_control_channel_drives_every_switch(fleet, router, api):
     assert control(port, router="m7", forced=True)["forced"]["m7"]["flaps"]["ether3"]["down"] == 5.0
     control(port, router="m7", flap_link=None)
     assert iface(api, "ether3")["running"] is True
+    control(port, router="m7", flap_link={"interface": "ether3", "down": 2, "up": 3, "count": 2})
+    fleet.advance(6)
+    assert iface(api, "ether3")["running"] is False  # down 0-2 s, up 2-5 s, down again 5-7 s
+    control(port, router="m7", flap_link={"interface": "ether3", "down": None})
+    assert iface(api, "ether3")["running"] is True and router.monitoring_state()["flaps"] == {}
     control(port, router="m7", hold={"cpu-load": 97}, seconds=300)
     assert list(api.path("system", "resource"))[0]["cpu-load"] == 97
     control(port, router="m7", release=["cpu-load"])
     assert list(api.path("system", "resource"))[0]["cpu-load"] != 97
+    control(port, router="*", hold={"memory-percent": 96, "temperature": 80})
+    assert control(port, router="m6", forced=True)["forced"]["m6"]["holds"]["temperature"] == {"value": 80.0, "until": None}
+    control(port, router="*", release=True)
+    assert router.monitoring_state()["holds"] == {} and fleet["m6"].monitoring_state()["holds"] == {}
     control(port, router="m7", spike={"interface": "ether1", "factor": 10, "seconds": 120})
     assert control(port, router="m7", forced=True)["forced"]["m7"]["spikes"]["ether1"]["factor"] == 10.0
     control(port, router="m7", spike={"interface": "ether1", "factor": 1})
