@@ -16,6 +16,7 @@ from isp.services import paging
 from isp.services.channels import mask
 
 TABS = ("open", "acknowledged", "resolved")
+COUNT_UP_TO = 10_000
 FILTER_KEYS = ("tab", "severity", "router", "site", "kind", "q", "date_from", "date_to")
 CSV_COLUMNS = ("id", "state", "severity", "rule", "kind", "router", "site", "target", "message", "value",
                "suppressed", "started_utc", "opened_utc", "acknowledged_utc", "acknowledged_by", "ack_note",
@@ -76,11 +77,14 @@ def page(filters: dict, tz: str, per_page: int) -> paging.IdPagination:
     return paging.paginate(stmt.order_by(Alert.id.desc()), Alert.id, per_page)
 
 
-def counts(filters: dict, tz: str) -> dict[str, int]:
-    """How many alerts each tab holds under the same filters (one grouped query)."""
-    stmt = _filtered(filters, tz, select(Alert.state, func.count(Alert.id))).group_by(Alert.state)
-    found = {state.value: n for state, n in db.session.execute(stmt)}
-    return {tab: found.get(tab, 0) for tab in TABS}
+def counts(filters: dict, tz: str, up_to: int = COUNT_UP_TO) -> dict[str, int]:
+    """How many alerts each tab holds under the same filters, each counted up to `up_to` + 1 (the open list polls
+    every 10 s: a count must not grow with years of history; the page shows "10,000+")."""
+    out = {}
+    for tab in TABS:
+        ids = _filtered(filters, tz, select(Alert.id)).where(Alert.state == AlertState(tab)).limit(up_to + 1).subquery()
+        out[tab] = db.session.execute(select(func.count()).select_from(ids)).scalar() or 0
+    return out
 
 
 @dataclass(frozen=True)

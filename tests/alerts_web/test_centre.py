@@ -159,3 +159,25 @@ def test_delivery_log_masks_recipients(app, client, auth, make_rule, make_alert)
     page = client.get(f"/alerts/{alert}").get_data(as_text=True)
     assert "ja•••@example.net" in page and "janedoe@" not in page
     assert "smtp unreachable" in page
+
+
+def test_counts_stop_early_on_a_long_history(ctx, make_rule, make_alert):
+    from isp.services import alert_lists
+
+    rule = make_rule()
+    for _ in range(4):
+        make_alert(rule, state="resolved")
+    filters = alert_lists.clean_filters({})
+    assert alert_lists.counts(filters, "UTC", up_to=2) == {"open": 0, "acknowledged": 0, "resolved": 3}
+    assert alert_lists.counts(filters, "UTC")["resolved"] == 4
+
+
+def test_rows_carry_labels_for_the_phone_layout(client, auth, make_rule, make_alert):
+    import re
+
+    make_alert(make_rule())
+    auth.login_as("operator")
+    html = client.get("/alerts/").get_data(as_text=True)
+    table = html[html.index('data-test="alerts"'):html.index("</table>", html.index('data-test="alerts"'))]
+    cells = re.findall(r"<td[^>]*>", table)
+    assert cells and all("data-label=" in c for c in cells)

@@ -26,7 +26,8 @@ def index():
     filters, tz = _where()
     page = alert_lists.page(filters, tz, current_app.config["PAGE_SIZE"])
     return render("alerts/index.html", block="results", page=page, filters=filters, names=alert_lists.names(page.items),
-                  counts=alert_lists.counts(filters, tz), choices=alert_lists.filter_choices())
+                  counts=alert_lists.counts(filters, tz), count_up_to=alert_lists.COUNT_UP_TO,
+                  choices=alert_lists.filter_choices())
 
 
 @bp.route("/alerts.csv")
