@@ -33,8 +33,12 @@ def _bucket(column: Any, step: int) -> Any:
 
 def _cursor(name: str, default: int) -> int:
     """The cursor's value, its row locked for this transaction (created at `default` if missing)."""
-    db.session.execute(ignore_duplicates(insert(MonitorCursor)), [{"name": name, "ts": default}])
-    return int(db.session.scalar(select(MonitorCursor.ts).where(MonitorCursor.name == name).with_for_update()))
+    locked = select(MonitorCursor.ts).where(MonitorCursor.name == name).with_for_update()
+    value = db.session.scalar(locked)
+    if value is None:  # first run: create it (a concurrent first run's row wins; both then wait on the lock)
+        db.session.execute(ignore_duplicates(insert(MonitorCursor.__table__)), [{"name": name, "ts": default}])
+        value = db.session.scalar(locked)
+    return int(value)
 
 
 def _set_cursor(name: str, ts: int) -> None:

@@ -115,3 +115,26 @@ def test_retention_drops_raw_then_minutes_then_hours(app, seeded):
     with app.app_context():
         steps = dict(_db.session.execute(select(RouterRollup.step, func.count()).group_by(RouterRollup.step)).all())
     assert steps == {3600: 1}  # a year and a minute on: the first hour went, the second is still in
+
+
+def test_two_rollups_at_once_roll_each_bucket_once(app, seeded):
+    import threading
+
+    barrier, errors = threading.Barrier(2), []
+
+    def run():
+        try:
+            barrier.wait(5)
+            _run(app, T0 + 3600 + 150)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    with app.app_context():
+        counts = dict(_db.session.execute(select(RouterRollup.step, func.count()).group_by(RouterRollup.step)).all())
+    assert counts == {60: 3, 3600: 1}
