@@ -89,10 +89,12 @@ def fill(h, fleet: list[tuple[int, list[int]]], now: int, hour_days: int, minute
             owner = "r.id" if router_level else "r.router_id"
             for lo in range(0, len(router_ids), ROUTERS_PER_STATEMENT):
                 group = ", ".join(str(i) for i in router_ids[lo:lo + ROUTERS_PER_STATEMENT])
+                sql = (f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(exprs)} "
+                       f"FROM {source} CROSS JOIN bench_ts t WHERE {owner} IN ({group})")
+                if marker == "%s":  # the driver formats the text: its modulo signs are doubled
+                    sql = sql.replace("%", "%%")
                 with db.engine.begin() as conn:
-                    result = conn.exec_driver_sql(
-                        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(exprs)} "
-                        f"FROM {source} CROSS JOIN bench_ts t WHERE {owner} IN ({group})")
+                    result = conn.exec_driver_sql(sql)
                     written += result.rowcount
         with db.engine.begin() as conn:
             conn.exec_driver_sql("DROP TABLE bench_ts")
