@@ -60,7 +60,8 @@ def poll_router(router_id: int, now: float | None = None) -> str:
         "queue_tx_bps": reading.queue_tx_bps, "ts": now,
     }
     status.store_metrics(router.id, metrics)
-    router.identity, router.version, router.board = reading.identity, metrics["version"], metrics["board"]
+    router.identity = reading.identity or router.identity
+    router.version, router.board = metrics["version"], metrics["board"]
     router.last_seen_at, router.last_error = utcnow(), ""
     rebooted = result["rebooted"] or (
         before is not None and router_duration(metrics["uptime"]) < router_duration(str(before.get("uptime", ""))))

@@ -18,6 +18,7 @@ IFACE_FIELDS = ".id,name,type,running,disabled,comment,rx-byte,tx-byte,dynamic"
 LOG_FIELDS = ".id,time,topics,message"
 LOG_FIRST = 100          # log lines taken on a router's very first poll
 WRAP32, WRAP64 = 2 ** 32, 2 ** 64
+REQUIRED = ("res", "if")  # tags whose trap fails the poll
 MAX_BPS = 400e9          # above this a "wrap" of a 64-bit counter is really a counter reset
 
 
@@ -113,8 +114,9 @@ def read(api: Api, log_after: str | None) -> Reading:
             pending.discard(tag)
             if "ret" in data:
                 ret[tag] = data["ret"]
-    failed = {t: m for t, m in traps.items() if t not in ("log", "hl")}
-    if failed:  # a menu the poll relies on refused: report it like any other trap (the connection is fine)
+    # Resources and interfaces are the poll; a router without hotspot, PPP, health or /log just lacks those figures.
+    failed = {t: m for t, m in traps.items() if t in REQUIRED}
+    if failed:  # report it like any other trap (the connection is fine)
         from librouteros.exceptions import TrapError
         raise TrapError(message="; ".join(f"{t}: {m}" for t, m in sorted(failed.items())))
     return parse(rows, ret, log_ok="log" not in traps)

@@ -117,13 +117,6 @@ def test_an_interface_the_router_no_longer_lists_is_kept_but_marked_gone(app, bo
     assert interface(app, box.id, "ether1").present is True
 
 
-def test_a_router_without_a_log_menu_is_polled_all_the_same(app, box):
-    assert poll(app, box.id, T0) == "ok"
-    with app.app_context():
-        assert _db.session.scalar(select(func.count()).select_from(RouterLogEntry)) >= 0
-        assert _db.session.get(RouterSample, (box.id, T0)) is not None
-
-
 def test_a_poll_costs_the_same_few_statements_with_5_or_45_interfaces(app, box, monkeypatch):
     from sqlalchemy import event
 
@@ -156,3 +149,12 @@ def test_a_poll_costs_the_same_few_statements_with_5_or_45_interfaces(app, box, 
     box.fleet.advance(10)
     many = statements(T0 + 30)
     assert len(many) == len(few) <= 6, "\n".join(s[:100] for s in many)
+
+
+def test_a_router_without_the_hotspot_package_is_polled_without_hotspot_figures(app, box):
+    with box.sim.state.lock:
+        box.sim.state.menus.pop("/ip/hotspot/active")
+    assert poll(app, box.id, T0) == "ok"
+    with app.app_context():
+        sample = _db.session.get(RouterSample, (box.id, T0))
+        assert sample.hotspot_active is None and sample.ppp_active == 0 and sample.cpu is not None
