@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from isp.extensions import db as _db
-from isp.models.monitoring import InterfaceSample, RouterInterface, RouterLogEntry, RouterSample
+from isp.models.monitoring import InterfaceSample, RouterInterface, RouterSample
 from tests.monitoring.conftest import T0, iface_samples, interface, poll, set_counters
 
 
