@@ -68,8 +68,10 @@ def poll_router(router_id: int, now: float | None = None) -> str:
     if (was_down or rebooted) and router.mode == RouterMode.api:
         # A router back from down, or rebooted (perhaps reset or replaced), may have lost what we pushed.
         reconcile.request_sync(router, reason="rebooted" if rebooted else "back online")
+    db.session.flush()
     alerts.evaluate_router(router.id, now=datetime.fromtimestamp(now, UTC))
     db.session.commit()
+    result["publish"]()
     return "ok"
 
 

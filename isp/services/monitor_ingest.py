@@ -43,7 +43,8 @@ def ignore_duplicates(stmt: Insert) -> Insert:
 
 
 def ingest(router_id: int, reading: Reading, now: float, prev: dict | None) -> dict:
-    """Write what a poll read; returns {"rates": {name: (rx, tx) | None}, "rebooted": bool, "log": n}. Flushes only."""
+    """Write what a poll read (flush only); returns {"rates": {name: (rx, tx) | None}, "rebooted", "log": lines stored,
+    "publish": call after the commit to update the Redis side (previous counters, live point)}."""
     ts = int(now)
     at = datetime.fromtimestamp(now, UTC)
     by_name = rates(prev, reading, now)
@@ -62,12 +63,20 @@ def ingest(router_id: int, reading: Reading, now: float, prev: dict | None) -> d
     cursor, logged = _log(router_id, reading, prev, rebooted, at)
     state = {"ts": now, "uptime": reading.uptime, "log": cursor,
              "ifaces": {i["name"]: [i["rx"], i["tx"]] for i in reading.interfaces}}
-    pipe = redis_store.client.pipeline(transaction=False)
-    pipe.set(prev_key(router_id), json.dumps(state), ex=PREV_TTL)
-    metrics_store.add_live_point(pipe, router_id, now, {n: r for n, r in by_name.items() if r is not None}, "poll")
-    metrics_store.add_link_downs(pipe, [ids[name] for name in downs if name in ids], now)
-    pipe.execute()
-    return {"rates": by_name, "rebooted": rebooted, "log": logged}
+
+    def publish() -> None:
+        """The Redis side, once the rows are committed: a rolled-back poll leaves the previous counters and cursor."""
+        pipe = redis_store.client.pipeline(transaction=False)
+        pipe.set(prev_key(router_id), json.dumps(state), ex=PREV_TTL)
+        metrics_store.add_live_point(pipe, router_id, now, {n: r for n, r in by_name.items() if r is not None}, "poll")
+        pipe.execute()
+
+    if downs:  # now, so the alert engine's flap count that follows includes them (a rolled-back poll may count one twice)
+        pipe = redis_store.client.pipeline(transaction=False)
+        metrics_store.add_link_downs(pipe, [ids[name] for name in downs if name in ids], now)
+        pipe.execute()
+
+    return {"rates": by_name, "rebooted": rebooted, "log": logged, "publish": publish}
 
 
 def _interfaces(router_id: int, reading: Reading, by_name: dict, at: datetime) -> tuple[dict[str, int], list[str]]:
