@@ -172,3 +172,20 @@ def test_every_part_of_a_search_reads_only_an_index(app, people):
                 else:
                     plan = [dict(row._mapping) for row in db.session.execute(text("EXPLAIN " + sql))]
                     assert len(plan) == 1 and "Using index" in (plan[0]["Extra"] or ""), (sql, plan)
+
+
+def test_the_in_debt_list_reads_only_an_index(app, people):
+    """'In debt' pages the accounts below zero newest customer first off (customer_id, balance): no account rows."""
+    from sqlalchemy import text
+
+    assert _names(app, people["staff"].id, debt=1) == ["Acme Ltd"]
+    with app.app_context():
+        ids = customers.list_query(db.session.get(User, people["staff"].id), {"debt": "1"}).limit(50).offset(50)
+        sql = str(ids.compile(db.engine, compile_kwargs={"literal_binds": True}))
+        if db.engine.dialect.name == "sqlite":
+            plan = [row[-1] for row in db.session.execute(text("EXPLAIN QUERY PLAN " + sql))]
+            assert plan == ["SEARCH ledger_accounts USING COVERING INDEX ix_ledger_accounts_customer_balance "
+                            "(customer_id>?)"], plan
+        else:
+            plan = [dict(row._mapping) for row in db.session.execute(text("EXPLAIN " + sql))]
+            assert len(plan) == 1 and "Using index" in (plan[0]["Extra"] or ""), plan
