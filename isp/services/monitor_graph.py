@@ -8,7 +8,15 @@ from flask import current_app
 from sqlalchemy import and_, bindparam, case, func, literal_column, select, text
 
 from isp.extensions import db
-from isp.models.monitoring import InterfaceRollup, InterfaceSample, RouterInterface, RouterLogEntry, RouterRollup, RouterSample
+from isp.models.monitoring import (
+    InterfaceRollup,
+    InterfaceSample,
+    MonitorCursor,
+    RouterInterface,
+    RouterLogEntry,
+    RouterRollup,
+    RouterSample,
+)
 
 MAX_POINTS = 1000
 STEPS = (10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
@@ -63,38 +71,64 @@ def graph(router_id: int, series: str, start: int, end: int, now: float | None =
     else:
         return _empty(SYSTEM, step, source)
     native = int(current_app.config["MONITOR_INTERVAL"])
-    if source == "raw":
-        table, cond = raw_table, and_(raw_key == target, raw_table.ts >= start, raw_table.ts <= end)
+    raw_cond = and_(raw_key == target, raw_table.ts >= start, raw_table.ts <= end)
+    statements = []
+    if source == "raw" and step <= native:
+        picks = [(name, getattr(raw_table, spec[0])) for name, spec in names.items()]
+        statements.append(select(raw_table.ts.label("t"), *(c.label(n) for n, c in picks)).where(raw_cond)
+                          .order_by(raw_table.ts))
+    elif source == "raw":
+        picks = _raw_picks(raw_table, names, None)
+        statements.append(_grouped(raw_table, picks, step, raw_cond))
     else:
-        table = roll_table
+        picks = _rollup_picks(roll_table, names, regroup=step not in (60, 3600))
         cond = and_(key == target, roll_table.step == (60 if source == "minute" else 3600),
                     roll_table.ts >= start - start % step, roll_table.ts <= end)
-    columns: dict[str, list] = {"t": []}
-    if source == "raw" and step <= native:
-        picks = [(name, getattr(table, spec[0])) for name, spec in names.items()]
-        stmt = select(table.ts.label("t"), *(c.label(n) for n, c in picks)).where(cond).order_by(table.ts)
-    elif source == "raw":
-        picks = []
-        for name, spec in names.items():
-            col = getattr(table, spec[0])
-            picks += [(name, func.avg(col)), (f"{name}_min", func.min(col)), (f"{name}_max", func.max(col))]
-        bucket = _bucket(table.ts, step)
-        stmt = select(bucket, *(c.label(n) for n, c in picks)).where(cond).group_by(bucket).order_by(bucket)
-    else:
-        picks = _rollup_picks(table, names, regroup=step not in (60, 3600))
+        # The newest buckets are not rolled yet: read them from the raw samples, so a graph reaches now.
+        split = _rolled_until(60 if source == "minute" else 3600, step, now)
+        if split is not None and split <= end:
+            cond = and_(cond, roll_table.ts < split)
         if step in (60, 3600):
-            stmt = select(table.ts.label("t"), *(c.label(n) for n, c in picks)).where(cond).order_by(table.ts)
+            statements.append(select(roll_table.ts.label("t"), *(c.label(n) for n, c in picks)).where(cond)
+                              .order_by(roll_table.ts))
         else:
-            bucket = _bucket(table.ts, step)
-            stmt = select(bucket, *(c.label(n) for n, c in picks)).where(cond).group_by(bucket).order_by(bucket)
-    for name, _ in picks:
-        columns[name] = []
+            statements.append(_grouped(roll_table, picks, step, cond))
+        if split is not None and split <= end:
+            tail = and_(raw_key == target, raw_table.ts >= max(split, start), raw_table.ts <= end)
+            statements.append(_grouped(raw_table, _raw_picks(raw_table, names, {n for n, _ in picks}), step, tail))
+    columns: dict[str, list] = {"t": [], **{name: [] for name, _ in picks}}
     rate = series != "system"
-    for row in db.session.execute(stmt).mappings():
-        columns["t"].append(int(row["t"]))
-        for name, _ in picks:
-            columns[name].append(_value(row[name], rate))
+    for stmt in statements:
+        for row in db.session.execute(stmt).mappings():
+            columns["t"].append(int(row["t"]))
+            for name, _ in picks:
+                columns[name].append(_value(row[name], rate))
     return {"step": step, "source": source, **columns}
+
+
+def _rolled_until(rollup_step: int, step: int, now: float) -> int | None:
+    """Where rolled buckets end (a multiple of `step`), or None when the rollup never ran or raw is gone there."""
+    cursor = db.session.scalar(select(MonitorCursor.ts).where(MonitorCursor.name == f"rollup:{rollup_step}"))
+    if not cursor:
+        return None
+    split = cursor - cursor % step
+    oldest_raw = now - int(current_app.config["MONITOR_RAW_HOURS"]) * 3600
+    return split if split >= oldest_raw else None
+
+
+def _raw_picks(table: Any, names: dict, wanted: set[str] | None) -> list:
+    """avg/min/max of raw columns in buckets (only the `wanted` output names, when given)."""
+    picks = []
+    for name, spec in names.items():
+        col = getattr(table, spec[0])
+        picks += [(n, f(col)) for n, f in ((name, func.avg), (f"{name}_min", func.min), (f"{name}_max", func.max))
+                  if wanted is None or n in wanted]
+    return picks
+
+
+def _grouped(table: Any, picks: list, step: int, cond: Any) -> Any:
+    bucket = _bucket(table.ts, step)
+    return select(bucket, *(c.label(n) for n, c in picks)).where(cond).group_by(bucket).order_by(bucket)
 
 
 def _rollup_picks(table: Any, names: dict, regroup: bool) -> list:

@@ -95,3 +95,22 @@ def test_storage_bytes_counts_the_monitoring_tables(app, history):
     with app.app_context():
         by_table = metrics_store.storage_by_table()
         assert by_table["router_rollups"] > 0 and metrics_store.storage_bytes() == sum(by_table.values())
+
+
+def test_a_day_ends_with_buckets_read_from_raw_samples_the_rollup_has_not_reached(app, history):
+    from sqlalchemy import delete
+
+    from isp.models.monitoring import MonitorCursor
+
+    router_id, _, _ = history
+    with app.app_context():
+        _db.session.execute(delete(RouterRollup).where(RouterRollup.step == 60, RouterRollup.ts >= NOW - 600))
+        _db.session.add(MonitorCursor(name="rollup:60", ts=NOW - 600))  # rolled up to ten minutes ago
+        _db.session.commit()
+    got = _graph(app, router_id, "system", 86400)
+    assert (got["source"], got["step"]) == ("minute", 120)
+    assert got["t"][-1] == NOW and got["t"][-6] == NOW - 600 and got["t"] == sorted(set(got["t"]))
+    raw = [ts // 10 % 100 for ts in range(NOW - 600, NOW - 480, 10)]  # the first bucket read from raw samples
+    assert (got["cpu"][-6], got["cpu_min"][-6], got["cpu_max"][-6]) == (round(sum(raw) / 12, 2), min(raw), max(raw))
+    assert got["cpu"][-7] == 5.0  # the bucket before it comes from the minute rollups
+    assert len(got["cpu_max"]) == len(got["t"]) and "memory_min" in got
