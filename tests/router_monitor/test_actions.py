@@ -33,7 +33,7 @@ def test_disabling_an_interface_queues_one_command_on_high_and_audits_it(app, cl
     page = client.get(f"/routers/{router.id}").get_data(as_text=True)
     assert 'data-iface="ether2"' in page and "Disable ether2 on gw-east?" in page  # the confirmation names it
     for _ in range(2):  # a double click collapses into the pending command
-        assert post(client, f"/routers/{router.id}/interfaces/{ether2.id}/disable").status_code == 302
+        assert post(client, f"/routers/{router.id}/interface", {"iface_id": ether2.id, "action": "disable"}).status_code == 302
     (command,) = _commands(app, "interface.set")
     assert (command.payload, command.priority, command.state.value) == ({"name": "ether2", "disabled": True},
                                                                         Priority.high, "pending")
@@ -48,8 +48,8 @@ def test_the_management_tunnel_cannot_be_disabled(app, client, auth, make_router
     wg = make_iface(router.id, "wg-isp", type="wg")
     auth.login_as("admin")
     page = client.get(f"/routers/{router.id}").get_data(as_text=True)
-    assert f"/interfaces/{wg.id}/disable" not in page  # no button offered
-    post(client, f"/routers/{router.id}/interfaces/{wg.id}/disable")
+    assert f'name="iface_id" value="{wg.id}"' not in page  # no button offered
+    post(client, f"/routers/{router.id}/interface", {"iface_id": wg.id, "action": "disable"})
     assert _commands(app, "interface.set") == []
     assert "the tunnel the panel reaches" in client.get(f"/routers/{router.id}").get_data(as_text=True)
 
@@ -58,11 +58,11 @@ def test_interface_actions_need_csrf_and_staff(app, client, auth, make_router, m
     router = make_router()
     iface = make_iface(router.id, "ether3")
     auth.login_as("reseller")
-    assert post(client, f"/routers/{router.id}/interfaces/{iface.id}/disable",
+    assert post(client, f"/routers/{router.id}/interface", {"iface_id": iface.id, "action": "disable"},
                 **{"Accept": "application/json"}).status_code == 403
     auth.logout()
     auth.login_as("operator")
-    assert client.post(f"/routers/{router.id}/interfaces/{iface.id}/disable").status_code in (302, 400)
+    assert client.post(f"/routers/{router.id}/interface", data={"iface_id": iface.id, "action": "disable"}).status_code in (302, 400)
     assert _commands(app, "interface.set") == []
 
 

@@ -13,7 +13,7 @@ def fake_store(monkeypatch):
     """metrics_store's contract, recorded: what the view asked for and a compact answer (the store has its own tests)."""
     calls = {"graph": [], "watch": []}
 
-    def graph(router_id, series, start, end):
+    def graph(router_id, series, start, end, now=None):
         calls["graph"].append((router_id, series, start, end))
         if series == "system":
             return {"step": 60, "t": [start + 60, start + 120], "cpu": [12, 15], "cpu_min": [10, 11], "cpu_max": [20, 30],

@@ -71,6 +71,13 @@ class OnboardForm(FlaskForm):
     generate_login = BooleanField("Generate a least-privilege API login (isp-panel) for the setup script", default=True)
 
 
+class InterfaceForm(FlaskForm):
+    """Disable or enable one interface (the button carries which and what)."""
+
+    iface_id = IntegerField(validators=[DataRequired()])
+    action = SelectField(choices=[("disable", "Disable"), ("enable", "Enable")])
+
+
 class KickForm(FlaskForm):
     """Disconnect one user online on the router (the button carries the username)."""
 

@@ -8,11 +8,10 @@ from isp.extensions import db
 from isp.models import Router
 from isp.services import router_monitor
 from isp.services.errors import ServiceError
-from isp.web.auth.forms import EmptyForm
 from isp.web.forms import submit
 from isp.web.render import render
 from isp.web.routers import bp
-from isp.web.routers.forms import KickForm
+from isp.web.routers.forms import InterfaceForm, KickForm
 from isp.web.security import STAFF, is_htmx, role_required
 
 
@@ -67,7 +66,7 @@ def page_context(router: Router) -> dict:
     return {"ifaces": ifaces, "iface_status": router_monitor.status, "iface_pending": router_monitor.pending_changes(router.id),
             "is_management": lambda iface: router_monitor.management_interface(router, iface),
             "sessions": sessions, "session_total": session_total, "session_limit": router_monitor.SESSION_LIMIT,
-            "ranges": list(router_monitor.RANGES), "kick_form": KickForm(), "action_form": EmptyForm(),
+            "ranges": list(router_monitor.RANGES), "kick_form": KickForm(), "action_form": InterfaceForm(),
             "parent": db.session.get(Router, router.parent_id) if router.parent_id else None, **log_context(router)}
 
 
@@ -84,13 +83,15 @@ def kick(router_id: int):
     return redirect(url_for("routers.detail", router_id=router.id) + "#router-sessions")
 
 
-@bp.route("/<int:router_id>/interfaces/<int:iface_id>/<any(disable, enable):action>", methods=["POST"])
+@bp.route("/<int:router_id>/interface", methods=["POST"])
 @role_required("admin", "operator")
-def interface(router_id: int, iface_id: int, action: str):
+def interface(router_id: int):
     """Disable or enable one interface after the page's confirmation (queued on high, audited)."""
-    router, form = db.get_or_404(Router, router_id), EmptyForm()
+    router, form = db.get_or_404(Router, router_id), InterfaceForm()
     if not form.validate_on_submit():
         flash("The form was stale: reload the page and try again.", "error")
-    elif submit(None, lambda: router_monitor.set_interface(router, iface_id, action == "disable", current_user)):
-        flash(f"Interface change queued ({action}) on {router.name}: the list shows it after the next poll.", "success")
+    elif submit(None, lambda: router_monitor.set_interface(router, form.iface_id.data, form.action.data == "disable",
+                                                            current_user)):
+        flash(f"Interface change queued ({form.action.data}) on {router.name}: the list shows it after the next poll.",
+              "success")
     return redirect(url_for("routers.detail", router_id=router.id) + "#router-interfaces")
