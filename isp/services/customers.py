@@ -265,8 +265,8 @@ def list_query(user: User, filters: dict, cap: int | None = None) -> Select:
     the router (a second subscription), debt and the customer's own filters and scope are checked per candidate
     by unique-key joins, kept in that order on MariaDB (STRAIGHT_JOIN) so it never materialises every customer
     on a plan or router (25,000-55,000 of 100,000) to sort them. Without one, the customers' (filter, id)
-    indexes, the search matches or the in-debt accounts (walked newest customer first off the unique
-    customer index) drive it. `cap`: how many ids the page and its count can use at most (a plain search then
+    indexes, the search matches or the in-debt accounts (walked newest customer first off the (customer_id,
+    balance) index) drive it. `cap`: how many ids the page and its count can use at most (a plain search then
     sorts only that many, see `matching_ids`).
     """
     q = (filters.get("q") or "").strip()
