@@ -47,8 +47,28 @@ def _samples(app, make_user, make_router) -> dict[str, int]:
                    "voucher_id": vouchers.list_query(db.session.get(User, admin.id), {}).limit(1).subquery().c.id}
         samples["voucher_id"] = db.session.scalar(db.select(samples["voucher_id"]))
         samples.update(_subscriber_samples(db.session.get(User, admin.id), router.id))
+        samples.update(_alert_samples(router.id))
     # A reseller: the resellers pages need one, and the users pages accept any account.
     return {**samples, "user_id": make_user("reseller").id, "router_id": router.id}
+
+
+def _alert_samples(router_id: int) -> dict[str, int]:
+    """An alert rule, an open alert of it on the router, and a maintenance window of the router."""
+    from datetime import timedelta
+
+    from isp.extensions import db
+    from isp.models import Alert, AlertKind, AlertRule, AlertState, MaintenanceWindow
+    from isp.models.base import utcnow
+
+    rule = AlertRule(name="Matrix rule", kind=AlertKind.metric, metric="cpu", warning=70.0)
+    db.session.add(rule)
+    db.session.flush()
+    alert = Alert(rule_id=rule.id, router_id=router_id, state=AlertState.open, open_key="matrix", opened_at=utcnow())
+    window = MaintenanceWindow(router_id=router_id, starts_at=utcnow(), ends_at=utcnow() + timedelta(hours=1),
+                               reason="matrix")
+    db.session.add_all([alert, window])
+    db.session.commit()
+    return {"rule_id": rule.id, "alert_id": alert.id, "window_id": window.id}
 
 
 def _subscriber_samples(admin, router_id: int) -> dict[str, int]:
