@@ -98,6 +98,11 @@ def fill(h, fleet: list[tuple[int, list[int]]], now: int, hour_days: int, minute
                     written += result.rowcount
         with db.engine.begin() as conn:
             conn.exec_driver_sql("DROP TABLE bench_ts")
+            # The rollup's cursors where a running rollup would have them: graphs read rollups up to there and
+            # group the raw samples after it.
+            conn.exec_driver_sql("DELETE FROM monitor_cursors WHERE name IN ('rollup:60', 'rollup:3600')")
+            conn.exec_driver_sql(f"INSERT INTO monitor_cursors (name, ts) VALUES ('rollup:60', {now - now % MINUTE}), "
+                                 f"('rollup:3600', {now - now % HOUR})")
             if db.engine.dialect.name == "sqlite":
                 conn.exec_driver_sql("ANALYZE")
             else:
