@@ -238,7 +238,11 @@ class Living:
         if "_bps" not in iface:
             self.refresh(iface)
         rx, tx = iface.get("_bps", (0.0, 0.0)) if iface.get("running") != "false" else (0.0, 0.0)
-        rx, tx = int(rx * self.jitter.uniform(0.9, 1.1)), int(tx * self.jitter.uniform(0.9, 1.1))
+        # Per real second, like the counters seen over real time: at --speed 10 the counters grow ten times as fast
+        # as the simulated rate, so a poll's counter rate and this live rate agree (a frozen clock: the rate as is).
+        speed = self.state.clock.speed or 1.0
+        rx = int(rx * speed * self.jitter.uniform(0.9, 1.1))
+        tx = int(tx * speed * self.jitter.uniform(0.9, 1.1))
         return {"name": str(iface["name"]),
                 "rx-packets-per-second": str(rx // 8 // AVG_PACKET), "rx-bits-per-second": str(rx),
                 "fp-rx-packets-per-second": "0", "fp-rx-bits-per-second": "0",
