@@ -1,7 +1,8 @@
 """The dashboard's fleet: every router classified by trouble from a few set-based reads (no per-router query).
 
-Reads: routers (1 query), the latest sample per router within the offline window (1), unfinished outbox rows per
-router (1), active alerts per router and severity (1), and one Redis pipeline for circuit states and latest metrics.
+Reads: one Redis round trip for circuit states and the poll's latest figures, routers (1 query), samples within the
+offline window only for routers Redis has no fresh figures for (0 or 1), unfinished outbox rows per router (1) and
+active alerts per router and severity (1).
 """
 from __future__ import annotations
 
@@ -84,15 +85,15 @@ def offline_after() -> int:
     return max(OFFLINE_SECONDS, 3 * int(current_app.config.get("MONITOR_INTERVAL", 10)))
 
 
-def _latest_samples(since: int) -> dict[int, RouterSample]:
-    """The newest sample of each router polled since `since` (epoch s): one query over the ts index range."""
-    newest = (select(RouterSample.router_id, func.max(RouterSample.ts).label("ts"))
-              .where(RouterSample.ts >= since).group_by(RouterSample.router_id).subquery())
+def _latest_samples(router_ids: list[int], since: int) -> dict[int, RouterSample]:
+    """The newest sample since `since` (epoch s) of these routers: one query over the ts index range (rows, not per router)."""
+    if not router_ids:
+        return {}
     rows = db.session.execute(
         select(RouterSample.router_id, RouterSample.cpu, RouterSample.memory, RouterSample.ppp_active,
                RouterSample.hotspot_active)
-        .join(newest, (RouterSample.router_id == newest.c.router_id) & (RouterSample.ts == newest.c.ts)))
-    return {row.router_id: row for row in rows}
+        .where(RouterSample.ts >= since, RouterSample.router_id.in_(router_ids)).order_by(RouterSample.ts))
+    return {row.router_id: row for row in rows}  # ordered by ts: the newest of each router wins
 
 
 def _backlogs() -> dict[int, tuple[int, datetime | None]]:
@@ -114,19 +115,26 @@ def alert_counts() -> dict[int | None, dict[AlertSeverity, int]]:
     return counts
 
 
+# Each breaker hash's state field, for many routers in one command (a pipeline of HGETs costs a reply per router).
+_STATES_LUA = """
+local out = {}
+for i, k in ipairs(KEYS) do out[i] = redis.call('HGET', k, 'state') or '' end
+return out
+"""
+
+
 def _redis_state(router_ids: list[int]) -> tuple[dict[int, str], dict[int, dict]]:
-    """Circuit state and latest metrics of every router in one Redis round trip."""
+    """Circuit state and latest metrics of every router in one Redis round trip (two commands)."""
     if not router_ids:
         return {}, {}
     pipe = redis_store.client.pipeline(transaction=False)
-    for router_id in router_ids:
-        pipe.hget(breaker_key(router_id), "state")
-        pipe.get(metrics_key(router_id))
-    replies = pipe.execute()
+    pipe.eval(_STATES_LUA, len(router_ids), *(breaker_key(i) for i in router_ids))
+    pipe.mget([metrics_key(i) for i in router_ids])
+    states, raws = pipe.execute()
     circuits, metrics = {}, {}
-    for i, router_id in enumerate(router_ids):
-        state, raw = replies[2 * i], replies[2 * i + 1]
-        circuits[router_id] = state.decode() if isinstance(state, bytes) else (state or CLOSED)
+    for router_id, state, raw in zip(router_ids, states, raws, strict=True):
+        state = state.decode() if isinstance(state, bytes) else state
+        circuits[router_id] = state or CLOSED
         if raw:
             try:
                 metrics[router_id] = json.loads(raw)
@@ -173,23 +181,25 @@ def fleet(now: datetime, counts: dict[int | None, dict[AlertSeverity, int]] | No
     offline = timedelta(seconds=offline_after())
     routers = db.session.execute(
         select(Router.id, Router.name, Router.site, Router.enabled, Router.last_seen_at, Router.last_error)).all()
-    ids = [r.id for r in routers]
-    samples = _latest_samples(int(now.timestamp()) - int(offline.total_seconds()))
+    since = now.timestamp() - offline.total_seconds()
+    circuits, metrics = _redis_state([r.id for r in routers])
+    metrics = {i: m for i, m in metrics.items() if float(m.get("at") or 0) >= since}
+    # The poll keeps each router's last figures in Redis; samples stand in only where Redis has none (flushed, lost).
+    samples = _latest_samples([r.id for r in routers if r.enabled and r.id not in metrics], int(since))
     backlogs = _backlogs()
     alerts = alert_counts() if counts is None else counts
-    circuits, metrics = _redis_state(ids)
     rows: list[FleetRow] = []
     hotspot = ppp = 0
     for r in routers:
         row = FleetRow(id=r.id, name=r.name, site=r.site or "", state=HEALTHY, circuit=circuits.get(r.id, CLOSED),
                        last_seen_at=r.last_seen_at, last_error=r.last_error or "")
-        sample, fresh = samples.get(r.id), metrics.get(r.id, {})
-        if sample is not None:
-            row.cpu, row.memory = _number(sample.cpu), _number(sample.memory)
-            row.ppp, row.hotspot = sample.ppp_active or 0, sample.hotspot_active or 0
-        else:  # the poll's Redis copy until the monitoring poll writes samples for this router
+        fresh, sample = metrics.get(r.id), samples.get(r.id)
+        if fresh is not None:
             row.cpu, row.memory = _number(fresh.get("cpu_load")), _number(fresh.get("memory"))
             row.ppp, row.hotspot = int(_number(fresh.get("ppp_active")) or 0), int(_number(fresh.get("hotspot_active")) or 0)
+        elif sample is not None:
+            row.cpu, row.memory = _number(sample.cpu), _number(sample.memory)
+            row.ppp, row.hotspot = sample.ppp_active or 0, sample.hotspot_active or 0
         mine = alerts.get(r.id, {})
         row.alerts, row.critical = sum(mine.values()), mine.get(AlertSeverity.critical, 0)
         row.backlog, row.oldest_backlog_at = backlogs.get(r.id, (0, None))
