@@ -41,6 +41,8 @@ class JobSpec:
 EXECUTE_COMMAND = JobSpec("isp.jobs.router.execute_command", None, timeout=120)
 EXECUTE_BATCH = JobSpec("isp.jobs.router.execute_batch", None, timeout=900)
 POLL_ROUTER = JobSpec("isp.jobs.monitor.poll_router", "low", timeout=30, ttl=60, result_ttl=60, failure_ttl=3600)
+# The monitoring poll of a chunk of routers (poll_all queues one per chunk): reads concurrent, writes set-based.
+POLL_BATCH = JobSpec("isp.jobs.monitor.poll_batch", "low", timeout=60, ttl=60, result_ttl=60, failure_ttl=3600)
 SYNC_USAGE = JobSpec("isp.jobs.vouchers.sync_usage", "normal", timeout=30, ttl=60, result_ttl=60, failure_ttl=3600)
 RECONCILE = JobSpec("isp.jobs.reconcile.reconcile_router", "normal", timeout=600, ttl=3600, result_ttl=3600)
 # Periodic jobs (the clock enqueues them; isp/jobs/schedule.py says how often).
@@ -67,9 +69,9 @@ RADIUS_CLEANUP = JobSpec("isp.jobs.radius_sessions.cleanup", "normal", timeout=1
 MONITOR_LIVE = JobSpec("isp.jobs.monitor.live_traffic", "high", timeout=15, ttl=10, result_ttl=30, failure_ttl=600)
 MONITOR_ROLLUP = JobSpec("isp.jobs.monitor.rollup", "low", timeout=600, ttl=120, result_ttl=60)
 EVALUATE_ALERTS = JobSpec("isp.jobs.alerts.evaluate", "normal", timeout=60, ttl=30, result_ttl=60)
-JOBS = {spec.path: spec for spec in (EXECUTE_COMMAND, EXECUTE_BATCH, POLL_ROUTER, SYNC_USAGE, RECONCILE, HEARTBEAT,
-                                     SWEEP_OUTBOX, POLL_ALL, EXPIRE_VOUCHERS, POLL_USAGE_ALL, RECONCILE_ALL, DEMO_TRAFFIC,
-                                     POLL_SESSIONS_ALL, POLL_SESSIONS, BILLING_RUN, SUSPEND_DUE, SEND_NOTIFICATIONS,
+JOBS = {spec.path: spec for spec in (EXECUTE_COMMAND, EXECUTE_BATCH, POLL_ROUTER, POLL_BATCH, SYNC_USAGE, RECONCILE,
+                                     HEARTBEAT, SWEEP_OUTBOX, POLL_ALL, EXPIRE_VOUCHERS, POLL_USAGE_ALL, RECONCILE_ALL,
+                                     DEMO_TRAFFIC, POLL_SESSIONS_ALL, POLL_SESSIONS, BILLING_RUN, SUSPEND_DUE, SEND_NOTIFICATIONS,
                                      QUEUE_REMINDERS, IMPORT_RUN, RADIUS_ROLLUP, RADIUS_CLEANUP, MONITOR_LIVE,
                                      MONITOR_ROLLUP, EVALUATE_ALERTS)}
 

@@ -1,78 +1,66 @@
-"""Monitoring jobs: the per-router poll (samples, interfaces, log tail), live traffic while watched, rollups."""
+"""Monitoring jobs: the batched router poll (samples, interfaces, log tail), live traffic while watched, rollups."""
 from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
 
 from librouteros.api import Api
 from sqlalchemy import select
 
 from isp import dispatch
 from isp.extensions import db, redis_store
-from isp.models import Router, RouterMode
-from isp.models.base import utcnow
+from isp.models import Router
 from isp.models.monitoring import RouterInterface
-from isp.routeros import status
 from isp.routeros.runtime import RouterUnavailable, guarded
-from isp.services import alerts, metrics_store, monitor_ingest, monitor_poll, monitor_rollup, reconcile
-from isp.units import router_duration
+from isp.services import metrics_store, monitor_batch, monitor_ingest, monitor_rollup
 
 log = logging.getLogger(__name__)
+BATCH_SIZE = 40   # routers per poll job (poll_all): reads run concurrently inside, writes are per batch
 MAX_STEPS = 200  # bounded work per rollup run (each step is its own short transaction)
 
 
+def chunks(ids: list[int], size: int = BATCH_SIZE) -> dict[str, tuple[list[int]]]:
+    """The routers in batches of `size`, by id, each under its job id (`poll-batch-<first id>`)."""
+    ordered = sorted(ids)
+    return {f"poll-batch-{part[0]}": (part,) for part in (ordered[i:i + size] for i in range(0, len(ordered), size))}
+
+
 def poll_all() -> int:
-    """Queue one low-priority poll per enabled router, skipping routers whose poll is still queued."""
-    ids = db.session.scalars(select(Router.id).where(Router.enabled.is_(True)))
-    return dispatch.enqueue_once(dispatch.POLL_ROUTER, {f"poll-{i}": (i,) for i in ids})
+    """Queue one low-priority batch poll per chunk of enabled routers, skipping chunks still queued or running."""
+    ids = list(db.session.scalars(select(Router.id).where(Router.enabled.is_(True))))
+    return dispatch.enqueue_once(dispatch.POLL_BATCH, chunks(ids))
+
+
+def poll_batch(router_ids: list[int], now: float | None = None) -> dict[str, int]:
+    """Poll a batch of routers: reads concurrent (one guarded call each), writes and alert evaluation set-based, one
+    commit, Redis pipelined. A router that is down or slow is recorded (last_error, breaker) and the rest go on.
+
+    Doubles as the breaker's recovery probe. `now` (epoch seconds) is for tests on a frozen simulator clock.
+    Returns how many routers ended each way: {"ok": n, "failed": n, "skipped": n}."""
+    outcome = _poll(router_ids, now)
+    counts = {"ok": 0, "failed": 0, "skipped": 0}
+    for router_id in router_ids:
+        result = outcome.get(router_id, "skipped")
+        counts["ok" if result == "ok" else "skipped" if result == "skipped" else "failed"] += 1
+    return counts
 
 
 def poll_router(router_id: int, now: float | None = None) -> str:
-    """Read a router's resources, health, interfaces, session counts, queues and log in one guarded call and store them.
+    """One router's poll (a batch of one): "ok", "skipped" (gone or disabled) or why it could not be reached."""
+    return _poll([router_id], now).get(router_id, "skipped")
 
-    Doubles as the breaker's recovery probe. `now` (epoch seconds) is for tests on a frozen simulator clock.
-    """
-    router = db.session.get(Router, router_id)
-    if router is None or not router.enabled:
-        return "skipped"
-    prev = monitor_ingest.previous(router.id)
-    after = monitor_ingest.log_after(prev)
-    try:
-        reading = guarded(router, lambda api: monitor_poll.read(api, after), count=len(monitor_poll.commands(after)))
-    except RouterUnavailable as exc:
-        if exc.error is not None:
-            router.last_error = str(exc.error)
-            db.session.commit()
-        return exc.message
-    now = time.time() if now is None else now
-    was_down = bool(router.last_error)
-    before = status.latest_metrics(router.id)
-    resource = reading.resource
-    result = monitor_ingest.ingest(router.id, reading, now, prev)
-    metrics = {
-        "cpu_load": reading.cpu, "free_memory": monitor_poll._int(resource.get("free-memory")),
-        "total_memory": monitor_poll._int(resource.get("total-memory")), "memory": reading.memory,
-        "uptime": str(resource.get("uptime", "")), "version": str(resource.get("version", "")),
-        "board": str(resource.get("board-name", "")), "temperature": reading.health.get("temperature"),
-        "voltage": reading.health.get("voltage"), "ppp_active": reading.ppp_active,
-        "hotspot_active": reading.hotspot_active, "queue_rx_bps": reading.queue_rx_bps,
-        "queue_tx_bps": reading.queue_tx_bps, "ts": now,
-    }
-    status.store_metrics(router.id, metrics)
-    router.identity = reading.identity or router.identity
-    router.version, router.board = metrics["version"], metrics["board"]
-    router.last_seen_at, router.last_error = utcnow(), ""
-    rebooted = result["rebooted"] or (
-        before is not None and router_duration(metrics["uptime"]) < router_duration(str(before.get("uptime", ""))))
-    if (was_down or rebooted) and router.mode == RouterMode.api:
-        # A router back from down, or rebooted (perhaps reset or replaced), may have lost what we pushed.
-        reconcile.request_sync(router, reason="rebooted" if rebooted else "back online")
-    db.session.flush()
-    alerts.evaluate_router(router.id, now=datetime.fromtimestamp(now, UTC))
+
+def _poll(router_ids: list[int], now: float | None) -> dict[int, str]:
+    routers = list(db.session.scalars(select(Router).where(Router.id.in_(sorted(set(router_ids))),
+                                                           Router.enabled.is_(True)).order_by(Router.id)))
+    if not routers:
+        return {}
+    prevs = monitor_ingest.previous_many([r.id for r in routers])
+    results = monitor_batch.read_many(routers, prevs)
+    outcome, publish = monitor_batch.store(routers, results, prevs, now)
     db.session.commit()
-    result["publish"]()
-    return "ok"
+    publish()
+    return outcome
 
 
 def live_traffic(router_id: int) -> str:

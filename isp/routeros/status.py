@@ -8,6 +8,7 @@ import json
 import time
 
 from flask import current_app
+from redis.client import Pipeline
 
 from isp.extensions import redis_store
 from isp.routeros.breaker import CircuitBreaker
@@ -43,6 +44,13 @@ def latest_metrics(router_id: int) -> dict | None:
 def store_metrics(router_id: int, metrics: dict) -> None:
     """Keep a router's latest resources for the pages (a poll writes them)."""
     redis_store.client.set(metrics_key(router_id), json.dumps({"at": time.time(), **metrics}), ex=METRICS_TTL)
+
+
+def store_metrics_many(pipe: Pipeline, figures: dict[int, dict]) -> None:
+    """Queue on a Redis pipeline: store_metrics() of many routers (a batch poll)."""
+    at = time.time()
+    for router_id, metrics in figures.items():
+        pipe.set(metrics_key(router_id), json.dumps({"at": at, **metrics}), ex=METRICS_TTL)
 
 
 def latest_many(router_ids: list[int]) -> dict[int, dict]:

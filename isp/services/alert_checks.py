@@ -59,8 +59,18 @@ def _threshold_text(rule: AlertRule) -> str:
 
 
 def latest_sample(router_id: int) -> RouterSample | None:
-    return db.session.scalar(select(RouterSample).where(RouterSample.router_id == router_id)
-                             .order_by(RouterSample.ts.desc()).limit(1))
+    return latest_samples([router_id]).get(router_id)
+
+
+def latest_samples(router_ids: list[int]) -> dict[int, RouterSample]:
+    """Each router's newest sample (one query: the newest ts per router from the primary key, then those rows)."""
+    if not router_ids:
+        return {}
+    newest = (select(RouterSample.router_id, func.max(RouterSample.ts).label("ts"))
+              .where(RouterSample.router_id.in_(sorted(router_ids))).group_by(RouterSample.router_id).subquery())
+    rows = db.session.scalars(select(RouterSample).join(
+        newest, (RouterSample.router_id == newest.c.router_id) & (RouterSample.ts == newest.c.ts)))
+    return {row.router_id: row for row in rows}
 
 
 def metric(rule: AlertRule, router: Router, sample: RouterSample | None) -> Obs:
@@ -85,21 +95,32 @@ def interface_down(rule: AlertRule, router: Router, interfaces: list[RouterInter
 
 
 def link_flap(rule: AlertRule, router: Router, interfaces: list[RouterInterface], now: datetime) -> Obs:
-    """Link downs per interface within params.window seconds (default 600)."""
+    return link_flap_many(rule, [router], {router.id: interfaces}, now)
+
+
+def link_flap_many(rule: AlertRule, routers: list[Router], interfaces: dict[int, list[RouterInterface]],
+                   now: datetime) -> Obs:
+    """Link downs per interface within params.window seconds (default 600), for many routers in one Redis round trip."""
     window = int(rule.params.get("window") or 600)
-    present = [i for i in interfaces if i.present and not i.disabled]
-    counts = metrics_store.link_downs_since([i.id for i in present], (now - timedelta(seconds=window)).timestamp())
-    return {(router.id, f"iface:{i.name}"): (float(counts.get(i.id, 0)),
-                                             f"{i.name} on {router.name} went down {counts.get(i.id, 0)} times "
-                                             f"in {window // 60} min") for i in present}
+    present = [(r, i) for r in routers for i in interfaces.get(r.id, []) if i.present and not i.disabled]
+    counts = metrics_store.link_downs_since([i.id for _, i in present], (now - timedelta(seconds=window)).timestamp())
+    return {(r.id, f"iface:{i.name}"): (float(counts.get(i.id, 0)),
+                                        f"{i.name} on {r.name} went down {counts.get(i.id, 0)} times "
+                                        f"in {window // 60} min") for r, i in present}
 
 
 def traffic_spike(rule: AlertRule, router: Router, interfaces: list[RouterInterface], now: datetime) -> Obs:
-    """Latest rate over the same hour-of-day's average in the last 7 days' hourly rollups, per direction.
+    return traffic_spike_many(rule, [router], {router.id: interfaces}, now)
+
+
+def traffic_spike_many(rule: AlertRule, routers: list[Router], interfaces: dict[int, list[RouterInterface]],
+                       now: datetime) -> Obs:
+    """Latest rate over the same hour-of-day's average in the last 7 days' hourly rollups, per direction
+    (many routers in one query).
 
     Skipped (no observation) below params.min_bps or with fewer than params.min_days (default 3) baseline hours.
     """
-    present = {i.id: i for i in interfaces if i.present and not i.disabled}
+    present = {i.id: (r, i) for r in routers for i in interfaces.get(r.id, []) if i.present and not i.disabled}
     if not present:
         return {}
     min_bps = float(rule.params.get("min_bps") or 0)
@@ -112,7 +133,7 @@ def traffic_spike(rule: AlertRule, router: Router, interfaces: list[RouterInterf
         InterfaceRollup.ts.in_(buckets)).group_by(InterfaceRollup.interface_id)).all()
     found = {}
     for iface_id, days, rx_base, tx_base in rows:
-        iface = present[iface_id]
+        router, iface = present[iface_id]
         if days < min_days:
             continue
         factors = [rate / float(base) for rate, base in ((iface.rx_bps, rx_base), (iface.tx_bps, tx_base))

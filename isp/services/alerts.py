@@ -1,9 +1,9 @@
 """The alert engine: rules evaluated over the latest samples, the pipeline and the business.
 
 Contract used by others:
-- `evaluate_router(router_id, now=None) -> int`: the poll job calls it right after it writes a router's samples
-  (flush only): metric, interface_down, link_flap and traffic_spike rules, and the router's offline alert
-  (a poll that saw the router resolves it).
+- `evaluate_routers(router_ids, now=None) -> int`: the poll job calls it right after it writes a batch's samples
+  (flush only, set-based over the batch): metric, interface_down, link_flap and traffic_spike rules, and the routers'
+  offline alerts (a poll that saw the router resolves it). `evaluate_router(router_id, now=None)` is a batch of one.
 - `evaluate_global(now=None) -> int`: the EVALUATE_ALERTS job (every 10 s): offline routers (set-based over the
   fleet: one query of routers, one Redis round trip for circuits, one of live alerts per rule), pipeline and
   business rules, suppression review and escalation. Returns how many alerts changed state.
@@ -26,6 +26,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm.util import identity_key
 
 from isp.extensions import db
 from isp.models import Alert, AlertKind, AlertRule, AlertState, Notification, Role, Router, RouterInterface, User
@@ -45,55 +46,79 @@ def _rules(kinds: tuple[AlertKind, ...]) -> list[AlertRule]:
 
 
 def evaluate_router(router_id: int, now: datetime | None = None) -> int:
-    """Evaluate the router-scoped rules for one router from its latest samples; returns the alerts changed.
+    """Evaluate the router-scoped rules for one router from its latest samples (evaluate_routers of one)."""
+    return evaluate_routers([router_id], now)
 
-    A bounded number of reads whatever the rule count: the rules, the router's live alerts, its latest sample,
-    its interfaces, one baseline query (traffic spike) and one Redis round trip (link flaps). Runs in a SAVEPOINT:
-    a failure here is logged and rolled back alone, so the poll's samples are kept all the same.
+
+def evaluate_routers(router_ids: list[int], now: datetime | None = None) -> int:
+    """Evaluate the router-scoped rules for a batch of routers just polled; returns the alerts changed.
+
+    A bounded number of reads whatever the batch and rule counts: the routers, the rules, the batch's live alerts,
+    their latest samples, their interfaces, one baseline query per traffic-spike rule and one Redis round trip per
+    link-flap rule. Runs in a SAVEPOINT: a failure here is logged and rolled back alone, so the poll's samples are
+    kept all the same.
     """
+    if not router_ids:
+        return 0
     try:
         with db.session.begin_nested():
-            return _evaluate_router(router_id, now or utcnow())
+            return _evaluate_routers(sorted(set(router_ids)), now or utcnow())
     except Exception:  # the poll's own writes must survive a bad rule or a bug here
-        log.exception("alert evaluation of router %s failed", router_id)
+        log.exception("alert evaluation of routers %s failed", router_ids)
         return 0
 
 
-def _evaluate_router(router_id: int, now: datetime) -> int:
-    router = db.session.get(Router, router_id)
-    if router is None:
+def _evaluate_routers(router_ids: list[int], now: datetime) -> int:
+    loaded = {i: db.session.identity_map.get(identity_key(Router, i)) for i in router_ids}  # the poll's rows: no SQL
+    missing = [i for i, r in loaded.items() if r is None]
+    if missing:
+        loaded.update({r.id: r for r in db.session.scalars(select(Router).where(Router.id.in_(missing)))})
+    routers = {i: r for i, r in loaded.items() if r is not None}
+    if not routers:
         return 0
     changes = alert_engine.Changes()
-    rules = [r for r in _rules((*alert_checks.ROUTER_KINDS, AlertKind.offline))
-             if router.enabled and alert_checks.in_scope(r, router.id, router.site)]
+    all_rules = _rules((*alert_checks.ROUTER_KINDS, AlertKind.offline))
+    # Per rule, the batch's routers it covers (a disabled router is covered by none).
+    covered = {rule.id: [r for r in routers.values() if r.enabled and alert_checks.in_scope(rule, r.id, r.site)]
+               for rule in all_rules}
+    rules = [rule for rule in all_rules if covered[rule.id]]
     by_rule: dict[int, dict] = defaultdict(dict)
-    for alert in db.session.scalars(select(Alert).where(Alert.router_id == router.id, Alert.open_key.is_not(None))):
+    for alert in db.session.scalars(select(Alert).where(Alert.router_id.in_(sorted(routers)),
+                                                        Alert.open_key.is_not(None))):
         by_rule[alert.rule_id][(alert.router_id, alert.target)] = alert
-    watched = {r.id for r in rules}
-    strays = [a for rule_id, found in by_rule.items() if rule_id not in watched for a in found.values()]
+    watched = {(rule.id, r.id) for rule in rules for r in covered[rule.id]}
+    strays = [a for found in by_rule.values() for a in found.values() if (a.rule_id, a.router_id) not in watched]
     if strays:  # their rule was disabled or no longer covers this router (router-wide kinds only)
         kinds = dict(db.session.execute(select(AlertRule.id, AlertRule.kind).where(
             AlertRule.id.in_(sorted({a.rule_id for a in strays})))).tuples().all())
         alert_engine.retire([a for a in strays if kinds.get(a.rule_id) in (*alert_checks.ROUTER_KINDS, AlertKind.offline)],
                             now, "the rule no longer covers this router", changes)
-    sample = alert_checks.latest_sample(router.id) if any(r.kind == AlertKind.metric for r in rules) else None
-    interfaces = list(db.session.scalars(select(RouterInterface).where(RouterInterface.router_id == router.id))) if any(
-        r.kind in alert_checks.ROUTER_KINDS[1:] for r in rules) else []
+    samples = alert_checks.latest_samples(sorted(routers)) if any(r.kind == AlertKind.metric for r in rules) else {}
+    interfaces: dict[int, list[RouterInterface]] = defaultdict(list)
+    if any(r.kind in alert_checks.ROUTER_KINDS[1:] for r in rules):
+        for iface in db.session.scalars(select(RouterInterface).where(RouterInterface.router_id.in_(sorted(routers)))):
+            interfaces[iface.router_id].append(iface)
     for rule in rules:
-        current = by_rule.get(rule.id, {})
+        scope = covered[rule.id]
+        if rule.kind == AlertKind.offline:
+            # offline only ever clears here (the poll just reached the router); raising is evaluate_global's
+            scope = [r for r in scope if r.last_seen_at is not None and not r.last_error]
+        universe = {r.id for r in scope}
+        current = {k: a for k, a in by_rule.get(rule.id, {}).items() if k[0] in universe}
+        seen: alert_checks.Obs = {}
         if rule.kind == AlertKind.metric:
-            seen = alert_checks.metric(rule, router, sample)
+            for router in scope:
+                seen.update(alert_checks.metric(rule, router, samples.get(router.id)))
         elif rule.kind == AlertKind.interface_down:
-            seen = alert_checks.interface_down(rule, router, interfaces)
+            for router in scope:
+                seen.update(alert_checks.interface_down(rule, router, interfaces[router.id]))
         elif rule.kind == AlertKind.link_flap:
-            seen = alert_checks.link_flap(rule, router, interfaces, now)
+            seen = alert_checks.link_flap_many(rule, scope, interfaces, now)
         elif rule.kind == AlertKind.traffic_spike:
-            seen = alert_checks.traffic_spike(rule, router, interfaces, now)
-        else:  # offline: only ever clears here (the poll just reached the router); raising is evaluate_global's
-            if router.last_seen_at is None or router.last_error or not current:
-                continue
-            seen = {}
-        alert_engine.apply(rule, seen, {router.id}, now, changes, current)
+            seen = alert_checks.traffic_spike_many(rule, scope, interfaces, now)
+        elif not current:
+            continue
+        alert_engine.apply(rule, seen, universe, now, changes, current)
     return alert_engine.finish(changes, now)
 
 

@@ -1,17 +1,19 @@
-"""Writing one poll: a router sample, interface samples, interface rows, link transitions and the log tail.
+"""Writing a batch of polls: router samples, interface samples, interface rows, link transitions and log tails.
 
-A handful of statements per poll whatever the number of interfaces: one SELECT of the router's interfaces,
-one INSERT of new ones (rare), one UPDATE ... CASE for all of them, one multi-row INSERT per sample table
-and one for the log lines. The previous counters live in Redis (one JSON value per router); when it is
-lost, the next poll simply has no rate.
+A handful of statements per batch whatever the number of routers and interfaces: one SELECT of the batch's
+interfaces, one INSERT of new ones (rare), one UPDATE ... CASE for all of them, one multi-row INSERT per sample
+table and one for the log lines. The previous counters live in Redis (one JSON value per router, read for the
+whole batch in one MGET); when one is lost, that router's next poll simply has no rate.
 """
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Insert, case, exists, insert, literal, select, update
+from sqlalchemy import Insert, case, insert, literal, select, update
 
 from isp.extensions import db, redis_store
 from isp.models.base import UTCDateTime
@@ -20,6 +22,20 @@ from isp.services import metrics_store
 from isp.services.monitor_poll import LOG_FIRST, Reading, log_id, rates
 
 PREV_TTL = 3600
+
+
+@dataclass
+class Polled:
+    """One router's successful read in a batch, and what writing it found."""
+
+    router_id: int
+    reading: Reading
+    now: float                      # epoch seconds of the read (rates, sample ts)
+    prev: dict | None
+    rates: dict = field(default_factory=dict)
+    rebooted: bool = False
+    logged: int = 0
+    state: dict = field(default_factory=dict)
 
 
 def prev_key(router_id: int) -> str:
@@ -42,112 +58,151 @@ def ignore_duplicates(stmt: Insert) -> Insert:
     return stmt.prefix_with("OR IGNORE", dialect="sqlite").prefix_with("IGNORE", dialect="mysql")
 
 
+def previous_many(router_ids: list[int]) -> dict[int, dict | None]:
+    """previous() of many routers in one Redis round trip."""
+    if not router_ids:
+        return {}
+    values = redis_store.client.mget([prev_key(i) for i in router_ids])
+    return {i: json.loads(raw) if raw else None for i, raw in zip(router_ids, values, strict=True)}
+
+
 def ingest(router_id: int, reading: Reading, now: float, prev: dict | None) -> dict:
-    """Write what a poll read (flush only); returns {"rates": {name: (rx, tx) | None}, "rebooted", "log": lines stored,
-    "publish": call after the commit to update the Redis side (previous counters, live point)}."""
-    ts = int(now)
-    at = datetime.fromtimestamp(now, UTC)
-    by_name = rates(prev, reading, now)
-    rebooted = bool(prev) and reading.uptime < int(prev.get("uptime", 0))
-    ids, downs = _interfaces(router_id, reading, by_name, at)
+    """One router's poll written as a batch of one (see ingest_many); returns {"rates", "rebooted", "log", "publish"}."""
+    polled = Polled(router_id, reading, now, prev)
+    publish = ingest_many([polled], datetime.fromtimestamp(now, UTC))
+    return {"rates": polled.rates, "rebooted": polled.rebooted, "log": polled.logged, "publish": publish}
+
+
+def ingest_many(batch: list[Polled], at: datetime) -> Callable[..., None]:
+    """Write a batch of polls (flush only); fills each Polled's rates/rebooted/logged and returns `publish`, to call
+    after the commit for the Redis side (previous counters and log cursors, live points).
+
+    Link downs go to Redis right away, so the alert evaluation that follows counts them (a rolled-back poll may
+    count one twice)."""
+    if not batch:
+        return lambda pipe=None: None
+    for p in batch:
+        p.rates = rates(p.prev, p.reading, p.now)
+        p.rebooted = bool(p.prev) and p.reading.uptime < int(p.prev.get("uptime", 0))
+    ids, downs = _interfaces(batch, at)
     session = db.session
     session.execute(ignore_duplicates(insert(RouterSample.__table__)), [{
-        "router_id": router_id, "ts": ts, "cpu": reading.cpu, "memory": reading.memory,
-        "temperature": reading.health.get("temperature"), "voltage": reading.health.get("voltage"),
-        "ppp_active": reading.ppp_active, "hotspot_active": reading.hotspot_active,
-        "queue_rx_bps": reading.queue_rx_bps, "queue_tx_bps": reading.queue_tx_bps}])
-    samples = [{"interface_id": ids[name], "ts": ts, "rx_bps": rate[0], "tx_bps": rate[1]}
-               for name, rate in by_name.items() if rate is not None and name in ids]
+        "router_id": p.router_id, "ts": int(p.now), "cpu": p.reading.cpu, "memory": p.reading.memory,
+        "temperature": p.reading.health.get("temperature"), "voltage": p.reading.health.get("voltage"),
+        "ppp_active": p.reading.ppp_active, "hotspot_active": p.reading.hotspot_active,
+        "queue_rx_bps": p.reading.queue_rx_bps, "queue_tx_bps": p.reading.queue_tx_bps} for p in batch])
+    samples = [{"interface_id": ids[(p.router_id, name)], "ts": int(p.now), "rx_bps": rate[0], "tx_bps": rate[1]}
+               for p in batch for name, rate in p.rates.items() if rate is not None and (p.router_id, name) in ids]
     if samples:
         session.execute(ignore_duplicates(insert(InterfaceSample.__table__)), samples)
-    cursor, logged = _log(router_id, reading, prev, rebooted, at)
-    state = {"ts": now, "uptime": reading.uptime, "log": cursor,
-             "ifaces": {i["name"]: [i["rx"], i["tx"]] for i in reading.interfaces}}
-
-    def publish() -> None:
-        """The Redis side, once the rows are committed: a rolled-back poll leaves the previous counters and cursor."""
+    cursors = _logs(batch, at)
+    for p in batch:
+        p.state = {"ts": p.now, "uptime": p.reading.uptime, "log": cursors[p.router_id],
+                   "ifaces": {i["name"]: [i["rx"], i["tx"]] for i in p.reading.interfaces}}
+    if downs:
         pipe = redis_store.client.pipeline(transaction=False)
-        pipe.set(prev_key(router_id), json.dumps(state), ex=PREV_TTL)
-        metrics_store.add_live_point(pipe, router_id, now, {n: r for n, r in by_name.items() if r is not None}, "poll")
+        for p in batch:
+            if p.router_id in downs:
+                metrics_store.add_link_downs(pipe, downs[p.router_id], p.now)
         pipe.execute()
 
-    if downs:  # now, so the alert engine's flap count that follows includes them (a rolled-back poll may count one twice)
-        pipe = redis_store.client.pipeline(transaction=False)
-        metrics_store.add_link_downs(pipe, [ids[name] for name in downs if name in ids], now)
-        pipe.execute()
+    def publish(pipe: Any = None) -> None:
+        """The Redis side, once the rows are committed: a rolled-back poll leaves the previous counters and cursor.
+        Queued on `pipe` when given (the caller executes it), else sent at once."""
+        own = pipe is None
+        pipe = redis_store.client.pipeline(transaction=False) if own else pipe
+        for p in batch:
+            pipe.set(prev_key(p.router_id), json.dumps(p.state), ex=PREV_TTL)
+            metrics_store.add_live_point(pipe, p.router_id, p.now, {n: r for n, r in p.rates.items() if r is not None},
+                                         "poll")
+        if own:
+            pipe.execute()
 
-    return {"rates": by_name, "rebooted": rebooted, "log": logged, "publish": publish}
+    return publish
 
 
-def _interfaces(router_id: int, reading: Reading, by_name: dict, at: datetime) -> tuple[dict[str, int], list[str]]:
-    """Insert new interfaces, update the rest in one statement, mark vanished ones; returns (ids, names gone down)."""
+def _interfaces(batch: list[Polled], at: datetime) -> tuple[dict[tuple[int, str], int], dict[int, list[int]]]:
+    """Insert new interfaces, update the batch's in one statement, mark vanished ones.
+
+    Returns ({(router id, name): interface id}, {router id: ids of interfaces gone down})."""
     session = db.session
-    cols = (RouterInterface.id, RouterInterface.name, RouterInterface.running, RouterInterface.present,
-            RouterInterface.disabled, RouterInterface.type, RouterInterface.comment)
-    known = {row.name: row for row in session.execute(select(*cols).where(RouterInterface.router_id == router_id))}
-    fresh = [i for i in reading.interfaces if i["name"] not in known]
+    router_ids = [p.router_id for p in batch]
+    cols = (RouterInterface.id, RouterInterface.router_id, RouterInterface.name, RouterInterface.running,
+            RouterInterface.present, RouterInterface.disabled, RouterInterface.type, RouterInterface.comment)
+    known = {(row.router_id, row.name): row for row in session.execute(
+        select(*cols).where(RouterInterface.router_id.in_(router_ids)))}
+    fresh = [(p.router_id, i) for p in batch for i in p.reading.interfaces if (p.router_id, i["name"]) not in known]
     if fresh:
         session.execute(insert(RouterInterface.__table__), [
-            {"router_id": router_id, "name": i["name"], "type": i["type"], "comment": i["comment"],
+            {"router_id": r, "name": i["name"], "type": i["type"], "comment": i["comment"],
              "running": i["running"], "disabled": i["disabled"], "seen_at": at, "last_change_at": at,
-             "present": True, "link_downs": 0, "rx_bps": 0, "tx_bps": 0} for i in fresh])
-        names = [i["name"] for i in fresh]
-        known.update({row.name: row for row in session.execute(
-            select(*cols).where(RouterInterface.router_id == router_id, RouterInterface.name.in_(names)))})
-    ids = {name: row.id for name, row in known.items()}
-    current = {i["name"]: i for i in reading.interfaces}
-    new = {i["name"] for i in fresh}
-    changed = [n for n, i in current.items() if n not in new and known[n].running != i["running"]]
+             "present": True, "link_downs": 0, "rx_bps": 0, "tx_bps": 0} for r, i in fresh])
+        known.update({(row.router_id, row.name): row for row in session.execute(
+            select(*cols).where(RouterInterface.router_id.in_(sorted({r for r, _ in fresh}))))})
+    ids = {key: row.id for key, row in known.items()}
+    current = {(p.router_id, i["name"]): i for p in batch for i in p.reading.interfaces}
+    new = {(r, i["name"]) for r, i in fresh}
+    changed = [k for k, i in current.items() if k not in new and known[k].running != i["running"]]
     # A link that stopped running counts as a link down unless it was disabled (that is an action, not a fault).
-    downs = [n for n in changed if not current[n]["running"] and not current[n]["disabled"]]
+    downs = [k for k in changed if not current[k]["running"] and not current[k]["disabled"]]
     if current:
         def by_id(values: dict, column: Any) -> Any:
             return case(values, value=RouterInterface.id, else_=column) if values else column
 
-        rates = {ids[n]: r for n, r in by_name.items() if r is not None and n in ids}
+        rated = {ids[(p.router_id, n)]: r for p in batch for n, r in p.rates.items()
+                 if r is not None and (p.router_id, n) in ids}
         values = {
-            RouterInterface.rx_bps: by_id({i: r[0] for i, r in rates.items()}, RouterInterface.rx_bps),
-            RouterInterface.tx_bps: by_id({i: r[1] for i, r in rates.items()}, RouterInterface.tx_bps),
+            RouterInterface.rx_bps: by_id({i: r[0] for i, r in rated.items()}, RouterInterface.rx_bps),
+            RouterInterface.tx_bps: by_id({i: r[1] for i, r in rated.items()}, RouterInterface.tx_bps),
             RouterInterface.seen_at: at, RouterInterface.present: True,
         }
         # Attributes are written only where they changed: the usual poll's statement carries just the rates.
         for key in ("running", "disabled", "type", "comment"):
-            diff = {ids[n]: i[key] for n, i in current.items() if getattr(known[n], key) != i[key]}
+            diff = {ids[k]: i[key] for k, i in current.items() if getattr(known[k], key) != i[key]}
             if diff:
                 column = getattr(RouterInterface, key)
                 values[column] = by_id(diff, column)
         if downs:
             values[RouterInterface.link_downs] = RouterInterface.link_downs + case(
-                {ids[n]: 1 for n in downs}, value=RouterInterface.id, else_=0)
+                {ids[k]: 1 for k in downs}, value=RouterInterface.id, else_=0)
         if changed:
-            values[RouterInterface.last_change_at] = case({ids[n]: literal(at, UTCDateTime()) for n in changed},
+            values[RouterInterface.last_change_at] = case({ids[k]: literal(at, UTCDateTime()) for k in changed},
                                                           value=RouterInterface.id,
                                                           else_=RouterInterface.last_change_at)
-        session.execute(update(RouterInterface).where(RouterInterface.id.in_([ids[n] for n in current]))
+        session.execute(update(RouterInterface).where(RouterInterface.id.in_([ids[k] for k in current]))
                         .values(values).execution_options(synchronize_session=False))
-    gone = [row.id for name, row in known.items() if row.present and name not in current]
+    gone = [row.id for key, row in known.items() if row.present and key not in current]
     if gone:
         session.execute(update(RouterInterface).where(RouterInterface.id.in_(gone))
                         .values(present=False, running=False).execution_options(synchronize_session=False))
-    return ids, downs
+    by_router: dict[int, list[int]] = {}
+    for router_id, name in downs:
+        by_router.setdefault(router_id, []).append(ids[(router_id, name)])
+    return ids, by_router
 
 
-def _log(router_id: int, reading: Reading, prev: dict | None, rebooted: bool, at: datetime) -> tuple[str, int]:
-    """Store the new log lines; returns (cursor for the next poll, lines stored)."""
-    if reading.log is None:
-        return (prev or {}).get("log", ""), 0
-    lines = sorted(reading.log, key=lambda r: log_id(r["id"]))
-    if rebooted:
-        return "", 0  # ids restarted: the next poll reads the log since boot from the start
-    if prev is None:
-        had = db.session.scalar(select(exists().where(RouterLogEntry.router_id == router_id)))
-        # Redis lost the cursor: skip what was logged meanwhile rather than store it twice.
-        keep = [] if had else lines[-LOG_FIRST:]
-    else:
-        keep = lines
-    if keep:
-        db.session.execute(insert(RouterLogEntry.__table__), [
-            {"router_id": router_id, "at": at, "router_time": r["time"], "topics": r["topics"], "message": r["message"]}
-            for r in keep])
-    cursor = lines[-1]["id"] if lines else (prev or {}).get("log", "")
-    return cursor, len(keep)
+def _logs(batch: list[Polled], at: datetime) -> dict[int, str]:
+    """Store the batch's new log lines (one INSERT); returns {router id: cursor for the next poll}."""
+    cursors: dict[int, str] = {}
+    rows: list[dict] = []
+    unknown = [p.router_id for p in batch if p.prev is None and p.reading.log]
+    # Redis lost the cursor of a router that already has log rows: skip what was logged meanwhile, not store it twice.
+    had = set(db.session.scalars(select(RouterLogEntry.router_id).where(RouterLogEntry.router_id.in_(unknown))
+                                 .group_by(RouterLogEntry.router_id))) if unknown else set()
+    for p in batch:
+        before = (p.prev or {}).get("log", "")
+        if p.reading.log is None:
+            cursors[p.router_id] = before
+            continue
+        lines = sorted(p.reading.log, key=lambda r: log_id(r["id"]))
+        if p.rebooted:
+            cursors[p.router_id] = ""  # ids restarted: the next poll reads the log since boot from the start
+            continue
+        keep = ([] if p.router_id in had else lines[-LOG_FIRST:]) if p.prev is None else lines
+        rows += [{"router_id": p.router_id, "at": at, "router_time": r["time"], "topics": r["topics"],
+                  "message": r["message"]} for r in keep]
+        p.logged = len(keep)
+        cursors[p.router_id] = lines[-1]["id"] if lines else before
+    if rows:
+        db.session.execute(insert(RouterLogEntry.__table__), rows)
+    return cursors

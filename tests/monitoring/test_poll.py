@@ -122,7 +122,7 @@ def test_a_poll_costs_the_same_few_statements_with_5_or_45_interfaces(app, box, 
 
     from isp.services import alerts
 
-    monkeypatch.setattr(alerts, "evaluate_router", lambda *a, **k: None)  # the alert engine's reads are its own
+    monkeypatch.setattr(alerts, "evaluate_routers", lambda *a, **k: None)  # the alert engine's reads are its own
 
     def statements(now):
         seen = []
