@@ -37,7 +37,9 @@ class LedgerAccount(db.Model):
 
     __tablename__ = "ledger_accounts"
     # The "in debt" filter reads (balance, customer) off the index alone.
-    __table_args__ = (Index("ix_ledger_accounts_balance_customer", "balance", "customer_id"),)
+    __table_args__ = (Index("ix_ledger_accounts_balance_customer", "balance", "customer_id"),
+                      # The customer list's "in debt" filter walks accounts newest customer first (migration 0015).
+                      Index("ix_ledger_accounts_customer_balance", "customer_id", "balance"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[AccountKind] = mapped_column(Enum(AccountKind, native_enum=False, length=16), index=True)

@@ -46,8 +46,10 @@ class Subscription(db.Model):
         # The customer list's plan and router filters are semi-joins that read (filter, customer) off the index.
         Index("ix_subscriptions_plan_customer", "plan_id", "customer_id"),
         Index("ix_subscriptions_router_customer", "router_id", "customer_id"),
-        # SQLite's LIKE ignores case, so only a NOCASE index serves the username search there (migration 0007).
-        Index("ix_subscriptions_username_nocase", text("username COLLATE NOCASE")).ddl_if(dialect="sqlite"),
+        # SQLite's LIKE ignores case, so only a NOCASE index serves the username search there (migrations 0007, 0015).
+        # The username search reads (username, customer_id) off one index (migration 0015): case-blind on SQLite.
+        Index("ix_subscriptions_username_nocase", text("username COLLATE NOCASE"), "customer_id").ddl_if(dialect="sqlite"),
+        Index("ix_subscriptions_username_customer", "username", "customer_id").ddl_if(dialect="mysql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
