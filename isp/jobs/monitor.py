@@ -19,9 +19,9 @@ BATCH_SIZE = 40   # routers per poll job (poll_all): reads run concurrently insi
 MAX_STEPS = 200  # bounded work per rollup run (each step is its own short transaction)
 
 
-def chunks(ids: list[int], size: int = BATCH_SIZE) -> dict[str, tuple[list[int]]]:
-    """The routers in batches of `size`, by id, each under its job id (`poll-batch-<first id>`)."""
-    ordered = sorted(ids)
+def chunks(ids: list[int], size: int | None = None) -> dict[str, tuple[list[int]]]:
+    """The routers in batches of `size` (BATCH_SIZE), by id, each under its job id (`poll-batch-<first id>`)."""
+    ordered, size = sorted(ids), size or BATCH_SIZE
     return {f"poll-batch-{part[0]}": (part,) for part in (ordered[i:i + size] for i in range(0, len(ordered), size))}
 
 
