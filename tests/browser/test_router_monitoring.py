@@ -16,9 +16,15 @@ pytestmark = pytest.mark.browser
 
 def _poll(app, router_id: int) -> None:
     """One monitoring poll, as the clock's job runs it: interfaces, samples and a live point."""
-    with app.app_context():
-        assert monitor.poll_router(router_id) == "ok"
-        db.session.remove()
+    results = []
+    for _ in range(3):  # a loaded machine may time a first connection out: the clock would simply poll again
+        with app.app_context():
+            results.append(monitor.poll_router(router_id))
+            db.session.remove()
+        if results[-1] == "ok":
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the poll never succeeded: {results}")
 
 
 def _live_t(page) -> float:
@@ -70,5 +76,6 @@ def test_the_live_traffic_graph_moves(live_server, page, browser, app, sim, make
         box = mobile.locator("[data-test=live-graph] canvas").bounding_box()
         assert box is not None and box["width"] <= 390  # the graph follows the phone's width, no sideways scroll
         mobile.screenshot(path=os.path.join(ARTIFACTS, "router-monitoring-phone.png"), full_page=True)
+        mobile.locator("#router-graphs").screenshot(path=os.path.join(ARTIFACTS, "router-monitoring-phone-graphs.png"))
     finally:
         phone.close()
