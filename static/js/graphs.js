@@ -85,7 +85,7 @@
     this.lastEl = root.querySelector("[data-live-last]");
     this.errorEl = root.querySelector("[data-graph-error]");
     var active = root.querySelector("[data-range].active");
-    this.window = { range: active ? active.dataset.range : "24h" };
+    this.window = { range: active ? active.dataset.range : "1h" };
     var zoom = function (start, end) { self.window = { start: start, end: end }; self.markRange(null); self.history(); };
     this.charts = {};
     root.querySelectorAll("[data-chart]").forEach(function (el) {

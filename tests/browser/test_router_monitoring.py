@@ -59,10 +59,14 @@ def test_the_live_traffic_graph_moves(live_server, page, browser, app, sim, make
     points = int(page.locator("#router-graphs").get_attribute("data-live-points"))
     assert points >= 2
     # History: the system chart has the poll's sample; a range button refetches; no error shows.
-    page.click("[data-range='1h']")
+    assert page.locator("[data-range='1h']").get_attribute("aria-pressed") == "true"  # the default: raw samples
+    assert page.locator("[data-chart=system] canvas").count() == 1  # the poll's samples are drawn
+    page.click("[data-range='7d']")
     page.wait_for_timeout(500)
     assert page.locator("[data-graph-error]").is_hidden()
-    assert page.locator("[data-range='1h']").get_attribute("aria-pressed") == "true"
+    assert page.locator("[data-range='7d']").get_attribute("aria-pressed") == "true"
+    page.click("[data-range='1h']")
+    page.wait_for_timeout(500)
     os.makedirs(ARTIFACTS, exist_ok=True)
     page.screenshot(path=os.path.join(ARTIFACTS, "router-monitoring-desktop.png"), full_page=True)
 
