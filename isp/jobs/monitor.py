@@ -15,7 +15,7 @@ from isp.routeros.runtime import RouterUnavailable, guarded
 from isp.services import metrics_store, monitor_batch, monitor_ingest, monitor_rollup
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = 40   # routers per poll job (poll_all): reads run concurrently inside, writes are per batch
+BATCH_SIZE = 50   # routers per poll job (poll_all): reads run concurrently inside, writes are per batch
 MAX_STEPS = 200  # bounded work per rollup run (each step is its own short transaction)
 
 

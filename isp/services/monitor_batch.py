@@ -31,7 +31,7 @@ from isp.services import alerts, monitor_ingest, monitor_poll, reconcile
 from isp.services.monitor_ingest import Polled
 from isp.units import router_duration
 
-THREADS = 12  # concurrent router reads per batch job (I/O bound: the GIL is released while waiting on sockets)
+THREADS = 16  # concurrent router reads per batch job (I/O bound: the GIL is released while waiting on sockets)
 SPEC_FIELDS = ("id", "name", "addresses", "api_port", "username", "password_encrypted", "use_tls", "verify_tls",
                "max_sessions", "endpoint")
 
