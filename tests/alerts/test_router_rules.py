@@ -209,3 +209,30 @@ def test_a_failing_evaluation_keeps_the_polls_writes(app, make_rule, router, mon
         db.session.commit()
         assert db.session.scalar(db.select(db.func.count()).select_from(RouterSample)) == 1
     assert alerts_of(app) == []
+
+
+def test_a_batch_evaluation_judges_each_router_on_its_own_samples(app, make_rule, make_router):
+    """The poll evaluates a whole batch at once: each router's alert follows its own sample, the offline alert of a
+    router the poll reached resolves, and that of one it could not reach (last_error) stays open."""
+    from isp.services import alerts
+
+    make_rule("CPU load", for_seconds=0)  # warning 70, critical 90
+    make_rule("Router offline")  # 45 s
+    hot, cool, unreachable = (make_router().id for _ in range(3))
+    with app.app_context():
+        for router_id, seen in ((hot, at(-5)), (cool, at(-100)), (unreachable, at(-100))):
+            db.session.get(Router, router_id).last_seen_at = seen
+        db.session.commit()
+    evaluate(app, None, at(0))
+    assert {a.router_id for a in alerts_of(app, state=A.open)} == {cool, unreachable}  # both offline
+    write_sample(app, hot, at(10), cpu=95)
+    write_sample(app, cool, at(10), cpu=20)
+    with app.app_context():
+        db.session.get(Router, unreachable).last_error = "connection refused"
+        db.session.commit()
+        alerts.evaluate_routers([hot, cool, unreachable], at(10))
+        db.session.commit()
+    live = {(a.router_id, a.severity) for a in alerts_of(app) if a.open_key is not None}
+    assert live == {(hot, SEV.critical), (unreachable, SEV.critical)}
+    [resolved] = alerts_of(app, state=A.resolved)
+    assert resolved.router_id == cool
