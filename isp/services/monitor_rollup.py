@@ -14,6 +14,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import case, delete, func, insert, literal, literal_column, select
 
+from isp import dispatch
 from isp.extensions import db
 from isp.models.monitoring import InterfaceRollup, InterfaceSample, MonitorCursor, RouterLogEntry, RouterRollup, RouterSample
 from isp.services.monitor_ingest import ignore_duplicates
@@ -23,8 +24,10 @@ DELETE_CHUNK = 20000               # rows per table per retention step
 
 
 def lag() -> int:
-    """How long after a minute ends before it counts as complete (a poll may land a little late)."""
-    return max(30, 2 * int(current_app.config["MONITOR_INTERVAL"]))
+    """How long after a minute ends before it counts as complete. A sample's ts is its read time, but a batch commits
+    after its last router answers, up to the batch job's timeout later: a minute rolled before that commit would miss
+    the batch's late samples for good (the rollup never revisits a bucket)."""
+    return max(2 * int(current_app.config["MONITOR_INTERVAL"]), dispatch.POLL_BATCH.timeout) + 10
 
 
 def _bucket(column: Any, step: int) -> Any:
