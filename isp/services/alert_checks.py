@@ -83,12 +83,16 @@ def metric(rule: AlertRule, router: Router, sample: RouterSample | None) -> Obs:
 
 
 def interface_down(rule: AlertRule, router: Router, interfaces: list[RouterInterface]) -> Obs:
-    """Present, enabled interfaces that had been running and are not now (one that never ran is not 'down')."""
+    """Present, enabled interfaces that had been running and are not now (one that never ran is not 'down').
+
+    "Had run" means the poll has seen it running: it went down once (link_downs) or `last_change_at` is set, which
+    the ingest sets only when it first sees the link running or on a real running transition (a port unplugged since
+    the router's first poll keeps it NULL and is never "down")."""
     found = {}
     for iface in interfaces:
         if not iface.present or iface.disabled:
             continue
-        had_run = bool(iface.link_downs) or iface.last_change_at is not None
+        had_run = iface.link_downs > 0 or iface.last_change_at is not None
         down = not iface.running and had_run
         found[(router.id, f"iface:{iface.name}")] = (1.0 if down else 0.0, f"{iface.name} on {router.name} is down")
     return found

@@ -135,7 +135,10 @@ def _interfaces(batch: list[Polled], at: datetime) -> tuple[dict[tuple[int, str]
     if fresh:
         session.execute(insert(RouterInterface.__table__), [
             {"router_id": r, "name": i["name"], "type": i["type"], "comment": i["comment"],
-             "running": i["running"], "disabled": i["disabled"], "seen_at": at, "last_change_at": at,
+             "running": i["running"], "disabled": i["disabled"], "seen_at": at,
+             # last_change_at: when running last changed, or first seen running; None = never seen running
+             # (an unplugged port from the first poll on is not "down": see alert_checks.interface_down).
+             "last_change_at": at if i["running"] else None,
              "present": True, "link_downs": 0, "rx_bps": 0, "tx_bps": 0} for r, i in fresh])
         known.update({(row.router_id, row.name): row for row in session.execute(
             select(*cols).where(RouterInterface.router_id.in_(sorted({r for r, _ in fresh}))))})

@@ -22,7 +22,8 @@ def test_cpu_rule_grades_with_hysteresis_and_records_severity_changes(app, make_
         assert [a.severity for a in live] == ([expected] if expected else []), f"cpu {cpu}"
     [alert] = alerts_of(app)
     assert alert.state == A.resolved and alert.open_key is None and alert.resolved_at == at(60)
-    assert alert.message.startswith("cpu 64% on router-1") or alert.value == 67
+    # a resolved alert keeps the last bad reading it was raised or graded on (64 cleared it, it is not recorded)
+    assert alert.value == 67 and alert.message.startswith("cpu 67% on router-1")
     assert [k for k, _ in events_of(app, alert.id)] == ["opened", "severity", "severity", "resolved"]
     assert events_of(app, alert.id)[1][1] == "warning → critical"
 
@@ -94,21 +95,39 @@ def _update_iface(app, iface_id, **fields):
         db.session.commit()
 
 
+def _poll_ifaces(app, router_id, now, **links):
+    """What one poll writes for the router's interfaces, through the real ingest: links = {name: running or
+    "disabled"}; then the poll's alert evaluation."""
+    from isp.services import monitor_ingest
+    from isp.services.monitor_poll import Reading
+
+    reading = Reading(resource={"uptime": "1h"}, interfaces=[
+        {"name": name, "type": "ether", "comment": "", "running": state is True, "disabled": state == "disabled",
+         "rx": 0, "tx": 0} for name, state in links.items()])
+    with app.app_context():
+        monitor_ingest.ingest(router_id, reading, now.timestamp(), None)
+        db.session.get(Router, router_id).last_seen_at = now
+        db.session.commit()
+    evaluate(app, router_id, now)
+
+
 def test_interface_down_fires_for_a_link_that_had_been_running(app, make_rule, router):
     make_rule("Interface down", for_seconds=0)
-    ether2 = _iface(app, router.id, "ether2", running=True)
-    _iface(app, router.id, "ether5", running=False)           # never came up: not "down"
-    _iface(app, router.id, "ether9", running=False, disabled=True, link_downs=1, last_change_at=T0)
-    evaluate(app, router.id, at(0))
+    # The router's first poll: ether5 is an enabled port with nothing plugged in, ether9 is disabled.
+    _poll_ifaces(app, router.id, at(0), ether2=True, ether5=False, ether9="disabled")
     assert alerts_of(app) == []
-    _update_iface(app, ether2, running=False, link_downs=1, last_change_at=at(5))
-    evaluate(app, router.id, at(10))
+    _poll_ifaces(app, router.id, at(10), ether2=True, ether5=False, ether9="disabled")
+    assert alerts_of(app) == []  # an unplugged port is never "down", however many polls see it
+    _poll_ifaces(app, router.id, at(20), ether2=False, ether5=False, ether9="disabled")
     [alert] = alerts_of(app)
     assert alert.state == A.open and alert.target == "iface:ether2" and alert.severity == SEV.warning
     assert alert.message == "ether2 on router-1 is down"
-    _update_iface(app, ether2, running=True, last_change_at=at(15))
-    evaluate(app, router.id, at(20))
+    _poll_ifaces(app, router.id, at(30), ether2=True, ether5=False, ether9="disabled")
     assert alerts_of(app)[0].state == A.resolved
+    # a port first seen unplugged that comes up and then goes down is a link down like any other
+    _poll_ifaces(app, router.id, at(40), ether2=True, ether5=True, ether9="disabled")
+    _poll_ifaces(app, router.id, at(50), ether2=True, ether5=False, ether9="disabled")
+    assert [(a.target, a.state) for a in alerts_of(app)] == [("iface:ether2", A.resolved), ("iface:ether5", A.open)]
 
 
 def test_link_flap_counts_downs_within_the_window(app, make_rule, router):
