@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import re
 import smtplib
@@ -75,12 +76,16 @@ def _http(request: urllib.request.Request, what: str) -> int:
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         raise DeliveryError(f"{what} unreachable: {reason}", down=True) from None
+    except (ValueError, http.client.HTTPException) as err:
+        # e.g. http.client.InvalidURL, whose text is the whole URL (a Telegram URL holds the bot token):
+        # name only the kind of error, never the URL.
+        raise DeliveryError(f"{what}: the request could not be made ({type(err).__name__})") from None
 
 
 def _http_url(value: str, field: str, label: str) -> str:
     url = (value or "").strip()
     parts = urllib.parse.urlsplit(url.replace("{", "").replace("}", ""))
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() or not c.isprintable() for c in url):
         raise ServiceError(f"{label} must be an http:// or https:// address.", field=field)
     if len(url) > 500:
         raise ServiceError(f"{label}: at most 500 characters.", field=field)
@@ -119,6 +124,10 @@ class Channel:
     def check_recipient(self, value: str) -> str:
         """An address typed in for a test message, cleaned up, or a ServiceError."""
         return value.strip()
+
+    def check_secret(self, secret: str) -> str:
+        """A newly typed secret, cleaned up, or a ServiceError on field "secret" (any single line by default)."""
+        return secret
 
     def send(self, notification: Notification, config: dict, secret: str) -> None:
         """Hand one message over; raises DeliveryError when it was not accepted."""
@@ -420,6 +429,7 @@ class SmsChannel(Channel):
 
 TELEGRAM_API = "https://api.telegram.org"
 CHAT_RE = re.compile(r"^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})$")
+BOT_TOKEN_RE = re.compile(r"^[0-9]{1,20}:[A-Za-z0-9_-]{20,200}$")
 
 
 class TelegramChannel(Channel):
@@ -437,6 +447,14 @@ class TelegramChannel(Channel):
         if chat and not CHAT_RE.match(chat):
             raise ServiceError("Default chat: a numeric chat id (groups start with -) or @channelname.", field="chat_id")
         return {"api_base": base, "chat_id": chat}
+
+    def check_secret(self, secret: str) -> str:
+        """A bot token as @BotFather gives it: digits, a colon, then letters, digits, _ and - (nothing else)."""
+        token = secret.strip()
+        if not BOT_TOKEN_RE.match(token):
+            raise ServiceError("Bot token: paste it as @BotFather gives it, e.g. 123456789:AAF… "
+                               "(digits, a colon, then letters, digits, _ or -; no spaces).", field="secret")
+        return token
 
     def recipient(self, customer: dict, config: dict) -> str:
         """The default chat (customers have no Telegram address)."""
@@ -464,7 +482,8 @@ class TelegramChannel(Channel):
         body = json.dumps({"chat_id": notification.recipient, "text": text[:4096],
                            "disable_web_page_preview": True}).encode("utf-8")
         base = (config.get("api_base") or TELEGRAM_API).rstrip("/")
-        request = urllib.request.Request(f"{base}/bot{secret}/sendMessage", data=body, method="POST",
+        token = urllib.parse.quote(secret, safe=":")  # a token saved before the check cannot break the URL
+        request = urllib.request.Request(f"{base}/bot{token}/sendMessage", data=body, method="POST",
                                          headers={"Content-Type": "application/json",
                                                   "User-Agent": "isp-panel-notifications"})
         _http(request, f"Telegram {_host(base)}")

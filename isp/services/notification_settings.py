@@ -47,6 +47,7 @@ def save_channel(actor: User, name: str, enabled: bool, values: dict, secret: st
         raise ServiceError(f"{channel.secret_label}: at most 500 characters on one line.", field="secret")
     changes = []
     if secret:
+        secret = channel.check_secret(secret)
         row.secret_encrypted = crypto.encrypt_bound(secret, channel.binding(config))
         changes.append("secret replaced")
     elif clear_secret and row.secret_encrypted:
