@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import or_, select
@@ -132,7 +133,10 @@ def _sweep(now: datetime, changes: alert_engine.Changes) -> None:
 
 
 def evaluate_global(now: datetime | None = None) -> int:
-    """Evaluate every rule that is not fed by one router's poll, then suppression and escalation."""
+    """Evaluate every rule that is not fed by one router's poll, then suppression and escalation.
+
+    Each rule (its check and apply), the review and the escalation run in their own SAVEPOINT: one failing is
+    logged and rolled back alone, the rest of the fleet's alerting goes on."""
     now = now or utcnow()
     changes = alert_engine.Changes()
     _sweep(now, changes)
@@ -142,16 +146,37 @@ def evaluate_global(now: datetime | None = None) -> int:
                                             Router.created_at).where(Router.enabled.is_(True))).all()
         circuits = status.circuits([r[0] for r in routers]) if routers else {}
         for rule in offline_rules:
-            seen = alert_checks.offline(rule, routers, circuits, now)
             # universe None: live alerts of routers out of scope or disabled since are resolved too
-            alert_engine.apply(rule, seen, None, now, changes)
+            _guarded(rule, changes, lambda rule, part: alert_engine.apply(
+                rule, alert_checks.offline(rule, routers, circuits, now), None, now, part))
     for rule in _rules(tuple(alert_checks.GLOBAL)):
-        alert_engine.apply(rule, alert_checks.GLOBAL[rule.kind](rule, now), None, now, changes)
+        _guarded(rule, changes, lambda rule, part: alert_engine.apply(
+            rule, alert_checks.GLOBAL[rule.kind](rule, now), None, now, part))
     changed = alert_engine.finish(changes, now)
-    changed += alert_suppress.review(now)
-    changed += alert_suppress.escalate(now)
+    for step in (alert_suppress.review, alert_suppress.escalate):
+        try:
+            with db.session.begin_nested():
+                changed += step(now)
+        except Exception:  # suppression or escalation failing must not stop the openings above
+            log.exception("alert %s failed", step.__name__)
     db.session.flush()
     return changed
+
+
+def _guarded(rule: AlertRule, changes: alert_engine.Changes,
+             run: Callable[[AlertRule, alert_engine.Changes], None]) -> None:
+    """run(rule, part) in a SAVEPOINT with its own Changes, merged into `changes` only when it succeeds."""
+    part = alert_engine.Changes()
+    try:
+        with db.session.begin_nested():
+            run(rule, part)
+    except Exception:  # one bad rule (or a bug in its check) must not stop the others
+        log.exception("alert rule %s (%s) failed", rule.id, rule.kind.value)
+        return
+    changes.opened += part.opened
+    changes.raised += part.raised
+    changes.resolved += part.resolved
+    changes.other += part.other
 
 
 def _check(actor: User, alert_id: int, note: str, verb: str) -> Alert:
