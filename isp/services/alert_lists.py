@@ -17,6 +17,7 @@ from isp.services.channels import mask
 
 TABS = ("open", "acknowledged", "resolved")
 COUNT_UP_TO = 10_000
+YEARS = (1970, 9998)  # a date filter outside these years is dropped (converting it to UTC could overflow)
 FILTER_KEYS = ("tab", "severity", "router", "site", "kind", "q", "date_from", "date_to")
 CSV_COLUMNS = ("id", "state", "severity", "rule", "kind", "router", "site", "target", "message", "value",
                "suppressed", "started_utc", "opened_utc", "acknowledged_utc", "acknowledged_by", "ack_note",
@@ -37,8 +38,11 @@ def clean_filters(args: Mapping[str, str]) -> dict[str, str]:
         out["router"] = ""
     for key in ("date_from", "date_to"):
         try:
-            date.fromisoformat(out[key])
+            day = date.fromisoformat(out[key])
         except ValueError:
+            out[key] = ""
+            continue
+        if not YEARS[0] <= day.year <= YEARS[1]:  # 0001-01-01 east of UTC / 9999-12-31 + 1 day overflow datetime
             out[key] = ""
     return out
 

@@ -43,6 +43,8 @@ def local_to_utc(text: str, tz: str, field: str, label: str) -> datetime:
             continue
     else:
         raise ServiceError(f"{label}: a date and time such as 2026-12-02 14:30.", field=field)
+    if not 1970 <= naive.year <= 9998:  # converting year 1 or 9999 to UTC can overflow
+        raise ServiceError(f"{label}: a year between 1970 and 9998.", field=field)
     zone = ZoneInfo(tz)
     moment = naive.replace(tzinfo=zone).astimezone(UTC)
     if moment.astimezone(zone).replace(tzinfo=None) != naive:
