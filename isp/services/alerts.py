@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm.util import identity_key
 
 from isp.extensions import db
@@ -196,7 +196,8 @@ def acknowledge(actor: User, alert_id: int, note: str = "") -> Alert:
     if alert.state != A.open:
         raise ServiceError(f"A {alert.state.value} alert cannot be acknowledged.")
     now = utcnow()
-    alert.state, alert.acked_by_id, alert.acked_at, alert.ack_note = A.acknowledged, actor.id, now, (note or "").strip()
+    _claim(alert, (A.open,), "acknowledged", state=A.acknowledged, acked_by_id=actor.id, acked_at=now,
+           ack_note=(note or "").strip())
     alert_engine.event(alert, "acknowledged", now, alert.ack_note, actor.id)
     audit.record(actor, "alerts.acknowledge", f"alert {alert.id}", alert.ack_note[:200])
     db.session.flush()
@@ -210,7 +211,8 @@ def resolve(actor: User, alert_id: int, note: str = "") -> Alert:
     if alert.state not in A.active():
         raise ServiceError(f"A {alert.state.value} alert cannot be resolved.")
     now = utcnow()
-    alert.state, alert.resolved_at, alert.resolved_by_id, alert.open_key = A.resolved, now, actor.id, None
+    _claim(alert, tuple(A.active()), "resolved", state=A.resolved, resolved_at=now, resolved_by_id=actor.id,
+           open_key=None)
     alert_engine.event(alert, "resolved", now, (note or "").strip() or "resolved by hand", actor.id)
     audit.record(actor, "alerts.resolve", f"alert {alert.id}", (note or "").strip()[:200])
     rule = db.session.get(AlertRule, alert.rule_id)
@@ -218,6 +220,19 @@ def resolve(actor: User, alert_id: int, note: str = "") -> Alert:
         alert_notify.queue([(alert, "resolved")], now)
     db.session.flush()
     return alert
+
+
+def _claim(alert: Alert, states: tuple[AlertState, ...], verb: str, **values: object) -> None:
+    """Change a live alert only if it is still live and in one of `states` (a conditional UPDATE, judged on the
+    committed row): the engine may have resolved it since the operator's page (or this session) read it, and
+    acknowledging that row would leave an acknowledged alert without its open_key, live for ever.
+    ServiceError when it changed meanwhile; the alert is reloaded either way."""
+    done = db.session.execute(update(Alert).where(
+        Alert.id == alert.id, Alert.state.in_(states), Alert.open_key.is_not(None)).values(**values)
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.refresh(alert)
+    if done != 1:
+        raise ServiceError(f"This alert was {alert.state.value} meanwhile and cannot be {verb} now; reload the page.")
 
 
 def deliveries(alert_id: int) -> list[Notification]:
