@@ -12,6 +12,7 @@ one set-based alert evaluation. It returns the Redis side to send after the comm
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,7 @@ from isp.services import alerts, monitor_ingest, monitor_poll, reconcile
 from isp.services.monitor_ingest import Polled
 from isp.units import router_duration
 
+log = logging.getLogger(__name__)
 THREADS = 16  # concurrent router reads per batch job (I/O bound: the GIL is released while waiting on sockets)
 SPEC_FIELDS = ("id", "name", "addresses", "api_port", "username", "password_encrypted", "use_tls", "verify_tls",
                "max_sessions", "endpoint")
@@ -57,6 +59,9 @@ def read_many(routers: Sequence[Router], prevs: dict[int, dict | None], threads:
                                   count=len(monitor_poll.commands(after)))
             except RouterUnavailable as exc:
                 return exc
+            except Exception as exc:  # a bug or Redis failing around one router must not lose the batch's others
+                log.exception("poll of router %s failed", target.id)
+                return RouterUnavailable("failed", f"failed: {exc}")
             return reading, time.time()
 
     if len(jobs) == 1:
