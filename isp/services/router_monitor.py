@@ -31,13 +31,16 @@ def window(args: dict, now: int | None = None) -> tuple[int, int]:
             start, end = int(args.get("start", "")), int(args.get("end") or now)
         except ValueError:
             raise ServiceError("start and end must be whole epoch seconds (UTC).", field="start") from None
+        if not 0 <= start <= now:  # also keeps every bound a small int for the database
+            raise ServiceError("start must be a moment in the past (epoch seconds, UTC).", field="start")
+        end = min(end, now + 60)  # no future beyond a minute
         if end <= start:
             raise ServiceError("end must come after start.", field="end")
         if end - start < MIN_SPAN:
             raise ServiceError(f"Zoom in to {MIN_SPAN} s at most: the window is {end - start} s.", field="start")
         if end - start > MAX_SPAN:
             raise ServiceError("The window is longer than a year: history is kept one year.", field="start")
-        return start, min(end, now + 60)
+        return start, end
     name = args.get("range") or "1h"
     if name not in RANGES:
         raise ServiceError(f"Unknown range {name!r}: use one of {', '.join(RANGES)}.", field="range")
