@@ -47,7 +47,8 @@ def log(router_id: int):
     """The router's log tail, newest first, searched by text and topic in SQL (the panel's block for htmx)."""
     router = db.get_or_404(Router, router_id)
     if not is_htmx() or request.headers.get("HX-Boosted") == "true":
-        return redirect(url_for("routers.detail", router_id=router.id, **request.args) + "#router-log")
+        kept = {key: request.args[key] for key in ("q", "topic", "page") if request.args.get(key)}
+        return redirect(url_for("routers.detail", router_id=router.id, **kept) + "#router-log")
     return render("routers/_monitoring.html", block="log", router=router, **log_context(router))
 
 
