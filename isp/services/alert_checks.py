@@ -74,10 +74,11 @@ def latest_samples(router_ids: list[int]) -> dict[int, RouterSample]:
 
 
 def metric(rule: AlertRule, router: Router, sample: RouterSample | None) -> Obs:
-    """A gauge of the latest sample (nothing when the board has no such sensor)."""
+    """A gauge of the latest sample. Without a value (no such sensor, or the read of it failed this time) the
+    observation is (None, ""): the engine holds the router's alert as it is rather than taking it as cleared."""
     value = getattr(sample, rule.metric, None) if sample is not None and rule.metric in UNITS else None
     if value is None:
-        return {}
+        return {(router.id, ""): (None, "")}
     return {(router.id, ""): (float(value), f"{rule.metric} {_number(value)}{UNITS[rule.metric]} on {router.name}"
                                            f"{_threshold_text(rule)}")}
 

@@ -8,7 +8,11 @@ A check measures a rule over a set of routers (its universe) and hands `apply()`
 - bad and pending: opens once the condition has held `for_seconds`;
 - bad and open/acknowledged: value refreshed, a severity change recorded (and notified when it rises);
 - not bad (or not observed) and pending: the pending row goes away silently;
-- not bad and open/acknowledged: resolved (recovery notice when the rule asks and the opening was sent).
+- not bad and open/acknowledged: resolved (recovery notice when the rule asks and the opening was sent);
+- observed with value None (the reading is missing this time, e.g. /system/health trapped): held, nothing changes.
+
+A pending alert's delay counts only a condition seen without a gap: when it was last seen more than GAP_POLLS
+evaluation intervals ago, its `started_at` starts again from now.
 
 Live alerts are deduplicated by `open_key` (unique): a racing evaluator's insert fails in its SAVEPOINT and
 this one carries on. What happens after an opening (flap, maintenance and dependency suppression, the
@@ -19,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
@@ -31,6 +36,14 @@ SEV = AlertSeverity
 # Kinds whose value is 1 (bad) / 0 and whose severity is fixed (params.severity overrides).
 FIXED = {AlertKind.offline: SEV.critical, AlertKind.interface_down: SEV.warning}
 RANK = {None: 0, SEV.warning: 1, SEV.critical: 2}
+GLOBAL_EVERY = 10  # seconds between EVALUATE_ALERTS runs (isp/jobs/schedule.py)
+GAP_POLLS = 3      # a pending condition not seen for this many intervals starts its delay again
+
+
+def gap_limit() -> timedelta:
+    """How long a pending condition may go unseen and still count as held (GAP_POLLS of the slower cadence)."""
+    interval = max(int(current_app.config.get("MONITOR_INTERVAL") or 10), GLOBAL_EVERY)
+    return timedelta(seconds=GAP_POLLS * interval)
 
 
 @dataclass
@@ -125,9 +138,12 @@ def apply(rule: AlertRule, observations: dict[tuple[int | None, str], tuple[floa
     `current`: the rule's live alerts in that universe when the caller has read them already."""
     current = live(rule, router_ids) if current is None else current
     drop: list[int] = []
+    gap = gap_limit()
     for key in set(current) | set(observations):
         alert = current.get(key)
         value, message = observations.get(key, (None, ""))
+        if value is None and key in observations:
+            continue  # observed without a value (a reading missing this time): hold, neither cleared nor raised
         severity = grade(rule, value, alert.severity if alert is not None else None)
         if severity is None:
             if alert is None:
@@ -148,6 +164,8 @@ def apply(rule: AlertRule, observations: dict[tuple[int | None, str], tuple[floa
                 changes.other += 1
             continue
         before = alert.severity
+        if alert.state == A.pending and alert.last_seen_at is not None and now - alert.last_seen_at > gap:
+            alert.started_at = now  # not seen for a while: the delay counts from this sighting again
         alert.value, alert.last_seen_at, alert.severity = value, now, severity
         if message:
             alert.message = message[:255]
