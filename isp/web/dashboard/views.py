@@ -1,7 +1,7 @@
 """Dashboard views: the operator's overview, or a reseller's own figures; htmx polls the live block."""
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, request
 from flask_login import current_user
 
 from isp.models.base import utcnow
@@ -18,5 +18,6 @@ def index():
     now, tz = utcnow(), current_app.config["ISP_TIMEZONE"]
     if current_user.has_role("reseller"):
         return render("dashboard/reseller.html", block="live", data=dashboard.reseller(current_user, now, tz))
-    activity = dashboard.recent_activity() if current_user.has_role("admin") and not is_htmx() else []
+    polled = is_htmx() and request.headers.get("HX-Boosted") != "true"  # the live block only (as render() decides)
+    activity = dashboard.recent_activity() if current_user.has_role("admin") and not polled else []
     return render("dashboard/index.html", block="live", data=dashboard.operator(now, tz), activity=activity)
