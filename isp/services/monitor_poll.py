@@ -3,7 +3,7 @@
 `read(api, log_after)` sends all the poll's commands tagged on the one pooled connection and reads
 their replies as they come (RouterOS answers tagged commands independently), so a poll costs one
 round trip instead of eight. `rates(...)` turns two counter readings into bits per second, correct
-across 32- and 64-bit wrap and a reboot. Writing the results is `monitor_ingest`.
+across 32- and 64-bit wrap, a reboot and a counter reset. Writing the results is `monitor_ingest`.
 """
 from __future__ import annotations
 
@@ -19,7 +19,10 @@ LOG_FIELDS = ".id,time,topics,message"
 LOG_FIRST = 100          # log lines taken on a router's very first poll
 WRAP32, WRAP64 = 2 ** 32, 2 ** 64
 REQUIRED = ("res", "if")  # tags whose trap fails the poll
-MAX_BPS = 400e9          # above this a "wrap" of a 64-bit counter is really a counter reset
+MAX_BPS = 400e9          # no interface counts faster: a larger "wrap" of a 64-bit counter is really a reset
+# A counter still 32 bits wide sits on a port of at most 1 Gb/s (RouterOS gives faster ports 64-bit counters; a
+# 32-bit one on a faster port would wrap more than once between polls anyway).
+MAX_BPS32 = 1e9
 
 
 @dataclass
@@ -170,18 +173,23 @@ def log_id(value: str) -> int:
         return -1
 
 
-def delta(previous: int, current: int, seconds: float) -> int:
-    """Bytes counted between two readings of one counter (no reboot between them).
+def delta(previous: int, current: int, seconds: float) -> int | None:
+    """Bytes counted between two readings of one counter (no reboot between them); None when no plausible count
+    explains them (the sample is left out rather than a bogus spike kept in the rollups' max for a year).
 
-    A counter that went down wrapped: a 32-bit one (previous below 2^32) wraps at 2^32, a 64-bit one at 2^64.
-    A 64-bit "wrap" that would mean an impossible rate is a counter reset: count from zero.
+    A counter that went down either wrapped or was reset (`/interface reset-counters`, an interface re-created).
+    It is taken as a wrap only when the previous value was within one interval's possible traffic of its width
+    (2^32 for a value below it, at most MAX_BPS32; 2^64 otherwise, at most MAX_BPS); otherwise it counted from 0.
+    Any count above MAX_BPS over the interval is impossible: None.
     """
+    span = max(seconds, 1.0)
     if current >= previous:
-        return current - previous
-    if previous < WRAP32:
-        return WRAP32 - previous + current
-    wrapped = WRAP64 - previous + current
-    return current if wrapped * 8 > MAX_BPS * max(seconds, 1.0) else wrapped
+        counted = current - previous
+    else:
+        width, fastest = (WRAP32, MAX_BPS32) if previous < WRAP32 else (WRAP64, MAX_BPS)
+        wrapped = width - previous + current
+        counted = wrapped if previous >= width - fastest * span / 8 else current
+    return counted if counted * 8 <= MAX_BPS * span else None
 
 
 def rates(previous: dict | None, reading: Reading, now: float) -> dict[str, tuple[int, int] | None]:
@@ -200,10 +208,11 @@ def rates(previous: dict | None, reading: Reading, now: float) -> dict[str, tupl
         name, old = iface["name"], before.get(iface["name"])
         if rebooted:
             span = min(reading.uptime, seconds) if seconds > 0 else reading.uptime
-            out[name] = (round(iface["rx"] * 8 / span), round(iface["tx"] * 8 / span)) if span > 0 else None
+            pair = (round(iface["rx"] * 8 / span), round(iface["tx"] * 8 / span)) if span > 0 else None
+            out[name] = pair if pair and max(pair) <= MAX_BPS else None
         elif old is None or seconds <= 0:
             out[name] = None
         else:
-            out[name] = (round(delta(int(old[0]), iface["rx"], seconds) * 8 / seconds),
-                         round(delta(int(old[1]), iface["tx"], seconds) * 8 / seconds))
+            rx, tx = delta(int(old[0]), iface["rx"], seconds), delta(int(old[1]), iface["tx"], seconds)
+            out[name] = None if rx is None or tx is None else (round(rx * 8 / seconds), round(tx * 8 / seconds))
     return out
