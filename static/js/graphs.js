@@ -37,8 +37,9 @@
     return out;
   }
 
-  function Chart(el, kind, onZoom) {
-    this.el = el; this.kind = kind; this.onZoom = onZoom; this.plot = null; this.key = "";
+  // tz: the operator's IANA zone (data-tz): times on the axes and in the legend are shown there, not in the browser's.
+  function Chart(el, kind, onZoom, tz) {
+    this.el = el; this.kind = kind; this.onZoom = onZoom; this.tz = tz; this.plot = null; this.key = "";
   }
   // xrange: [start, end] of the window asked for (history charts), so a sparse series still spans the whole range.
   Chart.prototype.draw = function (series, columns, fmt, bands, xrange) {
@@ -51,6 +52,7 @@
     var self = this, s = size(this.el);
     var opts = {
       width: s.width, height: s.height,
+      tzDate: function (ts) { return self.tz ? uPlot.tzDate(new Date(ts * 1e3), self.tz) : new Date(ts * 1e3); },
       cursor: { drag: { x: true, y: false, setScale: false } },
       scales: { x: { time: true, range: function (u, min, max) { return self.xrange ? self.xrange.slice() : [min, max]; } } },
       axes: [{}, { values: function (u, vals) { return vals.map(fmt); }, size: 70 }],
@@ -78,6 +80,12 @@
     var p = document.createElement("p"); p.className = "muted rm-empty"; p.textContent = text; this.el.appendChild(p);
   };
 
+  // The operator's zone if the browser knows it; otherwise undefined (the browser's own zone).
+  function zone(name) {
+    if (!name) return undefined;
+    try { new Intl.DateTimeFormat(undefined, { timeZone: name }); return name; } catch (e) { return undefined; }
+  }
+
   function Panel(root) {
     var self = this;
     this.root = root;
@@ -88,8 +96,9 @@
     this.window = { range: active ? active.dataset.range : "1h" };
     var zoom = function (start, end) { self.window = { start: start, end: end }; self.markRange(null); self.history(); };
     this.charts = {};
+    this.tz = zone(root.dataset.tz);
     root.querySelectorAll("[data-chart]").forEach(function (el) {
-      self.charts[el.dataset.chart] = new Chart(el, el.dataset.chart, el.dataset.chart === "live" ? null : zoom);
+      self.charts[el.dataset.chart] = new Chart(el, el.dataset.chart, el.dataset.chart === "live" ? null : zoom, self.tz);
     });
     root.querySelectorAll("[data-range]").forEach(function (b) {
       b.addEventListener("click", function () { self.window = { range: b.dataset.range }; self.markRange(b); self.history(); });
@@ -190,7 +199,7 @@
       self.root.dataset.livePoints = n;
       self.root.dataset.liveT = d.t[n - 1];
       if (self.lastEl) self.lastEl.textContent = name + ": rx " + bps(cols.rx[n - 1]) + " · tx " + bps(cols.tx[n - 1]) +
-        " at " + at.toLocaleTimeString();
+        " at " + at.toLocaleTimeString(undefined, self.tz ? { timeZone: self.tz } : undefined);
     }).catch(function () {
       if (self.lastEl) self.lastEl.textContent = "Live reading unavailable; retrying…";
     }).then(function () { self.busy = false; });
