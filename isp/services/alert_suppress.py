@@ -2,7 +2,10 @@
 
 `Alert.suppressed` is "" or one reason, first match wins:
 - "maintenance": a maintenance window covers the router (by id or by its site) now;
-- "dependency": the router's parent has a live `offline` alert (the child is unreachable because of it);
+- "dependency": the router's parent is down (the child is unreachable because of it): it has a live `offline`
+  alert, or it is already stale itself (see `down_parents`: children are polled in other batches, so a child can
+  cross the offline limit a few seconds before its parent), or its offline alert resolved less than
+  `dependency_grace()` ago (a child behind it is about to be reached again: no "opened" then "resolved");
 - "flapping": the same rule and target opened FLAP_REOPENS times before within FLAP_WINDOW.
 A suppressed alert is still open and shown; nothing is sent for it. `review()` (every global pass) lifts a
 reason once it no longer holds and then sends the held "opened" notice if the alert is still open.
@@ -12,10 +15,12 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from flask import current_app
+from sqlalchemy import func, or_, select
 
 from isp.extensions import db
 from isp.models import Alert, AlertEvent, AlertKind, AlertRule, AlertState, MaintenanceWindow, Router
+from isp.routeros import status
 from isp.services import alert_notify
 from isp.sqlutil import chunked
 
@@ -28,8 +33,44 @@ def _event(alert: Alert, kind: str, now: datetime, note: str = "") -> None:
     db.session.add(AlertEvent(alert_id=alert.id, at=now, kind=kind, note=note))
 
 
+def dependency_grace() -> timedelta:
+    """How long after a parent's offline alert resolves its children's alerts stay held: two polls and a breaker
+    cool-down, the time a child behind it needs to be reached again."""
+    config = current_app.config
+    return timedelta(seconds=2 * int(config.get("MONITOR_INTERVAL") or 10) + float(config.get("BREAKER_COOLDOWN") or 0))
+
+
+def down_parents(parents: set[int], now: datetime) -> set[int]:
+    """The parents to treat as down now (four reads whatever their number): a live offline alert; or stale
+    themselves, i.e. not seen for the offline rule's seconds less one poll interval (a child polled a few seconds
+    earlier crosses the limit first), a last poll that failed (last_error) or a circuit not closed; or an offline
+    alert resolved within dependency_grace()."""
+    if not parents:
+        return set()
+    ids = sorted(parents)
+    grace_from = now - dependency_grace()
+    down = set(db.session.scalars(select(Alert.router_id).join(AlertRule, AlertRule.id == Alert.rule_id).where(
+        AlertRule.kind == AlertKind.offline, Alert.router_id.in_(ids),
+        or_(Alert.open_key.is_not(None), Alert.resolved_at >= grace_from))))
+    rules = list(db.session.scalars(select(AlertRule).where(AlertRule.kind == AlertKind.offline,
+                                                            AlertRule.enabled.is_(True))))
+    if not rules:  # no offline rule: nobody is judged offline, so nobody is held behind a parent by staleness
+        return down
+    seconds = min(int(r.params.get("seconds") or 45) for r in rules)
+    stale_before = now - timedelta(seconds=seconds - int(current_app.config.get("MONITOR_INTERVAL") or 10))
+    circuits = status.circuits(ids)
+    for router_id, seen, created, error in db.session.execute(select(
+            Router.id, Router.last_seen_at, Router.created_at, Router.last_error).where(
+            Router.id.in_(ids), Router.enabled.is_(True))):
+        since = seen or created
+        tripped = (circuits.get(router_id) or {}).get("state", "closed") != "closed"
+        if error or tripped or (since is not None and since <= stale_before):
+            down.add(router_id)
+    return down
+
+
 def reasons(router_ids: set[int], now: datetime) -> dict[int, str]:
-    """router id -> "maintenance" or "dependency" for the routers whose alerts are held now (three queries)."""
+    """router id -> "maintenance" or "dependency" for the routers whose alerts are held now (a handful of reads)."""
     if not router_ids:
         return {}
     routers: list[tuple[int, str, int | None]] = []
@@ -39,15 +80,12 @@ def reasons(router_ids: set[int], now: datetime) -> dict[int, str]:
         MaintenanceWindow.starts_at <= now, MaintenanceWindow.ends_at > now)).all()
     quiet_routers = {r for r, _ in windows if r}
     quiet_sites = {s for r, s in windows if not r and s}
-    parents = {p for _, _, p in routers if p}
-    down_parents = set(db.session.scalars(select(Alert.router_id).join(AlertRule, AlertRule.id == Alert.rule_id).where(
-        AlertRule.kind == AlertKind.offline, Alert.open_key.is_not(None), Alert.router_id.in_(sorted(parents))))
-    ) if parents else set()
+    down = down_parents({p for _, _, p in routers if p}, now)
     found = {}
     for router_id, site, parent in routers:
         if router_id in quiet_routers or (site and site in quiet_sites):
             found[router_id] = "maintenance"
-        elif parent and parent in down_parents:
+        elif parent and parent in down:
             found[router_id] = "dependency"
     return found
 
