@@ -20,9 +20,16 @@ MAX_STEPS = 200  # bounded work per rollup run (each step is its own short trans
 
 
 def chunks(ids: list[int], size: int | None = None) -> dict[str, tuple[list[int]]]:
-    """The routers in batches of `size` (BATCH_SIZE), by id, each under its job id (`poll-batch-<first id>`)."""
-    ordered, size = sorted(ids), size or BATCH_SIZE
-    return {f"poll-batch-{part[0]}": (part,) for part in (ordered[i:i + size] for i in range(0, len(ordered), size))}
+    """The routers in batches by id range (`id // size`, size BATCH_SIZE), each under its job id `poll-batch-<range>`.
+
+    A router's batch (and so its job id) depends on its own id only: adding, disabling or deleting another router never
+    moves it to another job, so no router is ever polled by two jobs at once (which would read the same previous
+    counters and log cursor twice, and store its log lines and link downs twice)."""
+    size = size or BATCH_SIZE
+    ranges: dict[int, list[int]] = {}
+    for router_id in sorted(ids):
+        ranges.setdefault(router_id // size, []).append(router_id)
+    return {f"poll-batch-{key}": (part,) for key, part in ranges.items()}
 
 
 def poll_all() -> int:
