@@ -252,7 +252,7 @@ def upgrade():
 # The default rules (the seeds' thresholds): admins edit them, add channels and recipients, or disable them.
 DEFAULT_RULES = (
     # name, kind, metric, below, warning, critical, hysteresis, for_seconds, params
-    ("CPU load", "metric", "cpu", False, 70, 90, 5, 60, "{}"),
+    ("CPU load", "metric", "cpu", False, 70, 90, 5, 30, "{}"),
     ("Memory used", "metric", "memory", False, 80, 95, 3, 120, "{}"),
     ("Temperature", "metric", "temperature", False, 70, 80, 2, 120, "{}"),
     ("Router offline", "offline", "", False, None, None, 0, 0, '{"seconds": 45}'),

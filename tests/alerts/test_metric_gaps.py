@@ -25,7 +25,7 @@ def test_a_missing_reading_neither_resolves_nor_reopens_the_alert(app, make_rule
 
 
 def test_a_missing_reading_keeps_a_pending_alert_pending(app, make_rule, router):
-    make_rule("CPU load")  # for_seconds 60
+    make_rule("CPU load", for_seconds=60)
     write_sample(app, router.id, at(0), cpu=95)
     evaluate(app, router.id, at(0))
     write_sample(app, router.id, at(10), cpu=None)
@@ -35,7 +35,7 @@ def test_a_missing_reading_keeps_a_pending_alert_pending(app, make_rule, router)
 
 
 def test_a_pending_alert_seen_again_after_a_gap_starts_its_delay_again(app, make_rule, router):
-    make_rule("CPU load")  # for_seconds 60; the poll every 10 s
+    make_rule("CPU load", for_seconds=60)  # the poll every 10 s
     write_sample(app, router.id, at(0), cpu=95)
     evaluate(app, router.id, at(0))
     # no poll for 100 s (the router was unreachable); then it is busy again: not "busy for 100 s"

@@ -29,7 +29,7 @@ def test_cpu_rule_grades_with_hysteresis_and_records_severity_changes(app, make_
 
 
 def test_delay_keeps_an_alert_pending_until_the_condition_held_long_enough(app, make_rule, router):
-    make_rule("CPU load")  # for_seconds 60
+    make_rule("CPU load", for_seconds=60)
     write_sample(app, router.id, at(0), cpu=95)
     evaluate(app, router.id, at(0))
     [pending] = alerts_of(app)

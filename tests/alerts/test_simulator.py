@@ -13,7 +13,7 @@ from tests.monitoring.conftest import T0, poll
 def test_cpu_held_high_on_the_simulator_raises_an_alert_that_reaches_the_webhook(app, box, make_rule, channel,
                                                                                  receiver):
     channel("webhook", url=receiver.url("/noc"), secret="whsec-e2e")
-    make_rule("CPU load", channels="webhook")  # warning 70, critical 90, for 60 s
+    make_rule("CPU load", channels="webhook", for_seconds=60)  # warning 70, critical 90
     box.sim.hold(cpu_load=95)
     assert poll(app, box.id, T0) == "ok"
     [pending] = alerts_of(app)
