@@ -22,7 +22,8 @@ def query_words(key: str, values: list[str]) -> list[str]:
     return words
 
 
-def _parse(words: tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
+def parse_words(words: tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
+    """A raw reply sentence's tag and attributes (`.tag=x`, `=name=value`)."""
     tag, data = None, {}
     for word in words:
         if word.startswith(".tag="):
@@ -59,7 +60,7 @@ def ensure_many(api: Api, menu: str, attrs_list: list[dict], key: str = "name", 
             protocol.writeSentence(command, *(f"={k}={v}" for k, v in attrs.items()), f".tag={index}")
             inflight[str(index)] = [index, action, None]
         reply, words = protocol.readSentence()
-        tag, data = _parse(words)
+        tag, data = parse_words(words)
         if tag not in inflight:
             raise ProtocolError(f"reply for unknown tag {tag!r}")
         entry = inflight[tag]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from librouteros.api import Api
 from librouteros.exceptions import ProtocolError
 
+from isp.routeros.batch import parse_words
 from isp.units import router_duration
 
 IFACE_FIELDS = ".id,name,type,running,disabled,comment,rx-byte,tx-byte,dynamic"
@@ -67,17 +68,6 @@ def _float(value: object) -> float | None:
         return None
 
 
-def _words(words: tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
-    tag, data = None, {}
-    for word in words:
-        if word.startswith(".tag="):
-            tag = word[5:]
-        elif word.startswith("="):
-            name, _, value = word[1:].partition("=")
-            data[name] = value
-    return tag, data
-
-
 def commands(log_after: str | None) -> dict[str, tuple[str, ...]]:
     """The poll's commands by tag (sentences without the tag)."""
     log_query = (f"?>.id={log_after}",) if log_after else ()
@@ -106,7 +96,7 @@ def read(api: Api, log_after: str | None) -> Reading:
     pending = set(sent)
     while pending:
         reply, words = protocol.readSentence()
-        tag, data = _words(words)
+        tag, data = parse_words(words)
         if tag not in pending:
             raise ProtocolError(f"reply for unknown tag {tag!r}")
         if reply == "!re":
