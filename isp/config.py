@@ -194,6 +194,13 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: str = "inst
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
         "REMEMBER_COOKIE_SECURE": parse_bool("SESSION_COOKIE_SECURE", get("SESSION_COOKIE_SECURE"), production),
         "REMEMBER_COOKIE_HTTPONLY": True,
+        # Sessions (isp.services.user_sessions): ended after this long without a request, whatever the lifetime.
+        "SESSION_IDLE_MINUTES": parse_int("SESSION_IDLE_MINUTES", get("SESSION_IDLE_MINUTES"), 60, minimum=1),
+        # Flask-Limiter limits (limits' notation, e.g. "300 per minute"): per API token, and per user on exports and print.
+        "API_RATE_LIMIT": (get("API_RATE_LIMIT") or "300 per minute").strip(),
+        "EXPORT_RATE_LIMIT": (get("EXPORT_RATE_LIMIT") or "20 per minute").strip(),
+        # Where `flask backup create` writes (blank: instance/backups).
+        "BACKUP_DIR": (get("BACKUP_DIR") or os.path.join(os.path.abspath(instance_path), "backups")).strip(),
         "PERMANENT_SESSION_LIFETIME": parse_int("SESSION_LIFETIME_MINUTES", get("SESSION_LIFETIME_MINUTES"), 720, minimum=5) * 60,
         "WTF_CSRF_TIME_LIMIT": None,
         "PAGE_SIZE": parse_int("PAGE_SIZE", get("PAGE_SIZE"), 50, minimum=5, maximum=500),

@@ -158,3 +158,14 @@ class RedisHandle:
 
 
 redis_store = RedisHandle()
+
+
+def _limiter_key() -> str:
+    """Remote address (ProxyFix has already applied PROXY_COUNT)."""
+    return request.remote_addr or "unknown"
+
+
+# Flask-Limiter on Redis (isp.services.ratelimit configures storage and limits); decorate views with limiter.limit.
+from flask_limiter import Limiter  # noqa: E402
+
+limiter = Limiter(key_func=_limiter_key, default_limits=[])

@@ -24,6 +24,7 @@ from isp.models.notification import Notification, NotificationChannel, Notificat
 from isp.models.plan import HotspotPlan, plan_routers, reseller_plans
 from isp.models.radius_usage import RadiusRollupCursor, RadiusSessionCounter, VoucherUsageDaily
 from isp.models.router import CommandState, Priority, Router, RouterCommand, RouterMode
+from isp.models.security import ApiToken, IdempotencyKey, RecoveryCode, TrustedDevice, UserSession
 from isp.models.service_plan import PeriodUnit, ServiceKind, ServicePlan, service_plan_routers
 from isp.models.settings import Branding
 from isp.models.subscription import ServiceSession, Subscription, SubscriptionState, UsageDaily
@@ -33,7 +34,8 @@ from isp.models.voucher import Voucher, VoucherBatch, VoucherEvent, VoucherMode,
 __all__ = ["Alert", "AlertEvent", "AlertKind", "AlertRule", "AlertScope", "AlertSeverity", "AlertState",
            "InterfaceRollup", "InterfaceSample", "MaintenanceWindow", "MonitorCursor", "RouterInterface", "RouterLogEntry",
            "RouterRollup", "RouterSample",
-           "AccountKind", "AuditEntry", "Branding", "CommandState", "Counter", "Customer", "CustomerEvent",
+           "AccountKind", "ApiToken", "AuditEntry", "IdempotencyKey", "RecoveryCode", "TrustedDevice",
+           "UserSession", "Branding", "CommandState", "Counter", "Customer", "CustomerEvent",
            "CustomerStatus", "EntryKind", "HotspotPlan", "Invoice", "InvoiceKind", "LedgerAccount", "LedgerEntry",
            "Notification", "NotificationChannel", "NotificationState", "NotificationTemplate", "Payment",
            "PaymentMethod", "PeriodUnit", "Priority", "RadiusRollupCursor", "RadiusSessionCounter", "Role", "Router",

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import LargeBinary, Numeric, String
+from sqlalchemy import LargeBinary, Numeric, String, Text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -59,3 +59,11 @@ class Branding(db.Model):
     # with the new rate ("coa") or by ending them ("disconnect").
     radius_suspend_action: Mapped[str] = mapped_column(String(16), default="reject")
     radius_plan_change_action: Mapped[str] = mapped_column(String(16), default="coa")
+    # Security (isp.services.security_settings): who must use a second factor, how long a remembered device lasts,
+    # and the staff IP allow-lists per role (CIDRs, comma- or newline-separated; blank allows every address).
+    require_2fa_admin: Mapped[bool] = mapped_column(default=False)
+    require_2fa_operator: Mapped[bool] = mapped_column(default=False)
+    remember_device_days: Mapped[int] = mapped_column(default=30)
+    allow_cidrs_admin: Mapped[str] = mapped_column(Text, default="")
+    allow_cidrs_operator: Mapped[str] = mapped_column(Text, default="")
+    allow_cidrs_reseller: Mapped[str] = mapped_column(Text, default="")

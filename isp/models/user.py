@@ -43,6 +43,14 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A reseller allowed to sign up customers and take their payments (their own customers only).
     can_sell_services: Mapped[bool] = mapped_column(default=False)
+    # Two-factor login (isp.services.twofactor): the TOTP seed, Fernet-encrypted; enabled once a code was confirmed.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def has_two_factor(self) -> bool:
+        """True once the user has confirmed a TOTP enrolment."""
+        return self.totp_enabled_at is not None
 
     def set_password(self, password: str) -> None:
         """Hash and store a new password (scrypt)."""

@@ -24,8 +24,10 @@ NAV = (
     ("Reports", "reports.index", STAFF, "chart-column"),
     ("Alerts", "alerts.index", STAFF, "bell"),
     ("Monitoring", "monitoring.index", STAFF, "activity"),
+    ("Audit log", "audit.index", ("admin",), "list"),
     ("Users", "users.index", ("admin",), "user-cog"),
     ("Settings", "settings.index", ("admin",), "settings"),
+    ("Security", "account.index", ALL_ROLES, "key-round"),
 )
 
 
