@@ -46,6 +46,8 @@ class User(UserMixin, db.Model):
     # Two-factor login (isp.services.twofactor): the TOTP seed, Fernet-encrypted; enabled once a code was confirmed.
     totp_secret: Mapped[str | None] = mapped_column(String(255))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The 30-second step of the last TOTP code accepted: a code is good once (a replayed one is refused).
+    totp_last_step: Mapped[int | None] = mapped_column()
 
     @property
     def has_two_factor(self) -> bool:
