@@ -6,6 +6,7 @@ from flask import Flask
 
 def init_cli(app: Flask) -> None:
     """Attach every command group to the app."""
+    from isp.cli.backup import backup_cli
     from isp.cli.demo import demo_command, embedded_redis_cli
     from isp.cli.radius import radius_cli
     from isp.cli.sim import sim_cli
@@ -14,5 +15,5 @@ def init_cli(app: Flask) -> None:
     from isp.cli.worker import clock_command, worker_command
 
     for command in (users_cli, demo_command, embedded_redis_cli, worker_command, clock_command, sim_cli,
-                    vouchers_cli, radius_cli):
+                    vouchers_cli, radius_cli, backup_cli):
         app.cli.add_command(command)
