@@ -6,6 +6,7 @@ from flask import Flask
 
 def init_cli(app: Flask) -> None:
     """Attach every command group to the app."""
+    from isp.cli.audited import audited
     from isp.cli.backup import backup_cli
     from isp.cli.demo import demo_command, embedded_redis_cli
     from isp.cli.radius import radius_cli
@@ -16,4 +17,4 @@ def init_cli(app: Flask) -> None:
 
     for command in (users_cli, demo_command, embedded_redis_cli, worker_command, clock_command, sim_cli,
                     vouchers_cli, radius_cli, backup_cli):
-        app.cli.add_command(command)
+        app.cli.add_command(audited(command))  # what a command records says via=cli

@@ -10,7 +10,7 @@ from isp.extensions import db
 from isp.models import Router, RouterMode
 from isp.routeros.operations import MENUS
 from isp.routeros.runtime import RouterUnavailable, guarded
-from isp.services import reconcile, reconcile_services
+from isp.services import audit, reconcile, reconcile_services
 from isp.services.provisioning_api import OUR_LISTS
 from isp.transaction import atomic
 
@@ -55,6 +55,10 @@ def reconcile_router(router_id: int, reason: str = "scheduled") -> str:
         services, service_profiles, service_items = reconcile_services.compare(router, read, busy)
         queued = reconcile.queue_fixes(router, profile_items, user_items)
         queued += reconcile_services.queue_fixes(router, service_profiles, service_items)
+        if queued:  # one row per pass that changed something (a pass that found no drift wrote nothing)
+            audit.record(None, "router.reconcile", router.name, f"{reason}: {udrift.total()} users, {pdrift.total()} "
+                         f"profiles, {sum(d.total() for d in services.values())} service items drifted", obj=router,
+                         changes={"fixes queued": [None, queued]})
         return udrift, pdrift, services, queued
 
     udrift, pdrift, services, queued = atomic(unit)

@@ -19,7 +19,7 @@ from isp.models.base import utcnow
 from isp.routeros import batch, operations, stats
 from isp.routeros.client import RouterError, classify, is_trap
 from isp.routeros.runtime import RouterUnavailable, guarded
-from isp.services import radius_commands
+from isp.services import audit, radius_commands
 from isp.services.outbox import reclaim_keys, settle_unclaimed
 
 log = logging.getLogger(__name__)
@@ -150,6 +150,7 @@ def _run(router: Router, rows: list[RouterCommand], priority: str) -> str:
             for row in rows:  # a probe answers with the refusal; anything else waits for an operator
                 dead = CommandState.discarded if row.operation in operations.PROBES else CommandState.dead
                 row.state, row.last_error, row.open_key, row.finished_at = dead, exc.message, None, utcnow()
+            _audit_dead(router, [row for row in rows if row.state == CommandState.dead], exc.message)
             db.session.commit()
             return "dead: credentials unusable"
         router.last_error = str(exc.error)
@@ -260,6 +261,7 @@ def _retry_or_die(failures: list[tuple[RouterCommand, RouterError]], config: dic
     never retried and never a dead letter.
     """
     reclaim_keys([row for row, _ in failures])
+    died: list[RouterCommand] = []
     for row, error in failures:
         row.last_error, row.updated_at = str(error)[:2000], utcnow()
         if row.operation in operations.PROBES:
@@ -269,6 +271,7 @@ def _retry_or_die(failures: list[tuple[RouterCommand, RouterError]], config: dic
             row.last_error += "\n[superseded by a newer command for the same item]"
         elif row.attempts >= config["RETRY_MAX"]:
             row.state, row.finished_at, row.open_key = CommandState.dead, utcnow(), None
+            died.append(row)
             log.error("command %s (%s) is dead after %s attempts: %s", row.id, row.operation, row.attempts, error)
         else:
             delay = dispatch.backoff(row.attempts, config["RETRY_BASE"], config["RETRY_CAP"])
@@ -276,3 +279,16 @@ def _retry_or_die(failures: list[tuple[RouterCommand, RouterError]], config: dic
             row.state, row.job_id = CommandState.failed, job.job_id
             row.next_attempt_at = utcnow() + timedelta(seconds=delay)
             dispatch.after_commit(db.session, job)
+    if died:
+        _audit_dead(died[0].router, died, str(failures[-1][1]))
+
+
+def _audit_dead(router: Router, rows: list[RouterCommand], error: str) -> None:
+    """One audit row per settled chunk that dead-lettered commands (a bulk push may lose thousands at once: counts
+    and the first ids, not a row per command); the job's commit writes it with the rows' new state."""
+    if not rows:
+        return
+    ids = ", ".join(f"#{row.id}" for row in rows[:10]) + (" …" if len(rows) > 10 else "")
+    audit.record(None, "outbox.dead", router.name, f"{len(rows)} command(s) dead-lettered ({ids}): {error}"[:1000],
+                 obj=rows[0] if len(rows) == 1 else router,
+                 changes={"dead commands": [None, len(rows)]})

@@ -30,8 +30,9 @@ class IspWorker(SimpleWorker):
 
     def perform_job(self, job: Job, queue: Queue) -> bool:
         from isp.extensions import db
+        from isp.services import audit
 
-        with self.app.app_context():
+        with self.app.app_context(), audit.source("job"):  # what a job records is the system's (via=job)
             try:
                 return super().perform_job(job, queue)
             finally:

@@ -58,7 +58,8 @@ def adjust(customer: Customer, amount: Decimal | str, reason: str | None, actor:
     entry = ledger.post(account, EntryKind.adjustment, value, f"Adjustment: {why}", actor, allow_overdraft=True,
                         idem_key=key)
     billing.event(customer.id, "adjustment", f"Adjustment {billing.money(value)}: {why}", actor)
-    audit.record(actor, "billing.adjust", customer.account_no, f"{value:.2f}: {why}")
+    audit.record(actor, "billing.adjust", customer.account_no, f"{value:.2f}: {why}", obj=customer,
+                 changes=_balance(entry, value))
     if value > 0:
         billing.settle(customer.id, actor)
     return entry
@@ -99,7 +100,8 @@ def credit_note(invoice: Invoice, amount: Decimal | str | None, reason: str | No
                 invoice_id=note.id, idem_key=f"credit-note:{note.id}")
     billing.event(invoice.customer_id, "credit", f"Credit note {note.number}: {billing.money(value)} against "
                   f"{invoice.number} ({why})", actor, invoice.subscription_id)
-    audit.record(actor, "billing.credit_note", note.number, f"{value:.2f} against {invoice.number}: {why}")
+    audit.record(actor, "billing.credit_note", note.number, f"{value:.2f} against {invoice.number}: {why}", obj=note,
+                 changes=audit.diff({}, audit.state(note)))
     billing.settle(invoice.customer_id, actor, now)
     return note
 
@@ -123,5 +125,11 @@ def refund(customer: Customer, amount: Decimal | str, method: PaymentMethod | st
                            "a refund cannot be more than that.", field="amount")
     entry = ledger.post(account, EntryKind.refund, -value, f"Refund by {how.label.lower()}: {why}", actor, idem_key=key)
     billing.event(customer.id, "refund", f"Refund {billing.money(value)} by {how.label.lower()}: {why}", actor)
-    audit.record(actor, "billing.refund", customer.account_no, f"{value:.2f} by {how.value}: {why}")
+    audit.record(actor, "billing.refund", customer.account_no, f"{value:.2f} by {how.value}: {why}", obj=customer,
+                 changes=_balance(entry, -value))
     return entry
+
+
+def _balance(entry: LedgerEntry, amount: Decimal) -> dict[str, list[object]]:
+    """The account balance before and after a posted entry, as an audit diff."""
+    return {"balance": [str(entry.balance_after - amount), str(entry.balance_after)]}

@@ -296,9 +296,10 @@ def save_rule(actor: User, rule: AlertRule | None, kind: AlertKind | str, values
     if before:
         detail = _changes(before, after)
         if detail:
-            audit.record(actor, "alert_rule.update", rule.name, detail)
+            audit.record(actor, "alert_rule.update", rule.name, detail, obj=rule, changes=audit.diff(before, after))
     else:
-        audit.record(actor, "alert_rule.create", rule.name, f"kind: {rule.kind.value}; " + _changes({}, after))
+        audit.record(actor, "alert_rule.create", rule.name, f"kind: {rule.kind.value}; " + _changes({}, after), obj=rule,
+                     changes=audit.diff({}, {"kind": rule.kind.value, **after}))
     return rule
 
 
@@ -306,7 +307,7 @@ def set_enabled(actor: User, rule: AlertRule, enabled: bool) -> AlertRule:
     """Turn a rule on or off (its open alerts resolve on the engine's next pass when off)."""
     if rule.enabled != enabled:
         audit.record(actor, "alert_rule.enable" if enabled else "alert_rule.disable", rule.name,
-                     f"enabled: {rule.enabled!r} → {enabled!r}")
+                     f"enabled: {rule.enabled!r} → {enabled!r}", obj=rule, changes={"enabled": [rule.enabled, enabled]})
         rule.enabled = enabled
         db.session.flush()
     return rule
@@ -314,6 +315,7 @@ def set_enabled(actor: User, rule: AlertRule, enabled: bool) -> AlertRule:
 
 def delete_rule(actor: User, rule: AlertRule) -> None:
     """Delete a rule and, with it, its alerts' history (CASCADE): disabling keeps the history."""
-    audit.record(actor, "alert_rule.delete", rule.name, f"kind: {rule.kind.value}")
+    audit.record(actor, "alert_rule.delete", rule.name, f"kind: {rule.kind.value}", obj=rule,
+                 changes=audit.diff({"kind": rule.kind.value, **_snapshot(rule)}, {}))
     db.session.delete(rule)
     db.session.flush()

@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import hashlib
+import hmac
 import json
+import secrets
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 
 from flask import has_request_context, request
+from sqlalchemy import inspect as sa_inspect
 
 from isp.extensions import db
 from isp.models import AuditEntry, User
@@ -26,6 +30,9 @@ from isp.models import AuditEntry, User
 MASK = "••••••"
 # A field whose name contains one of these is recorded as changed, never with its value.
 SECRET_PARTS = ("password", "secret", "token", "key", "hash", "code")
+
+# Per process: a sealed secret's digest only tells two snapshots apart, it is useless outside this process.
+_SEAL_KEY = secrets.token_bytes(32)
 
 _source: contextvars.ContextVar[str | None] = contextvars.ContextVar("isp_audit_source", default=None)
 
@@ -46,10 +53,21 @@ def is_secret(field: str) -> bool:
     return any(part in name for part in SECRET_PARTS)
 
 
+# Bookkeeping columns that every row has and nobody edits: left out of fields().
+BOOKKEEPING = frozenset({"id", "created_at", "updated_at", "lock_version"})
+
+
 def _plain(value: object) -> object:
-    """A JSON-safe form of a column value."""
+    """A JSON-safe form of a column value (a related row: its name, else its id)."""
     if value is None or isinstance(value, bool | int | float | str):
         return value
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_plain(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, set | frozenset) or _is_rows(value) else items
+    if isinstance(value, dict):
+        return {str(k): _seal(v) if is_secret(str(k)) else _plain(v) for k, v in value.items()}
+    if hasattr(value, "__tablename__"):
+        return str(getattr(value, "name", None) or getattr(value, "username", None) or getattr(value, "id", ""))
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime | date):
@@ -59,26 +77,86 @@ def _plain(value: object) -> object:
     return str(value)
 
 
+def _is_rows(value: Iterable[object]) -> bool:
+    """True for a collection of mapped rows (a relationship: its order means nothing)."""
+    return any(hasattr(v, "__tablename__") for v in value)
+
+
+def fields(obj: object, *extra: str, exclude: Iterable[str] = ()) -> tuple[str, ...]:
+    """obj's column attributes less bookkeeping ones and `exclude`, plus `extra` (relationships such as routers)."""
+    skip = BOOKKEEPING | set(exclude)
+    names = [attr.key for attr in sa_inspect(type(obj)).column_attrs if attr.key not in skip]
+    return tuple(names) + tuple(extra)
+
+
+def state(obj: object, *extra: str, exclude: Iterable[str] = ()) -> dict[str, object]:
+    """snapshot() of every column of obj (see fields()): the 'before' of an edit, or the whole of a create/delete."""
+    return snapshot(obj, fields(obj, *extra, exclude=exclude))
+
+
+def changed(before: dict[str, object], obj: object) -> dict[str, list[object]]:
+    """diff() between `before` and obj now, over the same fields."""
+    return diff(before, snapshot(obj, before))
+
+
+def _seal(value: object) -> str | None:
+    """A secret as MASK plus a keyed digest, so diff() sees whether it changed; the digest never leaves diff()."""
+    if value in (None, ""):
+        return None
+    digest = hmac.new(_SEAL_KEY, str(value).encode(), hashlib.sha256).hexdigest()[:16]
+    return f"{MASK}#{digest}"
+
+
+def _masked(value: object) -> str | None:
+    """What a secret field shows in changes: MASK when set, None when empty."""
+    return None if value in (None, "") else MASK
+
+
+def _value(obj: object, field: str) -> object:
+    """One attribute as a plain value: a secret masked, a JSON text column read (its secret keys masked)."""
+    value = getattr(obj, field, None)
+    if is_secret(field):
+        return _seal(value)
+    if field.endswith("_json") and isinstance(value, str):
+        try:
+            value = json.loads(value or "null")
+        except ValueError:
+            pass
+    return _plain(value)
+
+
 def snapshot(obj: object, fields: Iterable[str]) -> dict[str, object]:
     """The named attributes of obj as plain values (secrets masked), for diff()."""
-    return {f: (MASK if is_secret(f) and getattr(obj, f, None) not in (None, "") else _plain(getattr(obj, f, None)))
-            for f in fields}
+    return {f: _value(obj, f) for f in fields}
 
 
 def diff(before: dict[str, object], after: dict[str, object]) -> dict[str, list[object]]:
-    """{field: [before, after]} for the fields that differ; a secret field shows only that it changed."""
+    """{field: [before, after]} for the fields that differ; a secret field shows only that it changed (MASK)."""
     changes: dict[str, list[object]] = {}
     for field in sorted(set(before) | set(after)):
         old, new = before.get(field), after.get(field)
-        if old == new and not is_secret(field):
+        if old == new or (old in (None, "") and new in (None, "")):
             continue
-        if is_secret(field):
-            if old == new and old != MASK:
-                continue
-            changes[field] = [MASK if old not in (None, "") else None, MASK]
+        if is_secret(field) or _sealed(old) or _sealed(new):
+            changes[field] = [_masked(old), _masked(new)]
         else:
-            changes[field] = [_plain(old), _plain(new)]
+            changes[field] = [_shown(old), _shown(new)]
     return changes
+
+
+def _shown(value: object) -> object:
+    """A plain value as stored in changes: sealed secrets inside it (a JSON column's keys) become MASK."""
+    if _sealed(value):
+        return MASK
+    if isinstance(value, dict):
+        return {k: _shown(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shown(v) for v in value]
+    return _plain(value)
+
+
+def _sealed(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(MASK)
 
 
 def record(actor: User | None, action: str, target: str = "", detail: str = "", *, obj: object | None = None,
@@ -90,9 +168,14 @@ def record(actor: User | None, action: str, target: str = "", detail: str = "", 
     target_type, target_id = "", None
     if obj is not None:
         target_type = getattr(obj, "__tablename__", type(obj).__name__.lower())[:32]
+        if getattr(obj, "id", None) is None and obj in db.session.new:
+            db.session.flush()  # a row created in this unit of work: its id names the target
         target_id = getattr(obj, "id", None)
         if not target:
             target = f"{target_type} #{target_id}"
+    via = via or _source.get() or ("web" if has_request_context() else "job")
+    if actor is None and via == "cli" and not detail:
+        detail = "cli"  # a command run by nobody in particular (no --as user): say where it came from
     ip = ""
     if has_request_context():
         ip = (request.remote_addr or "")[:45]
@@ -100,7 +183,7 @@ def record(actor: User | None, action: str, target: str = "", detail: str = "", 
         actor_id=actor.id if actor is not None and getattr(actor, "id", None) else None,
         action=action, target=target[:128], detail=detail, target_type=target_type, target_id=target_id,
         changes=json.dumps(changes, sort_keys=True, ensure_ascii=False) if changes else "", ip=ip,
-        via=via or _source.get() or ("web" if has_request_context() else "job"),
+        via=via,
     )
     db.session.add(entry)
     return entry

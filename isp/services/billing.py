@@ -54,7 +54,7 @@ from isp.models import (
     SubscriptionState,
     User,
 )
-from isp.services import branding, customers, ledger, lifecycle, numbering, periods
+from isp.services import audit, branding, customers, ledger, lifecycle, numbering, periods
 from isp.services.errors import ServiceError
 from isp.units import with_currency
 
@@ -335,6 +335,8 @@ def record_payment(customer: Customer, amount: Decimal | str, method: PaymentMet
         agent_side(payment, customer, actor)
     event(customer.id, "payment", f"Payment {payment.number}: {money(amount)} by {method.label.lower()}"
           f"{' (ref ' + reference + ')' if reference else ''}", actor)
+    audit.record(actor, "billing.payment", payment.number, f"{money(amount)} from {customer.account_no}", obj=payment,
+                 changes=audit.diff({}, audit.state(payment)))
     settle(customer.id, actor, now)
     notify("payment", customer, dedupe_key=f"payment:{payment.id}", amount=amount, reference=reference or payment.number)
     return payment

@@ -214,7 +214,9 @@ def _write(report: Report, actor: User | None, digest: str, ref: str) -> None:
     audit.record(actor, "customers.import", f"file:{report.filename}"[:128],
                  f"{report.customer_count} customers, {report.service_count} services ({states}); opening balances on "
                  f"{count} accounts, total {total:.2f}; {FORMAT_NAMES[report.format]}; sha256 {digest[:16]}"
-                 + (f"; run {ref}" if ref else ""))
+                 + (f"; run {ref}" if ref else ""),
+                 # One summary row per import (it may hold 100k rows): counts, not a row per customer.
+                 changes={"customers": [None, report.customer_count], "services": [None, report.service_count]})
     db.session.flush()
     served = (SubscriptionState.active, SubscriptionState.suspended)
     sync_ids: list[int] = []

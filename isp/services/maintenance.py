@@ -86,8 +86,8 @@ def create_window(actor: User, values: dict, tz: str, now: datetime) -> Maintena
                                created_by_id=actor.id if actor else None)
     db.session.add(window)
     db.session.flush()
-    audit.record(actor, "maintenance.create", what,
-                 f"{starts.isoformat()} → {ends.isoformat()} UTC: {reason}")
+    audit.record(actor, "maintenance.create", what, f"{starts.isoformat()} → {ends.isoformat()} UTC: {reason}",
+                 obj=window, changes=audit.diff({}, audit.state(window)))
     return window
 
 
@@ -102,19 +102,21 @@ def end_now(actor: User, window: MaintenanceWindow, now: datetime) -> Maintenanc
     """End a current window now (an upcoming one is cancelled: it ends before it starts)."""
     if window.ends_at <= now:
         raise ServiceError("This window has already ended.")
-    before = window.ends_at
+    before, fields = window.ends_at, audit.state(window)
     window.ends_at = now
     if window.starts_at > now:
         window.starts_at = now
     db.session.flush()
-    audit.record(actor, "maintenance.end", _what(window), f"ends {before.isoformat()} → {now.isoformat()} UTC")
+    audit.record(actor, "maintenance.end", _what(window), f"ends {before.isoformat()} → {now.isoformat()} UTC",
+                 obj=window, changes=audit.changed(fields, window))
     return window
 
 
 def delete_window(actor: User, window: MaintenanceWindow) -> None:
     """Delete a window (its record too: ending it keeps the record)."""
     audit.record(actor, "maintenance.delete", _what(window),
-                 f"{window.starts_at.isoformat()} → {window.ends_at.isoformat()} UTC: {window.reason}")
+                 f"{window.starts_at.isoformat()} → {window.ends_at.isoformat()} UTC: {window.reason}",
+                 obj=window, changes=audit.diff(audit.state(window), {}))
     db.session.delete(window)
     db.session.flush()
 

@@ -45,6 +45,7 @@ def save_channel(actor: User, name: str, enabled: bool, values: dict, secret: st
     config = {} if blank and not enabled else channel.check_config(values)
     if len(secret) > 500 or any(c in secret for c in "\r\n"):
         raise ServiceError(f"{channel.secret_label}: at most 500 characters on one line.", field="secret")
+    before = audit.state(row, exclude=("channel",))
     changes = []
     if secret:
         secret = channel.check_secret(secret)
@@ -74,7 +75,7 @@ def save_channel(actor: User, name: str, enabled: bool, values: dict, secret: st
     db.session.add(row)
     db.session.flush()
     if changes:
-        audit.record(actor, "notifications.channel", name, ", ".join(changes))
+        audit.record(actor, "notifications.channel", name, ", ".join(changes), obj=row, changes=audit.changed(before, row))
     return row
 
 
@@ -145,14 +146,17 @@ def save_template(actor: User, event: str, channel: str, subject: str, body: str
                                                                NotificationTemplate.channel == channel))
     if restore:
         if row is not None:
+            audit.record(actor, "notifications.template", f"{event}/{channel}", "restored the default", obj=row,
+                         changes=audit.diff(audit.state(row), {}))
             db.session.delete(row)
-            audit.record(actor, "notifications.template", f"{event}/{channel}", "restored the default")
         db.session.flush()
         return None
     preview(event, channel, subject, body)
     row = row or NotificationTemplate(event=event, channel=channel)
+    before = audit.state(row) if row.id is not None else {}
     row.subject, row.body, row.enabled = subject, body, enabled
     db.session.add(row)
     db.session.flush()
-    audit.record(actor, "notifications.template", f"{event}/{channel}", "enabled" if enabled else "disabled")
+    audit.record(actor, "notifications.template", f"{event}/{channel}", "enabled" if enabled else "disabled", obj=row,
+                 changes=audit.diff(before, audit.state(row)))
     return row

@@ -11,12 +11,14 @@ from sqlalchemy.orm import lazyload
 
 from isp import dispatch
 from isp.extensions import db
-from isp.models import CommandState, Priority, Router, RouterCommand
+from isp.models import CommandState, Priority, Router, RouterCommand, User
 from isp.models.base import utcnow
 from isp.routeros.operations import OPERATIONS, PROBES
-from isp.services import bulk
+from isp.services import audit, bulk
 from isp.sqlutil import chunked
 
+# What an audit row of a dead-letter decision compares (never the payload: it may carry a password).
+AUDITED = ("state", "attempts", "priority")
 _URGENCY = [p for p in Priority]  # declaration order = most urgent first
 
 
@@ -194,21 +196,30 @@ def queue_bulk(router: Router, items: list[tuple[str, str, dict]], group: str, c
     return [id_of[key] for key in keys]
 
 
-def retry_dead(command: RouterCommand) -> RouterCommand:
-    """Give a dead command a fresh set of attempts (or discard it if a newer one superseded it)."""
+def _audit(actor: User | None, action: str, command: RouterCommand, before: dict, detail: str = "") -> None:
+    """One audit row for an operator's decision on a dead letter (never its payload: it may carry a password)."""
+    audit.record(actor, action, f"{command.operation} on {command.router.name}"[:128], detail, obj=command,
+                 changes=audit.changed(before, command))
+
+
+def retry_dead(command: RouterCommand, actor: User | None = None) -> RouterCommand:
+    """Give a dead command a fresh set of attempts (or discard it if a newer one superseded it); audited."""
     if command.state not in (CommandState.dead, CommandState.discarded):
         raise ValueError("only dead or discarded commands can be retried")
+    before = audit.snapshot(command, AUDITED)
     open_key = _open_key(command.router_id, command.idempotency_key)
     newer = db.session.scalar(select(RouterCommand).where(RouterCommand.open_key == open_key))
     if newer is not None and newer.id != command.id:
         command.state = CommandState.discarded
         command.last_error = f"superseded by command #{newer.id}"
         db.session.flush()
+        _audit(actor, "outbox.retry", command, before, f"superseded by command #{newer.id}")
         return newer
     job = dispatch.command_job(command.id, command.priority.value)
     command.state, command.attempts, command.open_key = CommandState.pending, 0, open_key
     command.next_attempt_at, command.job_id = utcnow(), job.job_id
     db.session.flush()
+    _audit(actor, "outbox.retry", command, before)
     dispatch.after_commit(db.session, job)
     return command
 
@@ -239,15 +250,17 @@ def retry_group(router: Router, group: str, chunk: int, keep: set[str] | None = 
     return len(revived)
 
 
-def discard(command: RouterCommand, reason: str) -> None:
-    """Give up on a dead command."""
+def discard(command: RouterCommand, reason: str, actor: User | None = None) -> None:
+    """Give up on a dead command; audited."""
     if command.state != CommandState.dead:
         raise ValueError("only dead commands can be discarded")
+    before = audit.snapshot(command, AUDITED)
     command.state = CommandState.discarded
     command.open_key = None
     command.last_error = f"{command.last_error}\n[discarded: {reason}]".strip()
     command.finished_at = utcnow()
     db.session.flush()
+    _audit(actor, "outbox.discard", command, before, reason[:500])
 
 
 def overdue(grace: float, limit: int = 500) -> list[RouterCommand]:

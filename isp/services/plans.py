@@ -89,18 +89,19 @@ def create_plan(data: dict, actor: User | None = None) -> HotspotPlan:
     db.session.add(plan)
     db.session.flush()
     push_profile(plan)
-    audit.record(actor, "plan.create", f"plan:{plan.id}", plan.name)
+    audit.record(actor, "plan.create", plan.name, obj=plan, changes=audit.diff({}, audit.state(plan, "routers")))
     return plan
 
 
 def update_plan(plan: HotspotPlan, data: dict, actor: User | None = None) -> HotspotPlan:
     """Edit a plan; its profile is re-pushed to every router it is sold on."""
     values = validate(data, plan)
+    before = audit.state(plan, "routers")
     for key, value in values.items():
         setattr(plan, key, value)
     db.session.flush()
     push_profile(plan)
-    audit.record(actor, "plan.update", f"plan:{plan.id}", plan.name)
+    audit.record(actor, "plan.update", plan.name, obj=plan, changes=audit.changed(before, plan))
     return plan
 
 

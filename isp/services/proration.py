@@ -164,7 +164,8 @@ def change_plan(sub: Subscription, plan: ServicePlan, actor: User, at: datetime 
     lifecycle.record(sub, "plan", f"Plan changed from {old.name} to {plan.name}: credit {billing.money(figures.credit)}, "
                      f"charge {billing.money(figures.charge)}", actor)
     audit.record(actor, "billing.change_plan", f"{sub.kind.value}:{sub.username}", f"{old.name} → {plan.name}, "
-                 f"credit {figures.credit:.2f}, charge {figures.charge:.2f}")
+                 f"credit {figures.credit:.2f}, charge {figures.charge:.2f}", obj=sub,
+                 changes={"plan": [old.name, plan.name]})
     db.session.flush()
     # A live session keeps the speed it dialled in with: kick it so it comes back on the new plan's profile.
     provisioning.sync(sub, Priority.high, kick=sub.kind in SESSIONS)

@@ -249,7 +249,7 @@ def request_sync(router: Router, actor: User | None = None, reason: str = "reque
         return False
     dispatch.after_commit(db.session, dispatch.Enqueue(dispatch.RECONCILE, (router.id, reason), job_id(router.id)))
     if actor is not None:
-        audit.record(actor, "router.sync", router.name)
+        audit.record(actor, "router.sync", router.name, reason, obj=router)
     return True
 
 

@@ -69,7 +69,7 @@ from isp.models import (
     SubscriptionState,
 )
 from isp.models.base import UTCDateTime
-from isp.services import billing, branding, numbering, periods, provisioning
+from isp.services import audit, billing, branding, numbering, periods, provisioning
 from isp.sqlutil import chunked
 from isp.units import with_currency
 
@@ -200,7 +200,16 @@ def _renew_customers(customer_ids: list[int], now: datetime) -> int:
     if fup:
         # A new period lifts the fair-use cap; the kick makes live sessions dial in again on the full-speed profile.
         provisioning.sync_many(fup, Priority.normal, kick=True)
+    _audit_chunk("subscriptions.renew", [row.id for row, _start, _end in subs],
+                 {"renewed": [None, len(subs)], "invoices": [None, len(docs)]})
     return len(subs)
+
+
+def _audit_chunk(action: str, ids: list[int], changes: dict[str, list[object]]) -> None:
+    """One audit row per chunk of the set-based run (up to CHUNK services: a row per service would double the
+    writes of a 100k run); in the chunk's own transaction, by the system (actor None)."""
+    shown = ", ".join(f"#{i}" for i in ids[:10]) + (" …" if len(ids) > 10 else "")
+    audit.record(None, action, f"{len(ids)} services", f"services {shown}", changes=changes)
 
 
 _scratch = MetaData()
@@ -306,6 +315,7 @@ def _move(now: datetime, frm: SubscriptionState, to: SubscriptionState, due: obj
     db.session.execute(insert(CustomerEvent).from_select(
         ["customer_id", "subscription_id", "kind", "from_state", "to_state", "summary", "actor_id", "at"], moved))
     _expire(Subscription, set(ids))
+    _audit_chunk(f"subscriptions.{to.value}", ids, {"state": [{frm.value: len(ids)}, {to.value: len(ids)}]})
     return len(candidates), ids
 
 

@@ -31,7 +31,8 @@ def set_can_sell_services(user: User, allowed: bool, actor: User | None) -> bool
     if user.can_sell_services == bool(allowed):
         return False
     user.can_sell_services = bool(allowed)
-    audit.record(actor, "reseller.can_sell_services", f"user:{user.id}", "on" if allowed else "off")
+    audit.record(actor, "reseller.can_sell_services", user.username, "on" if allowed else "off", obj=user,
+                 changes={"can_sell_services": [not allowed, bool(allowed)]})
     db.session.flush()
     return True
 
@@ -41,13 +42,18 @@ def set_plans(user: User, plan_ids: list[int], actor: User | None) -> set[int]:
     if not user.has_role("reseller"):
         raise ServiceError("Only resellers have allowed plans.")
     wanted = set(int(p) for p in plan_ids)
+    had = allowed_plan_ids(user.id)
     known = set(db.session.scalars(select(HotspotPlan.id).where(HotspotPlan.id.in_(wanted)))) if wanted else set()
     if known != wanted:
         raise ServiceError("A chosen plan no longer exists.", field="plan_ids")
     db.session.execute(delete(reseller_plans).where(reseller_plans.c.user_id == user.id))
     if wanted:
         db.session.execute(insert(reseller_plans), [{"user_id": user.id, "plan_id": p} for p in sorted(wanted)])
-    audit.record(actor, "reseller.plans", f"user:{user.id}", f"{len(wanted)} plans allowed")
+    if had != wanted:
+        names = dict(db.session.execute(select(HotspotPlan.id, HotspotPlan.name).where(
+            HotspotPlan.id.in_(had | wanted))).tuples().all()) if had | wanted else {}
+        audit.record(actor, "reseller.plans", user.username, f"{len(wanted)} plans allowed", obj=user,
+                     changes={"plans": [sorted(names[p] for p in had if p in names), sorted(names[p] for p in wanted)]})
     return wanted
 
 
@@ -71,7 +77,8 @@ def post_manual(user: User, kind: str, raw_amount: str, memo: str, actor: User) 
     if kind == "adjustment" and not memo:
         raise ServiceError("Say why in the memo: adjustments must be explained.", field="memo")
     entry = ledger.post(ledger.account_for(user), MANUAL_KINDS[kind], amount, memo, actor)
-    audit.record(actor, f"ledger.{kind}", f"user:{user.id}", f"{amount:.2f}")
+    audit.record(actor, f"ledger.{kind}", user.username, f"{amount:.2f}: {memo}"[:500], obj=user,
+                 changes={"balance": [str(entry.balance_after - amount), str(entry.balance_after)]})
     return entry
 
 

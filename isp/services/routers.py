@@ -162,8 +162,9 @@ def create_router(data: dict, actor: User | None = None) -> Router:
     generate = not values["password"]
     router = Router(password_encrypted="")
     _apply(router, values)
-    audit.record(actor, "router.create", values["name"])
     onboarding.onboard(router, actor, generate_login=generate, username=values["username"] if generate else None)
+    db.session.flush()
+    audit.record(actor, "router.create", router.name, obj=router, changes=audit.diff({}, _audited(router)))
     return router
 
 
@@ -176,6 +177,8 @@ def update_router(router: Router, data: dict, actor: User | None = None) -> Rout
     from isp.services import provisioning  # it reaches routers' subscribers; imported late to keep imports acyclic
 
     values = _validate(data, router)
+    typed_password = bool(values["password"])
+    before = _audited(router)
     previous = router.mode
     if values["mode"] != previous:
         _check_no_live_vouchers(router, values["mode"])
@@ -184,8 +187,16 @@ def update_router(router: Router, data: dict, actor: User | None = None) -> Rout
     onboarding.sync_nas(router, may_exist=previous == RouterMode.radius)
     if previous != router.mode:  # the subscribers move to the other back end in this same unit of work
         provisioning.mode_changed(router, previous)
-    audit.record(actor, "router.update", router.name)
+    changes = audit.diff(before, _audited(router))
+    if not typed_password:  # the kept password is re-sealed (a new ciphertext), not changed
+        changes.pop("password_encrypted", None)
+    audit.record(actor, "router.update", router.name, obj=router, changes=changes)
     return router
+
+
+def _audited(router: Router) -> dict[str, object]:
+    """The router's fields as the audit log compares them (secrets sealed, never shown)."""
+    return audit.state(router, exclude=("identity", "version", "board", "last_seen_at", "last_error"))
 
 
 def _check_no_live_vouchers(router: Router, mode: RouterMode) -> None:
@@ -229,7 +240,8 @@ def delete_router(router: Router, actor: User | None = None, force: bool = False
     if blockers and not (force and actor is not None and actor.has_role("admin")):
         detail = ", ".join(f"{v} {k}" for k, v in blockers.items())
         raise ServiceError(f"'{router.name}' still has {detail}. Wait for them to finish, or ask an admin to force the delete.")
-    audit.record(actor, "router.delete", router.name, "forced" if blockers else "")
+    audit.record(actor, "router.delete", router.name, "forced" if blockers else "", obj=router,
+                 changes=audit.diff(_audited(router), {}))
     onboarding.forget(router)  # the nas row; the tunnel address is freed with the row itself
     db.session.delete(router)
     db.session.flush()

@@ -115,7 +115,7 @@ def create_plan(data: dict, actor: User | None = None) -> ServicePlan:
     db.session.add(plan)
     db.session.flush()
     provisioning.push_plan(plan)
-    audit.record(actor, "service_plan.create", f"service_plan:{plan.id}", plan.name)
+    audit.record(actor, "service_plan.create", plan.name, obj=plan, changes=audit.diff({}, audit.state(plan, "routers")))
     return plan
 
 
@@ -127,11 +127,12 @@ def update_plan(plan: ServicePlan, data: dict, actor: User | None = None) -> Ser
     `high` for its subscribers online now (isp/services/provisioning_radius.py).
     """
     values = validate(data, plan)
+    before = audit.state(plan, "routers")
     for key, value in values.items():
         setattr(plan, key, value)
     db.session.flush()
     provisioning.push_plan(plan)
-    audit.record(actor, "service_plan.update", f"service_plan:{plan.id}", plan.name)
+    audit.record(actor, "service_plan.update", plan.name, obj=plan, changes=audit.changed(before, plan))
     return plan
 
 

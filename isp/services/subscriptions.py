@@ -206,7 +206,8 @@ def create(customer: Customer, data: dict, actor: User) -> Subscription:
     address = f", IP {static_ip}" if static_ip else ""
     lifecycle.record(sub, "service", f"{kind.label} service '{username}' added on {router.name}, plan {plan.name}{address}.",
                      actor)
-    audit.record(actor, "subscription.create", f"subscription:{sub.id}", f"{kind.value}:{username} on {router.name}")
+    audit.record(actor, "subscription.create", f"{kind.value}:{username}", f"on {router.name}", obj=sub,
+                 changes=audit.diff({}, _audited(sub)))
     lifecycle.start(sub, actor)
     db.session.flush()
     return sub
@@ -221,6 +222,7 @@ def edit(sub: Subscription, data: dict, actor: User) -> list[str]:
     if sub.state == S.terminated:
         raise ServiceError("A terminated service cannot be edited.")
     old_router, old_username, old_ip, old_caller = sub.router, sub.username, sub.static_ip, sub.caller_id
+    before = _audited(sub)
     username = validators.username(data.get("username", sub.username))
     if username != old_username:
         _check_username(sub.kind, username, sub, actor)
@@ -254,7 +256,13 @@ def edit(sub: Subscription, data: dict, actor: User) -> list[str]:
     for line in lines:
         lifecycle.record(sub, "service", f"{sub.kind.label} '{sub.username}': {line}", actor)
     if lines:
-        audit.record(actor, "subscription.edit", f"subscription:{sub.id}", "; ".join(line.split(":")[0] for line in lines))
+        changes = audit.changed(before, sub)
+        if password is not None:  # sealed with a fresh nonce each time: what counts is that one was typed
+            changes["password_encrypted"] = [audit.MASK, audit.MASK]
+        else:
+            changes.pop("password_encrypted", None)
+        audit.record(actor, "subscription.edit", f"{sub.kind.value}:{sub.username}",
+                     "; ".join(line.split(":")[0] for line in lines), obj=sub, changes=changes)
     db.session.flush()
     return lines
 
@@ -264,7 +272,7 @@ def reveal_password(sub: Subscription, actor: User) -> str:
     if not _staff(actor):
         raise ServiceError("Only staff may see service passwords.")
     password = crypto.decrypt(sub.password_encrypted)
-    audit.record(actor, "subscription.reveal_password", f"subscription:{sub.id}", f"{sub.kind.value}:{sub.username}")
+    audit.record(actor, "subscription.reveal_password", f"{sub.kind.value}:{sub.username}", obj=sub)
     lifecycle.record(sub, "service", f"Password of '{sub.username}' shown to {actor.username}.", actor)
     return password
 
@@ -276,11 +284,13 @@ def change_state(sub: Subscription, action: str, actor: User, reason: str) -> Su
     if action not in ACTIONS:
         raise ServiceError("Choose suspend, reactivate or terminate.", "action")
     reason = validators.text(reason, "reason", 200, required=True, label="A reason")
+    before = _audited(sub)
     if action == "reactivate" and _needs_billing(sub):
         _reactivate_billed(sub, actor, f"Reactivate by hand: {reason}")
     else:
         lifecycle.transition(sub, ACTIONS[action], actor, f"{action.capitalize()} by hand: {reason}")
-    audit.record(actor, f"subscription.{action}", f"subscription:{sub.id}", reason)
+    audit.record(actor, f"subscription.{action}", f"{sub.kind.value}:{sub.username}", reason, obj=sub,
+                 changes=audit.changed(before, sub))
     return sub.state
 
 
@@ -319,8 +329,13 @@ def kick(sub: Subscription, actor: User) -> None:
         raise ServiceError("Only staff may disconnect sessions.")
     provisioning.kick(sub)
     lifecycle.record(sub, "service", f"Sessions of '{sub.username}' disconnected.", actor)
-    audit.record(actor, "subscription.kick", f"subscription:{sub.id}", f"{sub.kind.value}:{sub.username}")
+    audit.record(actor, "subscription.kick", f"{sub.kind.value}:{sub.username}", obj=sub)
     db.session.flush()
+
+
+def _audited(sub: Subscription) -> dict[str, object]:
+    """A service's fields as the audit log compares them (the password sealed, never shown)."""
+    return audit.state(sub, exclude=("state_changed_at", "fup_active", "period_bytes", "last_radacctid"))
 
 
 def password_is_set(sub: Subscription) -> bool:

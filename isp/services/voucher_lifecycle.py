@@ -1,6 +1,7 @@
 """Voucher lifecycle enforced by us: first login, usage, quotas, expiry, and staff actions."""
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -103,7 +104,11 @@ def expire_due(now: datetime | None = None, limit: int = 2000) -> int:
         transition(rows, VoucherState.expired, "validity ended", now=now)
         retire(rows, Priority.critical)
 
-    return len(job_problems.isolated("expiry sweep", due, expire, _subject))
+    expired = job_problems.isolated("expiry sweep", due, expire, _subject)
+    if expired:  # one summary row per sweep (up to `limit` vouchers), never a row per voucher
+        audit.record(None, "vouchers.expire", f"{len(expired)} vouchers", "validity ended",
+                     changes={"state": [{"active": len(expired)}, {"expired": len(expired)}]})
+    return len(expired)
 
 
 def expiring_within(seconds: float, now: datetime | None = None) -> list[datetime]:
@@ -215,6 +220,7 @@ def bulk_action(actor: User, action: str, vouchers: list[Voucher], extend_second
     if not vouchers:
         raise ServiceError("Select at least one voucher.")
     now = utcnow()
+    states_before = Counter(v.state.value for v in vouchers)
     if action == "disable":
         chosen = [v for v in vouchers if v.state in LIVE]
         who = "reseller" if actor.has_role("reseller") else "staff"
@@ -253,7 +259,16 @@ def bulk_action(actor: User, action: str, vouchers: list[Voucher], extend_second
         transition(revived, VoucherState.active, "revived by an extension", actor, now)
         restore(revived)
         vouchers_radius.extend([v for v in chosen if v not in revived and v.state in LIVE and vouchers_radius.is_radius(v)])
-    audit.record(actor, f"vouchers.{action}", f"{len(chosen)} vouchers", f"{len(vouchers) - len(chosen)} skipped")
+    # One summary row for the whole selection (it may be a batch of thousands): counts per state, not a row per voucher.
+    one = chosen[0] if len(chosen) == 1 else None
+    batches = {v.batch_id for v in vouchers}
+    target = f"voucher #{one.id}" if one else f"{len(chosen)} vouchers"  # never the code: it is the login
+    changes = audit.diff({"state": dict(sorted(states_before.items()))},
+                         {"state": dict(sorted(Counter(v.state.value for v in vouchers).items()))})
+    if action == "extend" and chosen:
+        changes["validity_seconds"] = ["", f"+{extend_seconds}"]
+    audit.record(actor, f"vouchers.{action}", target, f"{len(vouchers) - len(chosen)} skipped", changes=changes,
+                 obj=one or (vouchers[0].batch if len(batches) == 1 else None))
     return {"changed": len(chosen), "skipped": len(vouchers) - len(chosen)}
 
 

@@ -96,7 +96,8 @@ def generate(actor: User, plan_id: int, count: int | None, router_id: int | None
         ledger.post(ledger.account_for(actor), EntryKind.purchase, -(batch.unit_cost * count),
                     f"{count} × {plan.name} vouchers (batch #{batch.id})", actor, batch_id=batch.id)
     push(batch, _store(batch, count, length, prefix.upper(), voucher_mode))
-    audit.record(actor, "vouchers.generate", f"batch:{batch.id}", f"{count} × {plan.name} on {router.name}")
+    audit.record(actor, "vouchers.generate", f"batch #{batch.id}", f"{count} × {plan.name} on {router.name}", obj=batch,
+                 changes=audit.diff({}, audit.state(batch)))
     return batch
 
 
@@ -266,7 +267,7 @@ def retry_failed(batch: VoucherBatch, actor: User) -> int:
     live = {f"hotspot_user:{code}" for code in db.session.scalars(select(Voucher.code).where(
         Voucher.batch_id == batch.id, Voucher.state.in_([VoucherState.unused, VoucherState.active])))}
     count = outbox.retry_group(batch.router, batch.group_key, current_app.config["BULK_CHUNK"], keep=live)
-    audit.record(actor, "vouchers.retry", f"batch:{batch.id}", f"{count} failed pushes retried")
+    audit.record(actor, "vouchers.retry", f"batch #{batch.id}", f"{count} failed pushes retried", obj=batch)
     return count
 
 

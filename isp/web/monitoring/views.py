@@ -54,7 +54,7 @@ def _command_action(command_id: int, action: Callable[[RouterCommand], str | Non
 
 def _retry(command: RouterCommand) -> str | None:
     """Retry a dead command; say so when a newer one for the same item took its place."""
-    current = outbox.retry_dead(command)
+    current = outbox.retry_dead(command, current_user)
     if current.id != command.id:
         return f"Command #{command.id} was superseded by #{current.id}, which is still queued; #{command.id} is discarded."
     return None
@@ -72,7 +72,7 @@ def retry(command_id: int):
 def discard(command_id: int):
     """Give up on a dead command."""
     reason = f"discarded by {current_user.username}"
-    return _command_action(command_id, lambda c: outbox.discard(c, reason), "Command #{id} is discarded.")
+    return _command_action(command_id, lambda c: outbox.discard(c, reason, current_user), "Command #{id} is discarded.")
 
 
 @bp.route("/reset-pool", methods=["POST"])
