@@ -178,11 +178,16 @@ def visible(actor: User, token_id: int) -> ApiToken | None:
 
 
 def list_query(actor: User, user_id: int | None = None):
-    """Select (token, owner) rows the actor may see, newest first: their own, or for an admin everyone's (or one user's)."""
-    stmt = (select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc()))
+    """Select the tokens the actor may see, newest first: their own, or for an admin everyone's (or one user's)."""
+    stmt = select(ApiToken).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
     if not actor.has_role("admin"):
         return stmt.where(ApiToken.user_id == actor.id)
     if user_id is not None:
         stmt = stmt.where(ApiToken.user_id == user_id)
     return stmt
+
+
+def owners(tokens: list[ApiToken]) -> dict[int, User]:
+    """The owners of these tokens by id, in one query."""
+    ids = {t.user_id for t in tokens}
+    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
