@@ -199,7 +199,8 @@ def acknowledge(actor: User, alert_id: int, note: str = "") -> Alert:
     _claim(alert, (A.open,), "acknowledged", state=A.acknowledged, acked_by_id=actor.id, acked_at=now,
            ack_note=(note or "").strip())
     alert_engine.event(alert, "acknowledged", now, alert.ack_note, actor.id)
-    audit.record(actor, "alerts.acknowledge", f"alert {alert.id}", alert.ack_note[:200])
+    audit.record(actor, "alerts.acknowledge", f"alert {alert.id}", alert.ack_note[:200], obj=alert,
+                 changes={"state": [A.open.value, A.acknowledged.value]})
     db.session.flush()
     return alert
 
@@ -210,11 +211,12 @@ def resolve(actor: User, alert_id: int, note: str = "") -> Alert:
     alert = _check(actor, alert_id, note, "resolve")
     if alert.state not in A.active():
         raise ServiceError(f"A {alert.state.value} alert cannot be resolved.")
-    now = utcnow()
+    now, was = utcnow(), alert.state.value
     _claim(alert, tuple(A.active()), "resolved", state=A.resolved, resolved_at=now, resolved_by_id=actor.id,
            open_key=None)
     alert_engine.event(alert, "resolved", now, (note or "").strip() or "resolved by hand", actor.id)
-    audit.record(actor, "alerts.resolve", f"alert {alert.id}", (note or "").strip()[:200])
+    audit.record(actor, "alerts.resolve", f"alert {alert.id}", (note or "").strip()[:200], obj=alert,
+                 changes={"state": [was, A.resolved.value]})
     rule = db.session.get(AlertRule, alert.rule_id)
     if rule.notify_recovery and alert.id in alert_notify.notified([alert.id]):
         alert_notify.queue([(alert, "resolved")], now)

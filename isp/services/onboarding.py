@@ -113,16 +113,18 @@ def _prepare(router: Router, generate_login: bool, new_username: str) -> Callabl
     return apply
 
 
-def tunnel_first(router: Router) -> bool:
-    """Put the tunnel address first in the router's addresses (re-sealing its password); True if it moved."""
+def tunnel_first(router: Router, actor: User | None = None) -> bool:
+    """Put the tunnel address first in the router's addresses (re-sealing its password); True if it moved. Audited."""
     if not router.onboarded or router.addresses[:1] == [router.tunnel_address]:
         return False
     password = _current_password(router)
     if password is None:
         raise ServiceError(f"The stored API password of '{router.name}' cannot be read: re-enter it (Edit) first.")
+    before = audit.snapshot(router, ("addresses_text",))
     router.addresses = _addresses_with(router.addresses, router.tunnel_address, router.name)
     router.password_encrypted = encrypt_bound(password, router.endpoint)
     db.session.flush()
+    audit.record(actor, "router.tunnel_first", router.name, obj=router, changes=audit.changed(before, router))
     return True
 
 
@@ -161,7 +163,8 @@ def onboard(router: Router, actor: User | None = None, generate_login: bool = Tr
     _place(router, _prepare(router, generate_login, username or API_USER), settings)
     sync_nas(router, may_exist=False)
     audit.record(actor, "router.onboard", router.name, f"tunnel {router.tunnel_address}"
-                 + ("; generated API login" if generate_login else ""))
+                 + ("; generated API login" if generate_login else ""), obj=router,
+                 changes={"tunnel_address": [None, router.tunnel_address]})
     log.info("router %s onboarded at %s", router.id, router.tunnel_address)
     return router
 
@@ -173,7 +176,8 @@ def rotate_radius_secret(router: Router, actor: User | None = None) -> Router:
     router.radius_secret_encrypted = encrypt(random_token(SECRET_LENGTH))
     db.session.flush()
     sync_nas(router)
-    audit.record(actor, "router.radius_secret", router.name, "new RADIUS secret")
+    audit.record(actor, "router.radius_secret", router.name, "new RADIUS secret", obj=router,
+                 changes={"radius_secret_encrypted": [audit.MASK, audit.MASK]})
     return router
 
 

@@ -113,7 +113,7 @@ def set_interface(router: Router, iface_id: int, disabled: bool, actor: User) ->
     command = outbox.queue_command(router, SET_INTERFACE, f"interface:{iface.name}",
                                    {"name": iface.name, "disabled": disabled}, Priority.high)
     audit.record(actor, "interface.disable" if disabled else "interface.enable", f"router:{router.id}",
-                 f"{router.name} {iface.name}")
+                 f"{router.name} {iface.name}", obj=router, changes={f"{iface.name} disabled": [not disabled, disabled]})
     db.session.flush()
     return command
 
@@ -195,7 +195,7 @@ def kick(router: Router, username: str, actor: User) -> str:
     else:
         outbox.queue_command(router, "hotspot_active.kick", f"kick:voucher:{username}", {"name": username},
                              Priority.critical)
-    audit.record(actor, "voucher.kick", f"voucher:{voucher.id}", f"{router.name} {username}")
+    audit.record(actor, "voucher.kick", f"voucher:{voucher.id}", f"{router.name} {username}", obj=voucher)
     db.session.flush()
     return f"voucher {username}"
 

@@ -251,7 +251,9 @@ def request_test(router: Router, actor: User | None = None) -> RouterCommand:
     """Queue a high-priority connection test; the page polls the command for its result."""
     if not router.enabled:
         raise ServiceError(f"'{router.name}' is disabled. Enable it before testing the connection.")
-    return outbox.queue_command(router, "router.test", f"test:{uuid.uuid4().hex}", {}, Priority.high)
+    command = outbox.queue_command(router, "router.test", f"test:{uuid.uuid4().hex}", {}, Priority.high)
+    audit.record(actor, "router.test", router.name, "connection test queued", obj=router)
+    return command
 
 
 def list_query(q: str = "", site: str = "", status: str = ""):

@@ -206,7 +206,7 @@ def create(customer: Customer, data: dict, actor: User) -> Subscription:
     address = f", IP {static_ip}" if static_ip else ""
     lifecycle.record(sub, "service", f"{kind.label} service '{username}' added on {router.name}, plan {plan.name}{address}.",
                      actor)
-    audit.record(actor, "subscription.create", f"{kind.value}:{username}", f"on {router.name}", obj=sub,
+    audit.record(actor, "subscription.create", f"subscription:{sub.id}", f"{kind.value}:{username} on {router.name}", obj=sub,
                  changes=audit.diff({}, _audited(sub)))
     lifecycle.start(sub, actor)
     db.session.flush()
@@ -261,8 +261,8 @@ def edit(sub: Subscription, data: dict, actor: User) -> list[str]:
             changes["password_encrypted"] = [audit.MASK, audit.MASK]
         else:
             changes.pop("password_encrypted", None)
-        audit.record(actor, "subscription.edit", f"{sub.kind.value}:{sub.username}",
-                     "; ".join(line.split(":")[0] for line in lines), obj=sub, changes=changes)
+        audit.record(actor, "subscription.edit", f"subscription:{sub.id}", "; ".join(line.split(":")[0] for line in lines),
+                     obj=sub, changes=changes)
     db.session.flush()
     return lines
 
@@ -272,7 +272,8 @@ def reveal_password(sub: Subscription, actor: User) -> str:
     if not _staff(actor):
         raise ServiceError("Only staff may see service passwords.")
     password = crypto.decrypt(sub.password_encrypted)
-    audit.record(actor, "subscription.reveal_password", f"{sub.kind.value}:{sub.username}", obj=sub)
+    audit.record(actor, "subscription.reveal_password", f"subscription:{sub.id}", f"{sub.kind.value}:{sub.username}",
+                 obj=sub)
     lifecycle.record(sub, "service", f"Password of '{sub.username}' shown to {actor.username}.", actor)
     return password
 
@@ -289,7 +290,7 @@ def change_state(sub: Subscription, action: str, actor: User, reason: str) -> Su
         _reactivate_billed(sub, actor, f"Reactivate by hand: {reason}")
     else:
         lifecycle.transition(sub, ACTIONS[action], actor, f"{action.capitalize()} by hand: {reason}")
-    audit.record(actor, f"subscription.{action}", f"{sub.kind.value}:{sub.username}", reason, obj=sub,
+    audit.record(actor, f"subscription.{action}", f"subscription:{sub.id}", reason, obj=sub,
                  changes=audit.changed(before, sub))
     return sub.state
 
@@ -329,7 +330,7 @@ def kick(sub: Subscription, actor: User) -> None:
         raise ServiceError("Only staff may disconnect sessions.")
     provisioning.kick(sub)
     lifecycle.record(sub, "service", f"Sessions of '{sub.username}' disconnected.", actor)
-    audit.record(actor, "subscription.kick", f"{sub.kind.value}:{sub.username}", obj=sub)
+    audit.record(actor, "subscription.kick", f"subscription:{sub.id}", f"{sub.kind.value}:{sub.username}", obj=sub)
     db.session.flush()
 
 

@@ -173,10 +173,12 @@ def save_hub(actor: User, values: dict) -> Branding:
                            "or delete and re-add those routers.", field="tunnel_range")
     settings = branding_service.get()
     changed = [name.replace("_", " ") for name, new in clean.items() if getattr(settings, name) != new]
+    before = audit.snapshot(settings, clean)
     for name, new in clean.items():
         setattr(settings, name, new)
     if changed:
-        audit.record(actor, "settings.hub", "branding", "changed " + ", ".join(changed))
+        audit.record(actor, "settings.hub", "branding", "changed " + ", ".join(changed), obj=settings,
+                     changes=audit.changed(before, settings))
     db.session.flush()
     return settings
 

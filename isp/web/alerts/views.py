@@ -1,6 +1,8 @@
 """The alert centre: open / acknowledged / resolved alerts with filters, CSV, and one alert's page with its actions."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Response, current_app, flash, redirect, request, stream_with_context, url_for
 from flask_login import current_user
 
@@ -60,27 +62,26 @@ def _detail(alert: Alert, ack_form: NoteForm, resolve_form: NoteForm, status: in
                   resolve_form=resolve_form, status=status)
 
 
+def _act(alert_id: int, prefix: str, action: Callable[..., Alert], done: str):
+    """Acknowledge or resolve with the note typed in the `prefix` form; the page again with the refusal otherwise."""
+    alert = db.get_or_404(Alert, alert_id)
+    form = NoteForm(prefix=prefix)
+    if submit(form, lambda: action(current_user, alert.id, (form.note.data or "").strip()), field="note") is not None:
+        flash(f"Alert #{alert_id} {done}.", "success")
+        return redirect(url_for("alerts.detail", alert_id=alert_id))
+    forms = {"ack": NoteForm(prefix="ack"), "resolve": NoteForm(prefix="resolve"), prefix: form}
+    return _detail(db.get_or_404(Alert, alert_id), forms["ack"], forms["resolve"], status=422)
+
+
 @bp.route("/<int:alert_id>/acknowledge", methods=["POST"])
 @role_required(*STAFF)
 def acknowledge(alert_id: int):
     """Acknowledge an open alert with a note: escalation stops, the team sees who is on it."""
-    alert = db.get_or_404(Alert, alert_id)
-    form = NoteForm(prefix="ack")
-    if submit(form, lambda: engine.acknowledge(current_user, alert.id, (form.note.data or "").strip()),
-              field="note") is not None:
-        flash(f"Alert #{alert_id} acknowledged.", "success")
-        return redirect(url_for("alerts.detail", alert_id=alert_id))
-    return _detail(db.get_or_404(Alert, alert_id), form, NoteForm(prefix="resolve"), status=422)
+    return _act(alert_id, "ack", engine.acknowledge, "acknowledged")
 
 
 @bp.route("/<int:alert_id>/resolve", methods=["POST"])
 @role_required(*STAFF)
 def resolve(alert_id: int):
     """Resolve an alert by hand (the engine reopens it if the condition still holds)."""
-    alert = db.get_or_404(Alert, alert_id)
-    form = NoteForm(prefix="resolve")
-    if submit(form, lambda: engine.resolve(current_user, alert.id, (form.note.data or "").strip()),
-              field="note") is not None:
-        flash(f"Alert #{alert_id} resolved.", "success")
-        return redirect(url_for("alerts.detail", alert_id=alert_id))
-    return _detail(db.get_or_404(Alert, alert_id), NoteForm(prefix="ack"), form, status=422)
+    return _act(alert_id, "resolve", engine.resolve, "resolved")

@@ -201,7 +201,7 @@ def check(router_id: int):
     def work():
         if not router.onboarded:
             raise ServiceError(f"'{router.name}' is not onboarded yet: it has no tunnel address to check.")
-        onboarding.tunnel_first(router)
+        onboarding.tunnel_first(router, current_user)
         return routers.request_test(router, current_user)
 
     command = submit(None, work)
