@@ -27,15 +27,20 @@ def create_command(output: str | None) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
         path, manifest = service.create(app, output)
-        with audit.source("cli"):
-            audit.record(None, "backup.create", os.path.basename(path)[:128],
-                         f"{manifest['dialect']}, {sum(sum(t.values()) for t in manifest['counts'].values())} rows")
-        db.session.commit()
     except service.BackupError as err:
         raise _fail(f"backup failed: {err}") from None
     except (OSError, SQLAlchemyError) as err:
         raise _fail(f"backup failed: {type(err).__name__}: {str(err).splitlines()[0][:300]}") from None
     click.echo(f"Backup written to {path}")
+    try:
+        with audit.source("cli"):
+            audit.record(None, "backup.create", os.path.basename(path)[:128],
+                         f"{manifest['dialect']}, {sum(sum(t.values()) for t in manifest['counts'].values())} rows")
+        db.session.commit()
+    except SQLAlchemyError:
+        # The usual moment for a backup is just before `flask db upgrade`: new code, older tables.
+        db.session.rollback()
+        click.echo("  (no audit entry: the database's schema is older than this code; run `flask db upgrade`)", err=True)
     click.echo(f"  revisions {manifest['revisions']['main']} / {manifest['revisions']['radius']}, "
                f"{_summary(manifest['counts'])}")
     click.echo("  Keep ISP_ENCRYPTION_KEY separately: without it the restored passwords and secrets are unreadable.")
