@@ -41,7 +41,8 @@ def init_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
         if err.code in MESSAGES:
-            return error_response(err.code)
+            # Our own refusals carry a message for the user (the staff allow-list names the address and role).
+            return error_response(err.code, getattr(err, "user_message", None))
         return err
 
     @app.errorhandler(Exception)

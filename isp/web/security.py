@@ -1,12 +1,14 @@
 """Roles as decorators, deny-by-default routing, and HTMX-aware auth answers."""
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, flash, jsonify, redirect, request, url_for
-from flask_login import current_user
+from flask import Flask, Response, current_app, flash, g, jsonify, redirect, request, url_for
+from flask_login import current_user, logout_user, user_logged_in
+from werkzeug.exceptions import Forbidden
 
 from isp.extensions import login_manager
 
@@ -14,6 +16,12 @@ ALL_ROLES = ("admin", "operator", "reseller")
 STAFF = ("admin", "operator")
 # Endpoints Flask itself adds, which serve no data.
 EXEMPT_ENDPOINTS = {"static"}
+# Never behind the staff IP allow-list: probes and scrapers, and leaving.
+ALLOW_LIST_EXEMPT = {"static", "auth.logout", "metrics.metrics"}
+# Files with their own caching (the logo carries an ETag) or none worth forbidding.
+CACHEABLE_ENDPOINTS = {"static", "settings.logo"}
+PERMISSIONS_POLICY = ("accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), magnetometer=(), "
+                      "microphone=(), midi=(), payment=(), serial=(), usb=()")
 
 
 def is_htmx() -> bool:
@@ -54,6 +62,24 @@ def role_required(*roles: str) -> Callable:
         return wrapped
 
     return decorator
+
+
+def _per_user() -> str:
+    """The rate-limit key of an expensive page: the logged-in user (their address when not logged in)."""
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return f"ip:{request.remote_addr or 'unknown'}"
+
+
+def expensive(scope: str) -> Callable:
+    """Limit a costly page to EXPORT_RATE_LIMIT per user, shared by every page of `scope` ("export" or "print").
+
+    Put it under role_required, so a refused or logged-out request costs nothing. Inert until the limiter is
+    initialised; a breach answers 429 with the wait (the app's 429 handler).
+    """
+    from isp.extensions import limiter
+
+    return limiter.shared_limit(lambda: current_app.config["EXPORT_RATE_LIMIT"], scope=scope, key_func=_per_user)
 
 
 def forbidden():
@@ -103,9 +129,59 @@ def _unauthorized():
     return redirect(login_url)
 
 
+class AddressNotAllowed(Forbidden):
+    """A staff member's address is outside their role's allow-list."""
+
+    def __init__(self, ip: str, role: str) -> None:
+        self.user_message = (f"Your address {ip or 'unknown'} is not allowed for {role} accounts. "
+                             "Connect from an allowed network, or ask an administrator to add it in Settings → Security.")
+        super().__init__(self.user_message)
+
+
+def csp_nonce() -> str:
+    """This response's script/style nonce (one per request, unguessable)."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(18)
+    return g.csp_nonce
+
+
+def _allow_list_applies() -> bool:
+    """False for health probes, metrics, static files, logout and the API (which checks the token's owner itself)."""
+    endpoint = request.endpoint or ""
+    return not (endpoint in ALLOW_LIST_EXEMPT or endpoint.startswith("health.") or request.path.startswith("/api/"))
+
+
+def check_allow_list() -> None:
+    """Raise AddressNotAllowed when the logged-in user's role list is set and their address is outside it."""
+    from isp.services import security_settings
+
+    if not current_user.is_authenticated or not _allow_list_applies():
+        return
+    role, ip = current_user.role.value, request.remote_addr or ""
+    if not security_settings.ip_allowed(role, ip):
+        raise AddressNotAllowed(ip, role)
+
+
+def _refuse_login_outside_list(app: Flask, user: object, **extra: object) -> None:
+    """Refuse a login (after every factor passed) from an address outside the role's list, and keep no session."""
+    from isp.services import security_settings
+
+    if not _allow_list_applies():
+        return
+    role, ip = user.role.value, request.remote_addr or ""  # type: ignore[attr-defined]
+    if not security_settings.ip_allowed(role, ip):
+        current_app.logger.warning("login by %s refused: address %s outside the %s allow-list",
+                                   getattr(user, "username", "?"), ip, role)
+        logout_user()
+        raise AddressNotAllowed(ip, role)
+
+
 def init_security(app: Flask) -> None:
-    """Install the unauthorized handler, refuse routes that declare no role, and add the security headers."""
+    """Install the unauthorized handler, refuse routes that declare no role, enforce the staff IP allow-lists,
+    and add the security headers."""
     login_manager.unauthorized_handler(_unauthorized)
+    app.add_template_global(csp_nonce)
+    user_logged_in.connect(_refuse_login_outside_list, app)
 
     @app.before_request
     def deny_undeclared():
@@ -121,12 +197,59 @@ def init_security(app: Flask) -> None:
             return error_response(403)
         return None
 
+    @app.before_request
+    def allow_list():
+        if request.endpoint in EXEMPT_ENDPOINTS:
+            return None
+        try:
+            check_allow_list()
+        except AddressNotAllowed as err:
+            from isp.web.errors import error_response
+
+            return error_response(403, err.user_message)
+        return None
+
     app.after_request(security_headers)
 
 
+def content_security_policy(nonce: str) -> str:
+    """The page policy: our own scripts and styles only (no inline code without this response's nonce), no framing."""
+    return "; ".join((
+        "default-src 'self'",
+        f"script-src 'self' 'nonce-{nonce}'",
+        f"style-src 'self' 'nonce-{nonce}'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ))
+
+
 def security_headers(response: Response) -> Response:
-    """Headers every answer carries: no MIME sniffing, no framing, same-origin referrers."""
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
+    """Headers every answer carries (CSP, no sniffing, no framing, referrer and permissions policies, HSTS over TLS),
+    and no-store on what a logged-in user (or the login page) is shown."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", content_security_policy(csp_nonce()))
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    endpoint = request.endpoint or ""
+    if endpoint not in CACHEABLE_ENDPOINTS and (endpoint.startswith("auth.") or _authenticated()):
+        headers["Cache-Control"] = "no-store"
+        headers.pop("Expires", None)
     return response
+
+
+def _authenticated() -> bool:
+    """True when the request carries a logged-in user (never loads one just to decide)."""
+    try:
+        return bool(current_user.is_authenticated)
+    except Exception:  # noqa: BLE001  (a header hook must never turn an answer into a 500)
+        return False

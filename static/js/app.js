@@ -48,3 +48,31 @@ document.addEventListener("submit", function (event) {
     event.preventDefault();
   }
 }, true);
+
+// Print buttons on the voucher sheets and money documents: <button data-print> (no inline onclick under the CSP).
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-print]");
+  if (button && !button.disabled) window.print();
+});
+
+// htmx runs no <script> it swaps in (allowScriptTags: false). A page reached by a boosted link may still need its
+// own file from /static/ (the router graphs, copy buttons): load each such file once, in page order.
+(function () {
+  var loaded = {};
+  function key(src) { var a = document.createElement("a"); a.href = src; return a.pathname; }
+  Array.prototype.forEach.call(document.scripts, function (s) { if (s.src) loaded[key(s.src)] = true; });
+  document.addEventListener("htmx:load", function (e) {
+    var root = e.target;
+    if (!root || !root.querySelectorAll) return;
+    var found = root.matches && root.matches("script[src]") ? [root] : [];
+    Array.prototype.push.apply(found, root.querySelectorAll("script[src]"));
+    found.forEach(function (old) {
+      var path = key(old.getAttribute("src"));
+      if (loaded[path] || path.indexOf("/static/") !== 0) return;
+      loaded[path] = true;
+      var s = document.createElement("script");
+      s.src = old.getAttribute("src"); s.async = false;
+      document.head.appendChild(s);
+    });
+  });
+})();

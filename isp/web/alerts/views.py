@@ -14,7 +14,7 @@ from isp.web.alerts import bp
 from isp.web.alerts.forms import NoteForm
 from isp.web.forms import submit
 from isp.web.render import render
-from isp.web.security import STAFF, role_required
+from isp.web.security import STAFF, expensive, role_required
 
 
 def _where() -> tuple[dict, str]:
@@ -34,6 +34,7 @@ def index():
 
 @bp.route("/alerts.csv")
 @role_required(*STAFF)
+@expensive("export")
 def export():
     """CSV of the alerts on the tab matching the filters (the history on the resolved tab)."""
     filters, tz = _where()

@@ -12,7 +12,7 @@ from isp.web.billing import bp
 from isp.web.billing.views import customer_url
 from isp.web.errors import error_response
 from isp.web.render import render
-from isp.web.security import ALL_ROLES, is_htmx, role_required
+from isp.web.security import ALL_ROLES, expensive, is_htmx, role_required
 
 FORMATS = {"a4": "A4", "80": "80 mm roll", "58": "58 mm roll"}
 
@@ -36,6 +36,7 @@ def _print(template: str, **ctx: object) -> Response:
 
 @bp.route("/invoices/<int:invoice_id>")
 @role_required(*ALL_ROLES)
+@expensive("print")
 def invoice(invoice_id: int):
     """One invoice or credit note, printable; invoices are never edited (a correction is a credit note)."""
     doc = billing.invoice_for(current_user, invoice_id) or abort(404)
@@ -47,6 +48,7 @@ def invoice(invoice_id: int):
 
 @bp.route("/payments/<int:payment_id>/receipt")
 @role_required(*ALL_ROLES)
+@expensive("print")
 def receipt(payment_id: int):
     """The receipt of one payment, printable."""
     payment = billing.payment_for(current_user, payment_id) or abort(404)

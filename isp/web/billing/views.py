@@ -10,7 +10,7 @@ from isp.models import Customer, PaymentMethod
 from isp.services import billing, billing_lists, csvout, periods
 from isp.web.billing import bp
 from isp.web.render import render
-from isp.web.security import ALL_ROLES, role_required
+from isp.web.security import ALL_ROLES, expensive, role_required
 
 
 def customer_or_404(customer_id: int) -> Customer:
@@ -55,6 +55,7 @@ def _csv(name: str, header: tuple[str, ...], rows: Callable[[], Iterator[list]])
 
 @bp.route("/invoices.csv")
 @role_required(*ALL_ROLES)
+@expensive("export")
 def export_invoices():
     """CSV of the invoices and credit notes matching the filters."""
     filters, tz = _where()
@@ -63,6 +64,7 @@ def export_invoices():
 
 @bp.route("/payments.csv")
 @role_required(*ALL_ROLES)
+@expensive("export")
 def export_payments():
     """CSV of the payments matching the filters."""
     filters, tz = _where()
@@ -71,6 +73,7 @@ def export_payments():
 
 @bp.route("/debt.csv")
 @role_required(*ALL_ROLES)
+@expensive("export")
 def export_debt():
     """CSV of the customers in debt, with the age of each debt and its bucket."""
     filters, _tz = _where()

@@ -13,7 +13,7 @@ from isp.transaction import atomic
 from isp.web.imports import bp
 from isp.web.imports.forms import ConfirmForm, PasswordExportForm, UploadForm
 from isp.web.render import render
-from isp.web.security import ALL_ROLES, STAFF, role_required
+from isp.web.security import ALL_ROLES, STAFF, expensive, role_required
 
 
 def _upload_form() -> UploadForm:
@@ -97,6 +97,7 @@ def _csv(name: str, header: Iterable[str], rows: Iterable[Iterable[object]]) -> 
 
 @bp.route("/export/customers.csv")
 @role_required(*ALL_ROLES)
+@expensive("export")
 def export_customers():
     """Customers in the import format (a reseller gets their own), streamed."""
     scope = customer_export.export_scope(current_user)
@@ -105,6 +106,7 @@ def export_customers():
 
 @bp.route("/export/services.csv")
 @role_required(*ALL_ROLES)
+@expensive("export")
 def export_services():
     """Customers with their services in the import format, without passwords (a reseller gets their own), streamed."""
     scope = customer_export.export_scope(current_user)
@@ -113,6 +115,7 @@ def export_services():
 
 @bp.route("/export/services-with-passwords.csv", methods=["POST"])
 @role_required("admin")
+@expensive("export")
 def export_passwords():
     """Services with their passwords, after an explicit confirmation; the download is audited."""
     if not PasswordExportForm().validate_on_submit():

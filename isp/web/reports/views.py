@@ -10,7 +10,7 @@ from isp.services import reports
 from isp.web.render import render
 from isp.web.reports import bp
 from isp.web.reports.forms import SalesForm, presets
-from isp.web.security import STAFF, role_required
+from isp.web.security import STAFF, expensive, role_required
 
 
 def _filter() -> tuple[SalesForm, ZoneInfo, bool]:
@@ -32,6 +32,7 @@ def index():
 
 @bp.route("/sales.csv")
 @role_required(*STAFF)
+@expensive("export")
 def export():
     """The same report as a CSV download."""
     form, tz, valid = _filter()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, Field, RadioField, StringField
+from wtforms import BooleanField, Field, RadioField, StringField, TextAreaField
 from wtforms.validators import Length, ValidationError
 
 from isp.models import Branding, Router
@@ -174,3 +174,33 @@ def hub_settings_form(current: Branding) -> HubSettingsForm:
     from isp.services.wireguard import HUB_FIELDS
 
     return HubSettingsForm(data={name: getattr(current, name) or "" for name in HUB_FIELDS})
+
+
+class SecuritySettingsForm(FlaskForm):
+    """The Security section: compulsory second factor, remembered devices, staff IP allow-lists (checked by the service)."""
+
+    require_2fa_admin = BooleanField("Require two-factor login for admins")
+    require_2fa_operator = BooleanField("Require two-factor login for operators")
+    remember_device_days = StringField("Remember a device for (days)", validators=[Length(max=3)],
+                                       render_kw={"inputmode": "numeric"})
+    allow_cidrs_admin = TextAreaField("Admins may log in from", validators=[Length(max=20000)],
+                                      render_kw={"rows": 3, "spellcheck": "false", "placeholder": "192.0.2.0/24, 2001:db8::/32"})
+    allow_cidrs_operator = TextAreaField("Operators may log in from", validators=[Length(max=20000)],
+                                         render_kw={"rows": 3, "spellcheck": "false"})
+    allow_cidrs_reseller = TextAreaField("Resellers may log in from", validators=[Length(max=20000)],
+                                         render_kw={"rows": 3, "spellcheck": "false"})
+
+    def values(self) -> dict:
+        """The submitted values as the service expects them."""
+        from isp.services.security_settings import FIELDS
+
+        return {name: self[name].data for name in FIELDS}
+
+
+def security_settings_form(current: Branding, **kwargs: object) -> SecuritySettingsForm:
+    """The Security section filled from the stored settings (a POST fills it from the request, unless formdata=None)."""
+    from isp.services.security_settings import FIELDS
+
+    data = {name: getattr(current, name) for name in FIELDS}
+    data["remember_device_days"] = str(current.remember_device_days if current.remember_device_days is not None else 30)
+    return SecuritySettingsForm(data=data, **kwargs)

@@ -1,15 +1,16 @@
 """Views for the operator settings page (admin) and the logo that print pages show (every role)."""
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, request, url_for
+from flask import Response, abort, flash, make_response, redirect, request, url_for
 from flask_login import current_user
 
-from isp.services import branding, wireguard
+from isp.models import Branding
+from isp.services import branding, security_settings, wireguard
 from isp.web.forms import submit
 from isp.web.render import render
 from isp.web.security import ALL_ROLES, role_required
 from isp.web.settings import bp
-from isp.web.settings.forms import billing_settings_form, hub_settings_form, settings_form
+from isp.web.settings.forms import billing_settings_form, hub_settings_form, security_settings_form, settings_form
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -22,9 +23,7 @@ def index():
                                           form.dns_values()), field="business_name") is not None:
         flash("Settings saved.", "success")
         return redirect(url_for("settings.index"))
-    return render("settings/index.html", form=form, billing_form=billing_settings_form(current), branding=current,
-                  hub_form=hub_settings_form(current), logo_version=branding.logo_version(current),
-                  status=422 if form.errors else 200)
+    return _page(current, form=form, status=422 if form.errors else 200)
 
 
 @bp.route("/billing", methods=["POST"])
@@ -36,8 +35,7 @@ def billing():
     if submit(form, lambda: branding.save_billing(current_user, form.values()), field="account_prefix") is not None:
         flash("Billing settings saved.", "success")
         return redirect(url_for("settings.index", _anchor="billing"))
-    return render("settings/index.html", form=settings_form(current, branding.routers()), billing_form=form, branding=current,
-                  hub_form=hub_settings_form(current), logo_version=branding.logo_version(current), status=422)
+    return _page(current, billing_form=form, status=422)
 
 
 @bp.route("/hub", methods=["POST"])
@@ -49,9 +47,35 @@ def hub():
     if submit(form, lambda: wireguard.save_hub(current_user, form.values()), field="hub_endpoint") is not None:
         flash("WireGuard hub settings saved.", "success")
         return redirect(url_for("settings.index", _anchor="hub"))
-    return render("settings/index.html", form=settings_form(current, branding.routers()),
-                  billing_form=billing_settings_form(current), hub_form=form, branding=current,
-                  logo_version=branding.logo_version(current), status=422)
+    return _page(current, hub_form=form, status=422)
+
+
+@bp.route("/security", methods=["POST"])
+@role_required("admin")
+def security():
+    """Save the Security section: compulsory 2FA, remembered-device days, staff IP allow-lists (no self-lockout)."""
+    current = branding.get()
+    form = security_settings_form(current)
+    if submit(form, lambda: security_settings.save(current_user, form.values(), request.remote_addr or ""),
+              field="allow_cidrs_admin") is not None:
+        flash("Security settings saved.", "success")
+        return redirect(url_for("settings.index", _anchor="security"))
+    return _page(current, security_form=form, status=422)
+
+
+def _page(current: Branding, status: int = 200, **forms: object) -> Response:
+    """The settings page with each section's form: the one given (with its errors) or a fresh one."""
+    if "form" not in forms:
+        forms["form"] = settings_form(current, branding.routers())
+    if "billing_form" not in forms:
+        forms["billing_form"] = billing_settings_form(current)
+    if "hub_form" not in forms:
+        forms["hub_form"] = hub_settings_form(current)
+    if "security_form" not in forms:
+        # Stored values, not another section's POST: an unticked box there must not read as "off" here.
+        forms["security_form"] = security_settings_form(current, formdata=None)
+    return render("settings/index.html", branding=current, logo_version=branding.logo_version(current),
+                  your_ip=request.remote_addr or "", status=status, **forms)
 
 
 @bp.route("/logo")

@@ -11,7 +11,7 @@ from isp.services import branding, printing, vouchers
 from isp.services.errors import ServiceError
 from isp.web.errors import error_response
 from isp.web.render import render
-from isp.web.security import ALL_ROLES, is_htmx, role_required
+from isp.web.security import ALL_ROLES, expensive, is_htmx, role_required
 from isp.web.vouchers import bp
 
 
@@ -37,6 +37,7 @@ def _page(make_job: Callable[..., printing.PrintJob], endpoint: str, back: str, 
 
 @bp.route("/batches/<int:batch_id>/print")
 @role_required(*ALL_ROLES)
+@expensive("print")
 def print_batch(batch_id: int):
     """Print a batch's vouchers (deleted ones left out), a whole number of sheets per page."""
     batch = vouchers.get_batch(current_user, batch_id) or abort(404)
@@ -47,6 +48,7 @@ def print_batch(batch_id: int):
 
 @bp.route("/<int:voucher_id>/print")
 @role_required(*ALL_ROLES)
+@expensive("print")
 def print_voucher(voucher_id: int):
     """Reprint one voucher."""
     voucher = vouchers.get_voucher(current_user, voucher_id) or abort(404)

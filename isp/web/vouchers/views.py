@@ -13,7 +13,7 @@ from isp.web.auth.forms import EmptyForm
 from isp.web.forms import submit
 from isp.web.numbers import parse_id
 from isp.web.render import render
-from isp.web.security import ALL_ROLES, is_htmx, role_required, safe_next
+from isp.web.security import ALL_ROLES, expensive, is_htmx, role_required, safe_next
 from isp.web.vouchers import bp
 from isp.web.vouchers.forms import ACTION_CHOICES, BulkForm, GenerateForm
 
@@ -186,6 +186,7 @@ CSV_COLUMNS = ("code", "password", "state", "plan", "router", "batch", "price", 
 
 @bp.route("/export.csv")
 @role_required(*ALL_ROLES)
+@expensive("export")
 def export():
     """CSV of the vouchers matching the filters (e.g. one batch), streamed."""
     filters = _filters()
