@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from isp import dispatch
 from isp.config import load_config, parse_int
-from isp.extensions import csrf, db, login_manager, migrate, redis_store
+from isp.extensions import csrf, db, init_limiter, login_manager, migrate, redis_store
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -48,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     redis_store.init_app(app)
     dispatch.init_app(app)
+    init_limiter(app)  # before the blueprints: views decorate with limiter.limit
     _init_login(app)
 
     from isp.web import init_web
@@ -63,10 +64,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 def _init_login(app: Flask) -> None:
     """Configure Flask-Login's loader (id plus session version)."""
     from isp.models import User
+    from isp.web.auth.sessions import init_sessions
+    from isp.web.auth.throttle import init_rate_limit_errors
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"
+    init_sessions(app)  # every logged-in request checks its server-side session row (ended, idle, expired)
+    init_rate_limit_errors(app)  # a limiter's 429: the friendly page (the API's own handler under /api/)
 
     @login_manager.user_loader
     def load_user(ident: str):

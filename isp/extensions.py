@@ -10,7 +10,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.pagination import Pagination
 from flask_sqlalchemy.session import Session as _FlaskSession
 from flask_wtf import CSRFProtect
-from redis import Redis
+from redis import ConnectionPool, Redis, UnixDomainSocketConnection
 from sqlalchemy import Engine, MetaData, Select, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import DeclarativeBase
@@ -165,7 +165,58 @@ def _limiter_key() -> str:
     return request.remote_addr or "unknown"
 
 
-# Flask-Limiter on Redis (isp.services.ratelimit configures storage and limits); decorate views with limiter.limit.
+# Flask-Limiter on the app's Redis; init_limiter(app) binds it. Views decorate with limiter.limit (see init_limiter);
+# the login throttle uses its storage directly (isp.web.auth.throttle).
 from flask_limiter import Limiter  # noqa: E402
 
 limiter = Limiter(key_func=_limiter_key, default_limits=[])
+
+
+class _EmbeddedPool(ConnectionPool):
+    """A pool on the embedded server's socket that starts the server on its first connection (never at import)."""
+
+    def __init__(self, instance_path: str, timeout: float) -> None:
+        from isp.embedded_redis import socket_path
+
+        self._instance_path = instance_path
+        super().__init__(connection_class=UnixDomainSocketConnection, path=socket_path(instance_path),
+                         socket_timeout=timeout, socket_connect_timeout=timeout)
+
+    def make_connection(self):  # type: ignore[no-untyped-def]
+        from isp.embedded_redis import ensure_embedded_redis
+
+        ensure_embedded_redis(self._instance_path)
+        return super().make_connection()
+
+
+def _limiter_pool(app: Flask) -> ConnectionPool:
+    """The connection pool of the app's Redis, made without connecting.
+
+    An injected client (tests: fakeredis, or the real Redis of TEST_REDIS_URL) lends its own pool, so the limits
+    are real in tests and flushed with the rest of Redis between them.
+    """
+    override = app.config.get("REDIS_CLIENT")
+    if override is not None:
+        return override.connection_pool
+    timeout = app.config.get("REDIS_SOCKET_TIMEOUT", 2.0)
+    url = app.config.get("REDIS_URL") or ""
+    if url:
+        return ConnectionPool.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    return _EmbeddedPool(app.instance_path, timeout)
+
+
+def init_limiter(app: Flask) -> None:
+    """Bind Flask-Limiter to the app's Redis (no I/O here); storage errors are logged and let the request through.
+
+    Usage in a view module (the limit string is read per request, so config overrides in tests apply):
+
+        @limiter.limit(lambda: current_app.config["EXPORT_RATE_LIMIT"], key_func=lambda: f"user:{current_user.id}")
+
+    A breach raises a 429, rendered by the app's 429 handler (isp.web.auth.throttle).
+    """
+    app.config["RATELIMIT_STORAGE_URI"] = "redis://"
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = {
+        "connection_pool": _limiter_pool(app), "wrap_exceptions": True, "key_prefix": "isp:limits"}
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)  # Redis down: fail open, with the error logged
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)  # X-RateLimit-* and Retry-After on limited routes
+    limiter.init_app(app)

@@ -26,3 +26,22 @@ def create_admin(username: str, password: str | None) -> None:
         raise click.ClickException(err.message) from None
     db.session.commit()
     click.echo(f"Admin '{user.username}' created.")
+
+
+@users_cli.command("reset-2fa")
+@click.argument("username")
+def reset_2fa(username: str) -> None:
+    """Reset an account's two-factor login (e.g. the last admin lost their phone); its sessions end."""
+    from isp.services import audit, twofactor
+
+    user = users.find_by_username(username)
+    if user is None:
+        raise click.ClickException(f"No account named '{username}'.")
+    try:
+        with audit.source("cli"):
+            twofactor.admin_reset(None, user, via="cli")
+    except ServiceError as err:
+        db.session.rollback()
+        raise click.ClickException(err.message) from None
+    db.session.commit()
+    click.echo(f"Two-factor login of '{user.username}' reset; their sessions ended. They log in with the password alone.")

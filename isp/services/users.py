@@ -12,7 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from isp.extensions import db
 from isp.models import Role, User
 from isp.models.base import utcnow
-from isp.services import audit
+from isp.services import audit, user_sessions
 from isp.services.errors import ServiceError
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}\Z")
@@ -91,7 +91,9 @@ def change_role(user: User, role: Role, actor: User | None = None) -> None:
     old = user.role
     user.role = role
     user.session_version += 1  # permissions changed: make the user log in again
-    audit.record(actor, "user.role", user.username, f"{old.value}->{role.value}")
+    user_sessions.end_all(user.id, "role")
+    audit.record(actor, "user.role", user.username, f"{old.value}->{role.value}", obj=user,
+                 changes={"role": [old.value, role.value]})
     db.session.flush()
 
 
@@ -102,17 +104,24 @@ def set_active(user: User, active: bool, actor: User | None = None) -> None:
     if not active:
         _guard_last_admin(user)
         user.session_version += 1
+        user_sessions.end_all(user.id, "disabled")
     user.active = active
-    audit.record(actor, "user.enable" if active else "user.disable", user.username)
+    audit.record(actor, "user.enable" if active else "user.disable", user.username, obj=user,
+                 changes={"active": [not active, active]})
     db.session.flush()
 
 
 def reset_password(user: User, password: str, actor: User | None = None) -> None:
-    """Set a new password and end the account's other sessions."""
+    """Set a new password, end the account's sessions and forget its remembered devices."""
+    from isp.services import twofactor
+
     check_password_strength(password, user.username)
     user.set_password(password)
     user.session_version += 1
-    audit.record(actor, "user.password", user.username)
+    ended = user_sessions.end_all(user.id, "password")
+    devices = twofactor.revoke_all_devices(user.id)
+    audit.record(actor, "user.password", user.username, f"{ended} session(s) ended, {devices} remembered device(s) revoked",
+                 obj=user, changes={"password": [audit.MASK, audit.MASK]})
     db.session.flush()
 
 
@@ -138,14 +147,21 @@ def note_login(user: User) -> None:
     now = utcnow()
     db.session.execute(update(User).where(User.id == user.id).values(last_login_at=now),
                        execution_options={"synchronize_session": False})
-    audit.record(user, "auth.login", user.username)
+    audit.record(user, "auth.login", user.username, obj=user)
+    db.session.flush()
+
+
+def note_failed_login(username: str, user: User | None, step: str) -> None:
+    """Audit a refused login (the typed username, never the password or code); step: password or second factor."""
+    audit.record(None, "auth.login_failed", (username or "").strip().lower()[:64], f"wrong {step}", obj=user)
     db.session.flush()
 
 
 def end_sessions(user: User) -> None:
-    """End every session of the account (logout): its session version moves on, atomically in SQL."""
+    """End every session of the account: its session version moves on (atomically in SQL) and its rows end."""
     db.session.execute(update(User).where(User.id == user.id).values(session_version=User.session_version + 1),
                        execution_options={"synchronize_session": False})
+    user_sessions.end_all(user.id, "ended-by-admin")
     db.session.flush()
 
 

@@ -1,13 +1,117 @@
-"""Account security pages (built by the 2FA and sessions work)."""
+"""A user's own security: two-factor login (set up, recovery codes, turn off), remembered devices, sessions."""
 from __future__ import annotations
 
+from flask import flash, redirect, url_for
+from flask_login import current_user
+
+from isp.services import twofactor, user_sessions
 from isp.web.account import bp
+from isp.web.account.forms import CodeForm, DisableForm
+from isp.web.auth import sessions
+from isp.web.auth.qr import qr_svg
+from isp.web.forms import submit
 from isp.web.render import render
 from isp.web.security import ALL_ROLES, role_required
+
+
+def _me():
+    return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
 @bp.get("/")
 @role_required(*ALL_ROLES)
 def index():
-    """The user's security overview."""
-    return render("account/index.html")
+    """The user's security overview: two-factor login, remembered devices, active sessions."""
+    user = _me()
+    return render("account/index.html", user=user, codes_left=twofactor.codes_left(user) if user.has_two_factor else 0,
+                  devices=twofactor.devices_of(user), sessions=user_sessions.active_for(user.id),
+                  current_id=sessions.current_session_id(), required=twofactor.required_for(user),
+                  device_label=user_sessions.device_label,
+                  end_url=lambda s: url_for("account.end_session", session_id=s.id))
+
+
+@bp.post("/two-factor/start")
+@role_required(*ALL_ROLES)
+def start():
+    """Make a new key and go to the set-up page."""
+    user = _me()
+    if submit(None, lambda: twofactor.begin_enrolment(user)) is None:
+        return redirect(url_for("account.index"))
+    return redirect(url_for("account.setup"))
+
+
+@bp.route("/two-factor/setup", methods=["GET", "POST"])
+@role_required(*ALL_ROLES)
+def setup():
+    """Show the QR code and key; a right code turns two-factor login on and shows the recovery codes once."""
+    user = _me()
+    if user.has_two_factor or not user.totp_secret:
+        return redirect(url_for("account.index"))
+    form = CodeForm()
+    codes = submit(form, lambda: twofactor.confirm_enrolment(user, form.code.data), field="code")
+    if codes:
+        sessions.rotate(user, two_factor=True)  # a stronger session is a new session
+        return render("account/codes.html", codes=codes, continue_url=url_for("account.index"), enrolled=True)
+    secret = twofactor.secret_of(user) or ""
+    return render("account/setup.html", form=form, secret=secret, qr=qr_svg(twofactor.provisioning_uri(user, secret)),
+                  status=422 if form.errors else 200)
+
+
+@bp.route("/two-factor/codes", methods=["GET", "POST"])
+@role_required(*ALL_ROLES)
+def codes():
+    """New recovery codes after a current code; the old ones stop working."""
+    user = _me()
+    if not user.has_two_factor:
+        return redirect(url_for("account.index"))
+    form = CodeForm()
+    new = submit(form, lambda: twofactor.regenerate_codes(user, form.code.data), field="code")
+    if new:
+        return render("account/codes.html", codes=new, continue_url=url_for("account.index"), enrolled=False)
+    return render("account/regenerate.html", form=form, codes_left=twofactor.codes_left(user),
+                  status=422 if form.errors else 200)
+
+
+@bp.route("/two-factor/disable", methods=["GET", "POST"])
+@role_required(*ALL_ROLES)
+def disable():
+    """Turn two-factor login off (password and a code); remembered devices are forgotten."""
+    user = _me()
+    if not user.has_two_factor:
+        return redirect(url_for("account.index"))
+    form = DisableForm()
+    if submit(form, lambda: twofactor.disable(user, form.password.data, form.code.data), field="code"):
+        flash("Two-factor login is off. Remembered devices were forgotten.", "success")
+        return redirect(url_for("account.index"))
+    return render("account/disable.html", form=form, required=twofactor.required_for(user),
+                  status=422 if form.errors else 200)
+
+
+@bp.post("/devices/<int:device_id>/revoke")
+@role_required(*ALL_ROLES)
+def revoke_device(device_id: int):
+    """Forget one remembered device: it asks for the code again."""
+    if submit(None, lambda: twofactor.revoke_device(_me(), device_id)):
+        flash("That device will ask for a code again.", "success")
+    return redirect(url_for("account.index"))
+
+
+@bp.post("/sessions/<int:session_id>/end")
+@role_required(*ALL_ROLES)
+def end_session(session_id: int):
+    """End one of the user's other sessions."""
+    if session_id == sessions.current_session_id():
+        flash("To end this session, log out.", "error")
+    elif submit(None, lambda: user_sessions.end_by_user(_me(), session_id)):
+        flash("Session ended.", "success")
+    return redirect(url_for("account.index"))
+
+
+@bp.post("/sessions/end-others")
+@role_required(*ALL_ROLES)
+def end_others():
+    """End every session of the user but this one."""
+    count = submit(None, lambda: user_sessions.end_others(_me(), sessions.current_session_id()))
+    if count is not None:
+        flash(f"{count} other session(s) ended.", "success")
+    return redirect(url_for("account.index"))

@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 
 from isp.extensions import db
 from isp.models import Role, User
-from isp.services import users
+from isp.services import twofactor, user_sessions, users
 from isp.web.auth.forms import EmptyForm
 from isp.web.forms import submit
 from isp.web.render import render
@@ -46,7 +46,9 @@ def edit(user_id: int):
     """Show one account with its actions."""
     user = db.get_or_404(User, user_id)
     return render("users/edit.html", user=user, role_form=RoleForm(role=user.role.value),
-                  password_form=PasswordResetForm(), toggle_form=EmptyForm())
+                  password_form=PasswordResetForm(), toggle_form=EmptyForm(),
+                  sessions=user_sessions.active_for(user.id), device_label=user_sessions.device_label,
+                  current_id=None, end_url=lambda s: url_for("users.end_session", user_id=user.id, session_id=s.id))
 
 
 def _apply(user_id: int, action: Callable[[User], object], success: str, form: FlaskForm | None = None):
@@ -92,3 +94,34 @@ def disable(user_id: int):
 def enable(user_id: int):
     """Re-enable an account."""
     return _apply(user_id, lambda u: users.set_active(u, True, current_user), "{user.username} is enabled.", EmptyForm())
+
+
+@bp.route("/<int:user_id>/reset-2fa", methods=["GET", "POST"])
+@role_required("admin")
+def reset_two_factor(user_id: int):
+    """Reset another account's lost second factor (after a confirmation page); its sessions end."""
+    user = db.get_or_404(User, user_id)
+    form = EmptyForm()
+    if user.id == current_user.id:
+        flash("You cannot reset your own two-factor login here; use your Account page.", "error")
+        return redirect(url_for("users.edit", user_id=user.id))
+    if form.validate_on_submit():
+        return _apply(user_id, lambda u: twofactor.admin_reset(current_user, u),
+                      "Two-factor login of {user.username} reset; their sessions ended.")
+    return render("users/reset_two_factor.html", user=user, form=form)
+
+
+@bp.route("/<int:user_id>/sessions/<int:session_id>/end", methods=["POST"])
+@role_required("admin")
+def end_session(user_id: int, session_id: int):
+    """End one session of an account."""
+    return _apply(user_id, lambda u: user_sessions.end_by_admin(current_user, u, session_id),
+                  "Session of {user.username} ended.", EmptyForm())
+
+
+@bp.route("/<int:user_id>/sessions/end-all", methods=["POST"])
+@role_required("admin")
+def end_all_sessions(user_id: int):
+    """End every session of an account."""
+    return _apply(user_id, lambda u: user_sessions.end_by_admin(current_user, u, None),
+                  "Every session of {user.username} ended.", EmptyForm())
