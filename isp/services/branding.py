@@ -19,7 +19,9 @@ LOGO_MAX_BYTES = 512 * 1024
 # Raster formats only, recognised by their first bytes: an SVG "logo" could carry script.
 _LOGO_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
                (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"))
+LOGO_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_BRANDING_FIELDS = ("business_name", "currency", "expiry_action")
 
 
 def get() -> Branding:
@@ -92,14 +94,17 @@ def save(actor: User, values: dict, logo: bytes | None = None, remove_logo: bool
     changed = [label for label, old, new in (("business name", branding.business_name, name),
                                              ("currency", branding.currency, currency),
                                              ("expiry action", branding.expiry_action, action)) if old != new]
+    before = audit.snapshot(branding, _BRANDING_FIELDS)
     branding.business_name, branding.currency, branding.expiry_action = name, currency, action
     if changed:
-        audit.record(actor, "settings.update", "branding", "changed " + ", ".join(changed))
+        audit.record(actor, "settings.update", "branding", "changed " + ", ".join(changed), obj=branding,
+                     changes=audit.diff(before, audit.snapshot(branding, _BRANDING_FIELDS)))
     if logo:
         set_logo(actor, logo)
     elif remove_logo and branding.logo:
+        audit.record(actor, "settings.logo_remove", "branding", obj=branding,
+                     changes={"logo": [f"{branding.logo_mime}, {len(branding.logo):,} bytes", None]})
         branding.logo, branding.logo_mime = None, ""
-        audit.record(actor, "settings.logo_remove", "branding")
     set_hotspot_dns(actor, hotspot_dns or {})
     db.session.flush()
     return branding
@@ -120,9 +125,11 @@ def set_logo(actor: User, data: bytes) -> Branding:
     """Store a new logo after checking its size and that it really is a PNG, JPEG, GIF or WebP image."""
     mime = check_logo(data)
     branding = get()
+    old = f"{branding.logo_mime}, {len(branding.logo):,} bytes" if branding.logo else None
     branding.logo, branding.logo_mime = data, mime
     db.session.flush()
-    audit.record(actor, "settings.logo", "branding", f"{mime}, {len(data):,} bytes")
+    audit.record(actor, "settings.logo", "branding", f"{mime}, {len(data):,} bytes", obj=branding,
+                 changes={"logo": [old, f"{mime}, {len(data):,} bytes"]})
     return branding
 
 
@@ -135,7 +142,8 @@ def set_hotspot_dns(actor: User, values: dict[int, str]) -> list[Router]:
     for router in routers:
         host = check_host(values[router.id], field=f"dns_{router.id}")
         if host != router.hotspot_dns:
-            audit.record(actor, "router.hotspot_dns", router.name, f"'{router.hotspot_dns}' → '{host}'")
+            audit.record(actor, "router.hotspot_dns", router.name, f"'{router.hotspot_dns}' → '{host}'", obj=router,
+                         changes={"hotspot_dns": [router.hotspot_dns, host]})
             router.hotspot_dns = host
             changed.append(router)
     db.session.flush()
@@ -226,10 +234,12 @@ def save_billing(actor: User, values: dict) -> Branding:
     branding = get()
     changed = [name.replace("_", " ") for name, new in clean.items() if getattr(branding, name) != new]
     suspension_changed = clean.get("radius_suspend_action", branding.radius_suspend_action) != branding.radius_suspend_action
+    before = audit.snapshot(branding, list(clean))
     for name, new in clean.items():
         setattr(branding, name, new)
     if changed:
-        audit.record(actor, "settings.billing", "branding", "changed " + ", ".join(changed))
+        audit.record(actor, "settings.billing", "branding", "changed " + ", ".join(changed), obj=branding,
+                     changes=audit.diff(before, audit.snapshot(branding, list(clean))))
     if suspension_changed:  # the isp-suspended group's rows follow the choice (its members stay where they are)
         from isp.services import provisioning_radius
 

@@ -81,15 +81,17 @@ def _page(current: Branding, status: int = 200, **forms: object) -> Response:
 @bp.route("/logo")
 @role_required(*ALL_ROLES)
 def logo():
-    """The uploaded logo with its own MIME type (resellers print it too); 404 when there is none."""
+    """The uploaded logo with the type its bytes show (resellers print it too); 404 when there is none."""
     current = branding.get()
-    if not current.logo:
+    mime = branding.logo_type(current.logo or b"")
+    if mime is None:  # none, or a stored file that is not a raster image (never served as what it claims)
         abort(404)
     response = make_response(current.logo)
-    response.mimetype = current.logo_mime
+    response.mimetype = mime
     response.set_etag(branding.logo_version(current))
     response.cache_control.private = True
     response.cache_control.max_age = 300
     response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Disposition"] = f'inline; filename="logo.{branding.LOGO_EXTENSIONS[mime]}"'
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response.make_conditional(request)
