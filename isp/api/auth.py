@@ -8,6 +8,8 @@ first): no `login_user`, nothing written to the session, no cookie, and service 
 """
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -79,8 +81,6 @@ def _check_rate_limit(token_key: str) -> None:
     except Exception:  # noqa: BLE001 - the limit is a guard, not a dependency: Redis down must not stop the API
         current_app.logger.warning("API rate limit storage unavailable; request let through")
         return
-    import time
-
     wait = max(1, int(reset_at - time.time()) + 1)
     raise ApiError(429, f"This token may make {item} requests; wait {wait} s.", headers={"Retry-After": str(wait)})
 
@@ -123,6 +123,21 @@ def end_request(_exc: BaseException | None) -> None:
     source = g.pop("_api_audit_source", None)
     if source is not None:
         source.__exit__(None, None, None)
+
+
+def roles(*names: str) -> Callable[[F], F]:
+    """Allow the view only to token owners with one of these roles (403 otherwise), like role_required on pages."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: object, **kwargs: object):
+            if not g.api_user.has_role(*names):
+                raise ApiError(403, f"Your role ({g.api_user.role.value}) may not do this; it needs {' or '.join(names)}.")
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
 
 
 def has_scope(name: str) -> bool:

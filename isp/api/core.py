@@ -30,6 +30,20 @@ def _response_headers(response: FlaskResponse) -> FlaskResponse:
     return response
 
 
+# Every operation can answer these (the hook's checks); documented so clients and schemathesis expect them.
+COMMON_ERRORS = {401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 429: "TOO_MANY_REQUESTS"}
+BODY_ERRORS = {400: "BAD_REQUEST", 409: "CONFLICT", 413: "REQUEST_ENTITY_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}
+
+
+def _document_errors(doc: dict, doc_info: dict, *, method: str, **_kwargs: Any) -> dict:
+    """Add the problem responses the framework may give to every operation's documented responses."""
+    responses = doc_info.setdefault("response", {}).setdefault("responses", {})
+    errors = {**COMMON_ERRORS, **(BODY_ERRORS if method.upper() in BODY_METHODS else {})}
+    for status, name in errors.items():
+        responses.setdefault(status, []).append(name)
+    return doc
+
+
 class ApiBlueprint(Blueprint):
     """A resource blueprint of /api/v1: Bearer token, scopes, allow-list, rate limit, via=api, RFC 9457 errors."""
 
@@ -41,3 +55,4 @@ class ApiBlueprint(Blueprint):
         self.after_request(_response_headers)
         self.teardown_request(end_request)
         register_blueprint_handlers(self)
+        self._prepare_doc_cbks.insert(0, _document_errors)

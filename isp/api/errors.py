@@ -125,7 +125,8 @@ def _validation_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:
 
 
 def from_exception(err: BaseException) -> Response:
-    """The problem for any exception raised while serving an API request."""
+    """The problem for any exception raised while serving an API request (the unit of work is rolled back)."""
+    db.session.rollback()
     if isinstance(err, ApiError):
         return problem(err.status, err.detail, errors=err.errors, headers=err.headers)
     if isinstance(err, ServiceError):
@@ -142,7 +143,6 @@ def from_exception(err: BaseException) -> Response:
         if err.code == 429 and "Retry-After" not in headers:
             headers["Retry-After"] = "60"
         return problem(err.code, detail, errors=errors or None, headers=headers)
-    db.session.rollback()
     current_app.logger.exception("unhandled API error on %s %s", request.method, request.path)
     return problem(500)
 
