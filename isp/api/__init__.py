@@ -75,7 +75,8 @@ from isp.api.errors import init_errors as init_api_errors
 from isp.web.security import public
 
 # Resource modules, each with a module-level ApiBlueprint `bp`. api-res appends its own.
-RESOURCES = ("isp.api.routers", "isp.api.plans", "isp.api.vouchers")
+RESOURCES = ("isp.api.routers", "isp.api.plans", "isp.api.vouchers", "isp.api.batches",
+             "isp.api.customers", "isp.api.subscriptions", "isp.api.payments", "isp.api.alerts")
 
 docs_bp = Blueprint("api_docs", __name__, url_prefix="/api/v1")
 
