@@ -209,17 +209,20 @@ def _search_parts(q: str) -> list[Select]:
     return parts
 
 
-def matching_ids(q: str, cap: int | None = None):
+def matching_ids(q: str, cap: int | None = None, after: int | None = None, before: int | None = None):
     """Ids of customers whose account number, name, phone, email or a service username starts with `q`.
 
     One SELECT per indexed column, combined with UNION: each part is a range on its own index, and the
     union (the matches, not the table) is what the list joins to. With `cap` (a plain search: nothing filters
     the matches afterwards) each part keeps only its newest `cap` ids, which is exact for the newest `cap` of
     the union: a page of a broad prefix (4,546 of 100,000 names) then sorts `cap` ids per part, not all.
+    A keyset boundary (`after`/`before`) is applied in every part, so each keeps its `cap` ids next to it
+    (`before`: the oldest `cap` above it).
     """
-    parts = _search_parts(q)
+    parts = [paging.past(part, part.selected_columns[0], after, before) for part in _search_parts(q)]
     if cap is not None:
-        newest = [part.distinct().order_by(part.selected_columns[0].desc()).limit(cap).subquery() for part in parts]
+        order = (lambda column: column.asc()) if before is not None else (lambda column: column.desc())
+        newest = [part.distinct().order_by(order(part.selected_columns[0])).limit(cap).subquery() for part in parts]
         parts = [select(sub.c.id) for sub in newest]
     return union(*parts).subquery("matches")
 
@@ -257,7 +260,8 @@ def _customer_conditions(user: User, filters: dict) -> list:
     return out
 
 
-def list_query(user: User, filters: dict, cap: int | None = None) -> Select:
+def list_query(user: User, filters: dict, cap: int | None = None, after: int | None = None,
+               before: int | None = None) -> Select:
     """Ids of the customers the user may see that pass the filters, newest first (page it with `list_page`).
 
     A plan or router filter drives the page: `SELECT customer_id FROM subscriptions WHERE plan_id = ? GROUP BY
@@ -267,7 +271,9 @@ def list_query(user: User, filters: dict, cap: int | None = None) -> Select:
     on a plan or router (25,000-55,000 of 100,000) to sort them. Without one, the customers' (filter, id)
     indexes, the search matches or the in-debt accounts (walked newest customer first off the (customer_id,
     balance) index) drive it. `cap`: how many ids the page and its count can use at most (a plain search then
-    sorts only that many, see `matching_ids`).
+    sorts only that many, see `matching_ids`). `after`/`before`: only the ids past that keyset boundary (a
+    range on the same index, so a deep page seeks rather than skips); with `before` the ids come oldest first,
+    read upward from the boundary.
     """
     q = (filters.get("q") or "").strip()
     plan_id = int(filters["plan_id"]) if filters.get("plan_id") else None
@@ -284,12 +290,12 @@ def list_query(user: User, filters: dict, cap: int | None = None) -> Select:
             stmt = stmt.join(LedgerAccount, and_(LedgerAccount.customer_id == customer_id, LedgerAccount.balance < 0))
         if customer_where:
             stmt = stmt.join(Customer, Customer.id == customer_id).where(*customer_where)
-        return (stmt.group_by(customer_id).order_by(customer_id.desc())
+        return (paging.bounded(stmt.group_by(customer_id), customer_id, after, before)
                 .prefix_with("STRAIGHT_JOIN", dialect="mysql").prefix_with("STRAIGHT_JOIN", dialect="mariadb"))
     if q:
         # The search's matches are ids already: the customers table is joined only for its own filters.
         plain = not (customer_where or plan_id or router_id or filters.get("debt"))
-        matches = matching_ids(q, cap if plain else None)
+        matches = matching_ids(q, cap if plain else None, after, before)
         key = matches.c.id
         stmt = select(key)
         if customer_where:
@@ -300,7 +306,7 @@ def list_query(user: User, filters: dict, cap: int | None = None) -> Select:
         stmt = select(key).where(key.is_not(None), LedgerAccount.balance < 0)
         if customer_where:
             stmt = stmt.join(Customer, Customer.id == key).where(*customer_where)
-        return stmt.order_by(key.desc())
+        return paging.bounded(stmt, key, after, before)
     else:
         key = Customer.id
         stmt = select(key).where(*customer_where)
@@ -310,7 +316,7 @@ def list_query(user: User, filters: dict, cap: int | None = None) -> Select:
             stmt = stmt.where(key.in_(select(Subscription.customer_id).where(column == value)))
     if filters.get("debt"):
         stmt = stmt.where(key.in_(select(LedgerAccount.customer_id).where(LedgerAccount.balance < 0)))
-    return stmt.order_by(key.desc())
+    return paging.bounded(stmt, key, after, before)
 
 
 class Pagination(paging.IdPagination):
@@ -369,11 +375,11 @@ class Pagination(paging.IdPagination):
 
 
 def paginate(stmt: Select, key: object, per_page: int, ids: Select | None = None, prefetch: bool = False,
-             counter: Callable[[int], int] | None = None) -> Pagination:
+             counter: Callable[[int], int] | None = None, page: int | None = None) -> Pagination:
     """Page `stmt` by ids (page number from the request), counting at most COUNT_UP_TO; `ids` (the page's ids
     in order, if given) replaces `stmt`'s own id query; `prefetch`: read the page and the count in one query;
     `counter(up_to)`: how many there are, counted at most to up_to, instead of counting the ids."""
-    return Pagination(select=stmt, key=key, session=db.session(), page=requested_page(), per_page=per_page,
+    return Pagination(select=stmt, key=key, session=db.session(), page=page or requested_page(), per_page=per_page,
                       max_per_page=None, error_out=False, ids=ids, prefetch=prefetch, counter=counter)
 
 
@@ -383,24 +389,71 @@ def _plain_search(user: User, filters: dict) -> bool:
         _customer_conditions(user, filters) or filters.get("plan_id") or filters.get("router_id") or filters.get("debt"))
 
 
-def list_page(user: User, filters: dict, per_page: int) -> Pagination:
+def list_page(user: User, filters: dict, per_page: int, after: int | None = None,
+              before: int | None = None, first: bool = False) -> Pagination | paging.KeysetPage:
     """One page of `list_query`: its ids off the indexes, then those rows.
 
-    A plain search pages the union of each part's newest page x per_page ids (the page's cost follows how deep
-    it is, not how many match) and counts with `search_count` (a broad prefix stops at the count's limit).
+    With a keyset boundary (`after`/`before`, what the pager's links carry) the page seeks from it (`keyset_page`).
+    Without one the page number is an offset (page 1, or a jump to page N typed into the URL): a plain search
+    pages the union of each part's newest page x per_page ids (the page's cost follows how deep it is, not how
+    many match) and counts with `search_count` (a broad prefix stops at the count's limit). `first`: page 1
+    whatever the request's ?page= says (a link whose boundary was unreadable).
     """
+    if after is not None or before is not None:
+        return keyset_page(user, filters, per_page, after, before)
     q = (filters.get("q") or "").strip()
-    page = max(requested_page(), 1)
+    page = 1 if first else max(requested_page(), 1)
     limit = Pagination.count_limit(page, per_page)  # the page and its count use at most limit + 1
     if _plain_search(user, filters):
         window = min(page * per_page, paging.MAX_OFFSET + per_page)
         return paginate(select(Customer), Customer.id, per_page, ids=list_query(user, filters, cap=window),
-                        counter=lambda up_to: search_count(q, up_to))
+                        counter=lambda up_to: search_count(q, up_to), page=page)
     # A filtered search reads its ids to the count's limit once (the page is a slice, the count their number). The
     # debt filter walks (customer_id, balance) for the page and counts off (balance, customer_id): carrying 2,951
     # ids to the client cost more than both (pymysql: ~20 ms).
     return paginate(select(Customer), Customer.id, per_page, ids=list_query(user, filters, cap=limit + 1),
-                    prefetch=bool(q))
+                    prefetch=bool(q), page=page)
+
+
+def _any(user: User, filters: dict, after: int | None = None, before: int | None = None) -> bool:
+    """Whether any customer lies past the boundary (one seek on the index, one id read)."""
+    return db.session.scalar(list_query(user, filters, cap=1, after=after, before=before).limit(1)) is not None
+
+
+def keyset_page(user: User, filters: dict, per_page: int, after: int | None = None,
+                before: int | None = None) -> paging.KeysetPage:
+    """The page below `after` (Next) or above `before` (Previous), newest first: per_page + 1 ids seeked off the
+    (filter, id) index from the boundary, whatever the depth (OFFSET reads and drops every earlier page).
+
+    A page that comes back empty (a boundary past the end, rows deleted meanwhile) or a Previous page short of a
+    full page with nothing newer is page 1. The count is "page n-1 x per_page, plus the customers from this page's
+    first on" counted up to COUNT_UP_TO (a plain search: its matches counted as on page 1): its cost does not
+    grow with the depth either. The page number is the link's label (?page=), never used by the query.
+    """
+    upward = before is not None
+    ids, more = paging.take(list_query(user, filters, cap=per_page + 1, after=None if upward else after,
+                                       before=before), per_page, upward)
+    if not ids or (upward and not more and len(ids) < per_page):
+        after, upward = None, False
+        ids, more = paging.take(list_query(user, filters, cap=per_page + 1), per_page)
+        if not ids:
+            return paging.KeysetPage([], page=1, per_page=per_page, has_prev=False, has_next=False, remaining=0)
+    has_prev, has_next = (more, _any(user, filters, after=ids[-1] if ids else None)) if upward else \
+        (after is not None and bool(ids) and _any(user, filters, before=ids[0]), more)
+    label = requested_page() if has_prev else 1
+    cap = Pagination.COUNT_UP_TO
+    q = (filters.get("q") or "").strip()
+    if _plain_search(user, filters):
+        whole, before_count = search_count(q, cap + 1), (max(label, 2) - 1) * per_page if has_prev else 0
+        remaining = max(whole - before_count, len(ids)) if whole <= cap else max(cap - before_count, len(ids))
+        more_than = remaining if whole > cap else None
+    else:
+        counted = list_query(user, filters, cap=cap + 1, after=ids[0] + 1).order_by(None).limit(cap + 1).subquery()
+        remaining = db.session.execute(select(func.count()).select_from(counted)).scalar() or 0
+        more_than = cap if remaining > cap else None
+    items = paging.load_rows(select(Customer), Customer.id, ids)
+    return paging.KeysetPage(items, page=label, per_page=per_page, has_prev=has_prev, has_next=has_next,
+                             remaining=remaining, more_than=more_than)
 
 
 def balances(customer_ids: Iterable[int]) -> dict[int, Decimal]:

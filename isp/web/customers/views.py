@@ -48,7 +48,12 @@ def _filters() -> dict:
 def index():
     """Customers, searched as you type and filtered in SQL; a reseller sees only their own."""
     filters = _filters()
-    page = customers.list_page(current_user, filters, current_app.config["PAGE_SIZE"])
+    # The pager's links seek from a boundary id (?after= / ?before=); a bad one is ignored: page 1.
+    after = parse_id(request.args.get("after"))
+    before = parse_id(request.args.get("before")) if after is None else None
+    unreadable = after is None and before is None and bool(request.args.get("after") or request.args.get("before"))
+    page = customers.list_page(current_user, filters, current_app.config["PAGE_SIZE"], after=after, before=before,
+                               first=unreadable)
     ids = [c.id for c in page.items]
     return render("customers/index.html", block="results", page=page, filters=filters,
                   balances=customers.balances(ids), counts=customers.service_counts(ids),
