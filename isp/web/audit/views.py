@@ -1,13 +1,35 @@
-"""Audit pages (built by the audit work)."""
+"""The audit trail: who changed what, when, from where, with a readable before/after (admins only)."""
 from __future__ import annotations
 
+from flask import Response, current_app, request, stream_with_context
+
+from isp.services import audit_log, csvout
 from isp.web.audit import bp
 from isp.web.render import render
 from isp.web.security import role_required
 
 
+def _where() -> tuple[dict, str]:
+    return audit_log.clean_filters(request.args), current_app.config["ISP_TIMEZONE"]
+
+
 @bp.get("/")
 @role_required("admin")
 def index():
-    """The audit log."""
-    return render("audit/index.html")
+    """The log, newest first, filtered and paged in SQL; htmx gets the results block."""
+    filters, tz = _where()
+    page = audit_log.page(filters, tz, current_app.config["PAGE_SIZE"])
+    return render("audit/index.html", block="results", page=page, filters=filters, tz=tz,
+                  users=audit_log.usernames(page.items), choices=audit_log.choices(), log=audit_log)
+
+
+@bp.get("/audit.csv")
+@role_required("admin")
+def export():
+    """CSV of the entries matching the filters (spreadsheet formulas neutralised), streamed."""
+    filters, tz = _where()
+    response = Response(stream_with_context(csvout.stream(audit_log.CSV_COLUMNS, audit_log.rows(filters, tz))),
+                        mimetype="text/csv")
+    response.headers["Content-Disposition"] = 'attachment; filename="audit.csv"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
