@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from isp.extensions import db as _db
+from tests.alerts_web.conftest import _no_seeded_rules, make_alert, make_rule  # noqa: F401  (alert fixtures)
 from tests.billing.conftest import bill, spy_sync  # noqa: F401  (fixtures shared with the billing tests)
 
 
