@@ -12,7 +12,6 @@ from isp.models import (
     Customer,
     HotspotPlan,
     Router,
-    RouterCommand,
     ServicePlan,
     Subscription,
     User,
