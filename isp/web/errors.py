@@ -40,6 +40,8 @@ def init_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
+        if err.code == 429:
+            return too_many()
         if err.code in MESSAGES:
             # Our own refusals carry a message for the user (the staff allow-list names the address and role).
             return error_response(err.code, getattr(err, "user_message", None))
@@ -50,3 +52,22 @@ def init_errors(app: Flask) -> None:
         db.session.rollback()
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500)
+
+
+def too_many():
+    """429 naming the wait of the limit this request broke (Flask-Limiter's window), with Retry-After."""
+    import math
+    import time
+
+    from isp.extensions import limiter
+
+    try:
+        current = limiter.current_limit if limiter.initialized else None
+        wait = max(1, math.ceil(current.reset_at - time.time())) if current is not None else 0
+    except Exception:  # noqa: BLE001  (only a hint; the storage may be down)
+        wait = 0
+    answer = error_response(429, f"Too many requests. Wait {wait} seconds and try again." if wait else None)
+    response = answer[0] if isinstance(answer, tuple) else answer
+    if wait:
+        response.headers["Retry-After"] = str(wait)
+    return answer

@@ -16,8 +16,9 @@ ALL_ROLES = ("admin", "operator", "reseller")
 STAFF = ("admin", "operator")
 # Endpoints Flask itself adds, which serve no data.
 EXEMPT_ENDPOINTS = {"static"}
-# Never behind the staff IP allow-list: probes and scrapers, and leaving.
-ALLOW_LIST_EXEMPT = {"static", "auth.logout", "metrics.metrics"}
+# Never behind the staff IP allow-list: static files, leaving, and the probes' and scrapers' blueprints.
+ALLOW_LIST_EXEMPT = {"static", "auth.logout"}
+ALLOW_LIST_EXEMPT_BLUEPRINTS = {"health", "metrics"}
 # Files with their own caching (the logo carries an ETag) or none worth forbidding.
 CACHEABLE_ENDPOINTS = {"static", "settings.logo"}
 PERMISSIONS_POLICY = ("accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), magnetometer=(), "
@@ -147,8 +148,8 @@ def csp_nonce() -> str:
 
 def _allow_list_applies() -> bool:
     """False for health probes, metrics, static files, logout and the API (which checks the token's owner itself)."""
-    endpoint = request.endpoint or ""
-    return not (endpoint in ALLOW_LIST_EXEMPT or endpoint.startswith("health.") or request.path.startswith("/api/"))
+    return not (request.endpoint in ALLOW_LIST_EXEMPT or request.blueprint in ALLOW_LIST_EXEMPT_BLUEPRINTS
+                or request.path.startswith("/api/"))
 
 
 def check_allow_list() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import Response, abort, flash, make_response, redirect, request, url_for
 from flask_login import current_user
 
-from isp.models import Branding
 from isp.services import branding, security_settings, wireguard
 from isp.web.forms import submit
 from isp.web.render import render
@@ -23,7 +22,7 @@ def index():
                                           form.dns_values()), field="business_name") is not None:
         flash("Settings saved.", "success")
         return redirect(url_for("settings.index"))
-    return _page(current, form=form, status=422 if form.errors else 200)
+    return _page(form=form, status=422 if form.errors else 200)
 
 
 @bp.route("/billing", methods=["POST"])
@@ -35,7 +34,7 @@ def billing():
     if submit(form, lambda: branding.save_billing(current_user, form.values()), field="account_prefix") is not None:
         flash("Billing settings saved.", "success")
         return redirect(url_for("settings.index", _anchor="billing"))
-    return _page(current, billing_form=form, status=422)
+    return _page(billing_form=form, status=422)
 
 
 @bp.route("/hub", methods=["POST"])
@@ -47,7 +46,7 @@ def hub():
     if submit(form, lambda: wireguard.save_hub(current_user, form.values()), field="hub_endpoint") is not None:
         flash("WireGuard hub settings saved.", "success")
         return redirect(url_for("settings.index", _anchor="hub"))
-    return _page(current, hub_form=form, status=422)
+    return _page(hub_form=form, status=422)
 
 
 @bp.route("/security", methods=["POST"])
@@ -60,11 +59,12 @@ def security():
               field="allow_cidrs_admin") is not None:
         flash("Security settings saved.", "success")
         return redirect(url_for("settings.index", _anchor="security"))
-    return _page(current, security_form=form, status=422)
+    return _page(security_form=form, status=422)
 
 
-def _page(current: Branding, status: int = 200, **forms: object) -> Response:
+def _page(status: int = 200, **forms: object) -> Response:
     """The settings page with each section's form: the one given (with its errors) or a fresh one."""
+    current = branding.get()  # again: a refused save rolled back a settings row created on this request
     if "form" not in forms:
         forms["form"] = settings_form(current, branding.routers())
     if "billing_form" not in forms:
