@@ -73,9 +73,9 @@ def complete_login(user: User, two_factor: bool, remember_days: int = 0) -> str 
                   if remember_days > 0 else None)
         return token, device
 
-    token, device = atomic(work)  # commits; re-run whole on a deadlock
     session.clear()  # rotate: nothing of the pre-login session survives
-    login_user(user)
+    login_user(user)  # first: a login refused here (e.g. the IP allow-list) leaves no session row behind
+    token, device = atomic(work)  # commits; re-run whole on a deadlock
     session[SID] = token
     return device
 
