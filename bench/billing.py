@@ -1,6 +1,7 @@
 """Subscriber benchmarks: customers list at scale, the billing run, and suspension lag against a simulated router.
 
-P4   customer list and search p95 at 100,000 customers and subscriptions (1M ledger entries) vs 1,000 (bench/_billing_scale.py)
+P4   customer list and search p95 at 100,000 customers and subscriptions (1M ledger entries) vs 1,000; page 50 by page
+     49's Next link (a keyset boundary), jumps to ?page=50 shown apart with BENCH_VERBOSE (bench/_billing_scale.py)
 P9   the billing run over 100,000 due subscriptions, and a second run that must change nothing (bench/_billing_scale.py)
 P6s  suspension lag: 20 PPPoE subscribers online on a simulated router (login_as), their grace ending at staggered
      moments over ~30 s; real `flask worker` and `flask clock` processes suspend them and kick the sessions; the lag is
