@@ -36,7 +36,7 @@ def test_user_create(world, fields, message):
 
 
 USER_EDITS = [
-    ("role", "bad role", {"role": "superuser"}, None),
+    ("role", "bad role", {"role": "superuser"}, "Not a valid choice"),
     ("password", "short reset", {"password": "abc", "confirm": "abc"}, "at least"),
     ("password", "mismatch reset", {"password": "a-long-passphrase-1", "confirm": "a-long-passphrase-2"},
      "Passwords do not match"),
@@ -47,12 +47,8 @@ USER_EDITS = [
 
 @pytest.mark.parametrize("action,fields,message", [(c[0],) + c[2:] for c in USER_EDITS], ids=[c[1] for c in USER_EDITS])
 def test_user_edit(world, action, fields, message):
-    """Role, password and disable refusals on an account change nothing."""
-    response = world.bad.post(f"/settings/users/{world.admin.id}/{action}", fields, None, status=(302, 422, 400))
-    if message:
-        shown = world.bad.client.get(response.headers.get("Location") or f"/settings/users/{world.admin.id}")
-        assert message.lower() in shown.get_data(as_text=True).lower() or message.lower() in response.get_data(
-            as_text=True).lower()
+    """Role, password and disable refusals on an account change nothing and say why."""
+    world.bad.post(f"/settings/users/{world.admin.id}/{action}", fields, message, status=(302, 422))
 
 
 # -- routers ---------------------------------------------------------------------------------------------------
