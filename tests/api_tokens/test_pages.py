@@ -50,6 +50,7 @@ def test_scope_checkboxes_follow_the_role(client, auth):
     html = client.get("/account/tokens/").get_data(as_text=True)
     assert 'value="vouchers"' in html and 'value="customers"' in html
     assert 'value="routers"' not in html and 'value="admin"' not in html
+    assert 'action="/account/tokens/" hx-boost="false"' in html  # a full page load shows the token (and runs its script)
 
 
 def test_operator_cannot_grant_admin_even_by_crafting_the_form(app, client, auth):
