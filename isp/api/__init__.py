@@ -103,6 +103,15 @@ class IspApi(Api):
         """Errors are handled by isp.api.errors (problems under /api/ only), not app-wide by smorest."""
 
 
+def _decimal_as_string(_converter: object, field: object, ret: dict, **_kwargs: object) -> dict:
+    """Document Decimal(as_string=True) as what it sends, a decimal string (apispec says "number")."""
+    import marshmallow as ma
+
+    if isinstance(field, ma.fields.Decimal) and field.as_string:
+        return {"type": "string", "format": "decimal", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}
+    return {}
+
+
 @docs_bp.get("/openapi.json")
 @public
 def openapi_json():
@@ -133,6 +142,7 @@ def init_api(app: Flask) -> None:
         "security": [{"bearerAuth": []}],
     })
     api = IspApi(app)
+    api.ma_plugin.converter.add_attribute_function(_decimal_as_string)
     app.extensions["isp_api"] = api
     for name in RESOURCES:
         module = importlib.import_module(name)
