@@ -65,12 +65,12 @@ class Bad:
     def check(self, method: str, url: str, status: int | tuple, message: str | None = None, data=None, skip=frozenset(),
               csrf: bool = True, **kw):
         """Send the request; assert the status (never 5xx), the message on the page and no write to any table."""
-        before = snapshot(self.app, set(skip))
         if method == "POST" and csrf:
             if isinstance(data, dict):
                 data = {"csrf_token": self.token(), **data}
             else:
                 kw.setdefault("headers", {})["X-CSRFToken"] = self.token()
+        before = snapshot(self.app, set(skip))
         response = self.client.open(url, method=method, data=data, **kw)
         after = snapshot(self.app, set(skip))
         statuses = status if isinstance(status, tuple) else (status,)
