@@ -55,23 +55,26 @@ document.addEventListener("click", function (event) {
   if (button && !button.disabled) window.print();
 });
 
-// htmx runs no <script> it swaps in (allowScriptTags: false). A page reached by a boosted link may still need its
-// own file from /static/ (the router graphs, copy buttons): load each such file once, in page order.
+// htmx runs no <script> it swaps in (allowScriptTags: false drops them). A page reached by a boosted link may still
+// need its own files from /static/ (the router graphs, copy buttons): read their addresses from the response before
+// the swap (DOMParser runs nothing) and load each file once, in page order, after it.
 (function () {
-  var loaded = {};
-  function key(src) { var a = document.createElement("a"); a.href = src; return a.pathname; }
-  Array.prototype.forEach.call(document.scripts, function (s) { if (s.src) loaded[key(s.src)] = true; });
-  document.addEventListener("htmx:load", function (e) {
-    var root = e.target;
-    if (!root || !root.querySelectorAll) return;
-    var found = root.matches && root.matches("script[src]") ? [root] : [];
-    Array.prototype.push.apply(found, root.querySelectorAll("script[src]"));
-    found.forEach(function (old) {
-      var path = key(old.getAttribute("src"));
-      if (loaded[path] || path.indexOf("/static/") !== 0) return;
-      loaded[path] = true;
+  var loaded = {}, pending = [];
+  function path(src) { var a = document.createElement("a"); a.href = src; return a.origin === location.origin ? a.pathname : ""; }
+  Array.prototype.forEach.call(document.scripts, function (s) { if (s.src) loaded[path(s.src)] = true; });
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var text = e.detail.serverResponse;
+    if (!e.detail.shouldSwap || typeof text !== "string" || text.indexOf("<script") < 0) return;
+    var doc = new DOMParser().parseFromString(text, "text/html");
+    Array.prototype.forEach.call(doc.querySelectorAll("script[src]"), function (s) {
+      var p = path(s.getAttribute("src"));
+      if (p && p.indexOf("/static/") === 0 && !loaded[p]) { loaded[p] = true; pending.push(p); }
+    });
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    pending.splice(0).forEach(function (p) {
       var s = document.createElement("script");
-      s.src = old.getAttribute("src"); s.async = false;
+      s.src = p; s.async = false;  // in order: uPlot before graphs.js
       document.head.appendChild(s);
     });
   });

@@ -99,7 +99,7 @@ def _templates():
 
 
 @pytest.mark.parametrize("pattern,what", [
-    (r"\sstyle\s*=", "a style attribute"),
+    (r"\sstyle\s*=|[\"']style[\"']\s*:", "a style attribute (or a style= passed to a form field)"),
     (r"<style\b", "an inline <style> block"),
     (r"\son[a-z]+\s*=\s*[\"']", "an inline event handler"),
     (r"javascript:", "a javascript: URL"),
