@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from decimal import Decimal
+from functools import cache
 
-from sqlalchemy import Select, and_, false, func, select, union
+from sqlalchemy import Select, and_, exists, false, func, or_, select, union
 from sqlalchemy.orm import aliased, selectinload
 
 from isp.extensions import db, requested_page
@@ -260,6 +261,13 @@ def _customer_conditions(user: User, filters: dict) -> list:
     return out
 
 
+@cache
+def _aliases() -> tuple:
+    """The subscriptions aliases of the plan/router walk, made once: aliased() builds a proxy of every column
+    (~2 ms a call, more than the walk itself; a keyset page builds the query three times)."""
+    return aliased(Subscription, name="driver"), aliased(Subscription, name="on_router")
+
+
 def list_query(user: User, filters: dict, cap: int | None = None, after: int | None = None,
                before: int | None = None) -> Select:
     """Ids of the customers the user may see that pass the filters, newest first (page it with `list_page`).
@@ -280,11 +288,10 @@ def list_query(user: User, filters: dict, cap: int | None = None, after: int | N
     router_id = int(filters["router_id"]) if filters.get("router_id") else None
     customer_where = _customer_conditions(user, filters)
     if (plan_id or router_id) and not q:
-        driver = aliased(Subscription, name="driver")
+        driver, other = _aliases()
         customer_id = driver.customer_id
         stmt = select(customer_id).where(driver.plan_id == plan_id if plan_id else driver.router_id == router_id)
         if plan_id and router_id:
-            other = aliased(Subscription, name="on_router")
             stmt = stmt.join(other, and_(other.customer_id == customer_id, other.router_id == router_id))
         if filters.get("debt"):
             stmt = stmt.join(LedgerAccount, and_(LedgerAccount.customer_id == customer_id, LedgerAccount.balance < 0))
@@ -416,7 +423,14 @@ def list_page(user: User, filters: dict, per_page: int, after: int | None = None
 
 
 def _any(user: User, filters: dict, after: int | None = None, before: int | None = None) -> bool:
-    """Whether any customer lies past the boundary (one seek on the index, one id read)."""
+    """Whether any customer lies past the boundary (one seek on the index, one id read).
+
+    A plain search asks each column's part for any match past it, unordered: the first index entry found ends
+    that part (the page's newest-first read sorts the whole prefix range; this must not do it again)."""
+    if _plain_search(user, filters):
+        parts = [exists(paging.past(part, part.selected_columns[0], after, before))
+                 for part in _search_parts(filters["q"])]
+        return bool(db.session.scalar(select(or_(*parts))))
     return db.session.scalar(list_query(user, filters, cap=1, after=after, before=before).limit(1)) is not None
 
 
