@@ -6,10 +6,11 @@ from collections import defaultdict
 from datetime import timedelta
 
 from flask import current_app
+from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 
 from isp import dispatch
-from isp.extensions import db
+from isp.extensions import db, redis_store
 from isp.models import CommandState, RouterCommand
 from isp.models.base import utcnow
 from isp.services import outbox
@@ -37,7 +38,13 @@ def sweep_outbox() -> dict:
         db.session.commit()
 
     rows = outbox.overdue(config["OUTBOX_SWEEP_GRACE"])
-    alive = dispatch.alive(sorted({r.job_id for r in rows if r.job_id}))
+    ids = sorted({r.job_id for r in rows if r.job_id})
+    # A retry still waiting in RQ's scheduled registry past its time (and the grace) has no scheduler to enqueue it:
+    # the worker holding the scheduler lock died (SIGKILL), and the others try to take the lock only every ten
+    # minutes. Re-enqueue it like a lost one; a second run of the same job later finds its rows claimed or done.
+    waiting = dispatch.ALIVE - {JobStatus.SCHEDULED}
+    alive = {job.id for job in (Job.fetch_many(ids, connection=redis_store.client) if ids else [])
+             if job is not None and job.get_status(refresh=False) in waiting}
     lost = [r for r in rows if r.job_id not in alive]
     bulk: dict[int, list[int]] = defaultdict(list)
     for row in lost:

@@ -1,0 +1,30 @@
+"""The sweep and RQ's scheduled retries: a retry whose scheduler died (SIGKILLed worker) is re-enqueued, not waited on."""
+from __future__ import annotations
+
+import time
+
+from rq.job import Job, JobStatus
+
+from isp.extensions import redis_store
+from isp.jobs.outbox import sweep_outbox
+from tests.conftest import run_worker
+from tests.pipeline.helpers import command, queue_users, states, user_names
+
+
+def test_an_overdue_scheduled_retry_is_requeued_and_runs_once(app, sim, make_router):
+    r = make_router(sim.routers[0])
+    sim.routers[0].faults.update(down=True)
+    [cid] = queue_users(app, r.id, ["sched1"], bulk=True)  # a batch job schedules the retry under another id
+    run_worker(app, promote_scheduled=False)  # the first attempt fails; its retry waits in the scheduled registry
+    row = command(app, cid)
+    assert row.state.value == "failed"
+    with app.app_context():
+        assert Job.fetch(row.job_id, connection=redis_store.client).get_status() == JobStatus.SCHEDULED
+    sim.routers[0].faults.update(down=False)
+    app.config["OUTBOX_SWEEP_GRACE"] = 0
+    time.sleep(0.2)  # past the retry's time: no scheduler moved it (none runs here, as after a SIGKILL)
+    with app.app_context():
+        assert sweep_outbox()["requeued"] == 1
+    run_worker(app)  # the re-enqueued job, then the stale scheduled one too: the second finds the row done
+    assert states(app, [cid]) == {cid: "done"}
+    assert user_names(sim.routers[0]).count("sched1") == 1
