@@ -165,14 +165,9 @@ def record(actor: User | None, action: str, target: str = "", detail: str = "", 
 
     obj: the changed row; its table name and id fill target_type/target_id (and target, when blank).
     """
-    target_type, target_id = "", None
-    if obj is not None:
-        target_type = getattr(obj, "__tablename__", type(obj).__name__.lower())[:32]
-        if getattr(obj, "id", None) is None and obj in db.session.new:
-            db.session.flush()  # a row created in this unit of work: its id names the target
-        target_id = getattr(obj, "id", None)
-        if not target:
-            target = f"{target_type} #{target_id}"
+    target_type, target_id = _target(obj)
+    if obj is not None and not target:
+        target = f"{target_type} #{target_id}"
     via = via or _source.get() or ("web" if has_request_context() else "job")
     if actor is None and via == "cli" and not detail:
         detail = "cli"  # a command run by nobody in particular (no --as user): say where it came from
@@ -182,8 +177,28 @@ def record(actor: User | None, action: str, target: str = "", detail: str = "", 
     entry = AuditEntry(
         actor_id=actor.id if actor is not None and getattr(actor, "id", None) else None,
         action=action, target=target[:128], detail=detail, target_type=target_type, target_id=target_id,
-        changes=json.dumps(changes, sort_keys=True, ensure_ascii=False) if changes else "", ip=ip,
+        changes=_json(changes), ip=ip,
         via=via,
     )
     db.session.add(entry)
+    return entry
+
+
+def _target(obj: object | None) -> tuple[str, int | None]:
+    """(target_type, target_id) of a row: its table name and id (a row new in this unit of work is flushed first)."""
+    if obj is None:
+        return "", None
+    if getattr(obj, "id", None) is None and obj in db.session.new:
+        db.session.flush()  # a row created in this unit of work: its id names the target
+    return getattr(obj, "__tablename__", type(obj).__name__.lower())[:32], getattr(obj, "id", None)
+
+
+def _json(changes: dict[str, list[object]] | None) -> str:
+    return json.dumps(changes, sort_keys=True, ensure_ascii=False) if changes else ""
+
+
+def complete(entry: AuditEntry, obj: object, changes: dict[str, list[object]] | None = None) -> AuditEntry:
+    """Name the target and the diff of an entry recorded before its row existed (the row's id comes later)."""
+    entry.target_type, entry.target_id = _target(obj)
+    entry.changes = _json(changes)
     return entry

@@ -162,9 +162,12 @@ def create_router(data: dict, actor: User | None = None) -> Router:
     generate = not values["password"]
     router = Router(password_encrypted="")
     _apply(router, values)
+    # Recorded first: it is the unit's first write (on SQLite that begins the transaction before onboarding's SAVEPOINT,
+    # which would otherwise commit on release); the router's id and fields are filled in once it has them.
+    entry = audit.record(actor, "router.create", values["name"])
     onboarding.onboard(router, actor, generate_login=generate, username=values["username"] if generate else None)
     db.session.flush()
-    audit.record(actor, "router.create", router.name, obj=router, changes=audit.diff({}, _audited(router)))
+    audit.complete(entry, router, audit.diff({}, _audited(router)))
     return router
 
 
