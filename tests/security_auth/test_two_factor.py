@@ -262,3 +262,15 @@ def test_the_totp_secret_is_encrypted_at_rest_and_codes_are_hashed(app, client, 
         assert row.totp_secret and secret not in row.totp_secret
         hashes = db.session.scalars(db.select(RecoveryCode.code_hash).where(RecoveryCode.user_id == user.id)).all()
         assert len(hashes) == 10 and not any(c.replace("-", "") in h for c in codes for h in hashes)
+
+
+def test_codes_cannot_be_guessed_on_the_account_pages_either(app, client, auth):
+    auth.login_as("operator")
+    secret, _ = enrol(client)
+    page = client.get("/account/two-factor/codes").get_data(as_text=True)
+    statuses = [client.post("/account/two-factor/codes", data={"csrf_token": csrf_from(page), "code": "12345x"}).status_code
+                for _ in range(5)]
+    assert statuses == [422] * 5
+    blocked = client.post("/account/two-factor/codes", data={"csrf_token": csrf_from(page), "code": code(secret, 1)})
+    assert blocked.status_code == 429 and "Wait" in text(blocked) and not shown_codes(blocked.get_data(as_text=True))
+    assert audit_actions(app, "2fa.recovery_codes") == []

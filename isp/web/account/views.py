@@ -1,21 +1,44 @@
 """A user's own security: two-factor login (set up, recovery codes, turn off), remembered devices, sessions."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from flask import flash, redirect, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 
+from isp.models import User
 from isp.services import twofactor, user_sessions
 from isp.web.account import bp
 from isp.web.account.forms import CodeForm, DisableForm
-from isp.web.auth import sessions
+from isp.web.auth import sessions, throttle
 from isp.web.auth.qr import qr_svg
 from isp.web.forms import submit
 from isp.web.render import render
 from isp.web.security import ALL_ROLES, role_required
 
+T = TypeVar("T")
 
-def _me():
+
+def _me() -> User:
     return current_user._get_current_object()  # type: ignore[attr-defined]
+
+
+def _throttled(user: User, form: FlaskForm, work: Callable[[], T]) -> tuple[T | bool | None, int]:
+    """submit() under the second-factor limits: a code cannot be guessed here either; returns (result, status)."""
+    ip = sessions.client_ip()
+    if form.is_submitted():
+        wait = throttle.blocked_for("2fa", ip, user.username)
+        if wait:
+            form.validate()
+            form.code.errors = [*form.code.errors, f"Too many wrong codes. Wait {wait} seconds before trying again."]
+            return None, 429
+    result = submit(form, work, field="code")
+    if result is None and form.is_submitted():
+        throttle.failed("2fa", ip, user.username)
+        return None, 422
+    return result, 200
 
 
 @bp.get("/")
@@ -48,13 +71,13 @@ def setup():
     if user.has_two_factor or not user.totp_secret:
         return redirect(url_for("account.index"))
     form = CodeForm()
-    codes = submit(form, lambda: twofactor.confirm_enrolment(user, form.code.data), field="code")
+    codes, status = _throttled(user, form, lambda: twofactor.confirm_enrolment(user, form.code.data))
     if codes:
         sessions.rotate(user, two_factor=True)  # a stronger session is a new session
         return render("account/codes.html", codes=codes, continue_url=url_for("account.index"), enrolled=True)
     secret = twofactor.secret_of(user) or ""
     return render("account/setup.html", form=form, secret=secret, qr=qr_svg(twofactor.provisioning_uri(user, secret)),
-                  status=422 if form.errors else 200)
+                  status=status)
 
 
 @bp.route("/two-factor/codes", methods=["GET", "POST"])
@@ -65,11 +88,10 @@ def codes():
     if not user.has_two_factor:
         return redirect(url_for("account.index"))
     form = CodeForm()
-    new = submit(form, lambda: twofactor.regenerate_codes(user, form.code.data), field="code")
+    new, status = _throttled(user, form, lambda: twofactor.regenerate_codes(user, form.code.data))
     if new:
         return render("account/codes.html", codes=new, continue_url=url_for("account.index"), enrolled=False)
-    return render("account/regenerate.html", form=form, codes_left=twofactor.codes_left(user),
-                  status=422 if form.errors else 200)
+    return render("account/regenerate.html", form=form, codes_left=twofactor.codes_left(user), status=status)
 
 
 @bp.route("/two-factor/disable", methods=["GET", "POST"])
@@ -80,11 +102,11 @@ def disable():
     if not user.has_two_factor:
         return redirect(url_for("account.index"))
     form = DisableForm()
-    if submit(form, lambda: twofactor.disable(user, form.password.data, form.code.data), field="code"):
+    done, status = _throttled(user, form, lambda: twofactor.disable(user, form.password.data, form.code.data))
+    if done:
         flash("Two-factor login is off. Remembered devices were forgotten.", "success")
         return redirect(url_for("account.index"))
-    return render("account/disable.html", form=form, required=twofactor.required_for(user),
-                  status=422 if form.errors else 200)
+    return render("account/disable.html", form=form, required=twofactor.required_for(user), status=status)
 
 
 @bp.post("/devices/<int:device_id>/revoke")
