@@ -97,6 +97,11 @@ def test_the_pager_says_where_it_is_and_keeps_the_filters(app, client, auth, sta
     assert not set(ids) & set(ids2)
     total = len(_expected(app, staff.id, {"status": "active"}))
     assert f"of {total} items" in html2
+    # htmx swaps the results in place and pushes the URL, so Back and a reload land on the same page.
+    nav = html2.split('data-test="pager"')[1].split("</nav>")[0]
+    assert nav.count('hx-target="#results"') == 2 and nav.count('hx-push-url="true"') == 2 and "hx-get=" in nav
+    full = client.get(links2["next"]).get_data(as_text=True)  # the pushed URL loaded without htmx: the whole page
+    assert "<html" in full and "Page 3 · 7–9 of " in full and 'name="q"' in full
 
 
 def test_a_page_number_alone_still_jumps_to_that_page(app, client, auth, staff, crowd):
