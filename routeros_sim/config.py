@@ -146,7 +146,7 @@ def load_toml(path: str | Path) -> tuple[dict[str, Any], list[RouterConfig]]:
     try:
         with open(path, "rb") as fh:
             doc = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:  # bad bytes too: name the file, not just the codec
         raise ValueError("%s is not valid TOML: %s" % (path, exc)) from None
     if not all(isinstance(doc.get(k, {}), dict) for k in ("fleet", "defaults")) or not isinstance(doc.get("router", []), list):
         raise ValueError("%s: [fleet] and [defaults] must be tables and [[router]] a list of tables" % path)
