@@ -65,13 +65,11 @@ def _init_login(app: Flask) -> None:
     """Configure Flask-Login's loader (id plus session version)."""
     from isp.models import User
     from isp.web.auth.sessions import init_sessions
-    from isp.web.auth.throttle import init_rate_limit_errors
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"
     init_sessions(app)  # every logged-in request checks its server-side session row (ended, idle, expired)
-    init_rate_limit_errors(app)  # a limiter's 429: the friendly page (the API's own handler under /api/)
 
     @login_manager.user_loader
     def load_user(ident: str):

@@ -212,7 +212,7 @@ def init_limiter(app: Flask) -> None:
 
         @limiter.limit(lambda: current_app.config["EXPORT_RATE_LIMIT"], key_func=lambda: f"user:{current_user.id}")
 
-    A breach raises a 429, rendered by the app's 429 handler (isp.web.auth.throttle).
+    A breach raises a 429: a page naming the wait (isp.web.errors.too_many), a problem document under /api/.
     """
     app.config["RATELIMIT_STORAGE_URI"] = "redis://"
     app.config["RATELIMIT_STORAGE_OPTIONS"] = {

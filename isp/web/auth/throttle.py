@@ -1,4 +1,4 @@
-"""Login throttling with Flask-Limiter's storage and strategy, and the app's answer to a 429.
+"""Login throttling with Flask-Limiter's storage and strategy.
 
 Failed attempts are counted per IP (LOGIN_RATE_LIMIT_IP) and per username (LOGIN_RATE_LIMIT) in a fixed window
 of LOGIN_RATE_WINDOW seconds, separately for the password ("login") and the second factor ("2fa"). Only failures
@@ -13,12 +13,10 @@ import logging
 import math
 import time
 
-from flask import Flask, current_app, request
-from flask.typing import ResponseReturnValue
+from flask import current_app
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.errors import StorageError
 from redis import RedisError
-from werkzeug.exceptions import HTTPException
 
 from isp.extensions import limiter
 
@@ -73,39 +71,3 @@ def clear(scope: str, ip: str, username: str) -> None:
         limiter.limiter.clear(_items()[1], *_keys(scope, ip, username)[1])
     except (StorageError, RedisError, OSError):
         log.error("login rate limiter unavailable: storage error")
-
-
-def init_rate_limit_errors(app: Flask) -> None:
-    """Answer a limiter's 429 with the friendly error page (and Retry-After); /api/ paths keep the API's own handler."""
-
-    @app.errorhandler(429)
-    def too_many_requests(err: HTTPException) -> ResponseReturnValue:
-        if request.path.startswith("/api/"):
-            return _api_handler(app, err)
-        from isp.web.errors import error_response
-
-        wait = _retry_after()
-        message = f"Too many requests. Wait {wait} seconds and try again." if wait else None
-        response = error_response(429, message)
-        if wait:
-            response.headers["Retry-After"] = str(wait)
-        return response
-
-
-def _retry_after() -> int:
-    """Seconds until the breached limit of this request resets (0 if unknown)."""
-    try:
-        current = limiter.current_limit
-        return max(1, math.ceil(current.reset_at - time.time())) if current is not None else 0
-    except Exception:  # noqa: BLE001 - a hint only; the storage may be down
-        return 0
-
-
-def _api_handler(app: Flask, err: HTTPException) -> ResponseReturnValue:
-    """The handler Flask would pick without ours: the blueprint's or the app's HTTPException handler."""
-    for name in (*request.blueprints, None):
-        handlers = app.error_handler_spec.get(name, {}).get(None, {})
-        for cls in type(err).__mro__:
-            if cls in handlers:
-                return handlers[cls](err)
-    return err
