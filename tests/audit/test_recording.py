@@ -12,6 +12,7 @@ from isp.models import (
     Customer,
     HotspotPlan,
     Router,
+    RouterCommand,
     ServicePlan,
     Subscription,
     User,
@@ -296,3 +297,35 @@ def test_a_service_plan_is_readable_by_its_id_in_the_log(app, web, subscriber):
     assert (created.target_type, created.target_id) == ("service_plans", subscriber["plan"])
     with app.app_context():
         assert _db.session.get(ServicePlan, subscriber["plan"]).name == created.target
+
+
+def test_dead_lettering_by_the_worker_writes_one_row_per_settled_chunk(app, make_router):
+    from isp.jobs import router as router_jobs
+    from isp.routeros.client import RouterError
+
+    made = make_router(name="flaky")
+    ids = [_dead_command(app, made.id, f"hotspot_user:{n}") for n in range(3)]
+    with app.app_context(), audit.source("job"):
+        rows = [_db.session.get(RouterCommand, i) for i in ids]
+        for row in rows:
+            row.state, row.open_key = CommandState.running, f"{made.id}:{row.idempotency_key}"
+        _db.session.flush()
+        router_jobs._retry_or_die([(row, RouterError("unreachable", "no route to host")) for row in rows], app.config)
+        _db.session.commit()
+    [entry] = entries(app, "outbox.dead")
+    assert (entry.via, entry.actor_id, entry.target_type, entry.target_id) == ("job", None, "routers", made.id)
+    assert entry.changes == {"dead commands": [None, 3]} and "no route to host" in entry.detail
+
+
+def test_the_billing_run_writes_a_summary_row_per_chunk_not_per_service(app, subscriber):
+    with app.app_context():
+        sub = _db.session.get(Subscription, subscriber["sub"])
+        sub.paid_until = utcnow() - timedelta(days=1)
+        _db.session.commit()
+        with audit.source("job"):
+            counts = billing.run(utcnow())
+            _db.session.commit()
+    assert counts["renewed"] == 1
+    [entry] = entries(app, "subscriptions.renew")
+    assert (entry.via, entry.actor_id, entry.target) == ("job", None, "1 services")
+    assert entry.changes == {"invoices": [None, 0], "renewed": [None, 1]}
