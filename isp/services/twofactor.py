@@ -190,6 +190,7 @@ def admin_reset(actor: User | None, user: User, via: str | None = None) -> None:
         raise ServiceError(f"{user.username} has no two-factor login to reset.")
     was_on = user.has_two_factor
     _clear(user)
+    user.session_version += 1  # a login half-way through its second factor starts again too
     ended = user_sessions.end_all(user.id, "2fa-reset")
     audit.record(actor, "2fa.reset", obj=user, changes={"two_factor": [was_on, False]},
                  detail=f"two-factor login of {user.username} reset; {ended} session(s) ended", via=via)

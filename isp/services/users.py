@@ -157,14 +157,6 @@ def note_failed_login(username: str, user: User | None, step: str) -> None:
     db.session.flush()
 
 
-def end_sessions(user: User) -> None:
-    """End every session of the account: its session version moves on (atomically in SQL) and its rows end."""
-    db.session.execute(update(User).where(User.id == user.id).values(session_version=User.session_version + 1),
-                       execution_options={"synchronize_session": False})
-    user_sessions.end_all(user.id, "ended-by-admin")
-    db.session.flush()
-
-
 def list_query(q: str = "", role: str = ""):
     """Select accounts filtered by a search term and a role, newest first."""
     stmt = select(User).order_by(User.username)

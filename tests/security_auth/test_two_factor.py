@@ -274,3 +274,21 @@ def test_codes_cannot_be_guessed_on_the_account_pages_either(app, client, auth):
     blocked = client.post("/account/two-factor/codes", data={"csrf_token": csrf_from(page), "code": code(secret, 1)})
     assert blocked.status_code == 429 and "Wait" in text(blocked) and not shown_codes(blocked.get_data(as_text=True))
     assert audit_actions(app, "2fa.recovery_codes") == []
+
+
+def test_a_login_half_way_through_its_second_factor_restarts_after_an_admin_reset(app, client, auth, make_user):
+    auth.login_as("admin")
+    victim = make_user("operator")
+    victim_client = app.test_client()
+    AuthActions(victim_client, None).login(victim.username)
+    enrol(victim_client)
+    logout(victim_client)
+    assert password_step(victim_client, victim.username).headers["Location"] == "/auth/two-factor"
+    listing = text(client.get("/settings/users/?q=" + victim.username))
+    assert '<td data-label="Two-factor">On</td>' in listing
+    confirm = client.get(f"/settings/users/{victim.id}/reset-2fa").get_data(as_text=True)
+    client.post(f"/settings/users/{victim.id}/reset-2fa", data={"csrf_token": csrf_from(confirm)})
+    stale = victim_client.get("/auth/two-factor")
+    assert stale.status_code == 302 and stale.headers["Location"] == "/auth/login"
+    assert "Your login timed out" in text(victim_client.get("/auth/login"))
+    assert '<td data-label="Two-factor">Off</td>' in text(client.get("/settings/users/?q=" + victim.username))
