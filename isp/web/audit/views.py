@@ -6,7 +6,7 @@ from flask import Response, current_app, request, stream_with_context
 from isp.services import audit_log, csvout
 from isp.web.audit import bp
 from isp.web.render import render
-from isp.web.security import role_required
+from isp.web.security import expensive, role_required
 
 
 def _where() -> tuple[dict, str]:
@@ -25,6 +25,7 @@ def index():
 
 @bp.get("/audit.csv")
 @role_required("admin")
+@expensive("export")
 def export():
     """CSV of the entries matching the filters (spreadsheet formulas neutralised), streamed."""
     filters, tz = _where()
