@@ -30,6 +30,8 @@ from isp.models import AuditEntry, User
 MASK = "••••••"
 # A field whose name contains one of these is recorded as changed, never with its value.
 SECRET_PARTS = ("password", "secret", "token", "key", "hash", "code")
+# Names that contain such a part but hold nothing secret (shown as they are).
+NOT_SECRET = ("public_key", "code_length")
 
 # Per process: a sealed secret's digest only tells two snapshots apart, it is useless outside this process.
 _SEAL_KEY = secrets.token_bytes(32)
@@ -50,7 +52,7 @@ def source(via: str) -> Iterator[None]:
 def is_secret(field: str) -> bool:
     """True for a field whose value must never be stored in the audit log."""
     name = field.lower()
-    return any(part in name for part in SECRET_PARTS) and "public_key" not in name
+    return any(part in name for part in SECRET_PARTS) and not any(part in name for part in NOT_SECRET)
 
 
 # Bookkeeping columns that every row has and nobody edits: left out of fields().

@@ -6,7 +6,7 @@ from flask import Response, current_app, request, stream_with_context
 from isp.services import audit_log, csvout
 from isp.web.audit import bp
 from isp.web.render import render
-from isp.web.security import expensive, role_required
+from isp.web.security import expensive, is_htmx, role_required
 
 
 def _where() -> tuple[dict, str]:
@@ -19,8 +19,10 @@ def index():
     """The log, newest first, filtered and paged in SQL; htmx gets the results block."""
     filters, tz = _where()
     page = audit_log.page(filters, tz, current_app.config["PAGE_SIZE"])
+    # The filter choices (distinct actions and target types) only for a whole page: htmx swaps the results alone.
+    choices = {} if is_htmx() and request.headers.get("HX-Boosted") != "true" else audit_log.choices()
     return render("audit/index.html", block="results", page=page, filters=filters, tz=tz,
-                  users=audit_log.usernames(page.items), choices=audit_log.choices(), log=audit_log)
+                  users=audit_log.usernames(page.items), choices=choices, log=audit_log)
 
 
 @bp.get("/audit.csv")
