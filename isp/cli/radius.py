@@ -131,4 +131,10 @@ def recover_command() -> None:
         click.echo(f"Nothing to recover: the radius tables share our transaction ({binds.mode(app)} mode).")
         return
     done = xa.recover(app)
+    if done["committed"] or done["rolled_back"]:
+        from isp.services import audit
+
+        audit.record(None, "radius.recover", "radius database", "in-doubt XA transactions settled by hand",
+                     changes={"committed": [None, done["committed"]], "rolled back": [None, done["rolled_back"]]})
+        db.session.commit()
     click.echo(f"In-doubt radius transactions: {done['committed']} committed, {done['rolled_back']} rolled back.")

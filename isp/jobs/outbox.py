@@ -13,7 +13,7 @@ from isp import dispatch
 from isp.extensions import db, redis_store
 from isp.models import CommandState, RouterCommand
 from isp.models.base import utcnow
-from isp.services import outbox
+from isp.services import audit, outbox
 from isp.sqlutil import chunked
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,9 @@ def sweep_outbox() -> dict:
         # job_id cleared: the job that claimed them died with its worker, whatever RQ still says.
         state=CommandState.pending, job_id=None, next_attempt_at=utcnow() - timedelta(seconds=config["OUTBOX_SWEEP_GRACE"] + 1),
         last_error="worker stopped while running this command; re-queued")).rowcount
+    if reset:  # one summary row per sweep, in the reset's own commit
+        audit.record(None, "outbox.sweep", f"{reset} commands", "reset: their worker stopped while running them",
+                     changes={"running → pending": [None, reset]})
     db.session.commit()
     # Stuck rows gave their collapse key away when claimed; take it back where no newer row holds it,
     # or end the row (superseded meanwhile, or a probe, which is never re-run).
@@ -59,6 +62,9 @@ def sweep_outbox() -> dict:
             job = dispatch.batch_job(router_id, part)
             db.session.execute(update(RouterCommand).where(RouterCommand.id.in_(part)).values(job_id=job.job_id))
             dispatch.after_commit(db.session, job)
+    if lost:
+        audit.record(None, "outbox.sweep", f"{len(lost)} commands", "re-enqueued: their job was lost from Redis",
+                     changes={"re-enqueued": [None, len(lost)]})
     db.session.commit()
     if reset or lost:
         log.warning("outbox sweep: %s stuck rows reset, %s lost rows re-enqueued", reset, len(lost))
