@@ -65,6 +65,7 @@ Rules
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from flask import Blueprint, Flask, jsonify, render_template
 from flask_smorest import Api
@@ -98,6 +99,15 @@ class IspApi(Api):
         response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
         prepare_response(response, self.spec, PROBLEM_TYPE)
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+    def register_blueprint(self, blp: Any, *, parameters: Any = None, **options: Any) -> None:
+        """smorest's register_blueprint, with the tag named like the operations' (ApiBlueprint.tag)."""
+        tags = self.spec.tag
+        self.spec.tag = lambda info: tags({**info, "name": getattr(blp, "tag", info["name"])})
+        try:
+            super().register_blueprint(blp, parameters=parameters, **options)
+        finally:
+            self.spec.tag = tags
 
     def _register_error_handlers(self):
         """Errors are handled by isp.api.errors (problems under /api/ only), not app-wide by smorest."""

@@ -56,3 +56,8 @@ class ApiBlueprint(Blueprint):
         self.teardown_request(end_request)
         register_blueprint_handlers(self)
         self._prepare_doc_cbks.insert(0, _document_errors)
+        self.tag = name.removeprefix("api_")  # the OpenAPI tag: "vouchers", not the blueprint's name
+
+    def route(self, rule: str, *, parameters: Any = None, tags: Any = None, **options: Any) -> Any:
+        """smorest's route, tagging operations with the resource name."""
+        return super().route(rule, parameters=parameters, tags=tags or [self.tag], **options)

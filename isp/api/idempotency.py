@@ -16,7 +16,8 @@
   409 (retry it to receive the first one's answer); nothing of it is written.
 - Only successes are stored: a failed request rolls back (key included), so the client can fix it and retry.
 - Required (400 problem without it) on voucher batch generation and payments; optional elsewhere.
-- Keys older than RETENTION are deleted by `purge()` (for the maintenance schedule).
+- Keys live RETENTION (24 h): a token's expired keys are deleted when it next sends one; `purge()` deletes all
+  expired keys (for a maintenance schedule, optional).
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from typing import Any
 from flask import current_app, g, request
 from flask_smorest import Blueprint
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from isp.api.errors import ApiError
 from isp.extensions import db
@@ -95,16 +96,24 @@ def idempotent(required: bool = False) -> Callable:
                 return result
             token_id = g.api_token.id
             print_ = fingerprint()
+            now = utcnow()
             row = db.session.scalar(select(IdempotencyKey).where(IdempotencyKey.token_id == token_id,
                                                                  IdempotencyKey.key == key))
-            if row is not None:
+            if row is not None and row.created_at >= now - RETENTION:
                 return _replay(row, print_)
+            # This token's expired keys (this one included) go now, in the change's transaction: no schedule needed.
+            db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.token_id == token_id,
+                                                            IdempotencyKey.created_at < now - RETENTION))
             row = IdempotencyKey(token_id=token_id, key=key, fingerprint=print_, status_code=IN_PROGRESS,
-                                 response_body="", created_at=utcnow())
+                                 response_body="", created_at=now)
             db.session.add(row)
             try:
                 db.session.flush()  # takes the unique key now: a concurrent twin waits here, then fails
             except IntegrityError:
+                raise _conflict() from None
+            except OperationalError as err:  # SQLite: the twin's write lock timed out; the advice is the same
+                if "locked" not in str(err):
+                    raise
                 raise _conflict() from None
             try:
                 response = current_app.make_response(view(*args, **kwargs))

@@ -182,3 +182,54 @@ def test_reseller_cannot_generate_a_plan_not_allowed(api_as, shop):
     api = api_as("reseller", "vouchers", user=shop.a)
     body = assert_problem(api.post("/batches", json={"plan_id": shop.other_plan.id, "count": 1}, key="nope"), 422)
     assert list(body["errors"]) == ["plan_id"]
+
+
+def test_two_requests_racing_with_one_key_sell_once(app, api_as, shop, monkeypatch):
+    """Real threads: the twin's insert of the key waits on the first's open transaction, then is refused with 409."""
+    import threading
+    import time
+
+    from isp.services import vouchers
+
+    real, inside = vouchers.generate, threading.Event()
+
+    def slow(*args, **kwargs):  # the first holds its transaction (key row included) open while the twin arrives
+        inside.set()
+        time.sleep(1.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(vouchers, "generate", slow)
+    api = api_as("reseller", "vouchers", user=shop.a)
+    before, batches = _balance(app, shop.a.id), _batch_count(app)
+    results = {}
+
+    def post(name):
+        response = app.test_client().post("/api/v1/batches", json={"plan_id": shop.plan.id, "count": 3},
+                                          headers={"Authorization": f"Bearer {api.raw}", "Idempotency-Key": "race"})
+        results[name] = response.status_code
+
+    first = threading.Thread(target=post, args=("first",))
+    first.start()
+    assert inside.wait(timeout=20)
+    twin = threading.Thread(target=post, args=("twin",))
+    twin.start()
+    for thread in (first, twin):
+        thread.join(timeout=30)
+    assert results == {"first": 202, "twin": 409}
+    assert _batch_count(app) == batches + 1 and _balance(app, shop.a.id) == before - Decimal("24.00")
+
+
+def test_an_expired_key_can_be_used_again(app, api_as, shop):
+    from datetime import timedelta
+
+    from isp.models.base import utcnow
+    from isp.models.security import IdempotencyKey
+
+    api = api_as("reseller", "vouchers", user=shop.a)
+    first = api.post("/batches", json={"plan_id": shop.plan.id, "count": 1}, key="daily")
+    with app.app_context():
+        _db.session.execute(IdempotencyKey.__table__.update().values(created_at=utcnow() - timedelta(hours=25)))
+        _db.session.commit()
+    again = api.post("/batches", json={"plan_id": shop.plan.id, "count": 1}, key="daily")
+    assert again.status_code == 202 and "Idempotent-Replayed" not in again.headers
+    assert again.get_json()["id"] != first.get_json()["id"]
