@@ -422,16 +422,15 @@ def list_page(user: User, filters: dict, per_page: int, after: int | None = None
                     prefetch=bool(q), page=page)
 
 
-def _any(user: User, filters: dict, after: int | None = None, before: int | None = None) -> bool:
-    """Whether any customer lies past the boundary (one seek on the index, one id read).
+def _beyond(user: User, filters: dict, after: int | None = None, before: int | None = None):
+    """SQL: whether any customer lies past the boundary (one seek on the index, one id read).
 
     A plain search asks each column's part for any match past it, unordered: the first index entry found ends
     that part (the page's newest-first read sorts the whole prefix range; this must not do it again)."""
     if _plain_search(user, filters):
-        parts = [exists(paging.past(part, part.selected_columns[0], after, before))
-                 for part in _search_parts(filters["q"])]
-        return bool(db.session.scalar(select(or_(*parts))))
-    return db.session.scalar(list_query(user, filters, cap=1, after=after, before=before).limit(1)) is not None
+        return or_(*[exists(paging.past(part, part.selected_columns[0], after, before))
+                     for part in _search_parts(filters["q"])])
+    return list_query(user, filters, cap=1, after=after, before=before).limit(1).exists()
 
 
 def keyset_page(user: User, filters: dict, per_page: int, after: int | None = None,
@@ -452,18 +451,25 @@ def keyset_page(user: User, filters: dict, per_page: int, after: int | None = No
         ids, more = paging.take(list_query(user, filters, cap=per_page + 1), per_page)
         if not ids:
             return paging.KeysetPage([], page=1, per_page=per_page, has_prev=False, has_next=False, remaining=0)
-    has_prev, has_next = (more, _any(user, filters, after=ids[-1] if ids else None)) if upward else \
-        (after is not None and bool(ids) and _any(user, filters, before=ids[0]), more)
-    label = requested_page() if has_prev else 1
+    # Whether there is a page on the other side, and (unless a plain search, counted whole by search_count) how
+    # many from this page's first on: one statement, one round trip.
+    probe = _beyond(user, filters, after=ids[-1]) if upward else \
+        _beyond(user, filters, before=ids[0]) if after is not None else false()
     cap = Pagination.COUNT_UP_TO
-    q = (filters.get("q") or "").strip()
-    if _plain_search(user, filters):
-        whole, before_count = search_count(q, cap + 1), (max(label, 2) - 1) * per_page if has_prev else 0
+    plain = _plain_search(user, filters)
+    columns = [probe]
+    if not plain:
+        counted = list_query(user, filters, cap=cap + 1, after=ids[0] + 1).order_by(None).limit(cap + 1).subquery()
+        columns.append(select(func.count()).select_from(counted).scalar_subquery())
+    row = db.session.execute(select(*columns)).one()
+    has_prev, has_next = (more, bool(row[0])) if upward else (bool(row[0]), more)
+    label = requested_page() if has_prev else 1
+    if plain:
+        whole, before_count = search_count(filters["q"].strip(), cap + 1), (max(label, 2) - 1) * per_page if has_prev else 0
         remaining = max(whole - before_count, len(ids)) if whole <= cap else max(cap - before_count, len(ids))
         more_than = remaining if whole > cap else None
     else:
-        counted = list_query(user, filters, cap=cap + 1, after=ids[0] + 1).order_by(None).limit(cap + 1).subquery()
-        remaining = db.session.execute(select(func.count()).select_from(counted)).scalar() or 0
+        remaining = row[1] or 0
         more_than = cap if remaining > cap else None
     items = paging.load_rows(select(Customer), Customer.id, ids)
     return paging.KeysetPage(items, page=label, per_page=per_page, has_prev=has_prev, has_next=has_next,
