@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from rq.job import Job, JobStatus
@@ -17,6 +17,19 @@ from isp.services import audit, outbox
 from isp.sqlutil import chunked
 
 log = logging.getLogger(__name__)
+
+
+def _will_run(job: Job, stuck_cutoff: datetime) -> bool:
+    """Whether an overdue row's RQ job will still run it; a second run of a re-enqueued job finds its rows done.
+
+    Not when it waits in RQ's scheduled registry past its time (and the grace): the worker holding the scheduler
+    lock died (SIGKILL) and the others try to take the lock only every ten minutes. Not when it "started" longer
+    than OUTBOX_STUCK_AFTER ago without claiming its rows: its worker died before the claim.
+    """
+    status = job.get_status(refresh=False)
+    if status == JobStatus.STARTED:
+        return job.started_at is None or job.started_at > stuck_cutoff
+    return status in dispatch.ALIVE and status != JobStatus.SCHEDULED
 
 
 def sweep_outbox() -> dict:
@@ -42,12 +55,8 @@ def sweep_outbox() -> dict:
 
     rows = outbox.overdue(config["OUTBOX_SWEEP_GRACE"])
     ids = sorted({r.job_id for r in rows if r.job_id})
-    # A retry still waiting in RQ's scheduled registry past its time (and the grace) has no scheduler to enqueue it:
-    # the worker holding the scheduler lock died (SIGKILL), and the others try to take the lock only every ten
-    # minutes. Re-enqueue it like a lost one; a second run of the same job later finds its rows claimed or done.
-    waiting = dispatch.ALIVE - {JobStatus.SCHEDULED}
     alive = {job.id for job in (Job.fetch_many(ids, connection=redis_store.client) if ids else [])
-             if job is not None and job.get_status(refresh=False) in waiting}
+             if job is not None and _will_run(job, stuck_cutoff)}
     lost = [r for r in rows if r.job_id not in alive]
     bulk: dict[int, list[int]] = defaultdict(list)
     for row in lost:

@@ -1,4 +1,4 @@
-"""The sweep and RQ's scheduled retries: a retry whose scheduler died (SIGKILLed worker) is re-enqueued, not waited on."""
+"""The sweep and jobs that will never run: a retry whose scheduler died, a job started on a worker SIGKILLed before its claim."""
 from __future__ import annotations
 
 import time
@@ -28,3 +28,23 @@ def test_an_overdue_scheduled_retry_is_requeued_and_runs_once(app, sim, make_rou
     run_worker(app)  # the re-enqueued job, then the stale scheduled one too: the second finds the row done
     assert states(app, [cid]) == {cid: "done"}
     assert user_names(sim.routers[0]).count("sched1") == 1
+
+
+def test_a_job_started_on_a_worker_that_died_before_its_claim_is_requeued(app, sim, make_router):
+    from datetime import UTC, datetime, timedelta
+
+    r = make_router(sim.routers[0])
+    [cid] = queue_users(app, r.id, ["started1"])
+    app.config.update(OUTBOX_SWEEP_GRACE=0, OUTBOX_STUCK_AFTER=60)
+    with app.app_context():
+        job = Job.fetch(command(app, cid).job_id, connection=redis_store.client)
+        job.set_status(JobStatus.STARTED)  # what a worker SIGKILLed mid-job leaves behind, its row still pending
+        job.started_at = datetime.now(UTC) - timedelta(seconds=5)
+        job.save()
+        assert sweep_outbox()["requeued"] == 0  # started a moment ago: it may still claim its row
+        job.started_at = datetime.now(UTC) - timedelta(seconds=120)
+        job.save()
+        assert sweep_outbox()["requeued"] == 1
+    run_worker(app)
+    assert states(app, [cid]) == {cid: "done"}
+    assert user_names(sim.routers[0]).count("started1") == 1
