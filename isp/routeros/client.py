@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import librouteros
-from librouteros.exceptions import ConnectionClosed, FatalError, LibRouterosError, MultiTrapError, TrapError
+from librouteros.api import Api
+from librouteros.exceptions import ConnectionClosed, FatalError, LibRouterosError, MultiTrapError, ProtocolError, TrapError
+from librouteros.protocol import ApiProtocol, decode_length, determine_length, parse_word
 
 # The address the connection in use reached (set by runtime.guarded around the work): a probe reports which of the
 # router's addresses answered, so "Check" over the tunnel can tell the tunnel from a fallback to the LAN address.
@@ -70,6 +73,91 @@ class RouterSpec:
         )
 
 
+# What a faulty router may not push at a worker (librouteros reads anything into memory, for ever):
+MAX_WORD_BYTES = 4 * 1024 * 1024  # one attribute value; RouterOS never sends a word near this
+MAX_SENTENCE_WORDS = 10_000  # one row; a menu has at most a few hundred attributes
+REPLY_DEADLINE = 300.0  # seconds one command's reply may keep streaming (ROUTER_REPLY_DEADLINE)
+REPLY_TYPES = {"!re", "!done", "!trap", "!fatal", "!empty"}
+NO_MESSAGE = "(no message from the router)"
+
+
+class BoundedProtocol(ApiProtocol):
+    """librouteros' sentence reader with limits, and a clear ProtocolError for each malformed reply."""
+
+    deadline: float = REPLY_DEADLINE
+
+    def writeSentence(self, cmd: str, *words: str) -> None:  # noqa: N802 - librouteros' name
+        """Send, and start the clock of the reply."""
+        super().writeSentence(cmd, *words)
+        self._reply_started = time.monotonic()
+
+    def readSentence(self) -> tuple[str, tuple[str, ...]]:  # noqa: N802
+        """One sentence: its reply word and attribute words; !fatal closes the connection."""
+        words: list[str] = []
+        while (word := self.readWord()) != "":
+            words.append(word)
+            if len(words) > MAX_SENTENCE_WORDS:
+                raise ProtocolError(f"the router sent a sentence of more than {MAX_SENTENCE_WORDS:,} words")
+        if not words:
+            raise ProtocolError("the router sent an empty sentence")
+        reply, rest = words[0], tuple(words[1:])
+        if reply not in REPLY_TYPES:
+            raise ProtocolError(f"unknown reply type {reply[:40]!r}")
+        if reply == "!fatal":
+            self.transport.close()
+            raise FatalError(rest[0] if rest else NO_MESSAGE)
+        return reply, rest
+
+    def readWord(self) -> str:  # noqa: N802
+        """One word, refused when it claims more than MAX_WORD_BYTES or the reply has run past its deadline."""
+        started = getattr(self, "_reply_started", None)
+        if started is not None and time.monotonic() - started > self.deadline:
+            raise TimeoutError(f"the reply did not end within {self.deadline:g} s")
+        first = self.transport.read(1)
+        if first == b"\x00":
+            return ""
+        prefix = first + self.transport.read(determine_length(first))
+        size = decode_length(prefix)
+        if size > MAX_WORD_BYTES:
+            raise ProtocolError(f"the router sent a word of {size:,} bytes (at most {MAX_WORD_BYTES:,})")
+        return self.transport.read(size).decode(self.encoding, errors="replace")
+
+
+class BoundedApi(Api):
+    """librouteros' Api over a BoundedProtocol: malformed words and bare traps become clear errors."""
+
+    def __init__(self, protocol: ApiProtocol) -> None:
+        super().__init__(protocol=BoundedProtocol(protocol.transport, protocol.encoding))
+
+    def readSentence(self) -> tuple[str, dict]:  # noqa: N802
+        reply, words = self.protocol.readSentence()
+        for word in words:
+            if word.count("=") < 2 or not word.startswith("="):
+                if word.startswith(".tag="):
+                    continue
+                raise ProtocolError(f"malformed reply word {word[:40]!r} (expected =name=value)")
+        return reply, dict(parse_word(word) for word in words if not word.startswith(".tag="))
+
+    def readResponse(self) -> list[dict]:  # noqa: N802
+        """Rows until !done; a trap without a message still names itself (librouteros raised a TypeError)."""
+        traps: list[TrapError] = []
+        rows: list[dict] = []
+        reply = None
+        while reply != "!done":
+            reply, words = self.readSentence()
+            if reply == "!trap":
+                category = words.get("category")
+                traps.append(TrapError(message=str(words.get("message") or NO_MESSAGE),
+                                       category=category if isinstance(category, int) else None))
+            elif reply in ("!re", "!done") and words:
+                rows.append(words)
+        if len(traps) > 1:
+            raise MultiTrapError(*traps)
+        if traps:
+            raise traps[0]
+        return rows
+
+
 def is_trap(exc: BaseException) -> bool:
     """A trap is the router refusing one command; the connection stays usable."""
     return isinstance(exc, (TrapError, MultiTrapError))
@@ -109,8 +197,11 @@ def _ssl_wrapper(spec: RouterSpec, address: str):
     return lambda sock: context.wrap_socket(sock, server_hostname=address if spec.verify_tls else None)
 
 
-def open_connection(spec: RouterSpec, timeout: float) -> tuple[librouteros.api.Api, str]:
-    """Connect and log in, trying each address in order; returns (api, address used)."""
+def open_connection(spec: RouterSpec, timeout: float,
+                    reply_deadline: float = REPLY_DEADLINE) -> tuple[librouteros.api.Api, str]:
+    """Connect and log in, trying each address in order; returns (api, address used).
+
+    The connection reads through BoundedProtocol: a reply may not stream for longer than `reply_deadline`."""
     if not spec.addresses:
         raise RouterError("config", "router has no management address")
     last: RouterError | None = None
@@ -118,8 +209,9 @@ def open_connection(spec: RouterSpec, timeout: float) -> tuple[librouteros.api.A
         try:
             api = librouteros.connect(
                 address, username=spec.username, password=spec.password, port=spec.port, timeout=timeout,
-                encoding="utf-8", ssl_wrapper=_ssl_wrapper(spec, address) if spec.tls else None,
+                encoding="utf-8", ssl_wrapper=_ssl_wrapper(spec, address) if spec.tls else None, subclass=BoundedApi,
             )
+            api.protocol.deadline = reply_deadline
             return api, address
         except (TrapError, MultiTrapError) as exc:
             # Same credentials on every address: a refused login will not improve by failing over.

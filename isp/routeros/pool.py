@@ -74,6 +74,7 @@ class PoolSettings:
     health_after: float = 30.0
     idle_timeout: float = 120.0
     acquire_timeout: float = 10.0
+    reply_deadline: float = client.REPLY_DEADLINE
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> PoolSettings:
@@ -81,6 +82,7 @@ class PoolSettings:
             timeout=config["ROUTER_TIMEOUT"], min_size=config["POOL_MIN"], max_size=config["POOL_MAX"],
             fleet_cap=config["POOL_FLEET_CAP"], health_after=config["POOL_HEALTH_AFTER"],
             idle_timeout=config["POOL_IDLE_TIMEOUT"], acquire_timeout=config["POOL_ACQUIRE_TIMEOUT"],
+            reply_deadline=config.get("ROUTER_REPLY_DEADLINE", client.REPLY_DEADLINE),
         )
 
 
@@ -209,7 +211,7 @@ class RouterPool:
                     raise PoolExhausted(f"{spec.name}: {cap} connections already open across workers")
                 slot.cond.wait(timeout=min(remaining, 0.05))
         try:
-            api, address = client.open_connection(spec, self.settings.timeout)
+            api, address = client.open_connection(spec, self.settings.timeout, self.settings.reply_deadline)
         except BaseException:
             with slot.cond:
                 slot.in_use -= 1
