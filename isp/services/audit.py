@@ -1,12 +1,21 @@
 """Recording actions in the audit log, in the caller's transaction (the view, command or job commits once).
 
-    before = audit.snapshot(plan, ("name", "price"))
+    before = audit.state(plan, "routers")          # every column (less bookkeeping) plus a relationship
     ... change plan ...
-    audit.record(user, "plan.edit", obj=plan, changes=audit.diff(before, audit.snapshot(plan, ("name", "price"))))
+    audit.record(user, "plan.update", plan.name, obj=plan, changes=audit.changed(before, plan))
+
+`snapshot(obj, fields)`/`diff(before, after)` do the same for chosen fields; `diff({}, state(obj))` is a create and
+`diff(state(obj), {})` a delete. `obj=` fills target_type (the table) and target_id, which the audit page filters
+and links on. A row recorded before its object has an id is finished with `complete(entry, obj, changes)`.
+
+Secrets: a field whose name looks secret (password, secret, token, key, hash, code) is sealed in a snapshot (a mask
+plus a per-process keyed digest, so diff() tells an unchanged secret from a new one) and stored only as MASK; a JSON
+text column (`*_json`) is read and its secret-named keys sealed the same way. Never put a secret in `detail`.
 
 `via` (web, api, cli, job) and the client IP come from the context: a request fills the IP and says web (the API
-sets via="api" with `audit.source("api")`); CLI commands and jobs wrap their work in `audit.source("cli")` or
-`audit.source("job")`. Field names that look secret are masked in `changes` and never stored.
+sets via="api" with `audit.source("api")`); every `flask` command of ours runs under `audit.source("cli")`
+(isp/cli/audited.py) and every worker job under `audit.source("job")` (isp/jobs/worker.py); without either, no
+request means job. A bulk, set-based job records one summary row per run or chunk with counts, never one per row.
 """
 from __future__ import annotations
 
