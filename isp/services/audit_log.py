@@ -169,7 +169,7 @@ def changes_text(entry: AuditEntry) -> str:
 
 
 # What page shows each kind of target: (endpoint, its id argument).
-LINKS = {
+LINKS: dict[str, tuple[str, str | None]] = {
     "routers": ("routers.detail", "router_id"),
     "hotspot_plans": ("plans.edit", "plan_id"),
     "service_plans": ("customers.plan_edit", "service_plan_id"),
@@ -182,15 +182,23 @@ LINKS = {
     "alerts": ("alerts.detail", "alert_id"),
     "invoices": ("billing.invoice", "invoice_id"),
     "payments": ("billing.receipt", "payment_id"),
+    # One page for every row of the kind (no id in its address).
+    "branding": ("settings.index", None),
+    "notification_channels": ("notifications.settings", None),
+    "maintenance_windows": ("alerts.maintenance", None),
+    "router_commands": ("monitoring.index", None),
 }
 
 
 def link(entry: AuditEntry) -> tuple[str, dict[str, int]] | None:
     """(endpoint, arguments) of the target's page, or None when it has none."""
     found = LINKS.get(entry.target_type)
-    if found is None or entry.target_id is None:
+    if found is None:
         return None
-    return found[0], {found[1]: entry.target_id}
+    endpoint, argument = found
+    if argument is None:
+        return endpoint, {}
+    return (endpoint, {argument: entry.target_id}) if entry.target_id is not None else None
 
 
 def rows(filters: Mapping[str, str], tz: str) -> Iterator[list]:
