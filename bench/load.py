@@ -10,9 +10,10 @@ embedded one. gunicorn runs `wsgi:app` with gunicorn.conf.py (WEB_CONCURRENCY wo
 gthread) bound to 127.0.0.1 on a free port; the app's rate limits are raised so that nothing is refused for
 being many sessions behind one IP. Locust (headless, bench/load_users.py) first drives one session for a
 baseline (L1-idle), then the full run. Any answer outside 2xx/3xx, or a page that is the login form (a lost
-session), counts as an error. The p95 is over the requests of logged-in sessions: each session's login (the
-login form and its POST, a deliberately slow password hash, once per session) counts in the errors but is
-timed apart (BENCH_VERBOSE shows it). Requests counted are those logged-in ones. Every process started here is stopped on exit (Ctrl-C and errors included) and
+session), counts as an error. The window opens once every session has logged in through the form (each login is
+a deliberately slow password hash; 50 at once would fill the first seconds with logins and the pages queued
+behind them) and lasts LOAD_SECONDS; the p95 and the request count are of the pages in it, the errors of every
+request, logins included (BENCH_VERBOSE shows the logins' times apart). Every process started here is stopped on exit (Ctrl-C and errors included) and
 the temp dirs are removed.
 
 Environment: LOAD_SESSIONS (50), LOAD_SECONDS (60), LOAD_IDLE_SECONDS (15), LOAD_VOUCHERS (100000),
@@ -65,6 +66,7 @@ def seed(h: Harness, vouchers: int, customers: int, plan_path: str) -> None:
 
     from isp.extensions import db
     from isp.models import Customer, Role, User
+    from isp.services import resellers as reseller_service
     from isp.services import users
 
     fleet = _scale.Fleetless(h)
@@ -74,12 +76,14 @@ def seed(h: Harness, vouchers: int, customers: int, plan_path: str) -> None:
     with h.app.app_context():
         operators = [users.create_user(f"load-operator-{i}", PASSWORD, Role.operator).username for i in range(3)]
         resellers = list(db.session.scalars(select(User).where(User.role == Role.reseller).order_by(User.id)))
+        admin = db.session.scalar(select(User).where(User.username == fleet.admin_name))
         for n, reseller in enumerate(resellers):
             reseller.can_sell_services = True
+            # A reseller's wallet pays the operator for each payment they take: fill it for the whole run.
+            reseller_service.post_manual(reseller, "topup", "100000.00", "load test float", admin)
             # One customer in ten belongs to each reseller (ids ending 3 and 7): their list, page and payments.
             db.session.execute(update(Customer).where(Customer.id % 10 == (3, 7)[n % 2]).values(reseller_id=reseller.id))
         db.session.commit()
-        admin = db.session.scalar(select(User).where(User.username == fleet.admin_name))
         token = _api_token(admin)
         db.session.commit()
         ids = list(range(1, customers + 1))
@@ -179,10 +183,12 @@ def run_locust(port: int, sessions: int, seconds: int, workdir: str, prefix: str
                running: list) -> dict:
     """One headless locust run; returns {"times": {page: [ms, ...]}, "errors": {page and error: count}}."""
     result = os.path.join(workdir, prefix + ".json")
-    env = {**os.environ, "LOAD_PLAN": plan_path, "LOAD_RESULT": result, "PYTHONPATH": os.path.join(ROOT, "bench")}
+    env = {**os.environ, "LOAD_PLAN": plan_path, "LOAD_RESULT": result, "PYTHONPATH": os.path.join(ROOT, "bench"),
+           "LOAD_SESSIONS": str(sessions), "LOAD_SECONDS": str(seconds)}
+    # The locustfile ends the run `seconds` after the last session logged in; -t only guards against a hang.
     cmd = [sys.executable, "-m", "locust", "-f", os.path.join(ROOT, "bench", "load_users.py"), "--headless",
            "--host", f"http://127.0.0.1:{port}", "-u", str(sessions), "-r", str(max(sessions, 1)),
-           "-t", f"{seconds}s", "--stop-timeout", "10", "--only-summary", "--loglevel", "WARNING",
+           "-t", f"{seconds + 300}s", "--stop-timeout", "10", "--only-summary", "--loglevel", "WARNING",
            "--exit-code-on-error", "0"]
     log_path = os.path.join(workdir, prefix + ".log")
     log = open(log_path, "wb")
@@ -190,9 +196,9 @@ def run_locust(port: int, sessions: int, seconds: int, workdir: str, prefix: str
     log.close()
     running.append(proc)
     try:
-        proc.wait(seconds + 120)
+        proc.wait(seconds + 360)
     except subprocess.TimeoutExpired:
-        raise RuntimeError(f"locust ran past {seconds + 120} s") from None
+        raise RuntimeError(f"locust ran past {seconds + 360} s") from None
     finally:
         _stop(proc)
         running.remove(proc)

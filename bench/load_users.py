@@ -12,10 +12,13 @@ import json
 import os
 import random
 import re
+import time
 import uuid
 from html.parser import HTMLParser
 from urllib.parse import quote
 
+import gevent
+from gevent.event import Event
 from locust import HttpUser, between, events, task
 
 PLAN = json.load(open(os.environ["LOAD_PLAN"], encoding="utf-8"))
@@ -25,12 +28,36 @@ NEXT = re.compile(r'rel="next" href="([^"]+)"')
 LOGIN = ("login form", "login")  # once per session, before it counts as logged in: timed apart
 _times: dict[str, list[float]] = {}
 _errors: dict[str, int] = {}
+# The window is measured once every session is logged in: N password hashes at once would otherwise fill the
+# first seconds of it with logins and with pages waiting behind them.
+SESSIONS, SECONDS = int(os.environ["LOAD_SESSIONS"]), float(os.environ["LOAD_SECONDS"])
+_ready = Event()
+_window = {"logged_in": 0, "ends": float("inf")}
+_env = None
+
+
+@events.init.add_listener
+def _init(environment, **_kw: object) -> None:
+    global _env
+    _env = environment
+
+
+def _logged_in() -> None:
+    """One more session past its login; the last one opens the window, which closes the run SECONDS later."""
+    _window["logged_in"] += 1
+    if _window["logged_in"] == SESSIONS:
+        _window["ends"] = time.time() + SECONDS
+        _ready.set()
+        gevent.spawn_later(SECONDS, _env.runner.quit)
 
 
 @events.request.add_listener
 def _record(request_type: str, name: str, response_time: float, response_length: int, exception: Exception | None,
             **_kw: object) -> None:
-    """Every request's time (exact, not locust's rounded buckets) and every failure, by page."""
+    """Every request's time (exact, not locust's rounded buckets) and every failure, by page; pages answered
+    after the window closed (sessions finishing their last action) are left out."""
+    if name not in LOGIN and time.time() > _window["ends"]:
+        return
     _times.setdefault(name, []).append(response_time)
     if exception is not None:
         key = f"{name}: {str(exception)[:160]}"
@@ -97,6 +124,8 @@ class Session(HttpUser):
         with self.client.post("/auth/login", data=fields, name="login", catch_response=True) as response:
             if "/auth/" in response.url:
                 response.failure(f"login of {account['username']} failed: ended on {response.url}")
+        _logged_in()
+        _ready.wait()
 
     # -- helpers ---------------------------------------------------------------------------------------------
 
@@ -112,7 +141,8 @@ class Session(HttpUser):
     def post(self, url: str, data: dict, name: str, ends_on: str) -> None:
         with self.client.post(url, data=data, name=name, catch_response=True) as response:
             if response.status_code >= 400:
-                response.failure(f"{response.status_code} on {url}: {response.text[:200]}")
+                said = re.findall(r'class="error"[^>]*>([^<]+)<', response.text or "")
+                response.failure(f"{response.status_code} on {name}: {'; '.join(said)[:200] or response.text[:200]}")
             elif ends_on not in response.url:
                 response.failure(f"{url} ended on {response.url} (expected {ends_on})")
 
