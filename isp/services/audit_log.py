@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.sql import Select
 
@@ -193,7 +194,7 @@ LINKS: dict[str, tuple[str, str | None]] = {
 def link(entry: AuditEntry) -> tuple[str, dict[str, int]] | None:
     """(endpoint, arguments) of the target's page, or None when it has none."""
     found = LINKS.get(entry.target_type)
-    if found is None:
+    if found is None or found[0] not in current_app.view_functions:  # a page this app does not serve: no link
         return None
     endpoint, argument = found
     if argument is None:
