@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 
 from isp.extensions import db as _db
 from isp.models import AuditEntry, Router, User
@@ -182,3 +183,35 @@ def test_staff_who_cannot_open_the_log_see_no_history_link(app, client, auth, ma
     auth.login_as("operator")
     page = client.get(f"/routers/{made.id}").get_data(as_text=True)
     assert 'data-test="history"' not in page
+
+
+def test_every_detail_page_links_its_own_history(app, client, auth, make_user, make_router, make_plan, generate):
+    from isp.models import AlertRule
+    from isp.services import customers, service_plans, subscriptions
+
+    admin = auth.login_as("admin")
+    reseller = make_user("reseller", "shop")
+    router = make_router(name="pages")
+    plan = make_plan([router.id])
+    batch = generate(admin.id, plan.id, 2)
+    with app.app_context():
+        actor = _db.session.get(User, admin.id)
+        service_plan = service_plans.create_plan({"name": "Fibre", "kind": "pppoe", "price": "0", "period_unit": "month",
+                                                  "period_count": "1", "rate_limit": "5M/10M", "shared_users": "1",
+                                                  "active": True, "router_ids": [router.id]}, actor)
+        customer = customers.create({"name": "Ann", "phone": "+254700000009"}, actor)
+        sub = subscriptions.create(customer, {"plan_id": service_plan.id, "username": "ann"}, actor)
+        _db.session.commit()
+        rule_id = _db.session.scalar(select(AlertRule.id).limit(1))  # the default rules come with the schema
+        ids = {"service_plans": service_plan.id, "customers": customer.id, "subscriptions": sub.id}
+    pages = {f"/routers/{router.id}": ("routers", router.id), f"/plans/{plan.id}/edit": ("hotspot_plans", plan.id),
+             f"/customers/plans/{ids['service_plans']}/edit": ("service_plans", ids["service_plans"]),
+             f"/customers/{ids['customers']}": ("customers", ids["customers"]),
+             f"/customers/services/{ids['subscriptions']}/edit": ("subscriptions", ids["subscriptions"]),
+             f"/vouchers/batches/{batch}": ("voucher_batches", batch), f"/resellers/{reseller.id}": ("users", reseller.id),
+             f"/alerts/rules/{rule_id}/edit": ("alert_rules", rule_id)}
+    for url, (kind, object_id) in pages.items():
+        response = client.get(url)
+        assert response.status_code == 200, url
+        html = response.get_data(as_text=True)
+        assert f'href="/audit/?target_type={kind}&amp;target_id={object_id}" data-test="history"' in html, url
