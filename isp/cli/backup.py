@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 
 import click
 from flask import current_app
@@ -29,7 +30,7 @@ def create_command(output: str | None) -> None:
         path, manifest = service.create(app, output)
     except service.BackupError as err:
         raise _fail(f"backup failed: {err}") from None
-    except (OSError, SQLAlchemyError) as err:
+    except (OSError, SQLAlchemyError, sqlite3.Error) as err:
         raise _fail(f"backup failed: {type(err).__name__}: {str(err).splitlines()[0][:300]}") from None
     click.echo(f"Backup written to {path}")
     try:
@@ -56,7 +57,7 @@ def restore_command(archive: str, yes: bool) -> None:
         result = service.restore(app, archive, force=yes)
     except service.BackupError as err:
         raise _fail(f"restore refused: {err}") from None
-    except (OSError, SQLAlchemyError) as err:
+    except (OSError, SQLAlchemyError, sqlite3.Error) as err:
         raise _fail(f"restore failed: {type(err).__name__}: {str(err).splitlines()[0][:300]}") from None
     manifest = result["manifest"]
     try:  # recorded in the restored database, after the restore

@@ -431,6 +431,7 @@ def restore(app: Flask, path: str, force: bool = False) -> dict[str, Any]:
             engine.dispose()
         if dialect == "sqlite":
             _sqlite_check(os.path.join(work, SQLITE_MEMBER))
+            os.makedirs(os.path.dirname(_sqlite_path(app)), exist_ok=True)
             _sqlite_copy(os.path.join(work, SQLITE_MEMBER), _sqlite_path(app), standalone=False)
         else:
             _restore_mysql(app, manifest, work)

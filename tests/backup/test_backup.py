@@ -173,3 +173,25 @@ def test_cli_errors_are_messages_not_tracebacks(app, tmp_path):
     blocker.write_text("x")
     result = _cli(app, "backup", "create", "--output", str(blocker / "sub"))
     assert result.exit_code != 0 and "backup failed" in result.output and "Traceback" not in result.output
+
+
+def test_database_passwords_go_in_a_private_option_file_never_on_the_command_line(monkeypatch, tmp_path):
+    from sqlalchemy.engine import make_url
+
+    seen = {}
+
+    def fake_run(args, stdout=None, stderr=None, check=False):
+        cnf = next(a for a in args if a.startswith("--defaults-file=")).split("=", 1)[1]
+        seen["args"], seen["mode"], seen["text"] = args, stat.S_IMODE(os.stat(cnf).st_mode), open(cnf).read()
+        seen["cnf"] = cnf
+        stdout.write(b"USE `isp`;\nINSERT INTO `t` VALUES (1,'a),(b'),\n(2,'x\\'y;(');\n")
+        return type("Done", (), {"returncode": 0, "stderr": b""})()
+
+    monkeypatch.setattr(backup.subprocess, "run", fake_run)
+    monkeypatch.setattr(backup, "_tool", lambda *names: "/usr/bin/mysqldump")
+    url = make_url('mysql+pymysql://isp:s3cr"t\\pw@db.example:3307/isp')
+    backup._mysql_dump(backup.Target(url, {"main": "isp"}), str(tmp_path / "main.sql"))
+    assert not any("s3cr" in a for a in seen["args"]) and "--single-transaction" in seen["args"]
+    assert seen["mode"] == 0o600 and 'password="s3cr\\"t\\\\pw"' in seen["text"] and "port=3307" in seen["text"]
+    assert not os.path.exists(seen["cnf"])  # removed once the dump ends
+    assert backup.dump_counts(str(tmp_path / "main.sql"), {"main": "isp"}) == {"main": {"t": 2}}
