@@ -327,8 +327,9 @@ def create(app: Flask, output: str | None = None) -> tuple[str, dict[str, Any]]:
                 engine.dispose()
             members.append(SQLITE_MEMBER)
             databases: dict[str, str] = {}
+            layout: dict[str, list[str]] = {SQLITE_MEMBER: ["main"]}
         else:
-            table_counts, databases = {}, {}
+            table_counts, databases, layout = {}, {}, {}
             ledger = before["ledger"]  # read just before the dump; the counts below come from the dump itself
             for target in _mysql_targets(app):
                 path = os.path.join(work, target.member)
@@ -336,9 +337,10 @@ def create(app: Flask, output: str | None = None) -> tuple[str, dict[str, Any]]:
                 table_counts.update(dump_counts(path, target.databases))
                 databases.update(target.databases)
                 members.append(target.member)
+                layout[target.member] = sorted(target.databases)
         manifest = {
             "format": FORMAT, "app_version": app_version(), "dialect": dialect,
-            "radius_mode": binds.mode(app), "databases": databases,
+            "radius_mode": binds.mode(app), "databases": databases, "layout": layout,
             "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "revisions": before["revisions"],
             "counts": table_counts, "ledger": ledger,
             "sha256": {name: _sha256(os.path.join(work, name)) for name in members},
@@ -420,6 +422,8 @@ def restore(app: Flask, path: str, force: bool = False) -> dict[str, Any]:
             raise BackupError(f"the backup is of a {manifest.get('dialect')} database; this app is configured for "
                               f"{dialect}: restore it into a {manifest.get('dialect')} instance")
         upgrade_needed = _check_revisions(app, manifest)
+        if dialect != "sqlite":
+            _check_layout(app, manifest)
         current = state(app)
         if not force and not is_empty(current):
             raise BackupError("the configured database is not empty: restoring replaces everything in it; "
@@ -452,6 +456,16 @@ def restore(app: Flask, path: str, force: bool = False) -> dict[str, Any]:
     return restored
 
 
+def _check_layout(app: Flask, manifest: dict[str, Any]) -> None:
+    """Refuse, before touching anything, a backup whose dumps do not map onto the configured servers one to one."""
+    want = {target.member: sorted(target.databases) for target in _mysql_targets(app)}
+    have = {member: sorted(roles) for member, roles in (manifest.get("layout") or {}).items()}
+    if want != have:
+        raise BackupError(f"the backup was taken with the radius database in the {manifest.get('radius_mode')!r} layout "
+                          f"and this app is configured {binds.mode(app)!r}: configure DATABASE_URL/RADIUS_DATABASE_URL "
+                          f"(and RADIUS_TWO_PHASE) as they were, restore, then move the radius tables")
+
+
 def _restore_mysql(app: Flask, manifest: dict[str, Any], work: str) -> None:
     """Drop the configured databases' tables and load the dumps, each into the database configured for its role."""
     names = manifest.get("databases") or {}
@@ -459,15 +473,7 @@ def _restore_mysql(app: Flask, manifest: dict[str, Any], work: str) -> None:
     radius_engine = binds.radius_engine(app) if _separate_radius(app) else None
     try:
         for target in _mysql_targets(app):
-            if not os.path.exists(os.path.join(work, target.member)):
-                # A backup of a layout with both databases on one server, restored into a two-phase layout or back.
-                raise BackupError(f"the backup has no {target.member}: it was taken with the radius database "
-                                  f"{manifest.get('radius_mode')!r}; configure the same layout to restore it")
-            renames = {names[role].encode(): name.encode() for role, name in target.databases.items() if role in names}
-            missing = set(target.databases) - set(names)
-            if missing:
-                raise BackupError(f"the backup has no {', '.join(sorted(missing))} database for this layout "
-                                  f"(it was taken in the {manifest.get('radius_mode')!r} radius mode)")
+            renames = {names[role].encode(): name.encode() for role, name in target.databases.items()}
             for role in target.databases:
                 _drop_all(main_engine if role == "main" else (radius_engine or main_engine))
             _mysql_load(target, os.path.join(work, target.member), renames)

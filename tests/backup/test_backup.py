@@ -195,3 +195,21 @@ def test_database_passwords_go_in_a_private_option_file_never_on_the_command_lin
     assert seen["mode"] == 0o600 and 'password="s3cr\\"t\\\\pw"' in seen["text"] and "port=3307" in seen["text"]
     assert not os.path.exists(seen["cnf"])  # removed once the dump ends
     assert backup.dump_counts(str(tmp_path / "main.sql"), {"main": "isp"}) == {"main": {"t": 2}}
+
+
+def test_a_backup_of_another_database_layout_is_refused_before_anything_is_dropped(populated, fresh, tmp_path):
+    import pytest
+
+    if populated.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite keeps both in one file: there is one layout")
+    archive, _ = _make_backup(populated, tmp_path)
+    target = fresh("restore")
+    assert _cli(target, "backup", "restore", archive).exit_code == 0
+    before = _state(target)
+
+    def two_phase(manifest, members):  # as if the radius database had been on another server
+        manifest["radius_mode"], manifest["layout"] = "two-phase", {"main.sql": ["main"]}
+
+    result = _cli(target, "backup", "restore", _rewrite(archive, tmp_path / "tp.tar.gz", manifest_edit=two_phase), "--yes")
+    assert result.exit_code != 0 and "'two-phase' layout" in result.output and "Traceback" not in result.output
+    assert _state(target)["counts"] == before["counts"]
