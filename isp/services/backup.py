@@ -345,6 +345,7 @@ def create(app: Flask, output: str | None = None) -> tuple[str, dict[str, Any]]:
             "counts": table_counts, "ledger": ledger,
             "sha256": {name: _sha256(os.path.join(work, name)) for name in members},
             "note": "secrets in the data are encrypted with ISP_ENCRYPTION_KEY, which this archive does not hold",
+            "ledger_read": "from the copy" if dialect == "sqlite" else "in its own snapshot just before the dump",
         }
         final = os.path.join(output, f"isp-backup-{now.strftime('%Y%m%dT%H%M%SZ')}.tar.gz")
         partial = final + ".part"
