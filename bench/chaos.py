@@ -6,10 +6,13 @@ own whose tables are dropped first) and its own embedded Redis. For --duration s
 it generates and pushes voucher batches, takes customers' payments, suspends and reactivates services and edits
 plans, while injecting a fault every few seconds (bench/chaos_faults.py: a router's connections cut mid-batch,
 FLUSHALL, SIGKILL of a worker, on MariaDB the bench's database connections killed, a refused RADIUS write).
-Then it clears the faults, lets the outbox drain, reconciles every router and prints:
+Then it clears the faults, lets the outbox drain, reconciles every router and prints on stdout:
 
     faults: N survived, L lost, D duplicated
-    C1 … C6: one line per invariant (outbox, routers vs SQL, ledger, duplicates, radius, reconcile drift)
+    C1 … C7: one line per invariant (outbox, routers vs SQL, ledger, duplicates, radius, reconcile drift) and the
+    faults and work done
+
+(the fault timeline and any finding's details go to stderr). It exits 1 when anything was lost or duplicated.
 
 Timing is not measured here: the figures are counts, valid on a busy machine.
 """
@@ -124,14 +127,14 @@ def main(argv: list[str] | None = None) -> int:
                 chaos_work.some_work(h.app, world, rng)
                 if time.monotonic() >= next_fault and len(injector.log) < planned:
                     fault = injector.next()
-                    print(f"  {time.monotonic() - started:6.1f} s  {fault.kind:8}  {fault.detail}", flush=True)
+                    print(f"  {time.monotonic() - started:6.1f} s  {fault.kind:8}  {fault.detail}", file=sys.stderr, flush=True)
                     next_fault += gap
                 time.sleep(0.05)
             injector.clear()
             # A worker killed last may not have been replaced yet; the clock may have died with its Redis.
             h.workers = [w for w in h.workers if w.poll() is None] or h.workers
             if clock.poll() is not None:
-                print("  note: the clock process had exited; restarted", flush=True)
+                print("  note: the clock process had exited; restarted", file=sys.stderr, flush=True)
                 clock = _clock(h)
             settle_1 = chaos_checks.settle(h.app, args.settle)
             drift = chaos_checks.reconcile(h.app, world)
@@ -156,10 +159,10 @@ def main(argv: list[str] | None = None) -> int:
           f"a second pass after {settle_2:.0f} s found {drift_after})")
     print(f"C7: {len(injector.log)} faults ({kinds}; seed {seed}; {args.duration:.0f} s of work: {done}; "
           f"{refused} actions refused and rolled back)")
-    for finding in (report.lost + report.duplicated)[:15]:
-        print(f"  {finding.kind}: {finding.what}")
+    for finding in (report.lost + report.duplicated)[:15]:  # the details go with the fault timeline, on stderr
+        print(f"  {finding.kind}: {finding.what}", file=sys.stderr)
     for error in world.errors[:8]:
-        print(f"  refused: {error}")
+        print(f"  refused: {error}", file=sys.stderr)
     return 1 if report.lost or report.duplicated else 0
 
 
