@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zlib
 
@@ -179,3 +180,23 @@ def test_every_invalid_field_is_reported_in_one_answer(app, client, auth, make_r
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "must be a PNG, JPEG, GIF or WebP" in html and "is not a host name" in html and "at most 8" in html
+
+
+def test_security_section_keeps_its_stored_switches_when_another_section_is_refused(app, client, auth):
+    auth.login_as("admin")  # before 2FA is required, which would send this login to enrolment
+    with app.app_context():
+        row = branding.get()
+        row.require_2fa_admin, row.remember_device_days, row.allow_cidrs_reseller = True, 7, "192.0.2.0/24"
+        db.session.commit()
+    refused = client.post("/settings/billing", data={"csrf_token": auth.token(), "account_prefix": "bad prefix!",
+                                                     "account_digits": "6", "default_grace_days": "3",
+                                                     "suspend_mode": "disable"})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    security = html.split('id="security"')[1]
+    # the billing POST carries no security fields: they must not read as unticked or blank here
+    box = re.search(r'<input[^>]*id="require_2fa_admin"[^>]*>', security).group(0)
+    assert re.search(r"\bchecked\b", box), box
+    assert 'value="7"' in security and "192.0.2.0/24" in security
+    with app.app_context():
+        assert branding.get().require_2fa_admin is True
