@@ -28,11 +28,11 @@ LOGIN = [pytest.param(*c[1:], id=c[0], marks=LOGIN_200 if "Field" in c[2] or "re
 
 
 @pytest.mark.parametrize("data,message", LOGIN)
-def test_login(fresh_world, data, message):
-    """A refused login shows why and logs nobody in (a fresh world each: failures count towards the throttle)."""
-    world = fresh_world
-    anon = Bad(world.bad.app, world.bad.app.test_client(), token_url="/auth/login")
-    data = {k: v.replace("{admin}", world.admin.username) for k, v in data.items()}
+def test_login(app, make_user, data, message):
+    """A refused login shows why and logs nobody in (a fresh app each: failures count towards the throttle)."""
+    admin = make_user("admin")
+    anon = Bad(app, app.test_client(), token_url="/auth/login")
+    data = {k: v.replace("{admin}", admin.username) for k, v in data.items()}
     anon.post("/auth/login", data, message, skip={"audit_log", "users"})
     assert anon.client.get("/").status_code == 302  # still logged out
 

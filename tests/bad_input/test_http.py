@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-LISTS = ["/vouchers/", "/vouchers/batches", "/customers/", "/customers/services", "/billing/", "/alerts/",
-         "/monitoring/", "/sessions/", "/routers/", "/plans/", "/notifications/", "/audit/", "/resellers/",
-         "/settings/users/", "/alerts/maintenance", "/reports/"]
 QUERIES = {
     "page negative": "page=-1",
     "page text": "page=abc",
@@ -17,10 +14,12 @@ QUERIES = {
     "dates reversed": "from=2030-01-01&to=2001-01-01&since=notadate&until=2999-99-99",
     "repeated params": "page=1&page=2&page=x&state=a&state=b",
 }
-QUERY_CASES = [(url, qs) for url in ("/vouchers/", "/customers/", "/customers/services", "/billing/", "/alerts/",
-                                      "/audit/", "/reports/") for qs in QUERIES.values()]
-QUERY_IDS = [f"{url} {name}" for url in ("/vouchers/", "/customers/", "/customers/services", "/billing/", "/alerts/",
-                                          "/audit/", "/reports/") for name in QUERIES]
+# Every bad query on the two busiest lists; the ones most likely to reach SQL on the others.
+_EVERY = ("/vouchers/", "/customers/")
+_SOME = ("page text", "sort injection", "unknown filters")
+_OTHERS = ("/customers/services", "/billing/", "/alerts/", "/audit/", "/reports/")
+QUERY_CASES = [(u, QUERIES[n]) for u in _EVERY for n in QUERIES] + [(u, QUERIES[n]) for u in _OTHERS for n in _SOME]
+QUERY_IDS = [f"{u} {n}" for u in _EVERY for n in QUERIES] + [f"{u} {n}" for u in _OTHERS for n in _SOME]
 
 
 @pytest.mark.parametrize("url,qs", QUERY_CASES, ids=QUERY_IDS)
@@ -53,10 +52,10 @@ PATHS = ["/customers/{}", "/customers/{}/edit", "/vouchers/{}", "/vouchers/batch
 IDS = {"missing": "999999", "negative": "-1", "huge": "99999999999999999999999999", "zero": "0", "text": "abc"}
 
 
-@pytest.mark.parametrize("path,ident", [(p, i) for p in PATHS for i in ("missing", "huge")] +
-                         [(p, i) for p in PATHS[:4] for i in ("negative", "zero", "text")],
-                         ids=[f"{p} {i}" for p in PATHS for i in ("missing", "huge")] +
-                             [f"{p} {i}" for p in PATHS[:4] for i in ("negative", "zero", "text")])
+PATH_CASES = [(p, "huge") for p in PATHS] + [(p, i) for p in PATHS[:3] for i in ("missing", "negative", "zero", "text")]
+
+
+@pytest.mark.parametrize("path,ident", PATH_CASES, ids=[f"{p} {i}" for p, i in PATH_CASES])
 def test_path_ids(world, path, ident):
     """An id that does not exist, is negative, zero, text or beyond any integer column is a plain 404."""
     world.bad.get(path.format(IDS[ident]), status=404, message="There is nothing here")

@@ -4,6 +4,7 @@ the command ends retried or dead with a reason, the worker returns in bounded ti
 a good router afterwards."""
 from __future__ import annotations
 
+import itertools
 import time
 import tracemalloc
 
@@ -14,7 +15,7 @@ from isp.models import CommandState, Router, RouterCommand
 from isp.services import outbox
 from tests.bad_input import fake_routeros as fake
 from tests.bad_input.fake_routeros import FakeRouter, length, sentence, word
-from tests.conftest import run_worker
+from tests.conftest import SIM_PASSWORD, run_worker
 
 MB = 1024 * 1024
 REPLY_DEADLINE = 1.0  # seconds one reply may take in these tests (ROUTER_REPLY_DEADLINE)
@@ -50,11 +51,54 @@ REPLIES = [
 ]
 
 
+@pytest.fixture(scope="module")
+def fast(module_app, fleet):
+    """One app for the module (each case adds its own faulty router), with a short reply deadline and socket
+    timeout so an endless or silent reply is cut in a second."""
+    module_app.config["ROUTER_REPLY_DEADLINE"] = REPLY_DEADLINE
+    module_app.config["ROUTER_TIMEOUT"] = 0.5
+    return module_app
+
+
+_names = itertools.count(1)
+
+
+def add_router(app, port: int, name: str = "") -> int:
+    """A router on loopback at `port`, through the service (password sealed as in production)."""
+    from isp.services import routers
+
+    with app.app_context():
+        router = routers.create_router({"name": name or f"faulty-{next(_names)}", "addresses": "127.0.0.1",
+                                        "api_port": port, "username": "admin", "password": SIM_PASSWORD, "mode": "api",
+                                        "enabled": True, "max_sessions": 20})
+        db.session.commit()
+        return router.id
+
+
+@pytest.fixture(scope="module")
+def healthy(fast, fleet):
+    """A router on the simulator: what every case checks the pool still serves."""
+    return add_router(fast, fleet.routers[0].port, "healthy")
+
+
 @pytest.fixture
-def fast(app):
-    """A short reply deadline, so an endless reply is cut in seconds."""
-    app.config["ROUTER_REPLY_DEADLINE"] = REPLY_DEADLINE
-    return app
+def faulty(fast):
+    """add(reply) -> a running FakeRouter and its router id; afterwards its commands and queued jobs are dropped."""
+    boxes: list[tuple[FakeRouter, int]] = []
+
+    def add(reply=fake.good, login=None):
+        box = FakeRouter(reply, login=login).__enter__()
+        boxes.append((box, add_router(fast, box.port)))
+        return boxes[-1]
+
+    yield add
+    with fast.app_context():
+        for box, router_id in boxes:
+            box.__exit__(None, None, None)
+            db.session.execute(db.delete(RouterCommand).where(RouterCommand.router_id == router_id))
+            db.session.get(Router, router_id).enabled = False
+        db.session.commit()
+    fast.config["REDIS_CLIENT"].flushdb()  # deferred jobs of this case's router, its breaker and stats
 
 
 def _queue(app, router_id: int, name: str) -> int:
@@ -73,25 +117,24 @@ def _row(app, command_id: int) -> RouterCommand:
         return row
 
 
-def _good_router_still_works(app, sim, make_router) -> None:
+def _good_router_still_works(app, sim_router, healthy: int) -> None:
     """The pool is not wedged: a command to a healthy router goes through in the same worker."""
-    good = make_router(sim.routers[0], name="healthy")
-    cid = _queue(app, good.id, "after-the-fault")
+    name = f"after-{next(_names)}"
+    cid = _queue(app, healthy, name)
     run_worker(app)
     assert _row(app, cid).state == CommandState.done, _row(app, cid).last_error
-    assert "after-the-fault" in [r["name"] for r in sim.routers[0].state.rows("/ip/hotspot/user")]
+    assert name in [r["name"] for r in sim_router.state.rows("/ip/hotspot/user")]
 
 
 @pytest.mark.parametrize("reply,reason", [c[1:] for c in REPLIES], ids=[c[0] for c in REPLIES])
-def test_command_against_a_faulty_router(fast, sim, make_router, reply, reason):
+def test_command_against_a_faulty_router(fast, fleet, healthy, faulty, reply, reason):
     """The push ends retried or dead with the reason, in bounded time, and the next router is served."""
     app = fast
-    with FakeRouter(reply) as box:
-        bad = make_router(name="faulty", api_port=box.port)
-        cid = _queue(app, bad.id, "alice")
-        started = time.monotonic()
-        run_worker(app)
-        elapsed = time.monotonic() - started
+    _, bad = faulty(reply)
+    cid = _queue(app, bad, "alice")
+    started = time.monotonic()
+    run_worker(app)
+    elapsed = time.monotonic() - started
     row = _row(app, cid)
     assert row.state in (CommandState.failed, CommandState.dead), (row.state, row.last_error)
     assert reason.lower() in row.last_error.lower(), row.last_error
@@ -100,32 +143,30 @@ def test_command_against_a_faulty_router(fast, sim, make_router, reply, reason):
     with app.app_context():
         from isp.routeros import runtime
 
-        assert runtime.pool().stats(bad.id)[1] == 0  # no connection left lent out
-    _good_router_still_works(app, sim, make_router)
+        assert runtime.pool().stats(bad)[1] == 0  # no connection left lent out
+    _good_router_still_works(app, fleet.routers[0], healthy)
 
 
-def test_invalid_utf8_in_a_reply_does_not_crash_the_push(fast, sim, make_router):
+def test_invalid_utf8_in_a_reply_does_not_crash_the_push(fast, fleet, healthy, faulty):
     """Bytes that are not UTF-8 in a router's row are read (replaced), and the push completes."""
     app = fast
-    with FakeRouter(_utf8_then_good) as box:
-        bad = make_router(name="faulty", api_port=box.port)
-        cid = _queue(app, bad.id, "alice")
-        run_worker(app)
+    _, bad = faulty(_utf8_then_good)
+    cid = _queue(app, bad, "alice")
+    run_worker(app)
     assert _row(app, cid).state == CommandState.done, _row(app, cid).last_error
-    _good_router_still_works(app, sim, make_router)
+    _good_router_still_works(app, fleet.routers[0], healthy)
 
 
-def test_login_trap_without_a_message_is_an_auth_error(fast, sim, make_router):
+def test_login_trap_without_a_message_is_an_auth_error(fast, fleet, healthy, faulty):
     """A router refusing the login with a bare !trap is reported as a refused login, not a crash."""
     app = fast
-    with FakeRouter(login=fake.raw(sentence("!trap") + sentence("!done"), then="hang")) as box:
-        bad = make_router(name="faulty", api_port=box.port)
-        cid = _queue(app, bad.id, "alice")
-        run_worker(app)
+    _, bad = faulty(login=fake.raw(sentence("!trap") + sentence("!done"), then="hang"))
+    cid = _queue(app, bad, "alice")
+    run_worker(app)
     row = _row(app, cid)
     assert row.state in (CommandState.failed, CommandState.dead)
     assert "login refused" in row.last_error, row.last_error
-    _good_router_still_works(app, sim, make_router)
+    _good_router_still_works(app, fleet.routers[0], healthy)
 
 
 POLL = [
@@ -140,30 +181,27 @@ POLL = [
 
 
 @pytest.mark.parametrize("reply", [c[1] for c in POLL], ids=[c[0] for c in POLL])
-def test_monitoring_poll_of_a_faulty_router(fast, sim, make_router, reply):
+def test_monitoring_poll_of_a_faulty_router(fast, healthy, faulty, reply):
     """The poll records a failed read with a reason, returns in bounded time, and the next poll of a good router works."""
     from isp.jobs.monitor import poll_router
 
     app = fast
-    with FakeRouter(reply) as box:
-        bad = make_router(name="faulty", api_port=box.port)
-        started = time.monotonic()
-        with app.app_context():
-            result = poll_router(bad.id)
-            router = db.session.get(Router, bad.id)
-            last_error = router.last_error
-        elapsed = time.monotonic() - started
+    _, bad = faulty(reply)
+    started = time.monotonic()
+    with app.app_context():
+        result = poll_router(bad)
+        last_error = db.session.get(Router, bad).last_error
+    elapsed = time.monotonic() - started
     assert result != "ok" and result, result
     assert last_error, "the failed poll left no reason on the router"
     assert elapsed < 20, f"the poll took {elapsed:.1f} s"
-    good = make_router(sim.routers[1], name="healthy")
     with app.app_context():
-        assert poll_router(good.id) == "ok"
+        assert poll_router(healthy) == "ok"
 
 
 @pytest.mark.parametrize("reply,limit", [(fake.huge_word(50 * MB), 10 * MB), (fake.many_words(1_000_000), 10 * MB)],
                          ids=["50 MB word", "a million words"])
-def test_huge_reply_memory_is_bounded(fast, reply, limit):
+def test_huge_reply_memory_is_bounded(reply, limit):
     """A huge reply is refused as it arrives: the client never holds more than a few MB of it."""
     from isp.routeros import client
 
