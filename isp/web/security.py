@@ -242,7 +242,8 @@ def security_headers(response: Response) -> Response:
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     endpoint = request.endpoint or ""
-    if endpoint not in CACHEABLE_ENDPOINTS and (endpoint.startswith("auth.") or _authenticated()):
+    if endpoint not in CACHEABLE_ENDPOINTS and (endpoint.startswith("auth.") or _authenticated()) \
+            and "no-store" not in headers.get("Cache-Control", ""):
         headers["Cache-Control"] = "no-store"
         headers.pop("Expires", None)
     return response
