@@ -99,15 +99,15 @@ def check(app, fleet, world, report: Report) -> None:
         stuck = s.execute(db.select(RouterCommand.id, RouterCommand.created_at).where(
             RouterCommand.state.in_(CommandState.unfinished()))).all()
         silent_dead = s.scalar(db.select(db.func.count()).where(
-            RouterCommand.state == CommandState.dead, RouterCommand.last_error == ""))
+            RouterCommand.state.in_([CommandState.dead, CommandState.discarded]), RouterCommand.last_error == ""))
         report.lost += [Finding("outbox", f"command #{i} still {CommandState.pending.value}/running/failed", at)
                         for i, at in stuck]
-        report.lost += [Finding("outbox", "dead without a reason")] * int(silent_dead or 0)
+        report.lost += [Finding("outbox", "dead or discarded without a reason")] * int(silent_dead or 0)
         count = lambda st: int(states.get(st, 0))  # noqa: E731
         report.lines.append(
             f"C1: {len(stuck)} stuck ({sum(states.values())} outbox commands: {count(CommandState.done)} done, "
             f"{count(CommandState.dead)} dead with a reason, {count(CommandState.discarded)} discarded, "
-            f"{silent_dead} dead without one; target 0 stuck pending/running/failed)")
+            f"{silent_dead} ended without one; target 0 stuck pending/running/failed)")
 
         # Vouchers: every live voucher of an API router is a hotspot user there, once; nothing else is.
         dead_keys = set(s.scalars(db.select(RouterCommand.idempotency_key).where(RouterCommand.state == CommandState.dead)))
