@@ -14,16 +14,26 @@ from isp.services.errors import ServiceError
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+def _stored() -> Branding | None:
+    """The settings row if it exists. Read paths never create it: concurrent first requests would race to insert it."""
+    return db.session.get(Branding, 1)
+
+
 def two_factor_required(user: User) -> bool:
     """True when the settings make a second factor compulsory for this user's role (resellers: never forced)."""
-    row = branding.get()
+    row = _stored()
+    if row is None:
+        return False
     role = user.role.value
-    return (role == "admin" and row.require_2fa_admin) or (role == "operator" and row.require_2fa_operator)
+    return bool((role == "admin" and row.require_2fa_admin) or (role == "operator" and row.require_2fa_operator))
 
 
 def remember_device_days() -> int:
-    """How long 'remember this device' skips the second factor (0: the option is off)."""
-    return max(0, int(branding.get().remember_device_days or 0))
+    """How long 'remember this device' skips the second factor (0: the option is off; 30 before any setting)."""
+    row = _stored()
+    if row is None or row.remember_device_days is None:
+        return 30
+    return max(0, int(row.remember_device_days))
 
 
 def parse_cidrs(text: str) -> list[Network]:
@@ -39,7 +49,7 @@ def parse_cidrs(text: str) -> list[Network]:
 
 def allowed_networks(role: str) -> list[Network]:
     """The role's allow-list; empty means every address is allowed."""
-    text = getattr(branding.get(), f"allow_cidrs_{role}", "") or ""
+    text = getattr(_stored(), f"allow_cidrs_{role}", "") or ""
     try:
         return parse_cidrs(text)
     except ValueError:
