@@ -76,7 +76,7 @@ def test_the_live_traffic_graph_moves(live_server, page, browser, app, sim, make
         log_in(mobile, live_server, "noc")
         mobile.goto(f"{live_server}/routers/{router.id}")
         run_worker(app)
-        mobile.wait_for_function("document.querySelector('#router-graphs').dataset.liveT", timeout=10000)
+        mobile.wait_for_function("() => document.querySelector('#router-graphs').dataset.liveT", timeout=10000)
         box = mobile.locator("[data-test=live-graph] canvas").bounding_box()
         assert box is not None and box["width"] <= 390  # the graph follows the phone's width, no sideways scroll
         mobile.screenshot(path=os.path.join(ARTIFACTS, "router-monitoring-phone.png"), full_page=True)

@@ -54,7 +54,7 @@ def test_user_search_updates_results_without_reload(live_server, page, make_user
     page.wait_for_url(live_server + "/settings/users/")
     page.evaluate("window.__marker = 1")  # survives only if the page is not reloaded
     page.fill("input[name=q]", "gam")
-    page.wait_for_function("!document.querySelector('#results').innerText.includes('alpha')")
+    page.wait_for_function("() => !document.querySelector('#results').innerText.includes('alpha')")
     assert "gamma" in page.locator("#results").inner_text()
     assert page.evaluate("window.__marker") == 1
     assert "q=gam" in page.url

@@ -26,10 +26,10 @@ def test_generate_watch_progress_and_print(live_server, page, app, sim, make_use
     assert "400 vouchers created" in page.locator(".toast").first.inner_text()
     assert page.locator("[data-test=percent]").inner_text() == "0%"
     run_worker(app)  # the workers push while the page keeps polling
-    page.wait_for_function("document.querySelector('[data-test=percent]').innerText === '100%'", timeout=30000)
+    page.wait_for_function("() => document.querySelector('[data-test=percent]').innerText === '100%'", timeout=30000)
     assert page.locator("[data-test=pushed]").inner_text() == "400"
     # The voucher table reloads itself when the push finishes: no "pending" left on screen.
-    page.wait_for_function("document.querySelectorAll('#results [data-sync=synced]').length > 0", timeout=10000)
+    page.wait_for_function("() => document.querySelectorAll('#results [data-sync=synced]').length > 0", timeout=10000)
     assert page.locator("#results [data-sync=pending]").count() == 0
     os.makedirs(ARTIFACTS, exist_ok=True)
     page.screenshot(path=os.path.join(ARTIFACTS, "batch-progress.png"), full_page=True)
