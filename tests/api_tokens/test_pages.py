@@ -124,6 +124,9 @@ def test_admin_sees_everyones_tokens_filters_and_revokes(app, client, auth, make
     assert "op token" in html and "reseller token" in html and f">{first.username}<" in html
     filtered = client.get(f"/account/tokens/?user={first.id}").get_data(as_text=True)
     assert "op token" in filtered and "reseller token" not in filtered
+    fragment = client.get(f"/account/tokens/?user={first.id}", headers={"HX-Request": "true"})  # the filter's swap
+    assert fragment.status_code == 200 and "<html" not in fragment.get_data(as_text=True)
+    assert "op token" in fragment.get_data(as_text=True) and 'data-test="revoke"' in fragment.get_data(as_text=True)
     with app.app_context():
         token_id = _db.session.scalar(select(ApiToken.id).where(ApiToken.name == "op token"))
     response = client.post(f"/account/tokens/{token_id}/revoke?user={first.id}", data={"csrf_token": auth.token()})

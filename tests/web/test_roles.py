@@ -50,6 +50,9 @@ def _samples(app, make_user, make_router) -> dict[str, int]:
         samples["voucher_id"] = db.session.scalar(db.select(samples["voucher_id"]))
         samples.update(_subscriber_samples(db.session.get(User, admin.id), router.id))
         samples.update(_alert_samples(router.id))
+        from isp.services import api_tokens
+        samples["token_id"] = api_tokens.create(db.session.get(User, admin.id), "matrix", {"read"}, None)[0].id
+        db.session.commit()
     # A reseller: the resellers pages need one, and the users pages accept any account.
     return {**samples, "user_id": make_user("reseller").id, "router_id": router.id}
 
@@ -98,6 +101,10 @@ STAFF_OWNED = ("<int:batch_id>", "<int:voucher_id>", "<int:customer_id>", "<int:
                "<int:payment_id>")
 
 
+# Personal objects of the sample admin: anyone but an admin is let in by role and then scoped out (404).
+OWNER_ONLY = ("<int:token_id>",)
+
+
 # Routes a reseller reaches only when allowed to sell services.
 SELLERS_ONLY = {"customers.create"}
 
@@ -142,6 +149,8 @@ def test_role_matrix(app, client, auth, make_user, make_router, rule, role):
     elif role in allowed and role == "reseller" and rule.endpoint in SELLERS_ONLY:
         # Let in by role, refused by permission: the sample reseller may not sign up customers (can_sell_services).
         assert response.status_code == 403
+    elif role in allowed and role != "admin" and any(part in rule.rule for part in OWNER_ONLY):
+        assert response.status_code == 404
     elif role in allowed and role == "reseller" and any(part in rule.rule for part in STAFF_OWNED):
         # The sample objects belong to staff: a reseller is let in by role and then scoped out (404).
         assert response.status_code == 404
