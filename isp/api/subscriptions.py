@@ -86,6 +86,15 @@ class ChangePlan(ma.Schema):
     plan_id = id_field(required=True)
 
 
+class PlanQuote(ma.Schema):
+    """The figures of a plan change before it is made."""
+
+    plan_id = ma.fields.Integer(required=True)
+    credit = decimal_string(required=True, metadata={"description": "Unused time of the old plan, to be credited"})
+    charge = decimal_string(required=True, metadata={"description": "The rest of the period on the new plan"})
+    balance_after = decimal_string(required=True)
+
+
 class ChangePlanResult(ma.Schema):
     """The service on its new plan, and the figures posted."""
 
@@ -156,8 +165,26 @@ class SubscriptionDetail(MethodView):
         return subscription_or_404(subscription_id)
 
 
+def _plan(plan_id: int) -> ServicePlan:
+    plan = db.session.scalar(select(ServicePlan).where(ServicePlan.id == plan_id))
+    if plan is None:
+        abort(422, message=f"No plan {plan_id}.", errors={"plan_id": ["No such plan."]})
+    return plan
+
+
 @bp.route("/<int:subscription_id>/change-plan")
 class SubscriptionChangePlan(MethodView):
+    @bp.arguments(ChangePlan, location="query")
+    @bp.response(200, PlanQuote)
+    @bp.alt_response(403, schema=ProblemSchema, description="Only staff may change plans")
+    def get(self, args: dict[str, Any], subscription_id: int):
+        """What moving to `plan_id` now would credit and charge (nothing is written)."""
+        sub = subscription_or_404(subscription_id)
+        _staff_only("change a service's plan")
+        quote = billing.change_plan_quote(sub, _plan(args["plan_id"]))
+        return {"plan_id": args["plan_id"], "credit": quote.credit, "charge": quote.charge,
+                "balance_after": quote.balance_after}
+
     @scopes("customers")
     @idempotent()
     @bp.arguments(ChangePlan)
@@ -167,10 +194,7 @@ class SubscriptionChangePlan(MethodView):
         """Move the service to another plan now: the unused time is credited, the new plan charged (staff)."""
         sub = subscription_or_404(subscription_id)
         _staff_only("change a service's plan")
-        plan = db.session.scalar(select(ServicePlan).where(ServicePlan.id == data["plan_id"]))
-        if plan is None:
-            abort(422, message=f"No plan {data['plan_id']}.", errors={"plan_id": ["No such plan."]})
-        quote = billing.change_plan(sub, plan, api_user())  # @idempotent commits
+        quote = billing.change_plan(sub, _plan(data["plan_id"]), api_user())  # @idempotent commits
         return {"subscription": sub, "credit": quote.credit, "charge": quote.charge,
                 "balance_after": quote.balance_after}
 

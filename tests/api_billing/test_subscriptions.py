@@ -90,7 +90,7 @@ def test_add_a_service_and_change_its_plan(app, client, bill, token):
     home, fast = bill.plan("1000.00", name="Home"), bill.plan("2000.00", name="Fast")
     customer = bill.customer()
     bill.fund(customer, "5000.00")
-    headers = token(bill.staff.id, "customers")
+    headers = token(bill.staff.id, "read", "customers")
     response = client.post("/api/v1/subscriptions", json={"customer_id": customer, "plan_id": home,
                                                           "username": "alice-home"}, headers=headers)
     assert response.status_code == 201, response.get_json()
@@ -99,10 +99,14 @@ def test_add_a_service_and_change_its_plan(app, client, bill, token):
     taken = client.post("/api/v1/subscriptions", json={"customer_id": customer, "plan_id": home,
                                                        "username": "alice-home"}, headers=headers)
     assert taken.status_code == 422 and "username" in taken.get_json()["errors"]
+    quote = client.get(f"/api/v1/subscriptions/{sub['id']}/change-plan?plan_id={fast}", headers=headers).get_json()
+    assert quote["charge"] != "0.00" and quote["plan_id"] == fast
     changed = client.post(f"/api/v1/subscriptions/{sub['id']}/change-plan", json={"plan_id": fast}, headers=headers)
     assert changed.status_code == 200, changed.get_json()
     body = changed.get_json()
-    assert body["subscription"]["plan_name"] == "Fast" and body["charge"] != "0.00"
+    assert body["subscription"]["plan_name"] == "Fast"
+    assert (body["credit"], body["charge"], body["balance_after"]) == (quote["credit"], quote["charge"],
+                                                                       quote["balance_after"])
     assert client.post(f"/api/v1/subscriptions/{sub['id']}/change-plan", json={"plan_id": fast},
                        headers=headers).status_code == 422  # already on it
     assert client.post(f"/api/v1/subscriptions/{sub['id']}/change-plan", json={"plan_id": 999999},
