@@ -52,9 +52,23 @@ def _samples(app, make_user, make_router) -> dict[str, int]:
         samples.update(_alert_samples(router.id))
         from isp.services import api_tokens
         samples["token_id"] = api_tokens.create(db.session.get(User, admin.id), "matrix", {"read"}, None)[0].id
+        samples.update(_login_security_samples(db.session.get(User, admin.id)))
         db.session.commit()
     # A reseller: the resellers pages need one, and the users pages accept any account.
     return {**samples, "user_id": make_user("reseller").id, "router_id": router.id}
+
+
+def _login_security_samples(admin) -> dict[str, int]:
+    """A server-side session and a remembered device of the sample admin (someone else's for every logged-in role)."""
+    from isp.extensions import db
+    from isp.models import TrustedDevice
+    from isp.services import twofactor, user_sessions
+
+    session_row, _ = user_sessions.start(admin, "127.0.0.1", "matrix", False, 3600)
+    admin.totp_enabled_at = session_row.created_at  # remember_device is for accounts with a second factor
+    twofactor.remember_device(admin, "127.0.0.1", "matrix", 30)
+    device_id = db.session.scalar(db.select(TrustedDevice.id).where(TrustedDevice.user_id == admin.id))
+    return {"session_id": session_row.id, "device_id": device_id}
 
 
 def _alert_samples(router_id: int) -> dict[str, int]:
