@@ -133,10 +133,29 @@ def _unauthorized():
 class AddressNotAllowed(Forbidden):
     """A staff member's address is outside their role's allow-list."""
 
-    def __init__(self, ip: str, role: str) -> None:
+    def __init__(self, ip: str, role: str, at_login: bool = False) -> None:
         self.user_message = (f"Your address {ip or 'unknown'} is not allowed for {role} accounts. "
                              "Connect from an allowed network, or ask an administrator to add it in Settings → Security.")
+        self.at_login = at_login
         super().__init__(self.user_message)
+
+
+def refuse_address(err: AddressNotAllowed) -> Response:
+    """The 403 page naming the address; htmx (which swaps no 4xx here) is sent to a full page load instead:
+    the same URL, which answers this page, or after a refused login the login form, with the message as a toast."""
+    from isp.web.errors import error_response
+
+    if not is_htmx() or wants_json():
+        return error_response(403, err.user_message)
+    if err.at_login:
+        flash(err.user_message, "error")
+        target = url_for("auth.login")
+    else:
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        target = safe_next(current.path + (f"?{current.query}" if current.query else "")) or url_for("dashboard.index")
+    response = current_app.response_class(status=204)
+    response.headers["HX-Redirect"] = target
+    return response
 
 
 def csp_nonce() -> str:
@@ -174,7 +193,7 @@ def _refuse_login_outside_list(app: Flask, user: object, **extra: object) -> Non
         current_app.logger.warning("login by %s refused: address %s outside the %s allow-list",
                                    getattr(user, "username", "?"), ip, role)
         logout_user()
-        raise AddressNotAllowed(ip, role)
+        raise AddressNotAllowed(ip, role, at_login=True)
 
 
 def init_security(app: Flask) -> None:
@@ -202,14 +221,10 @@ def init_security(app: Flask) -> None:
     def allow_list():
         if request.endpoint in EXEMPT_ENDPOINTS:
             return None
-        try:
-            check_allow_list()
-        except AddressNotAllowed as err:
-            from isp.web.errors import error_response
-
-            return error_response(403, err.user_message)
+        check_allow_list()
         return None
 
+    app.register_error_handler(AddressNotAllowed, refuse_address)
     app.after_request(security_headers)
 
 
