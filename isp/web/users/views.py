@@ -11,6 +11,7 @@ from isp.extensions import db
 from isp.models import Role, User
 from isp.services import twofactor, user_sessions, users
 from isp.web.auth.forms import EmptyForm
+from isp.web.auth.sessions import current_session_id
 from isp.web.forms import submit
 from isp.web.render import render
 from isp.web.security import role_required
@@ -48,7 +49,8 @@ def edit(user_id: int):
     return render("users/edit.html", user=user, role_form=RoleForm(role=user.role.value),
                   password_form=PasswordResetForm(), toggle_form=EmptyForm(),
                   sessions=user_sessions.active_for(user.id), device_label=user_sessions.device_label,
-                  current_id=None, end_url=lambda s: url_for("users.end_session", user_id=user.id, session_id=s.id))
+                  current_id=current_session_id() if user.id == current_user.id else None,
+                  end_url=lambda s: url_for("users.end_session", user_id=user.id, session_id=s.id))
 
 
 def _apply(user_id: int, action: Callable[[User], object], success: str, form: FlaskForm | None = None):
