@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: lint demo test test-sqlite test-mysql venv chromium freeradius bench clean
+.PHONY: lint demo test test-sqlite test-mysql venv chromium freeradius mariadb-client bench clean
 
 venv: $(VENV)/.installed
 
@@ -30,6 +30,14 @@ freeradius:
 	  || echo "NOTE: apt-get install freeradius is impossible here; the FreeRADIUS tests will be skipped by name"; \
 	fi
 
+# Backups on MariaDB use mysqldump and mysql (Debian's mariadb-client); needed by the MariaDB profile's backup tests.
+mariadb-client:
+	@if [ -n "$$TEST_DATABASE_URL" ] && { ! command -v mysqldump >/dev/null || ! command -v mysql >/dev/null; }; then \
+	  echo "installing Debian mariadb-client for the backup tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-client >/dev/null) \
+	  || echo "NOTE: apt-get install mariadb-client is impossible here; the MariaDB backup tests will fail"; \
+	fi
+
 # RADIUS=1 adds a private FreeRADIUS and a radius-mode simulated router (when freeradius is installed).
 demo: venv
 	ISP_DEMO_RADIUS=$(RADIUS) ./bin/demo
@@ -37,7 +45,7 @@ demo: venv
 # SQLite + fakeredis always (with the simulator's own tests); MariaDB + real Redis too when TEST_DATABASE_URL/TEST_REDIS_URL
 # are set (.ci/run sets them). The two profiles share nothing (own database and Redis, free ports, numbered temp
 # dirs), so they run side by side, one per core; each profile's output is printed whole when it ends.
-test: venv chromium freeradius lint
+test: venv chromium freeradius mariadb-client lint
 	@if [ -n "$$TEST_DATABASE_URL" ]; then $(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-mysql; \
 	 else $(MAKE) --no-print-directory test-sqlite; echo "TEST_DATABASE_URL not set: MariaDB profile not run (.ci/run runs it)"; fi
 

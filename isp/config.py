@@ -213,6 +213,8 @@ def load_router_settings(env: Mapping[str, str]) -> dict:
     get = env.get
     settings = {
         "ROUTER_TIMEOUT": parse_float("ROUTER_TIMEOUT", get("ROUTER_TIMEOUT"), 5.0, minimum=0.1),
+        # Longest one command's reply may keep streaming before it is cut off as a timeout (a faulty router).
+        "ROUTER_REPLY_DEADLINE": parse_float("ROUTER_REPLY_DEADLINE", get("ROUTER_REPLY_DEADLINE"), 300.0, minimum=1.0),
         "POOL_MIN": parse_int("POOL_MIN", get("POOL_MIN"), 0, maximum=20),
         "POOL_MAX": parse_int("POOL_MAX", get("POOL_MAX"), 2, minimum=1, maximum=20),
         "POOL_FLEET_CAP": parse_int("POOL_FLEET_CAP", get("POOL_FLEET_CAP"), 8, minimum=1, maximum=100),

@@ -80,13 +80,14 @@ class BatchCreate(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
-    plan_id = ma.fields.Integer(required=True, validate=ma.validate.Range(1, 2**31 - 1))
-    count = ma.fields.Integer(required=True, validate=ma.validate.Range(1, vouchers.MAX_BATCH))
-    router_id = ma.fields.Integer(load_default=None, allow_none=True, validate=ma.validate.Range(1, 2**31 - 1),
+    # strict: a JSON 1.5 is refused, not truncated to a batch of 1.
+    plan_id = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(1, 2**31 - 1))
+    count = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(1, vouchers.MAX_BATCH))
+    router_id = ma.fields.Integer(load_default=None, allow_none=True, strict=True, validate=ma.validate.Range(1, 2**31 - 1),
                                   metadata={"description": "Needed when the plan is sold on several routers"})
     mode = ma.fields.Enum(VoucherMode, by_value=True, load_default=VoucherMode.code)
     prefix = ma.fields.String(load_default="", validate=ma.validate.Regexp(r"^[A-Za-z0-9]{0,8}$"))
-    length = ma.fields.Integer(load_default=8, validate=ma.validate.Range(codes.MIN_LENGTH, codes.MAX_LENGTH))
+    length = ma.fields.Integer(load_default=8, strict=True, validate=ma.validate.Range(codes.MIN_LENGTH, codes.MAX_LENGTH))
     note = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
 
 

@@ -143,6 +143,9 @@ def from_exception(err: BaseException) -> Response:
         if err.code == 429 and "Retry-After" not in headers:
             headers["Retry-After"] = "60"
         return problem(err.code, detail, errors=errors or None, headers=headers)
+    if isinstance(err, RecursionError) and request.is_json:
+        # json.loads gives up on arrays/objects nested thousands deep: the body is bad, not the server.
+        return problem(400, "The JSON body is nested too deeply.")
     current_app.logger.exception("unhandled API error on %s %s", request.method, request.path)
     return problem(500)
 

@@ -109,7 +109,8 @@ def create(data: dict, actor: User) -> Customer:
     db.session.flush()
     ledger.customer_account(customer.id)
     event(customer, "created", f"Customer {account_no} signed up.", actor)
-    audit.record(actor, "customer.create", f"customer:{customer.id}", account_no)
+    audit.record(actor, "customer.create", f"customer:{customer.id}", account_no, obj=customer,
+                 changes=audit.diff({}, audit.state(customer)))
     return customer
 
 
@@ -122,6 +123,7 @@ def update(customer: Customer, data: dict, actor: User) -> list[str]:
     """Save edits (fields left out keep their value); each changed field becomes one timeline line ("phone: a → b")."""
     values = clean({**{field: getattr(customer, field) for field in LABELS if field != "reseller_id"}, **data})
     values["reseller_id"] = _owner(data, actor, customer.reseller_id)
+    before = audit.state(customer)
     lines: list[str] = []
     for field, new in values.items():
         old = getattr(customer, field)
@@ -138,7 +140,8 @@ def update(customer: Customer, data: dict, actor: User) -> list[str]:
     for line in lines:
         event(customer, "updated", line, actor)
     if lines:
-        audit.record(actor, "customer.update", f"customer:{customer.id}", ", ".join(line.split(":")[0] for line in lines))
+        audit.record(actor, "customer.update", f"customer:{customer.id}", ", ".join(line.split(":")[0] for line in lines),
+                     obj=customer, changes=audit.changed(before, customer))
     db.session.flush()
     return lines
 
@@ -168,7 +171,8 @@ def set_status(customer: Customer, status: str, actor: User, reason: str = "") -
     before = customer.status
     customer.status = to
     event(customer, "status", f"Account {to.value}" + (f": {reason}" if reason else "."), actor, before.value, to.value)
-    audit.record(actor, "customer.status", f"customer:{customer.id}", f"{before.value} → {to.value}")
+    audit.record(actor, "customer.status", f"customer:{customer.id}", f"{before.value} → {to.value}", obj=customer,
+                 changes={"status": [before.value, to.value]})
     db.session.flush()
 
 

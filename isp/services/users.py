@@ -67,7 +67,8 @@ def create_user(username: str, password: str, role: Role, full_name: str = "", a
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
-    audit.record(actor, "user.create", name, f"role={role.value}")
+    audit.record(actor, "user.create", name, f"role={role.value}", obj=user,
+                 changes=audit.diff({}, audit.state(user)))
     return user
 
 

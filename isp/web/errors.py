@@ -13,6 +13,7 @@ MESSAGES = {
     403: ("Not allowed", "Your role does not allow you to see this page."),
     404: ("Not found", "There is nothing here. It may have been deleted, or the address is mistyped."),
     405: ("Not allowed", "That action is not available this way."),
+    413: ("Upload too large", "The file or form is larger than the panel accepts (8 MB). Send a smaller one."),
     429: ("Slow down", "Too many requests. Wait a moment and try again."),
     500: ("Something went wrong", "The error has been logged. Try again; if it persists, tell your administrator."),
 }

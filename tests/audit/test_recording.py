@@ -329,3 +329,23 @@ def test_the_billing_run_writes_a_summary_row_per_chunk_not_per_service(app, sub
     [entry] = entries(app, "subscriptions.renew")
     assert (entry.via, entry.actor_id, entry.target) == ("job", None, "1 services")
     assert entry.changes == {"invoices": [None, 0], "renewed": [None, 1]}
+
+
+def test_a_customer_edit_and_status_change_record_what_changed_against_the_customer(app, web, subscriber, make_user):
+    admin = make_user("admin")
+    with web():
+        actor = _db.session.get(User, admin.id)
+        customer = _db.session.get(Customer, subscriber["customer"])
+        customers.update(customer, {"phone": "+254700000002", "email": "jane@example.com"}, actor)
+        customers.set_status(customer, "suspended", actor, "asked to pause")
+        _db.session.commit()
+    [created] = entries(app, "customer.create")
+    assert (created.target_type, created.target_id) == ("customers", subscriber["customer"])
+    assert created.changes["name"] == [None, "Jane Doe"]
+    [edit] = entries(app, "customer.update")
+    assert (edit.actor_id, edit.ip, edit.target_type, edit.target_id) == (admin.id, IP, "customers", subscriber["customer"])
+    assert edit.changes["phone"] == ["+254700000001", "+254700000002"]
+    assert edit.changes["email"][1] == "jane@example.com"
+    assert "name" not in edit.changes
+    [status] = entries(app, "customer.status")
+    assert status.changes == {"status": ["active", "suspended"]}

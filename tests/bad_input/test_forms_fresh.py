@@ -21,10 +21,7 @@ LOGIN = [
 ]
 
 
-LOGIN_200 = pytest.mark.xfail(strict=True, reason="login answers 200 (not 422) when the form itself fails validation "
-                                                "(blank or too long fields); owner auth (isp/web/auth/views.py)")
-LOGIN = [pytest.param(*c[1:], id=c[0], marks=LOGIN_200 if "Field" in c[2] or "required" in c[2] else ())
-         for c in LOGIN]
+LOGIN = [pytest.param(*c[1:], id=c[0]) for c in LOGIN]
 
 
 @pytest.mark.parametrize("data,message", LOGIN)

@@ -105,8 +105,6 @@ def test_oversize_body(world, url):
                     csrf=False)
 
 
-@pytest.mark.xfail(strict=True, reason="413 is werkzeug's bare page: no panel layout and no HX-Retarget, so an htmx "
-                                       "(boosted) upload shows nothing; add 413 to isp/web/errors.py MESSAGES; owner hardening")
 def test_oversize_body_htmx(world):
     """An oversize upload from a boosted form gets the panel's error block, retargeted so the user sees it."""
     response = world.bad.check("POST", "/imports/", 413, "larger than", data=b"x" * (9 * 1024 * 1024), csrf=False,

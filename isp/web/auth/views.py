@@ -45,6 +45,8 @@ def login():
             atomic(lambda: users.note_failed_login(name, users.find_by_username(name), "password"))
             form.form_errors.append("Invalid username or password.")
             status = 422
+    elif form.is_submitted():
+        status = 422  # a blank or over-long field: the form shows which
     return render("auth/login.html", form=form, status=status)
 
 
