@@ -47,6 +47,7 @@ SYNC_USAGE = JobSpec("isp.jobs.vouchers.sync_usage", "normal", timeout=30, ttl=6
 RECONCILE = JobSpec("isp.jobs.reconcile.reconcile_router", "normal", timeout=600, ttl=3600, result_ttl=3600)
 # Periodic jobs (the clock enqueues them; isp/jobs/schedule.py says how often).
 HEARTBEAT = JobSpec("isp.jobs.maintenance.heartbeat", "low", timeout=30, ttl=120, result_ttl=60)
+PURGE_SECURITY = JobSpec("isp.jobs.maintenance.purge_security", "low", timeout=120, ttl=600, result_ttl=60)
 SWEEP_OUTBOX = JobSpec("isp.jobs.outbox.sweep_outbox", "normal", timeout=120, ttl=60, result_ttl=60)
 POLL_ALL = JobSpec("isp.jobs.monitor.poll_all", "low", timeout=30, ttl=30, result_ttl=60)
 # Expiry is SQL only and runs on critical: a voucher is retired within seconds of its expiry time.
@@ -73,7 +74,7 @@ JOBS = {spec.path: spec for spec in (EXECUTE_COMMAND, EXECUTE_BATCH, POLL_ROUTER
                                      HEARTBEAT, SWEEP_OUTBOX, POLL_ALL, EXPIRE_VOUCHERS, POLL_USAGE_ALL, RECONCILE_ALL,
                                      DEMO_TRAFFIC, POLL_SESSIONS_ALL, POLL_SESSIONS, BILLING_RUN, SUSPEND_DUE, SEND_NOTIFICATIONS,
                                      QUEUE_REMINDERS, IMPORT_RUN, RADIUS_ROLLUP, RADIUS_CLEANUP, MONITOR_LIVE,
-                                     MONITOR_ROLLUP, EVALUATE_ALERTS)}
+                                     MONITOR_ROLLUP, EVALUATE_ALERTS, PURGE_SECURITY)}
 
 
 def queue(name: str) -> Queue:

@@ -13,3 +13,13 @@ def heartbeat() -> float:
     now = time.time()
     redis_store.client.set(HEARTBEAT_KEY, now, ex=3600)
     return now
+
+
+def purge_security() -> dict[str, int]:
+    """Hourly: forget long-ended login sessions, dead remembered devices and day-old API idempotency keys."""
+    from isp.extensions import db
+    from isp.services import user_sessions
+
+    counts = user_sessions.purge()
+    db.session.commit()
+    return counts

@@ -35,4 +35,6 @@ SCHEDULE: tuple[dict, ...] = (
     # Monitoring: rollups and retention; alert rules over the latest samples, the pipeline and the business.
     _every(dispatch.MONITOR_ROLLUP, 60),
     _every(dispatch.EVALUATE_ALERTS, 10),
+    # Security: long-ended sessions, dead remembered devices and day-old API idempotency keys are deleted.
+    _every(dispatch.PURGE_SECURITY, 3600),
 )

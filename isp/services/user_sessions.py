@@ -171,3 +171,24 @@ def device_label(user_agent: str) -> str:
         return browser or system
     cleaned = re.sub(r"\s+", " ", ua).strip()
     return cleaned[:40] or "Unknown device"
+
+
+KEEP_ENDED = timedelta(days=30)  # ended sessions and dead devices stay listed/auditable this long
+KEEP_IDEMPOTENCY = timedelta(hours=24)  # an API Idempotency-Key replays for a day (isp/api/idempotency.py RETENTION)
+
+
+def purge(now: datetime | None = None) -> dict[str, int]:
+    """Delete sessions ended or expired, and remembered devices revoked or expired, over KEEP_ENDED ago, and API
+    idempotency keys older than KEEP_IDEMPOTENCY: set-based, one DELETE per table."""
+    from sqlalchemy import delete, or_
+
+    from isp.models.security import IdempotencyKey, TrustedDevice
+
+    now = now or utcnow()
+    cut = now - KEEP_ENDED
+    sessions = db.session.execute(delete(UserSession).where(
+        or_(UserSession.ended_at < cut, UserSession.expires_at < cut))).rowcount
+    devices = db.session.execute(delete(TrustedDevice).where(
+        or_(TrustedDevice.revoked_at < cut, TrustedDevice.expires_at < cut))).rowcount
+    keys = db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < now - KEEP_IDEMPOTENCY)).rowcount
+    return {"sessions": sessions or 0, "devices": devices or 0, "idempotency_keys": keys or 0}

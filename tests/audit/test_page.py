@@ -209,7 +209,8 @@ def test_every_detail_page_links_its_own_history(app, client, auth, make_user, m
              f"/customers/{ids['customers']}": ("customers", ids["customers"]),
              f"/customers/services/{ids['subscriptions']}/edit": ("subscriptions", ids["subscriptions"]),
              f"/vouchers/batches/{batch}": ("voucher_batches", batch), f"/resellers/{reseller.id}": ("users", reseller.id),
-             f"/alerts/rules/{rule_id}/edit": ("alert_rules", rule_id)}
+             f"/alerts/rules/{rule_id}/edit": ("alert_rules", rule_id),
+             f"/settings/users/{reseller.id}": ("users", reseller.id)}
     for url, (kind, object_id) in pages.items():
         response = client.get(url)
         assert response.status_code == 200, url

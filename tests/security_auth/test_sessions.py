@@ -191,3 +191,25 @@ def test_disabling_an_account_ends_its_rows(app, client, auth, make_user):
     assert _rows(app, target.id)[0].ended_reason == "disabled"
     with app.app_context():
         assert db.session.get(User, target.id).active is False
+
+
+def test_the_hourly_purge_forgets_long_ended_sessions_and_keeps_live_and_recent_ones(app, client, auth):
+    from isp.jobs import maintenance, schedule
+
+    user = auth.login_as("operator")
+    with app.app_context():
+        now = utcnow()
+        old_end = UserSession(public_id="a" * 64, user_id=user.id, created_at=now - timedelta(days=40),
+                              last_seen_at=now - timedelta(days=40), expires_at=now - timedelta(days=39),
+                              ended_at=now - timedelta(days=31), ended_reason="logout")
+        recent_end = UserSession(public_id="b" * 64, user_id=user.id, created_at=now - timedelta(days=2),
+                                 last_seen_at=now - timedelta(days=2), expires_at=now + timedelta(hours=1),
+                                 ended_at=now - timedelta(days=1), ended_reason="logout")
+        db.session.add_all([old_end, recent_end])
+        db.session.commit()
+        counts = maintenance.purge_security()
+    assert counts["sessions"] == 1
+    left = {r.public_id[:1] for r in _rows(app, user.id)}
+    assert "a" not in left and "b" in left and len(left) == 2  # the live login row stays
+    assert client.get("/account/").status_code == 200  # still logged in
+    assert any(e["func"].endswith("maintenance.purge_security") for e in schedule.SCHEDULE)
