@@ -64,6 +64,8 @@ def ip_in(ip: str, networks: Sequence[Network]) -> bool:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:192.0.2.1 from a dual-stack listener is the IPv4 client
     return any(address in net for net in networks if net.version == address.version)
 
 

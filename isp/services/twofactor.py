@@ -36,7 +36,8 @@ def _sha(value: str) -> str:
 
 def _clean(code: str) -> str:
     """A typed code without spaces or dashes, lower-cased."""
-    return "".join(ch for ch in (code or "") if ch.isalnum()).lower()[:32]
+    # ASCII only: other scripts' digits ("١٢٣") are not a code (and hmac.compare_digest refuses non-ASCII text).
+    return "".join(ch for ch in (code or "") if ch.isascii() and ch.isalnum()).lower()[:32]
 
 
 def secret_of(user: User) -> str | None:
@@ -174,6 +175,10 @@ def disable(user: User, password: str, code: str) -> None:
     """The user turns 2FA off: needs the password and a current code (or a recovery code)."""
     if not user.has_two_factor:
         raise ServiceError("Two-factor login is already off.")
+    if required_for(user):
+        raise ServiceError(f"Two-factor login is required for {user.role.value} accounts (Settings → Security), "
+                           "so it cannot be turned off. Make new recovery codes, or ask another admin to reset it "
+                           "if you lost your phone.")
     if not user.check_password(password or ""):
         raise ServiceError("The password is not right.", field="password")
     if verify_second_factor(user, code) is None:
@@ -227,10 +232,15 @@ def trusted_device(user: User, token: str | None) -> TrustedDevice | None:
     """The user's live remembered device this token names (its last use noted), or None."""
     if not token or not user.has_two_factor:
         return None
+    days = remember_days()
+    if days <= 0:
+        return None  # the option was turned off: devices remembered before no longer skip the code
     now = utcnow()
+    # The current setting caps devices remembered under a longer one.
     device = db.session.scalar(select(TrustedDevice).where(
         TrustedDevice.user_id == user.id, TrustedDevice.token_hash == _sha(token),
-        TrustedDevice.revoked_at.is_(None), TrustedDevice.expires_at > now))
+        TrustedDevice.revoked_at.is_(None), TrustedDevice.expires_at > now,
+        TrustedDevice.created_at > now - timedelta(days=days)))
     if device is not None:
         device.last_used_at = now
         db.session.flush()

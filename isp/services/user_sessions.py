@@ -100,11 +100,14 @@ def end_all(user_id: int, reason: str, except_id: int | None = None) -> int:
 
 
 def active_for(user_id: int, now: datetime | None = None) -> list[UserSession]:
-    """The account's open sessions still within their lifetime, most recently seen first."""
+    """The account's open sessions still within their lifetime and not idle, most recently seen first."""
+    from flask import current_app
+
     now = now or utcnow()
+    idle = timedelta(minutes=int(current_app.config["SESSION_IDLE_MINUTES"]))
     return list(db.session.scalars(
         select(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None),
-                                  UserSession.expires_at > now)
+                                  UserSession.expires_at > now, UserSession.last_seen_at > now - idle)
         .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc()).limit(100)))
 
 

@@ -76,6 +76,8 @@ def test_expiry_choices(app, client, auth):
     assert response.status_code == 422 and "in the future" in response.get_data(as_text=True)
     assert _create(client, name="never", expires="never").status_code == 200
     assert _create(client, name="dated", expires="date", expires_on="2099-01-01").status_code == 422  # > 2 years
+    last_day = _create(client, name="far", expires="date", expires_on="9999-12-31")  # the calendar's last day: no crash
+    assert last_day.status_code == 422 and "at most 2 years" in last_day.get_data(as_text=True)
     with app.app_context():
         tokens = {t.name: t for t in _db.session.scalars(select(ApiToken))}
     assert list(tokens) == ["never"] and tokens["never"].expires_at is None
@@ -135,6 +137,12 @@ def test_admin_sees_everyones_tokens_filters_and_revokes(app, client, auth, make
         assert _db.session.get(ApiToken, token_id).revoked_at is not None
         entry = _db.session.scalar(select(AuditEntry).where(AuditEntry.action == "api_token.revoke"))
         assert entry.actor_id == admin.id and first.username in entry.target
+
+
+def test_a_malformed_user_filter_is_ignored(client, auth):
+    auth.login_as("admin")
+    for value in ("\u00b2", "99999999999999999999999", "-1", "abc"):
+        assert client.get(f"/account/tokens/?user={value}").status_code == 200
 
 
 def test_login_required(client):

@@ -162,3 +162,12 @@ def test_a_boosted_login_from_outside_lands_on_the_login_form_with_the_message(a
     page = client.get("/auth/login").get_data(as_text=True)
     assert f"Your address {OUTSIDE} is not allowed for operator accounts" in page
     assert client.get("/customers/").status_code == 302  # no session
+
+
+def test_an_ipv4_client_seen_through_a_dual_stack_listener_matches_its_ipv4_entry():
+    from isp.services import security_settings
+
+    networks = security_settings.parse_cidrs("192.0.2.0/24")
+    assert security_settings.ip_in("::ffff:192.0.2.9", networks)
+    assert not security_settings.ip_in("::ffff:198.51.100.9", networks)
+    assert not security_settings.ip_in("2001:db8::1", networks)

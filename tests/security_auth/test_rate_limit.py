@@ -105,3 +105,30 @@ def test_a_limited_api_path_keeps_a_json_answer(limited_app):
         client.get("/api/limited")
     blocked = client.get("/api/limited")
     assert blocked.status_code == 429 and blocked.is_json
+
+
+def test_concurrent_wrong_passwords_cannot_slip_past_the_limit(app, make_user):
+    """Each attempt is counted before the password is checked: 12 at once for one user get at most 5 checks."""
+    import threading
+
+    from tests.conftest import csrf_from
+
+    user = make_user("operator")
+    codes: list[int] = []
+    clients = [app.test_client() for _ in range(12)]
+    tokens = [csrf_from(c.get("/auth/login").get_data(as_text=True)) for c in clients]
+    start = threading.Barrier(len(clients))
+
+    def guess(c, token):
+        start.wait()
+        codes.append(c.post("/auth/login", data={"username": user.username, "password": "wrong-guess-1234",
+                                                 "csrf_token": token}).status_code)
+
+    threads = [threading.Thread(target=guess, args=pair) for pair in zip(clients, tokens, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(codes) == 12
+    assert codes.count(422) <= app.config["LOGIN_RATE_LIMIT"]
+    assert codes.count(429) >= 12 - app.config["LOGIN_RATE_LIMIT"]

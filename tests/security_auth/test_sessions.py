@@ -209,7 +209,20 @@ def test_the_hourly_purge_forgets_long_ended_sessions_and_keeps_live_and_recent_
         db.session.commit()
         counts = maintenance.purge_security()
     assert counts["sessions"] == 1
-    left = {r.public_id[:1] for r in _rows(app, user.id)}
-    assert "a" not in left and "b" in left and len(left) == 2  # the live login row stays
+    left = {r.public_id for r in _rows(app, user.id)}
+    assert "a" * 64 not in left and "b" * 64 in left and len(left) == 2  # the live login row stays
     assert client.get("/account/").status_code == 200  # still logged in
     assert any(e["func"].endswith("maintenance.purge_security") for e in schedule.SCHEDULE)
+
+
+def test_a_session_gone_idle_is_no_longer_listed_as_active(app, client, auth, make_user):
+    user = auth.login_as("operator")
+    other = app.test_client()
+    AuthActions(other, make_user).login(user.username)
+    assert text(client.get("/account/")).count('data-test="end-session"') == 1  # the other browser, with End
+    with app.app_context():  # the other browser has been idle past the limit (this one is seen now)
+        rows = db.session.scalars(db.select(UserSession).where(UserSession.user_id == user.id)
+                                  .order_by(UserSession.id)).all()
+        rows[-1].last_seen_at = utcnow() - timedelta(minutes=app.config["SESSION_IDLE_MINUTES"] + 5)
+        db.session.commit()
+    assert text(client.get("/account/")).count('data-test="end-session"') == 0

@@ -292,3 +292,56 @@ def test_a_login_half_way_through_its_second_factor_restarts_after_an_admin_rese
     assert stale.status_code == 302 and stale.headers["Location"] == "/auth/login"
     assert "Your login timed out" in text(victim_client.get("/auth/login"))
     assert '<td data-label="Two-factor">Off</td>' in text(client.get("/settings/users/?q=" + victim.username))
+
+
+def test_turning_remember_off_or_shorter_stops_devices_remembered_before(app, client, auth):
+    from datetime import timedelta
+
+    from isp.extensions import db
+    from isp.models.security import TrustedDevice
+
+    user = auth.login_as("admin")
+    secret, _ = enrol(client)
+    logout(client)
+    password_step(client, user.username)
+    assert factor_step(client, code(secret, 1), remember=True).status_code == 302
+    logout(client)
+    assert password_step(client, user.username).headers["Location"] == "/"  # remembered (30 days)
+    logout(client)
+    with app.app_context():  # remembered 10 days ago, then the setting drops to 7 days
+        device = db.session.scalars(db.select(TrustedDevice)).one()
+        device.created_at = device.created_at - timedelta(days=10)
+        db.session.commit()
+    set_security(app, remember_device_days=7)
+    assert password_step(client, user.username).headers["Location"] == "/auth/two-factor"  # half-way: not logged in
+    set_security(app, remember_device_days=30)
+    assert password_step(client, user.username).headers["Location"] == "/"
+    logout(client)
+    set_security(app, remember_device_days=0)  # the option turned off
+    assert password_step(client, user.username).headers["Location"] == "/auth/two-factor"
+
+
+def test_a_code_in_other_scripts_digits_is_refused_not_a_crash(client, auth):
+    user = auth.login_as("admin")
+    enrol(client)
+    logout(client)
+    password_step(client, user.username)
+    for typed in ("\u0661\u0662\u0663\u0664\u0665\u0666", "\uff11\uff12\uff13\uff14\uff15\uff16"):
+        answer = factor_step(client, typed)
+        assert answer.status_code == 422
+        assert "That code is not right" in text(answer)
+
+
+def test_two_factor_cannot_be_turned_off_while_the_role_requires_it(app, client, auth):
+    user = auth.login_as("admin")
+    secret, _ = enrol(client)
+    set_security(app, require_2fa_admin=True)
+    page = client.get("/account/two-factor/disable").get_data(as_text=True)
+    answer = client.post("/account/two-factor/disable", data={"csrf_token": csrf_from(page), "password": TEST_PASSWORD,
+                                                              "code": code(secret)})
+    assert answer.status_code == 422 and "required for admin accounts" in text(answer)
+    from isp.extensions import db
+    from isp.models import User
+
+    with app.app_context():
+        assert db.session.get(User, user.id).has_two_factor  # still on

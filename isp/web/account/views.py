@@ -29,15 +29,16 @@ def _throttled(user: User, form: FlaskForm, work: Callable[[], T]) -> tuple[T | 
     """submit() under the second-factor limits: a code cannot be guessed here either; returns (result, status)."""
     ip = sessions.client_ip()
     if form.is_submitted():
-        wait = throttle.blocked_for("2fa", ip, user.username)
+        wait = throttle.attempt("2fa", ip, user.username)  # counted before the code is checked
         if wait:
             form.validate()
             form.code.errors = [*form.code.errors, f"Too many wrong codes. Wait {wait} seconds before trying again."]
             return None, 429
     result = submit(form, work, field="code")
     if result is None and form.is_submitted():
-        throttle.failed("2fa", ip, user.username)
         return None, 422
+    if form.is_submitted():
+        throttle.clear("2fa", ip, user.username)
     return result, 200
 
 

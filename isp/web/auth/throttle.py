@@ -1,8 +1,9 @@
 """Login throttling with Flask-Limiter's storage and strategy.
 
-Failed attempts are counted per IP (LOGIN_RATE_LIMIT_IP) and per username (LOGIN_RATE_LIMIT) in a fixed window
-of LOGIN_RATE_WINDOW seconds, separately for the password ("login") and the second factor ("2fa"). Only failures
-count (a decorator would count every POST), a success clears the username's counter, and the wait is shown. The
+Attempts are counted per IP (LOGIN_RATE_LIMIT_IP) and per username (LOGIN_RATE_LIMIT) in a fixed window
+of LOGIN_RATE_WINDOW seconds, separately for the password ("login") and the second factor ("2fa"). Each attempt is
+counted before it is checked (so concurrent guesses cannot slip under the limit), a success clears the username's
+counter (so in effect only failures count against a user), and the wait is shown. The
 per-username limit is the lower one, so a colleague's typos behind the same NAT never lock others out. When Redis
 is down the check fails open, with the error logged, so staff can still log in.
 """
@@ -37,8 +38,26 @@ def _keys(scope: str, ip: str, username: str) -> tuple[tuple[str, ...], tuple[st
     return (scope, "ip", ip or "unknown"), (scope, "user", user_hash)
 
 
-def blocked_for(scope: str, ip: str, username: str) -> int:
-    """Seconds until another attempt is allowed; 0 when not blocked (or when the storage is down)."""
+def attempt(scope: str, ip: str, username: str) -> int:
+    """Count this attempt BEFORE it is checked; returns the wait in seconds when over a limit (0: go ahead).
+
+    Counting first (an atomic INCR) means concurrent attempts cannot all pass a check made before any of them was
+    counted; a success then clears the username's counter (clear()). Storage down: 0, with the error logged.
+    """
+    wait = 0.0
+    try:
+        for item, key in zip(_items(), _keys(scope, ip, username), strict=True):
+            if not limiter.limiter.hit(item, *key):
+                reset = limiter.limiter.get_window_stats(item, *key).reset_time
+                wait = max(wait, reset - time.time(), 1)
+    except (StorageError, RedisError, OSError):
+        log.error("login rate limiter unavailable: storage error")
+        return 0
+    return math.ceil(wait)
+
+
+def wait_for(scope: str, ip: str, username: str) -> int:
+    """Seconds until another attempt is allowed, without counting one; 0 when not blocked (or the storage is down)."""
     wait = 0.0
     try:
         for item, key in zip(_items(), _keys(scope, ip, username), strict=True):
@@ -51,12 +70,11 @@ def blocked_for(scope: str, ip: str, username: str) -> int:
     return math.ceil(wait)
 
 
-def failed(scope: str, ip: str, username: str) -> int | None:
-    """Count one failure; returns the tries left for the username before a pause (None if unknown)."""
+def tries_left(scope: str, ip: str, username: str) -> int | None:
+    """After a failed attempt (already counted by attempt()): tries left before a pause (None if unknown)."""
     try:
         left = None
         for item, key in zip(_items(), _keys(scope, ip, username), strict=True):
-            limiter.limiter.hit(item, *key)
             remaining = limiter.limiter.get_window_stats(item, *key).remaining
             left = remaining if left is None else min(left, remaining)
         return left

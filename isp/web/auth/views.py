@@ -32,7 +32,7 @@ def login():
     status = 200
     if form.validate_on_submit():
         ip, name = sessions.client_ip(), form.username.data
-        wait = throttle.blocked_for("login", ip, name)
+        wait = throttle.attempt("login", ip, name)
         if wait:
             form.form_errors.append(f"Too many failed attempts. Wait {wait} seconds before trying again.")
             status = 429
@@ -41,7 +41,6 @@ def login():
             if user is not None:
                 throttle.clear("login", ip, name)
                 return _after_password(user, safe_next(request.args.get("next")))
-            throttle.failed("login", ip, name)
             atomic(lambda: users.note_failed_login(name, users.find_by_username(name), "password"))
             form.form_errors.append("Invalid username or password.")
             status = 422
@@ -70,10 +69,10 @@ def _after_password(user: User, next_url: str | None) -> Response:
 def _refused(scope: str, user: User, form: FlaskForm, wrong: str) -> int:
     """Count a wrong code, audit it and put the tries left (or the wait) on the form; returns the status."""
     ip = sessions.client_ip()
-    left = throttle.failed(scope, ip, user.username)
+    left = throttle.tries_left(scope, ip, user.username)
     atomic(lambda: users.note_failed_login(user.username, user, "second factor"))
     if left == 0:
-        wait = throttle.blocked_for(scope, ip, user.username)
+        wait = throttle.wait_for(scope, ip, user.username)
         form.code.errors.append(f"{wrong} Too many wrong codes: wait {wait} seconds before trying again.")
         return 429
     tries = f" {left} {'try' if left == 1 else 'tries'} left before a pause." if left is not None else ""
@@ -94,7 +93,7 @@ def second_factor():
     status = 200
     if form.validate_on_submit():
         ip = sessions.client_ip()
-        wait = throttle.blocked_for("2fa", ip, user.username)
+        wait = throttle.attempt("2fa", ip, user.username)
         if wait:
             form.code.errors.append(f"Too many wrong codes. Wait {wait} seconds before trying again.")
             status = 429
@@ -127,7 +126,7 @@ def enrol():
     status = 200
     if form.validate_on_submit():
         ip = sessions.client_ip()
-        wait = throttle.blocked_for("2fa", ip, user.username)
+        wait = throttle.attempt("2fa", ip, user.username)
         if wait:
             form.code.errors.append(f"Too many wrong codes. Wait {wait} seconds before trying again.")
             status = 429

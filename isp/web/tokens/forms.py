@@ -11,7 +11,7 @@ from wtforms import DateField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from isp.services.api_tokens import MAX_NAME, SCOPES
+from isp.services.api_tokens import MAX_LIFETIME, MAX_NAME, SCOPES
 
 EXPIRY_CHOICES = [("never", "Never"), ("30", "In 30 days"), ("90", "In 90 days"), ("365", "In 365 days"),
                   ("date", "On a date")]
@@ -49,6 +49,11 @@ class TokenForm(FlaskForm):
         ok = super().validate(extra_validators)
         if self.expires.data == "date" and self.expires_on.data is None and not self.expires_on.errors:
             self.expires_on.errors.append("Pick the day the token stops working (YYYY-MM-DD).")
+            ok = False
+        elif self.expires.data == "date" and isinstance(self.expires_on.data, date) \
+                and self.expires_on.data > date.today() + MAX_LIFETIME:
+            # Refused before any date arithmetic (9999-12-31 + 1 day overflows), with the service's own wording.
+            self.expires_on.errors.append("A token can last at most 2 years; choose an earlier expiry or none.")
             ok = False
         return ok
 

@@ -12,6 +12,7 @@ from isp.models.security import ApiToken
 from isp.services import api_tokens
 from isp.web.auth.forms import EmptyForm
 from isp.web.forms import submit
+from isp.web.numbers import parse_id
 from isp.web.render import render
 from isp.web.security import ALL_ROLES, role_required
 from isp.web.tokens import bp
@@ -20,8 +21,7 @@ from isp.web.tokens.forms import TokenForm
 
 def _user_filter() -> int | None:
     """The ?user= filter (admins only); a malformed one is ignored."""
-    value = request.args.get("user", "")
-    return int(value) if value.isdigit() and current_user.has_role("admin") else None
+    return parse_id(request.args.get("user")) if current_user.has_role("admin") else None
 
 
 def _index(form: TokenForm, status: int = 200):
