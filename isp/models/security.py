@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from isp.extensions import db
@@ -96,7 +97,8 @@ class IdempotencyKey(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(String(128))
+    # Compared byte for byte on every dialect: MariaDB's default collation would make 'k', 'K' and 'k ' one key.
+    key: Mapped[str] = mapped_column(String(128).with_variant(mysql.VARCHAR(128, collation="utf8mb4_bin"), "mysql", "mariadb"))
     fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of method, path and body: a reuse with another body is refused
     status_code: Mapped[int] = mapped_column(Integer)
     response_body: Mapped[str] = mapped_column(Text, default="")

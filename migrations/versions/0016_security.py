@@ -8,6 +8,7 @@ Create Date: 2026-12-02 06:03:28.120518
 """
 from alembic import op
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 import isp.models.base  # noqa: F401  (custom column types used below)
 
@@ -90,7 +91,7 @@ def upgrade():
     op.create_table('idempotency_keys',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('token_id', sa.Integer(), nullable=False),
-    sa.Column('key', sa.String(length=128), nullable=False),
+    sa.Column('key', sa.String(length=128).with_variant(mysql.VARCHAR(128, collation='utf8mb4_bin'), 'mysql', 'mariadb'), nullable=False),
     sa.Column('fingerprint', sa.String(length=64), nullable=False),
     sa.Column('status_code', sa.Integer(), nullable=False),
     sa.Column('response_body', sa.Text(), nullable=False),

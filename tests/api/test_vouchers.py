@@ -115,6 +115,15 @@ def test_generate_replays_with_the_same_key(app, api_as, shop):
         assert len(generated) == 1
 
 
+def test_keys_differing_only_in_case_are_different_keys_on_every_database(app, api_as, shop):
+    api = api_as("reseller", "vouchers", user=shop.a)
+    batches = _batch_count(app)
+    lower = api.post("/batches", json={"plan_id": shop.plan.id, "count": 2}, key="order-k")
+    upper = api.post("/batches", json={"plan_id": shop.plan.id, "count": 3}, key="ORDER-K")
+    assert lower.status_code == upper.status_code == 202 and "Idempotent-Replayed" not in upper.headers
+    assert _batch_count(app) == batches + 2
+
+
 def test_same_key_with_another_body_is_refused(app, api_as, shop):
     api = api_as("reseller", "vouchers", user=shop.a)
     assert api.post("/batches", json={"plan_id": shop.plan.id, "count": 2}, key="order-3").status_code == 202
