@@ -132,3 +132,12 @@ def test_concurrent_wrong_passwords_cannot_slip_past_the_limit(app, make_user):
     assert len(codes) == 12
     assert codes.count(422) <= app.config["LOGIN_RATE_LIMIT"]
     assert codes.count(429) >= 12 - app.config["LOGIN_RATE_LIMIT"]
+
+
+def test_successful_logins_never_use_up_the_addresss_allowance(app, make_user):
+    """An office behind one address: after more successful logins than the per-IP limit, a colleague still gets in."""
+    app.config["LOGIN_RATE_LIMIT_IP"] = 3
+    users = [make_user("operator") for _ in range(5)]
+    for user in users:
+        client = app.test_client()
+        assert AuthActions(client, make_user).login(user.username).status_code == 302

@@ -84,8 +84,12 @@ def tries_left(scope: str, ip: str, username: str) -> int | None:
 
 
 def clear(scope: str, ip: str, username: str) -> None:
-    """Forget the username's failures after a success."""
+    """After a success: forget the username's failures, and take this attempt back off the IP's count (so an office
+    behind one address is limited by its failures only, never by its colleagues' successful logins)."""
     try:
-        limiter.limiter.clear(_items()[1], *_keys(scope, ip, username)[1])
+        ip_item, user_item = _items()
+        ip_key, user_key = _keys(scope, ip, username)
+        limiter.limiter.clear(user_item, *user_key)
+        limiter.limiter.hit(ip_item, *ip_key, cost=-1)
     except (StorageError, RedisError, OSError):
         log.error("login rate limiter unavailable: storage error")
