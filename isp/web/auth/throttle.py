@@ -38,36 +38,33 @@ def _keys(scope: str, ip: str, username: str) -> tuple[tuple[str, ...], tuple[st
     return (scope, "ip", ip or "unknown"), (scope, "user", user_hash)
 
 
+def _wait(scope: str, ip: str, username: str, count: bool) -> int:
+    """Seconds until the busier counter allows another attempt (0: go ahead), counting this one first if `count`."""
+    over = limiter.limiter.hit if count else limiter.limiter.test
+    wait = 0.0
+    try:
+        for item, key in zip(_items(), _keys(scope, ip, username), strict=True):
+            if not over(item, *key):
+                reset = limiter.limiter.get_window_stats(item, *key).reset_time
+                wait = max(wait, reset - time.time(), 1)
+    except (StorageError, RedisError, OSError):
+        log.error("login rate limiter unavailable: storage error")
+        return 0
+    return math.ceil(wait)
+
+
 def attempt(scope: str, ip: str, username: str) -> int:
     """Count this attempt BEFORE it is checked; returns the wait in seconds when over a limit (0: go ahead).
 
     Counting first (an atomic INCR) means concurrent attempts cannot all pass a check made before any of them was
     counted; a success then clears the username's counter (clear()). Storage down: 0, with the error logged.
     """
-    wait = 0.0
-    try:
-        for item, key in zip(_items(), _keys(scope, ip, username), strict=True):
-            if not limiter.limiter.hit(item, *key):
-                reset = limiter.limiter.get_window_stats(item, *key).reset_time
-                wait = max(wait, reset - time.time(), 1)
-    except (StorageError, RedisError, OSError):
-        log.error("login rate limiter unavailable: storage error")
-        return 0
-    return math.ceil(wait)
+    return _wait(scope, ip, username, count=True)
 
 
 def wait_for(scope: str, ip: str, username: str) -> int:
     """Seconds until another attempt is allowed, without counting one; 0 when not blocked (or the storage is down)."""
-    wait = 0.0
-    try:
-        for item, key in zip(_items(), _keys(scope, ip, username), strict=True):
-            if not limiter.limiter.test(item, *key):
-                reset = limiter.limiter.get_window_stats(item, *key).reset_time
-                wait = max(wait, reset - time.time(), 1)
-    except (StorageError, RedisError, OSError):
-        log.error("login rate limiter unavailable: storage error")
-        return 0
-    return math.ceil(wait)
+    return _wait(scope, ip, username, count=False)
 
 
 def tries_left(scope: str, ip: str, username: str) -> int | None:
