@@ -57,20 +57,18 @@ class Harness:
                                                  start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(2.5)  # imports and registration
 
-    def stop_workers(self) -> None:
-        import signal
+    def start_clock(self) -> subprocess.Popen:
+        """`flask clock` on the benchmark's database and Redis, in its own process group (stop it with stop_process)."""
+        env = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": self.db_url, "RADIUS_DATABASE_URL": self.db_url,
+               "REDIS_URL": self.redis_url, "LOG_LEVEL": "WARNING"}
+        return subprocess.Popen([sys.executable, "-m", "flask", "clock"], cwd=ROOT, env=env, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
+    def stop_workers(self) -> None:
         for worker in self.workers:
             worker.terminate()
         for worker in self.workers:
-            try:
-                worker.wait(15)
-            except subprocess.TimeoutExpired:
-                pass
-            try:  # the worker's RQ scheduler child too
-                os.killpg(worker.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            stop_process(worker)
         self.workers = []
 
     def close(self) -> None:
@@ -82,3 +80,18 @@ class Harness:
         import shutil
 
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """Terminate a process started with start_new_session, then kill its whole group (a worker's RQ scheduler child)."""
+    import signal
+
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

@@ -23,8 +23,7 @@ from datetime import timedelta
 
 import _billing_scale
 import _scale
-from _harness import PASSWORD, Harness
-from vouchers import _start_clock, _stop
+from _harness import PASSWORD, Harness, stop_process
 
 P6S_COUNT = 20
 LATENCY_MS = 1.0
@@ -98,7 +97,7 @@ def p6s(h: Harness, fleet) -> None:
     router_id = h.add_router("p6s", sim.port)
     names = _subscribers(h, router_id)
     h.start_workers(2)
-    clock = _start_clock(h)
+    clock = h.start_clock()
     try:
         _wait_secrets(sim, names)
         for name in names:
@@ -117,7 +116,7 @@ def p6s(h: Harness, fleet) -> None:
                     gone[name] = now
             time.sleep(0.05)
     finally:
-        _stop(clock)
+        stop_process(clock)
         h.stop_workers()
     lags = [gone[n] - ends[n] for n in names]
     early = [n for n in names if gone[n] < ends[n] - 1.0]

@@ -21,14 +21,13 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import subprocess
 import sys
 import time
 
 import chaos_checks
 import chaos_faults
 import chaos_work
-from _harness import PASSWORD, ROOT, Harness
+from _harness import PASSWORD, Harness, stop_process
 
 # Fast enough thresholds that the settle phase takes seconds, not the production quarter of an hour.
 ENV = {"OUTBOX_SWEEP_GRACE": "5", "OUTBOX_STUCK_AFTER": "30", "BREAKER_COOLDOWN": "2", "MONITOR_INTERVAL": "30",
@@ -70,27 +69,6 @@ def _database(url: str) -> dict:
     return {"SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_BINDS": {"radius": url}}
 
 
-def _clock(h: Harness) -> subprocess.Popen:
-    env = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": h.db_url, "RADIUS_DATABASE_URL": h.db_url,
-           "REDIS_URL": h.redis_url}
-    return subprocess.Popen([sys.executable, "-m", "flask", "clock"], cwd=ROOT, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    import signal
-
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
 def main(argv: list[str] | None = None) -> int:
     from cryptography.fernet import Fernet
 
@@ -117,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             world = chaos_work.setup(h.app, fleet, radius_sim=fleet["chaos-radius"])
             h.start_workers(args.workers)
-            clock = _clock(h)
+            clock = h.start_clock()
             injector = chaos_faults.Injector(h, fleet, world, rng, mysql)
             planned = args.faults or max(len(injector.kinds()), round(args.duration / 4.5))
             gap = args.duration / planned
@@ -135,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             h.workers = [w for w in h.workers if w.poll() is None] or h.workers
             if clock.poll() is not None:
                 print("  note: the clock process had exited; restarted", file=sys.stderr, flush=True)
-                clock = _clock(h)
+                clock = h.start_clock()
             settle_1 = chaos_checks.settle(h.app, args.settle)
             drift = chaos_checks.reconcile(h.app, world)
             settle_2 = chaos_checks.settle(h.app, args.settle)
@@ -144,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             chaos_checks.check(h.app, fleet, world, report)
         finally:
             if clock is not None:
-                _stop(clock)
+                stop_process(clock)
             h.close()
     # The invariant is "reconcile finds 0 drift" once the faults stop and the pipeline settles: anything the first
     # pass finds is work the outbox lost (reconcile repairing it afterwards does not make it survived).

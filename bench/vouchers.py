@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 import _scale
-from _harness import PASSWORD, ROOT, Harness
+from _harness import PASSWORD, Harness, stop_process
 
 LATENCY_MS = 1.0
 P3_COUNT = 10_000
@@ -96,24 +94,6 @@ def _thread_cpu(fleet) -> float:
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _start_clock(h: Harness) -> subprocess.Popen:
-    env = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": h.db_url, "REDIS_URL": h.redis_url, "LOG_LEVEL": "WARNING"}
-    return subprocess.Popen([sys.executable, "-m", "flask", "clock"], cwd=ROOT, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 # -- P3 / P3b -------------------------------------------------------------------------
@@ -253,7 +233,7 @@ def p6(h: Harness, fleet, admin_id: int) -> None:
     router_id = h.add_router("p6", sim.port)
     plan_id = _plan(h, "Bench 20 seconds", router_id, P6_VALIDITY)
     h.start_workers(2)
-    clock = _start_clock(h)
+    clock = h.start_clock()
     try:
         codes, _ = _generate(h, admin_id, plan_id, P6_COUNT, "EXP")
         _wait_users(sim, codes)
@@ -273,7 +253,7 @@ def p6(h: Harness, fleet, admin_id: int) -> None:
                 gone[code] = now
             time.sleep(0.1)
     finally:
-        _stop(clock)
+        stop_process(clock)
         h.stop_workers()
     with h.app.app_context():
         rows = {v.code: v for v in db.session.scalars(db.select(Voucher).where(Voucher.code.in_(codes)))}
