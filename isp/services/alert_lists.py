@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import aliased
 
 from isp.extensions import db
 from isp.models import Alert, AlertEvent, AlertKind, AlertRule, AlertSeverity, AlertState, Notification, Router, User
-from isp.services import paging
+from isp.services import list_filters, paging
 from isp.services.channels import mask
 
 TABS = ("open", "acknowledged", "resolved")
 COUNT_UP_TO = 10_000
-YEARS = (1970, 9998)  # a date filter outside these years is dropped (converting it to UTC could overflow)
 FILTER_KEYS = ("tab", "severity", "router", "site", "kind", "q", "date_from", "date_to")
 CSV_COLUMNS = ("id", "state", "severity", "rule", "kind", "router", "site", "target", "message", "value",
                "suppressed", "started_utc", "opened_utc", "acknowledged_utc", "acknowledged_by", "ack_note",
@@ -36,19 +34,8 @@ def clean_filters(args: Mapping[str, str]) -> dict[str, str]:
         out["kind"] = ""
     if not out["router"].isdigit() or len(out["router"]) > 9:
         out["router"] = ""
-    for key in ("date_from", "date_to"):
-        try:
-            day = date.fromisoformat(out[key])
-        except ValueError:
-            out[key] = ""
-            continue
-        if not YEARS[0] <= day.year <= YEARS[1]:  # 0001-01-01 east of UTC / 9999-12-31 + 1 day overflow datetime
-            out[key] = ""
+    list_filters.clean_days(out)
     return out
-
-
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _filtered(filters: dict, tz: str, stmt: Select) -> Select:
@@ -63,16 +50,9 @@ def _filtered(filters: dict, tz: str, stmt: Select) -> Select:
     if filters["kind"]:
         stmt = stmt.where(Alert.rule_id.in_(select(AlertRule.id).where(AlertRule.kind == AlertKind(filters["kind"]))))
     if filters["q"]:
-        pattern = _like(filters["q"])
+        pattern = list_filters.contains(filters["q"])
         stmt = stmt.where(or_(Alert.message.like(pattern, escape="\\"), Alert.target.like(pattern, escape="\\")))
-    zone = ZoneInfo(tz)
-    if filters["date_from"]:
-        start = datetime.combine(date.fromisoformat(filters["date_from"]), time.min, zone).astimezone(UTC)
-        stmt = stmt.where(Alert.opened_at >= start)
-    if filters["date_to"]:
-        end = datetime.combine(date.fromisoformat(filters["date_to"]) + timedelta(days=1), time.min, zone).astimezone(UTC)
-        stmt = stmt.where(Alert.opened_at < end)
-    return stmt
+    return stmt.where(*list_filters.within_days(Alert.opened_at, filters, tz))
 
 
 def page(filters: dict, tz: str, per_page: int) -> paging.IdPagination:

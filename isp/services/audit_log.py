@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -13,12 +12,11 @@ from sqlalchemy.sql import Select
 
 from isp.extensions import db
 from isp.models import AuditEntry, User
-from isp.services import audit, paging
+from isp.services import audit, list_filters, paging
 
 FILTER_KEYS = ("actor", "action", "target_type", "target_id", "via", "date_from", "date_to", "q")
 VIAS = ("web", "api", "cli", "job")
 SYSTEM = "(system)"  # the actor filter's value for rows with no actor (jobs, commands run by nobody in particular)
-YEARS = (1970, 9998)  # a date outside these years is dropped (converting it to UTC could overflow)
 CSV_COLUMNS = ["id", "when", "actor", "via", "ip", "action", "target_type", "target_id", "target", "detail", "changes"]
 # A field name as people read it: the storage suffix goes (a sealed password is still "password").
 SUFFIXES = ("_encrypted", "_json", "_text", "_id")
@@ -35,29 +33,13 @@ def clean_filters(args: Mapping[str, str]) -> dict[str, str]:
         out["target_id"] = ""
     if out["via"] not in VIAS:
         out["via"] = ""
-    for key in ("date_from", "date_to"):
-        try:
-            day = date.fromisoformat(out[key])
-        except ValueError:
-            out[key] = ""
-            continue
-        if not YEARS[0] <= day.year <= YEARS[1]:
-            out[key] = ""
+    list_filters.clean_days(out)
     return out
 
 
 def active(filters: Mapping[str, str]) -> bool:
     """True when any filter is set."""
     return any(filters.get(key) for key in FILTER_KEYS)
-
-
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def _day_start(day: str, zone: ZoneInfo) -> datetime:
-    """Midnight of a local day, in UTC (the log stores UTC)."""
-    return datetime.combine(date.fromisoformat(day), time.min, zone).astimezone(UTC)
 
 
 def filtered(filters: Mapping[str, str], tz: str, stmt: Select | None = None) -> Select:
@@ -70,7 +52,7 @@ def filtered(filters: Mapping[str, str], tz: str, stmt: Select | None = None) ->
             select(User.id).where(func.lower(User.username) == filters["actor"].lower())))
     action = filters["action"]
     if action.endswith(".*"):  # a family: router.* is router.create, router.update, …
-        stmt = stmt.where(AuditEntry.action.like(_like(action[:-1])[1:], escape="\\"))
+        stmt = stmt.where(AuditEntry.action.like(list_filters.contains(action[:-1])[1:], escape="\\"))
     elif action:
         stmt = stmt.where(AuditEntry.action == action)
     if filters["target_type"]:
@@ -80,13 +62,8 @@ def filtered(filters: Mapping[str, str], tz: str, stmt: Select | None = None) ->
     if filters["via"]:
         stmt = stmt.where(AuditEntry.via == filters["via"])
     if filters["q"]:
-        stmt = stmt.where(AuditEntry.target.like(_like(filters["q"]), escape="\\"))
-    zone = ZoneInfo(tz)
-    if filters["date_from"]:
-        stmt = stmt.where(AuditEntry.at >= _day_start(filters["date_from"], zone))
-    if filters["date_to"]:  # inclusive: up to the next local midnight
-        end = datetime.combine(date.fromisoformat(filters["date_to"]) + timedelta(days=1), time.min, zone).astimezone(UTC)
-        stmt = stmt.where(AuditEntry.at < end)
+        stmt = stmt.where(AuditEntry.target.like(list_filters.contains(filters["q"]), escape="\\"))
+    stmt = stmt.where(*list_filters.within_days(AuditEntry.at, filters, tz))
     return stmt.order_by(AuditEntry.id.desc())
 
 

@@ -12,7 +12,7 @@ from isp.models import CommandState, Priority, Router, RouterCommand, RouterMode
 from isp.models.base import utcnow
 from isp.models.monitoring import RouterInterface, RouterLogEntry
 from isp.radius.models import RadAcct
-from isp.services import audit, metrics_store, outbox, radius_commands, radius_sessions, subscriptions
+from isp.services import audit, list_filters, metrics_store, outbox, radius_commands, radius_sessions, subscriptions
 from isp.services.errors import ServiceError
 from isp.services.onboarding import WG_INTERFACE
 
@@ -121,17 +121,13 @@ def set_interface(router: Router, iface_id: int, disabled: bool, actor: User) ->
 # -- the router's log -------------------------------------------------------------------------------------------
 
 
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def log_query(router_id: int, q: str = "", topic: str = ""):
     """The router's log lines, newest first, filtered in SQL by message text and topic (case-insensitive)."""
     stmt = select(RouterLogEntry).where(RouterLogEntry.router_id == router_id)
     if q.strip():
-        stmt = stmt.where(func.lower(RouterLogEntry.message).like(_like(q.strip().lower()), escape="\\"))
+        stmt = stmt.where(func.lower(RouterLogEntry.message).like(list_filters.contains(q.strip().lower()), escape="\\"))
     if topic.strip():
-        stmt = stmt.where(func.lower(RouterLogEntry.topics).like(_like(topic.strip().lower()), escape="\\"))
+        stmt = stmt.where(func.lower(RouterLogEntry.topics).like(list_filters.contains(topic.strip().lower()), escape="\\"))
     return stmt.order_by(RouterLogEntry.id.desc())
 
 
