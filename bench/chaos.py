@@ -142,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"C7: {len(injector.log)} faults ({kinds}; seed {seed}; {args.duration:.0f} s of work: {done}; "
           f"{refused} actions refused and rolled back)")
     for finding in (report.lost + report.duplicated)[:15]:  # the details go with the fault timeline, on stderr
-        print(f"  {finding.kind}: {finding.what}", file=sys.stderr)
+        print(f"  {finding.kind}: {finding.what}{f' (committed {finding.at:%H:%M:%S})' if finding.at else ''}",
+              file=sys.stderr)
     for error in world.errors[:8]:
         print(f"  refused: {error}", file=sys.stderr)
     return 1 if report.lost or report.duplicated else 0

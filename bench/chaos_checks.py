@@ -96,12 +96,16 @@ def check(app, fleet, world, report: Report) -> None:
     with app.app_context():
         s = db.session
         states = dict(s.execute(db.select(RouterCommand.state, db.func.count()).group_by(RouterCommand.state)).all())
-        stuck = s.execute(db.select(RouterCommand.id, RouterCommand.created_at).where(
-            RouterCommand.state.in_(CommandState.unfinished()))).all()
+        stuck = s.execute(db.select(RouterCommand.id, RouterCommand.created_at, RouterCommand.state,
+                                    RouterCommand.job_id, RouterCommand.attempts, RouterCommand.next_attempt_at,
+                                    RouterCommand.updated_at, RouterCommand.last_error).where(
+            RouterCommand.state.in_(CommandState.unfinished())).order_by(RouterCommand.id)).all()
         silent_dead = s.scalar(db.select(db.func.count()).where(
             RouterCommand.state.in_([CommandState.dead, CommandState.discarded]), RouterCommand.last_error == ""))
-        report.lost += [Finding("outbox", f"command #{i} still {CommandState.pending.value}/running/failed", at)
-                        for i, at in stuck]
+        # What a stuck row looks like says which path lost it: its state, job, attempts, times and last error.
+        report.lost += [Finding("outbox", f"command #{i} still {state.value} (job {job_id}, {attempts} attempts, "
+                                          f"next attempt {due:%H:%M:%S}, updated {updated:%H:%M:%S}: {error[:80]!r})", at)
+                        for i, at, state, job_id, attempts, due, updated, error in stuck]
         report.lost += [Finding("outbox", "dead or discarded without a reason")] * int(silent_dead or 0)
         count = lambda st: int(states.get(st, 0))  # noqa: E731
         report.lines.append(

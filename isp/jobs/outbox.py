@@ -6,6 +6,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from flask import current_app
+from rq import Queue
 from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 
@@ -19,17 +20,33 @@ from isp.sqlutil import chunked
 log = logging.getLogger(__name__)
 
 
-def _will_run(job: Job, stuck_cutoff: datetime) -> bool:
+def _will_run(job: Job, stuck_cutoff: datetime, queued: set[str]) -> bool:
     """Whether an overdue row's RQ job will still run it; a second run of a re-enqueued job finds its rows done.
 
     Not when it waits in RQ's scheduled registry past its time (and the grace): the worker holding the scheduler
     lock died (SIGKILL) and the others try to take the lock only every ten minutes. Not when it "started" longer
-    than OUTBOX_STUCK_AFTER ago without claiming its rows: its worker died before the claim.
+    than OUTBOX_STUCK_AFTER ago without claiming its rows: its worker died before the claim. Not when it says
+    "queued" but is in no queue (`queued`: the ids found in their queue's list): a worker moved it to RQ's
+    intermediate list and was SIGKILLed before marking it started, and RQ's own clean-up of that list waits
+    for a maintenance round (every ten minutes) plus a minute.
     """
     status = job.get_status(refresh=False)
     if status == JobStatus.STARTED:
         return job.started_at is None or job.started_at > stuck_cutoff
+    if status == JobStatus.QUEUED:
+        return job.id in queued
     return status in dispatch.ALIVE and status != JobStatus.SCHEDULED
+
+
+def _in_their_queues(jobs: list[Job]) -> set[str]:
+    """The ids of the queued jobs that really are in their queue's list (one pipelined LPOS each)."""
+    waiting = [job for job in jobs if job.get_status(refresh=False) == JobStatus.QUEUED]
+    if not waiting:
+        return set()
+    pipe = redis_store.client.pipeline(transaction=False)
+    for job in waiting:
+        pipe.lpos(Queue(job.origin, connection=redis_store.client).key, job.id)
+    return {job.id for job, position in zip(waiting, pipe.execute(), strict=True) if position is not None}
 
 
 def sweep_outbox() -> dict:
@@ -55,8 +72,9 @@ def sweep_outbox() -> dict:
 
     rows = outbox.overdue(config["OUTBOX_SWEEP_GRACE"])
     ids = sorted({r.job_id for r in rows if r.job_id})
-    alive = {job.id for job in (Job.fetch_many(ids, connection=redis_store.client) if ids else [])
-             if job is not None and _will_run(job, stuck_cutoff)}
+    jobs = [job for job in (Job.fetch_many(ids, connection=redis_store.client) if ids else []) if job is not None]
+    queued = _in_their_queues(jobs)
+    alive = {job.id for job in jobs if _will_run(job, stuck_cutoff, queued)}
     lost = [r for r in rows if r.job_id not in alive]
     bulk: dict[int, list[int]] = defaultdict(list)
     for row in lost:

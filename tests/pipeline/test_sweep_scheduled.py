@@ -48,3 +48,26 @@ def test_a_job_started_on_a_worker_that_died_before_its_claim_is_requeued(app, s
     run_worker(app)
     assert states(app, [cid]) == {cid: "done"}
     assert user_names(sim.routers[0]).count("started1") == 1
+
+
+def test_a_job_taken_off_its_queue_by_a_worker_killed_before_it_started_is_requeued(app, sim, make_router):
+    """RQ moves a job to the queue's intermediate list as a worker takes it; a SIGKILL before the job is marked
+    started leaves it "queued" in no queue, which RQ's own clean-up only notices ten minutes or more later."""
+    from rq import Queue
+
+    r = make_router(sim.routers[0])
+    [cid] = queue_users(app, r.id, ["taken1"], bulk=True)
+    app.config["OUTBOX_SWEEP_GRACE"] = 0
+    time.sleep(0.05)
+    with app.app_context():
+        job = Job.fetch(command(app, cid).job_id, connection=redis_store.client)
+        queue = Queue(job.origin, connection=redis_store.client)
+        assert sweep_outbox()["requeued"] == 0  # in its queue: a worker will take it
+        redis_store.client.lmove(queue.key, queue.intermediate_queue_key)  # what the dead worker's dequeue did
+        assert job.get_status() == JobStatus.QUEUED
+        assert sweep_outbox()["requeued"] == 1
+        assert redis_store.client.lpos(queue.key, job.id) is not None  # back in its queue, for any worker
+        assert sweep_outbox()["requeued"] == 0
+    run_worker(app)
+    assert states(app, [cid]) == {cid: "done"}
+    assert user_names(sim.routers[0]).count("taken1") == 1
