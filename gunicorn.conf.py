@@ -8,7 +8,7 @@ worker_class = "gthread"
 # No request waits on a router, so a long timeout would only hide bugs.
 timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
 graceful_timeout = 20
-keepalive = 5
+keepalive = int(os.environ.get("WEB_KEEPALIVE", "5"))
 accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

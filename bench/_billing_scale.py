@@ -1,6 +1,7 @@
 """Subscriber benchmarks at scale (imported by bench/billing.py; no processes, no simulator).
 
-P4  customer list and search p95 with 100,000 customers, 100,000 subscriptions and 1,000,000 ledger entries vs the
+P4  customer list and search p95 with 100,000 customers, 100,000 subscriptions and 1,000,000 ledger entries (about
+    half of them payments, each with its receipt) vs the
     same requests at 1,000 (and 10,000 entries): the real views through the test client, logged in as admin; page 50
     is reached as a user reaches it, by page 49's Next link (a keyset boundary, ?after=<id>)
 P9  the billing run (isp.services.billing.run with isp.transaction.atomic, as the clock's job calls it) over 100,000
@@ -70,6 +71,7 @@ class Subscribers:
                 self.plans.append((plan.id, kind, Decimal(price)))
             db.session.commit()
         self.count = 0
+        self.payments = 0  # receipts written so far (ids given here, set-based)
 
     def grow(self, total: int) -> None:
         """Add customers (each with a ledger account, ten entries and one service) until there are `total`."""
@@ -77,7 +79,7 @@ class Subscribers:
 
         from isp import crypto
         from isp.extensions import db
-        from isp.models import Counter, Customer, LedgerAccount, LedgerEntry, Subscription
+        from isp.models import Counter, Customer, LedgerAccount, LedgerEntry, Payment, Subscription
         from isp.models.base import utcnow
 
         with self.h.app.app_context():
@@ -113,7 +115,7 @@ class Subscribers:
                      "balance": _balance(n, self.plans[_plan_index(n)][2])} for n in numbers])
                 accounts = dict(db.session.execute(select(LedgerAccount.customer_id, LedgerAccount.id).where(
                     LedgerAccount.customer_id.between(first, last))).tuples().all())
-                entries = []
+                entries, payments = [], []
                 for n in numbers:
                     price = self.plans[_plan_index(n)][2]
                     after = Decimal("0.00")
@@ -122,16 +124,29 @@ class Subscribers:
                     amounts.append(_balance(n, price) - sum(amounts))
                     for k, amount in enumerate(amounts):
                         after += amount
+                        at = now - timedelta(days=300 - k * 30)
+                        # As the app writes them: a payment entry points at its receipt, and every entry carries its
+                        # idempotency key (the columns' statistics, and so the query plans, are a real database's).
+                        payment_id = None
+                        if amount > 0:
+                            self.payments += 1
+                            payment_id = self.payments
+                            payments.append({"id": payment_id, "number": f"RCT-BENCH-{payment_id:07d}", "customer_id": n,
+                                             "amount": amount, "currency": "", "method": "cash", "reference": None,
+                                             "note": "", "taken_by_id": None, "received_at": at})
                         entries.append({"account_id": accounts[n], "kind": "payment" if amount > 0 else "charge",
                                         "amount": amount, "balance_after": after, "memo": "bench", "batch_id": None,
-                                        "invoice_id": None, "payment_id": None, "idem_key": None, "created_by_id": None,
-                                        "created_at": now - timedelta(days=300 - k * 30)})
+                                        "invoice_id": None, "payment_id": payment_id,
+                                        "idem_key": f"payment:{payment_id}" if payment_id else f"bench-charge:{n}:{k}",
+                                        "created_by_id": None, "created_at": at})
+                for start in range(0, len(payments), CHUNK * 2):
+                    db.session.execute(insert(Payment), payments[start:start + CHUNK * 2])
                 for start in range(0, len(entries), CHUNK * 2):
                     db.session.execute(insert(LedgerEntry), entries[start:start + CHUNK * 2])
                 db.session.commit()
                 self.count = last
             db.session.merge(Counter(name="customer", value=self.count))  # the next sign-up continues the sequence
-            tables = "customers, subscriptions, ledger_accounts, ledger_entries"
+            tables = "customers, subscriptions, ledger_accounts, ledger_entries, payments"
             db.session.execute(db.text("ANALYZE" if db.engine.dialect.name == "sqlite" else f"ANALYZE TABLE {tables}"))
             db.session.commit()
             if db.engine.dialect.name == "sqlite":

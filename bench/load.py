@@ -231,6 +231,24 @@ def _verbose(label: str, result: dict) -> None:
         print(f"  {label} error x{n}: {key}")
 
 
+def _server_errors(workdir: str) -> None:
+    """With BENCH_VERBOSE, the exceptions gunicorn logged (what a 5xx was), each once with its count."""
+    if not os.environ.get("BENCH_VERBOSE"):
+        return
+    try:
+        with open(os.path.join(workdir, "gunicorn.log"), encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return
+    seen: dict[str, int] = {}
+    for n, line in enumerate(lines):
+        if line.startswith("Traceback"):
+            end = next((i for i in range(n + 1, len(lines)) if lines[i] and not lines[i].startswith(" ")), n)
+            seen[lines[end][:300]] = seen.get(lines[end][:300], 0) + 1
+    for error, count in sorted(seen.items(), key=lambda kv: -kv[1]):
+        print(f"  server error x{count}: {error}")
+
+
 def main() -> None:
     sessions = _env_int("LOAD_SESSIONS", 50)
     seconds = _env_int("LOAD_SECONDS", 60)
@@ -265,6 +283,7 @@ def main() -> None:
         _verbose("idle", idle)
         full = run_locust(port, sessions, seconds, workdir, "full", plan_path, running)
         _verbose("load", full)
+        _server_errors(workdir)
         i_p95, _i_failed, i_count = summary(idle)
         l_p95, failed, count = summary(full)
         print(f"L1-idle: p95 {i_p95:.0f} ms (1 session, {idle_seconds} s, {i_count:,} requests)")

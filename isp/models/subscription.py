@@ -39,6 +39,8 @@ class Subscription(db.Model):
         # The billing run's two scans: renewals due, and grace that ran out.
         Index("ix_subscriptions_state_paid_until", "state", "paid_until"),
         Index("ix_subscriptions_state_grace_until", "state", "grace_until"),
+        # The dashboard's "suspended today".
+        Index("ix_subscriptions_state_changed", "state", "state_changed_at"),
         Index("ix_subscriptions_state_id", "state", "id"),
         Index("ix_subscriptions_plan_id_id", "plan_id", "id"),
         Index("ix_subscriptions_router_id_id", "router_id", "id"),

@@ -79,7 +79,8 @@ class Voucher(db.Model):
         Index("ix_vouchers_router_state", "router_id", "state"),
         Index("ix_vouchers_batch_id_id", "batch_id", "id"),
         Index("ix_vouchers_reseller_state", "reseller_id", "state"),
-        Index("ix_vouchers_first_login", "first_login_at"),
+        # This month's sales: the range and the sum of prices off the index (the dashboard).
+        Index("ix_vouchers_first_login_price", "first_login_at", "price"),
         # The list pages filter by one column and page newest first: (filter, id) reads a page straight off the index.
         Index("ix_vouchers_state_id", "state", "id"),
         Index("ix_vouchers_plan_id_id", "plan_id", "id"),

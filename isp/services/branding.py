@@ -7,6 +7,7 @@ import re
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from isp.extensions import db
 from isp.models import Branding, Router, User
@@ -25,12 +26,19 @@ _BRANDING_FIELDS = ("business_name", "currency", "expiry_action")
 
 
 def get() -> Branding:
-    """The settings row, created with defaults on first use."""
+    """The settings row, created with defaults on first use.
+
+    Until a first commit keeps it, concurrent requests each try to create it: the loser's insert fails on the
+    primary key inside its savepoint, and it reads the winner's row instead of answering 500.
+    """
     branding = db.session.get(Branding, 1)
     if branding is None:
-        branding = Branding(id=1, business_name="", currency="", expiry_action="remove", logo_mime="")
-        db.session.add(branding)
-        db.session.flush()
+        try:
+            with db.session.begin_nested():
+                db.session.add(Branding(id=1, business_name="", currency="", expiry_action="remove", logo_mime=""))
+        except IntegrityError:
+            pass  # created meanwhile by another request
+        branding = db.session.get(Branding, 1)
     return branding
 
 

@@ -98,9 +98,14 @@ def _latest_samples(router_ids: list[int], since: int) -> dict[int, RouterSample
 
 def _backlogs() -> dict[int, tuple[int, datetime | None]]:
     """Unfinished outbox rows per router: (count, oldest created_at)."""
+    unfinished = RouterCommand.state.in_(CommandState.unfinished())
+    if db.session.get_bind().dialect.name == "sqlite":
+        # SQLite's statistics know only the average rows per state, not that nearly every command is done: told
+        # nothing, it walks every command in router order (26 ms at 100,000) instead of the few unfinished ones.
+        unfinished = func.unlikely(unfinished)
     rows = db.session.execute(
         select(RouterCommand.router_id, func.count(), func.min(RouterCommand.created_at))
-        .where(RouterCommand.state.in_(CommandState.unfinished())).group_by(RouterCommand.router_id))
+        .where(unfinished).group_by(RouterCommand.router_id))
     return {router_id: (n, oldest) for router_id, n, oldest in rows}
 
 

@@ -1,0 +1,32 @@
+"""dashboard indexes: the operator's dashboard reads its figures off indexes (measured at 100,000 vouchers and
+subscriptions, where it cost 40 ms a view)
+
+Revision ID: 0017_dashboard_indexes
+Revises: 0016_security
+Create Date: 2026-12-02 10:30:00.000000
+
+"""
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision = '0017_dashboard_indexes'
+down_revision = '0016_security'
+branch_labels = None
+depends_on = None
+
+# - This month's voucher sales sum the price of every voucher first used this month: (first_login_at, price)
+#   answers the range and the sum from the index (it was an index range plus one table read per voucher, 13 ms
+#   for 29,000 activations). It replaces the (first_login_at) index, which it covers.
+# - "Suspended today" counts services by (state, state_changed_at): it walked every suspended service.
+
+
+def upgrade():
+    op.create_index('ix_vouchers_first_login_price', 'vouchers', ['first_login_at', 'price'])
+    op.drop_index('ix_vouchers_first_login', table_name='vouchers')
+    op.create_index('ix_subscriptions_state_changed', 'subscriptions', ['state', 'state_changed_at'])
+
+
+def downgrade():
+    op.drop_index('ix_subscriptions_state_changed', table_name='subscriptions')
+    op.create_index('ix_vouchers_first_login', 'vouchers', ['first_login_at'])
+    op.drop_index('ix_vouchers_first_login_price', table_name='vouchers')
