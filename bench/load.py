@@ -17,10 +17,16 @@ request, logins included (BENCH_VERBOSE shows the logins' times apart). Every pr
 the temp dirs are removed.
 
 Environment: LOAD_SESSIONS (50), LOAD_SECONDS (60), LOAD_IDLE_SECONDS (15), LOAD_VOUCHERS (100000),
-LOAD_CUSTOMERS (100000), LOAD_WAIT ("0.2,1.0": think time between one session's actions, seconds),
-BENCH_VERBOSE=1 (p95 per page, failures by kind). Prints exactly:
+LOAD_CUSTOMERS (100000), LOAD_WAIT ("1,3": think time between one session's actions, seconds), LOAD_STRESS_WAIT
+("0.2,1.0": the same sessions again, five times as fast; "" leaves that run out), BENCH_VERBOSE=1 (p95 per page,
+failures by kind, what gunicorn raised behind a 5xx). Prints exactly:
     L1-idle: p95 <n> ms (1 session, <s> s, <requests> requests)
-    L1: p95 <n> ms, <e> errors (<sessions> sessions, <s> s, <requests> requests)
+    L1: p95 <n> ms, <e> errors (<sessions> sessions, <s> s, <requests> requests, <a>-<b> s between actions)
+    L1-stress: p95 <n> ms, <e> errors (<sessions> sessions, <s> s, <requests> requests, <a>-<b> s between actions)
+
+Think time: one to three seconds between a person's clicks is already brisk (a page is read, a form filled in, and
+a search is typed, which is an action of its own); 50 such sessions ask for about 30 pages a second, many times what
+50 staff of a real ISP send. The stress run keeps the earlier pace, 0.2 to 1 s, to show where the 2 cores saturate.
 """
 from __future__ import annotations
 
@@ -52,6 +58,20 @@ def _env_int(name: str, default: int) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise SystemExit(f"{name} must be a whole number of at least 1, not {raw!r}")
     return int(raw)
+
+
+def _pace(name: str, default: str) -> str:
+    """A think time "low,high" in seconds (0 <= low <= high), normalised; "" (allowed for the stress run) is none."""
+    raw = os.environ.get(name, default).replace(" ", "")
+    if not raw and name == "LOAD_STRESS_WAIT":
+        return ""
+    try:
+        low, high = (float(x) for x in raw.split(","))
+    except ValueError:
+        raise SystemExit(f"{name} must be two numbers of seconds, low,high (such as 1,3), not {raw!r}") from None
+    if not 0 <= low <= high:
+        raise SystemExit(f"{name}: the low end must be at least 0 and at most the high end, not {raw!r}")
+    return f"{low:g},{high:g}"
 
 
 def _free_port() -> int:
@@ -180,11 +200,11 @@ def p95(values: list[float]) -> float:
 
 
 def run_locust(port: int, sessions: int, seconds: int, workdir: str, prefix: str, plan_path: str,
-               running: list) -> dict:
+               running: list, wait: str) -> dict:
     """One headless locust run; returns {"times": {page: [ms, ...]}, "errors": {page and error: count}}."""
     result = os.path.join(workdir, prefix + ".json")
     env = {**os.environ, "LOAD_PLAN": plan_path, "LOAD_RESULT": result, "PYTHONPATH": os.path.join(ROOT, "bench"),
-           "LOAD_SESSIONS": str(sessions), "LOAD_SECONDS": str(seconds)}
+           "LOAD_SESSIONS": str(sessions), "LOAD_SECONDS": str(seconds), "LOAD_WAIT": wait}
     # The locustfile ends the run `seconds` after the last session logged in; -t only guards against a hang.
     cmd = [sys.executable, "-m", "locust", "-f", os.path.join(ROOT, "bench", "load_users.py"), "--headless",
            "--host", f"http://127.0.0.1:{port}", "-u", str(sessions), "-r", str(max(sessions, 1)),
@@ -254,6 +274,7 @@ def main() -> None:
     seconds = _env_int("LOAD_SECONDS", 60)
     idle_seconds = _env_int("LOAD_IDLE_SECONDS", 15)
     vouchers, customers = _env_int("LOAD_VOUCHERS", 100_000), _env_int("LOAD_CUSTOMERS", 100_000)
+    wait, stress_wait = _pace("LOAD_WAIT", "1,3"), _pace("LOAD_STRESS_WAIT", "0.2,1.0")
     # SIGTERM ends the run like Ctrl-C: the finally blocks stop gunicorn, locust and Redis and remove the temp dirs.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     workdir = tempfile.mkdtemp(prefix="isp-load-")
@@ -279,15 +300,24 @@ def main() -> None:
                "EXPORT_RATE_LIMIT": raised}
         port = _free_port()
         web = start_web(h, port, workdir, env)
-        idle = run_locust(port, 1, idle_seconds, workdir, "idle", plan_path, running)
+        # The baseline: one session alone, at the brisker pace for more samples (alone, the pace changes no timing).
+        idle = run_locust(port, 1, idle_seconds, workdir, "idle", plan_path, running, stress_wait or wait)
         _verbose("idle", idle)
-        full = run_locust(port, sessions, seconds, workdir, "full", plan_path, running)
+        full = run_locust(port, sessions, seconds, workdir, "full", plan_path, running, wait)
         _verbose("load", full)
+        stress = None
+        if stress_wait:
+            stress = run_locust(port, sessions, seconds, workdir, "stress", plan_path, running, stress_wait)
+            _verbose("stress", stress)
         _server_errors(workdir)
         i_p95, _i_failed, i_count = summary(idle)
-        l_p95, failed, count = summary(full)
         print(f"L1-idle: p95 {i_p95:.0f} ms (1 session, {idle_seconds} s, {i_count:,} requests)")
-        print(f"L1: p95 {l_p95:.0f} ms, {failed} errors ({sessions} sessions, {seconds} s, {count:,} requests)")
+        for label, result, pace in (("L1", full, wait), ("L1-stress", stress, stress_wait)):
+            if result is not None:
+                l_p95, failed, count = summary(result)
+                low, high = pace.split(",")
+                print(f"{label}: p95 {l_p95:.0f} ms, {failed} errors ({sessions} sessions, {seconds} s, {count:,} requests, "
+                      f"{low}-{high} s between actions)")
     except KeyboardInterrupt:
         print("interrupted: stopping", file=sys.stderr)
         raise SystemExit(130) from None

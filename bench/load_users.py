@@ -23,7 +23,7 @@ from locust import HttpUser, between, events, task
 
 PLAN = json.load(open(os.environ["LOAD_PLAN"], encoding="utf-8"))
 _turn = itertools.count()
-_low, _high = (float(x) for x in os.environ.get("LOAD_WAIT", "0.2,1.0").split(","))
+_low, _high = (float(x) for x in os.environ.get("LOAD_WAIT", "1,3").split(","))
 DEBOUNCE = 0.25  # templates/customers/index.html: hx-trigger="input changed delay:250ms ..."
 NEXT = re.compile(r'rel="next" href="([^"]+)"')
 LOGIN = ("login form", "login")  # once per session, before it counts as logged in: timed apart
