@@ -78,7 +78,8 @@ class Voucher(db.Model):
         Index("ix_vouchers_state_expires", "state", "expires_at"),
         Index("ix_vouchers_router_state", "router_id", "state"),
         Index("ix_vouchers_batch_id_id", "batch_id", "id"),
-        Index("ix_vouchers_reseller_state", "reseller_id", "state"),
+        # A reseller's unsold stock per plan, off the index (their dashboard).
+        Index("ix_vouchers_reseller_state_plan", "reseller_id", "state", "plan_id"),
         # This month's sales: the range and the sum of prices off the index (the dashboard).
         Index("ix_vouchers_first_login_price", "first_login_at", "price"),
         # The list pages filter by one column and page newest first: (filter, id) reads a page straight off the index.

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
 
 from isp.extensions import db
 from isp.models import (
@@ -266,7 +267,10 @@ def check_reference(method: PaymentMethod, reference: str | None) -> str | None:
         return None
     if len(reference) > 64:
         raise ServiceError("The reference is too long: at most 64 characters.", field="reference")
-    existing = db.session.scalar(select(Payment).where(Payment.method == method, Payment.reference == reference))
+    # Without the joined customer and clerk: joined, SQLite's planner may scan every payment instead of using the
+    # (method, reference) key once statistics say most references are blank (cash has none).
+    existing = db.session.scalar(select(Payment).where(Payment.method == method, Payment.reference == reference)
+                                 .options(lazyload("*")))
     if existing is not None:
         raise duplicate(existing)
     return reference
@@ -324,7 +328,8 @@ def record_payment(customer: Customer, amount: Decimal | str, method: PaymentMet
             db.session.add(payment)
     except IntegrityError:
         # Another desk recorded the same reference a moment ago (the unique constraint caught the race).
-        existing = db.session.scalar(select(Payment).where(Payment.method == method, Payment.reference == reference))
+        existing = db.session.scalar(select(Payment).where(Payment.method == method, Payment.reference == reference)
+                                     .options(lazyload("*")))
         if existing is None:
             raise
         raise duplicate(existing) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import lazyload
 
 from isp import units
 from isp.extensions import db
@@ -89,7 +90,8 @@ def post(account: LedgerAccount, kind: EntryKind, amount: Decimal, memo: str = "
 
 def posted(idem_key: str) -> LedgerEntry | None:
     """The entry already posted under this idempotency key, if any."""
-    return db.session.scalar(select(LedgerEntry).where(LedgerEntry.idem_key == idem_key))
+    # Without the joined author: joined, SQLite's planner may scan every entry instead of using the unique key.
+    return db.session.scalar(select(LedgerEntry).where(LedgerEntry.idem_key == idem_key).options(lazyload("*")))
 
 
 def customer_account(customer_id: int) -> LedgerAccount:
