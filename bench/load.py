@@ -10,7 +10,8 @@ embedded one. gunicorn runs `wsgi:app` with gunicorn.conf.py (WEB_CONCURRENCY wo
 gthread) bound to 127.0.0.1 on a free port; the app's rate limits are raised so that nothing is refused for
 being many sessions behind one IP. Locust (headless, bench/load_users.py) first drives one session for a
 baseline (L1-idle), then the full run. Any answer outside 2xx/3xx, or a page that is the login form (a lost
-session), counts as an error. The window opens once every session has logged in through the form (each login is
+session), counts as an error. Sessions start ten a second, and each waits one think time before its first page once
+every session has logged in. The window opens once every session has logged in through the form (each login is
 a deliberately slow password hash; 50 at once would fill the first seconds with logins and the pages queued
 behind them) and lasts LOAD_SECONDS; the p95 and the request count are of the pages in it, the errors of every
 request, logins included (BENCH_VERBOSE shows the logins' times apart). Every process started here is stopped on exit (Ctrl-C and errors included) and
@@ -48,6 +49,9 @@ from _harness import ROOT, Harness
 
 PASSWORD = "Quiet-Harbour-7-Lantern"  # the seeders' admin password; the load's own users get it too
 RESELLER_PASSWORD = "Amber-Ferry-42-Meadow"
+# Sessions start ten a second, as staff arrive, not in one instant: fifty connections opened at once are all
+# taken by whichever gunicorn process wakes first, which then serves most of the run from one core.
+SPAWN_RATE = 10
 LOGIN = ("login form", "login")  # each session's own login (a deliberately slow password hash): timed apart
 
 
@@ -207,7 +211,7 @@ def run_locust(port: int, sessions: int, seconds: int, workdir: str, prefix: str
            "LOAD_SESSIONS": str(sessions), "LOAD_SECONDS": str(seconds), "LOAD_WAIT": wait}
     # The locustfile ends the run `seconds` after the last session logged in; -t only guards against a hang.
     cmd = [sys.executable, "-m", "locust", "-f", os.path.join(ROOT, "bench", "load_users.py"), "--headless",
-           "--host", f"http://127.0.0.1:{port}", "-u", str(sessions), "-r", str(max(sessions, 1)),
+           "--host", f"http://127.0.0.1:{port}", "-u", str(sessions), "-r", str(SPAWN_RATE),
            "-t", f"{seconds + 300}s", "--stop-timeout", "10", "--only-summary", "--loglevel", "WARNING",
            "--exit-code-on-error", "0"]
     log_path = os.path.join(workdir, prefix + ".log")

@@ -127,6 +127,7 @@ class Session(HttpUser):
                 response.failure(f"login of {account['username']} failed: ended on {response.url}")
         _logged_in()
         _ready.wait()
+        time.sleep(random.uniform(_low, _high))  # not fifty first pages in the same instant
 
     # -- helpers ---------------------------------------------------------------------------------------------
 

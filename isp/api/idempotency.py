@@ -13,7 +13,9 @@
 - A retry with the same key and the same request (method, path, canonical JSON body) replays the stored status and
   body with `Idempotent-Replayed: true`; the same key with another request → 422 problem.
 - Two concurrent requests with one key: the second's insert hits the unique constraint (token_id, key) and gets
-  409 (retry it to receive the first one's answer); nothing of it is written.
+  409 (retry it to receive the first one's answer); nothing of it is written. A clash of the change itself at the
+  final commit is a 409 too, saying so: nothing was saved, the key included.
+- The answer's Location header is stored with it and replayed.
 - Only successes are stored: a failed request rolls back (key included), so the client can fix it and retry.
 - Required (400 problem without it) on voucher batch generation and payments; optional elsewhere.
 - Keys live RETENTION (24 h): a token's expired keys are deleted when it next sends one; `purge()` deletes all
@@ -75,6 +77,8 @@ def _replay(row: IdempotencyKey, print_: str):
                        errors={HEADER: ["Already used with another request body."]})
     response = current_app.response_class(row.response_body, status=row.status_code, mimetype="application/json")
     response.headers["Idempotent-Replayed"] = "true"
+    if row.location:
+        response.headers["Location"] = row.location
     return response
 
 
@@ -125,10 +129,15 @@ def idempotent(required: bool = False) -> Callable:
                 return response
             row.status_code = response.status_code
             row.response_body = response.get_data(as_text=True)
+            row.location = (response.headers.get("Location") or "")[:512]
             try:
                 db.session.commit()
             except IntegrityError:
-                raise _conflict() from None
+                # The key was taken at the first flush: what clashed now is the change itself, with a write that
+                # committed meanwhile. Nothing was saved, the key included, so the same request may simply be sent again.
+                db.session.rollback()
+                raise ApiError(409, "This request clashed with a change saved at the same moment and nothing was saved; "
+                                    f"send it again (the same {HEADER} is fine).") from None
             return response
 
         params = [{"in": "header", "name": HEADER, "required": required, "schema": {"type": "string", "minLength": 1,

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 import marshmallow as ma
-from flask import current_app
+from flask import current_app, url_for
 from flask.views import MethodView
 from flask_smorest import abort
 from sqlalchemy import select
@@ -108,13 +108,15 @@ class Payments(MethodView):
         customer = customer_or_404(data["customer_id"])
         method, reference = data["method"], data.get("reference")
         try:
-            return billing.record_payment(customer, data["amount"], method, reference, data.get("note"), user)
+            payment = billing.record_payment(customer, data["amount"], method, reference, data.get("note"), user)
         except ServiceError as err:
             stored = " ".join((reference or "").split())
             if err.field == "reference" and stored and db.session.scalar(
                     select(Payment.id).where(Payment.method == method, Payment.reference == stored)) is not None:
                 abort(409, message=err.message)  # the same money sent twice under another key: not paid again
             raise
+        db.session.flush()  # the receipt's id, for its Location
+        return payment, 201, {"Location": url_for("api_payments.PaymentDetail", payment_id=payment.id)}
 
 
 @bp.route("/<int:payment_id>")

@@ -102,4 +102,5 @@ class IdempotencyKey(db.Model):
     fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of method, path and body: a reuse with another body is refused
     status_code: Mapped[int] = mapped_column(Integer)
     response_body: Mapped[str] = mapped_column(Text, default="")
+    location: Mapped[str] = mapped_column(String(512), default="", server_default="")  # the answer's Location header
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -1,11 +1,12 @@
 """dashboard indexes: the operator's dashboard reads its figures off indexes (measured at 100,000 vouchers and
-subscriptions, where it cost 40 ms a view)
+subscriptions, where it cost 40 ms a view); idempotency_keys.location, so a replayed answer keeps its Location
 
 Revision ID: 0017_dashboard_indexes
 Revises: 0016_security
 Create Date: 2026-12-02 10:30:00.000000
 
 """
+import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
@@ -28,9 +29,13 @@ def upgrade():
     op.create_index('ix_subscriptions_state_changed', 'subscriptions', ['state', 'state_changed_at'])
     op.create_index('ix_vouchers_reseller_state_plan', 'vouchers', ['reseller_id', 'state', 'plan_id'])
     op.drop_index('ix_vouchers_reseller_state', table_name='vouchers')
+    with op.batch_alter_table('idempotency_keys') as batch_op:
+        batch_op.add_column(sa.Column('location', sa.String(length=512), nullable=False, server_default=''))
 
 
 def downgrade():
+    with op.batch_alter_table('idempotency_keys') as batch_op:
+        batch_op.drop_column('location')
     op.create_index('ix_vouchers_reseller_state', 'vouchers', ['reseller_id', 'state'])
     op.drop_index('ix_vouchers_reseller_state_plan', table_name='vouchers')
     op.drop_index('ix_subscriptions_state_changed', table_name='subscriptions')

@@ -108,6 +108,7 @@ def test_generate_replays_with_the_same_key(app, api_as, shop):
     again = api.post("/batches", json={"count": 2, "plan_id": shop.plan.id}, key="order-2")  # same body, other key order
     assert first.status_code == again.status_code == 202
     assert again.get_json() == first.get_json() and again.headers["Idempotent-Replayed"] == "true"
+    assert again.headers["Location"] == first.headers["Location"] == f"/api/v1/batches/{first.get_json()['id']}"
     assert _batch_count(app) == batches + 1 and _balance(app, shop.a.id) == before - Decimal("16.00")
     with app.app_context():
         generated = _db.session.scalars(select(AuditEntry).where(AuditEntry.action == "vouchers.generate",

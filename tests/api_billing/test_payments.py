@@ -20,9 +20,11 @@ def test_a_replayed_idempotency_key_returns_the_same_payment_and_posts_once(app,
     assert first.status_code == 201, first.get_json()
     paid = first.get_json()
     assert paid["amount"] == "1500.00" and paid["number"].startswith("RCT-") and paid["reference"] == "QX12AB34"
+    assert first.headers["Location"] == f"/api/v1/payments/{paid['id']}"
+    assert client.get(first.headers["Location"], headers=headers).get_json() == paid
     again = _pay(client, headers, "3f1c-pay-1", **body)
     assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
-    assert again.get_json() == paid
+    assert again.get_json() == paid and again.headers["Location"] == first.headers["Location"]
     with app.app_context():
         assert entries(customer) == [("payment", "1500.00", "1500.00")]
         assert balance(customer) == "1500.00"
