@@ -163,6 +163,21 @@ def revoke(actor: User, token: ApiToken) -> None:
                  obj=token, changes=audit.diff(before, audit.snapshot(token, ("revoked_at",))))
 
 
+def revoke_all(actor: User, owner: User) -> int:
+    """Revoke every token of `owner` not yet revoked, in one statement (after a leak, or when someone leaves):
+    their own, or anyone's for an admin. Returns how many; one audit row says so."""
+    if owner.id != actor.id and not actor.has_role("admin"):
+        raise TokenError("No such user.")
+    count = db.session.execute(
+        update(ApiToken).where(ApiToken.user_id == owner.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow()),
+        execution_options={"synchronize_session": False}).rowcount or 0
+    if not count:
+        raise TokenError(f"{owner.username} has no token left to revoke.")
+    audit.record(actor, "api_token.revoke_all", owner.username, f"{count} token{'s' if count != 1 else ''} revoked",
+                 obj=owner, changes={"tokens revoked": [None, count]})
+    return count
+
+
 def for_user(user: User) -> list[ApiToken]:
     """The user's own tokens, newest first."""
     return list(db.session.scalars(

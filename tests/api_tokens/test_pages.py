@@ -148,3 +148,45 @@ def test_a_malformed_user_filter_is_ignored(client, auth):
 def test_login_required(client):
     response = client.get("/account/tokens/")
     assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+
+
+def test_an_admin_revokes_every_token_of_one_user_at_once(app, client, auth):
+    from isp.services import api_tokens
+
+    leaker = auth.login_as("operator")
+    raws = [_raw(_create(client, name=f"script {n}").get_data(as_text=True)) for n in range(3)]
+    auth.logout()
+    auth.login_as("reseller")
+    kept = _raw(_create(client, name="someone else's").get_data(as_text=True))
+    auth.logout()
+    admin = auth.login_as("admin")
+    assert 'data-test="revoke-all"' not in client.get("/account/tokens/").get_data(as_text=True)  # no user chosen
+    filtered = client.get(f"/account/tokens/?user={leaker.id}").get_data(as_text=True)
+    assert f"Revoke all of {leaker.username}&#39;s tokens" in filtered
+    response = client.post(f"/account/tokens/revoke-all?user={leaker.id}", data={"csrf_token": auth.token()})
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"?user={leaker.id}")
+    assert "3 tokens of" in client.get(response.headers["Location"]).get_data(as_text=True)
+    with app.app_context():
+        assert [api_tokens.authenticate(raw) for raw in raws] == [None, None, None]
+        assert api_tokens.authenticate(kept) is not None
+        entry = _db.session.scalar(select(AuditEntry).where(AuditEntry.action == "api_token.revoke_all"))
+        assert (entry.actor_id, entry.target, entry.detail) == (admin.id, leaker.username, "3 tokens revoked")
+    again = client.post(f"/account/tokens/revoke-all?user={leaker.id}", data={"csrf_token": auth.token()})
+    assert "has no token left to revoke" in client.get(again.headers["Location"]).get_data(as_text=True)
+
+
+def test_a_user_revokes_all_their_own_tokens_but_nobody_elses(app, client, auth):
+    from isp.services import api_tokens
+
+    other = auth.login_as("operator")
+    theirs = _raw(_create(client, name="theirs").get_data(as_text=True))
+    auth.logout()
+    auth.login_as("operator")
+    mine = _raw(_create(client, name="mine").get_data(as_text=True))
+    assert "Revoke all of your tokens" in client.get("/account/tokens/").get_data(as_text=True)
+    # ?user= is an admin's filter: for anyone else it is ignored, so this revokes only the caller's own.
+    client.post(f"/account/tokens/revoke-all?user={other.id}", data={"csrf_token": auth.token()})
+    assert client.post("/account/tokens/revoke-all", data={}).status_code == 400  # no CSRF token
+    with app.app_context():
+        assert api_tokens.authenticate(mine) is None
+        assert api_tokens.authenticate(theirs) is not None

@@ -77,3 +77,20 @@ def revoke(token_id: int):
         flash(f"Token '{token.name}' revoked: it no longer opens the API.", "success")
     user_id = request.args.get("user", "")
     return redirect(url_for("tokens.index", **({"user": user_id} if user_id.isdigit() else {})))
+
+
+@bp.post("/revoke-all")
+@role_required(*ALL_ROLES)
+def revoke_all():
+    """Revoke every token of one user: your own, or (an admin) the user named by ?user=."""
+    owner = current_user
+    user_id = _user_filter()
+    if user_id is not None:
+        owner = db.session.get(User, user_id) or abort(404)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    name = owner.username
+    count = submit(None, lambda: api_tokens.revoke_all(current_user, owner))
+    if count:
+        flash(f"{count} token{'s' if count != 1 else ''} of {name} revoked: none of them opens the API any more.", "success")
+    return redirect(url_for("tokens.index", **({"user": user_id} if user_id is not None else {})))
