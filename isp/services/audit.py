@@ -183,7 +183,7 @@ def record(actor: User | None, action: str, target: str = "", detail: str = "", 
     if actor is None and via == "cli" and not detail:
         detail = "cli"  # a command run by nobody in particular (no --as user): say where it came from
     ip = ""
-    if has_request_context():
+    if has_request_context() and via in ("web", "api"):  # a command or a job has no caller address, whatever runs it
         ip = (request.remote_addr or "")[:45]
     entry = AuditEntry(
         actor_id=actor.id if actor is not None and getattr(actor, "id", None) else None,
