@@ -70,3 +70,33 @@ def test_create_a_token_copy_it_and_call_the_api(live_server, page, make_user):
     page.wait_for_selector("[data-state=revoked]")
     status, _, _ = _get(live_server + "/api/v1/vouchers", copied)
     assert status == 401
+
+
+def test_an_admin_revokes_every_token_of_a_user_who_left(app, live_server, page, make_user):
+    from isp.extensions import db
+    from isp.models import User
+    from isp.services import api_tokens
+
+    make_user("admin", username="chiefadmin")
+    leaver = make_user("operator", username="leaver")
+    with app.app_context():
+        owner = db.session.get(User, leaver.id)
+        raws = [api_tokens.create(owner, name, {"read"}, None)[1] for name in ("router sync", "sms gateway")]
+        db.session.commit()
+    assert [_get(live_server + "/api/v1/vouchers", raw)[0] for raw in raws] == [200, 200]
+    log_in(page, live_server, "chiefadmin")
+    page.goto(live_server + "/account/tokens/")
+    page.select_option("select[name=user]", label="leaver")  # the filter swaps the list in (htmx)
+    page.wait_for_selector("[data-test=revoke-all]")
+    assert page.locator("[data-test=revoke-all]").inner_text().strip() == "Revoke all of leaver's tokens"
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    page.screenshot(path=os.path.join(ARTIFACTS, "tokens-revoke-all-desktop.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(600)
+    page.screenshot(path=os.path.join(ARTIFACTS, "tokens-revoke-all-phone.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 391
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("[data-test=revoke-all]")
+    page.wait_for_selector("text=2 tokens of leaver revoked")
+    assert page.locator("[data-test=tokens] [data-state=revoked]").count() == 2
+    assert [_get(live_server + "/api/v1/vouchers", raw)[0] for raw in raws] == [401, 401]
