@@ -6,8 +6,7 @@ import ipaddress
 import re
 from decimal import Decimal
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, select
 
 from isp.extensions import db
 from isp.models import Branding, Router, User
@@ -28,16 +27,15 @@ _BRANDING_FIELDS = ("business_name", "currency", "expiry_action")
 def get() -> Branding:
     """The settings row, created with defaults on first use.
 
-    Until a first commit keeps it, concurrent requests each try to create it: the loser's insert fails on the
-    primary key inside its savepoint, and it reads the winner's row instead of answering 500.
+    Until a first commit keeps it, concurrent requests each try to create it: the insert ignores a row that is
+    already there (INSERT OR IGNORE / INSERT IGNORE), so the loser reads the winner's row instead of answering 500.
+    No savepoint: on SQLite one opened before anything else was written would commit the whole unit when released.
     """
     branding = db.session.get(Branding, 1)
     if branding is None:
-        try:
-            with db.session.begin_nested():
-                db.session.add(Branding(id=1, business_name="", currency="", expiry_action="remove", logo_mime=""))
-        except IntegrityError:
-            pass  # created meanwhile by another request
+        db.session.execute(insert(Branding).values(id=1, business_name="", currency="", expiry_action="remove",
+                                                    logo_mime="")
+                           .prefix_with("OR IGNORE", dialect="sqlite").prefix_with("IGNORE", dialect="mysql"))
         branding = db.session.get(Branding, 1)
     return branding
 

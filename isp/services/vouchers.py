@@ -172,9 +172,17 @@ def get_voucher(actor: User, voucher_id: int) -> Voucher | None:
 
 
 def _code_prefix(prefix: str) -> tuple:
-    """Codes starting with `prefix`, as a range on the unique code index (LIKE alone is not indexable on SQLite)."""
+    """Codes starting with `prefix`, as a range on the unique code index.
+
+    SQLite: LIKE alone is not indexable there, so a range is added, whose upper bound (the last character plus one)
+    holds in its binary order. MariaDB reads `LIKE 'AB%'` as an index range itself, and in its collation the next
+    character code is no bound at all ('[' after 'Z', ':' after '9' sort before letters and digits there).
+    """
+    like = Voucher.code.like(prefix + "%")
+    if db.session.get_bind().dialect.name != "sqlite":
+        return (like,)
     upper = prefix[:-1] + chr(min(ord(prefix[-1]) + 1, 0x10FFFF))
-    return Voucher.code >= prefix, Voucher.code < upper, Voucher.code.like(prefix + "%")
+    return Voucher.code >= prefix, Voucher.code < upper, like
 
 
 def list_query(actor: User, filters: dict):

@@ -32,6 +32,25 @@ def test_generate_in_the_browser_flow_and_progress_reaches_100(app, client, auth
     assert len([r for r in sim.routers[0].state.rows("/ip/hotspot/user") if r["name"].startswith("HP")]) == 300
 
 
+def test_search_finds_codes_whatever_the_typed_prefix_ends_in(app, client, auth, make_router, make_plan, generate,
+                                                              make_user):
+    """A prefix ending in Z or 9 (the bound one past it is '[' or ':', which MariaDB's collation sorts first)."""
+    admin = make_user("admin")
+    plan = make_plan([make_router().id], name="Alpha")
+    batch = generate(admin.id, plan.id, 3, prefix="QQ")
+    codes = ["ZZ9Z4KQ7", "AB9C9D2E", "XQ7PLMN3"]
+    with app.app_context():
+        for voucher, code in zip(_db.session.scalars(select(Voucher).where(Voucher.batch_id == batch).order_by(Voucher.id)),
+                                 codes, strict=True):
+            voucher.code = code
+        _db.session.commit()
+    auth.login(admin.username)
+    for typed, found in (("zz9z", "ZZ9Z4KQ7"), ("ZZ9", "ZZ9Z4KQ7"), ("ab9", "AB9C9D2E"), ("AB9C9", "AB9C9D2E"),
+                         ("xq7plmn3", "XQ7PLMN3")):
+        html = client.get(f"/vouchers/?q={typed}", headers={"HX-Request": "true"}).get_data(as_text=True)
+        assert found in html and [c for c in codes if c in html] == [found], typed
+
+
 def test_list_filters_search_and_export(app, client, auth, make_router, make_plan, generate, make_user):
     admin = make_user("admin")
     router = make_router()
