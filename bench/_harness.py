@@ -82,10 +82,13 @@ class Harness:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def stop_process(proc: subprocess.Popen) -> None:
-    """Terminate a process started with start_new_session, then kill its whole group (a worker's RQ scheduler child)."""
+def stop_process(proc: subprocess.Popen | None) -> None:
+    """Terminate a process started with start_new_session (None: nothing to stop), then kill what is left of its
+    group (a worker's RQ scheduler child, gunicorn's workers) and reap it."""
     import signal
 
+    if proc is None:
+        return
     proc.terminate()
     try:
         proc.wait(15)
@@ -95,3 +98,4 @@ def stop_process(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+    proc.wait()

@@ -45,7 +45,7 @@ import urllib.request
 
 import _billing_scale
 import _scale
-from _harness import ROOT, Harness
+from _harness import ROOT, Harness, stop_process
 
 PASSWORD = "Quiet-Harbour-7-Lantern"  # the seeders' admin password; the load's own users get it too
 RESELLER_PASSWORD = "Amber-Ferry-42-Meadow"
@@ -148,25 +148,6 @@ def _api_token(admin) -> str | None:
         return None
 
 
-def _stop(proc: subprocess.Popen | None, grace: float = 15.0) -> None:
-    """SIGTERM the process group (gunicorn's arbiter and its workers; locust), then SIGKILL what is left."""
-    if proc is None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
-
-
 def start_web(h: Harness, port: int, workdir: str, env_base: dict) -> subprocess.Popen:
     """gunicorn as the Procfile's `web` runs it (gunicorn.conf.py), on 127.0.0.1:port; waits for /health/live."""
     env = {**env_base, "HOST": "127.0.0.1", "PORT": str(port)}
@@ -224,7 +205,7 @@ def run_locust(port: int, sessions: int, seconds: int, workdir: str, prefix: str
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"locust ran past {seconds + 360} s") from None
     finally:
-        _stop(proc)
+        stop_process(proc)
         running.remove(proc)
     try:
         with open(result, encoding="utf-8") as f:
@@ -327,8 +308,8 @@ def main() -> None:
         raise SystemExit(130) from None
     finally:
         for proc in list(running):
-            _stop(proc)
-        _stop(web)
+            stop_process(proc)
+        stop_process(web)
         if h is not None:
             h.close()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -111,8 +111,7 @@ class Payments(MethodView):
             payment = billing.record_payment(customer, data["amount"], method, reference, data.get("note"), user)
         except ServiceError as err:
             stored = " ".join((reference or "").split())
-            if err.field == "reference" and stored and db.session.scalar(
-                    select(Payment.id).where(Payment.method == method, Payment.reference == stored)) is not None:
+            if err.field == "reference" and stored and billing.payment_by_reference(method, stored) is not None:
                 abort(409, message=err.message)  # the same money sent twice under another key: not paid again
             raise
         db.session.flush()  # the receipt's id, for its Location

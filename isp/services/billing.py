@@ -267,13 +267,20 @@ def check_reference(method: PaymentMethod, reference: str | None) -> str | None:
         return None
     if len(reference) > 64:
         raise ServiceError("The reference is too long: at most 64 characters.", field="reference")
-    # Without the joined customer and clerk: joined, SQLite's planner may scan every payment instead of using the
-    # (method, reference) key once statistics say most references are blank (cash has none).
-    existing = db.session.scalar(select(Payment).where(Payment.method == method, Payment.reference == reference)
-                                 .options(lazyload("*")))
+    existing = payment_by_reference(method, reference)
     if existing is not None:
         raise duplicate(existing)
     return reference
+
+
+def payment_by_reference(method: PaymentMethod | str, reference: str) -> Payment | None:
+    """The payment recorded under this method and (stored) reference, if any.
+
+    Without the joined customer and clerk: joined, SQLite's planner may scan every payment instead of using the
+    (method, reference) key once statistics say most references are blank (cash has none).
+    """
+    return db.session.scalar(select(Payment).where(Payment.method == PaymentMethod(method), Payment.reference == reference)
+                             .options(lazyload("*")))
 
 
 def duplicate(existing: Payment) -> ServiceError:
@@ -328,8 +335,7 @@ def record_payment(customer: Customer, amount: Decimal | str, method: PaymentMet
             db.session.add(payment)
     except IntegrityError:
         # Another desk recorded the same reference a moment ago (the unique constraint caught the race).
-        existing = db.session.scalar(select(Payment).where(Payment.method == method, Payment.reference == reference)
-                                     .options(lazyload("*")))
+        existing = payment_by_reference(method, reference)
         if existing is None:
             raise
         raise duplicate(existing) from None
